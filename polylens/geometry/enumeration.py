@@ -1,0 +1,414 @@
+"""Enumeration of every region of a net inside a convex domain (or all of R^k).
+
+Breadth-first search over facets from a seed point: a region's neighbours are found by
+crossing each of its inner facets (see :func:`polylens.geometry.region.crossed_code`).
+The search is complete because the facet-adjacency graph of the partition of a convex
+set is connected; over all of R^k the same search runs with unbounded regions allowed
+(every LP and hull step copes with unboundedness, so no region is missed however far
+out it lies).
+
+A budget (``max_regions``) or Ctrl-C stops the search cleanly with a partial result; a
+checkpoint file lets a later call resume without repeating work.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from polylens import tolerances as tol
+from polylens.errors import InfeasibleRegionError, PolylensError
+from polylens.geometry.facets import METHODS, compute_facets
+from polylens.geometry.region import Region, build_region, crossed_code
+from polylens.geometry.space import Space
+from polylens.models.pwlnet import PWLNet
+
+__all__ = ["enumerate_regions", "EnumerationResult"]
+
+_PENDING, _DONE, _EMPTY = 0, 1, 2
+
+
+@dataclass(eq=False)
+class EnumerationResult:
+    """Every region found by :func:`enumerate_regions` (arrays indexed by region).
+
+    Attributes
+    ----------
+    codes : ndarray of shape (n_regions, n_units), int8
+    points : ndarray of shape (n_regions, k)
+        Chebyshev centre of each region (an interior point).
+    radii : ndarray of shape (n_regions,)
+        Chebyshev radius (capped for unbounded regions, see ``tolerances.RADIUS_CAP``).
+    bounded : ndarray of shape (n_regions,), bool
+    n_facets : ndarray of shape (n_regions,), int
+    edges : ndarray of shape (n_edges, 2), int
+        Pairs of adjacent regions (sharing a facet), ``edges[:, 0] < edges[:, 1]``.
+    edge_units : list of tuple of int
+        The unit(s) crossed on each edge.
+    complete : bool
+        False when a budget or an interruption stopped the search; see ``stop_reason``.
+    stop_reason : str
+        ``"complete"``, ``"max_regions"`` or ``"interrupted"``.
+    frontier : ndarray of shape (n_pending, n_units), int8
+        Codes found but not yet expanded (empty when complete).
+    lp_solves : int
+    seconds : float
+        Wall time of the search (summed over resumed runs).
+    degenerate : list of str
+        Degenerate configurations met (an empty region across a facet, a one-sided
+        adjacency); never silently dropped.
+    space : Space
+    """
+
+    codes: np.ndarray
+    points: np.ndarray
+    radii: np.ndarray
+    bounded: np.ndarray
+    n_facets: np.ndarray
+    edges: np.ndarray
+    edge_units: list
+    complete: bool
+    stop_reason: str
+    frontier: np.ndarray
+    lp_solves: int
+    seconds: float
+    degenerate: list
+    space: Space = field(repr=False)
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_unbounded(self) -> int:
+        return int(np.count_nonzero(~self.bounded))
+
+    @property
+    def net(self) -> PWLNet:
+        return self.space.net
+
+    def outputs(self) -> np.ndarray:
+        """Network output at every region's interior point, shape (n_regions, n_outputs)."""
+        if self.n_regions == 0:
+            return np.zeros((0, self.net.output_dim))
+        return self.net.forward(self.space.to_input(self.points))
+
+    def predicted_class(self) -> np.ndarray:
+        """Class at each interior point: arg-max of the outputs, or ``output > 0`` for a
+        single output (a binary logit). Shape (n_regions,), int."""
+        out = self.outputs()
+        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+
+    def region(self, i: int) -> Region:
+        """The full :class:`Region` of region ``i`` (rebuilt from its code)."""
+        return build_region(self.space, self.codes[i])
+
+    def summary(self) -> dict:
+        """JSON-ready counts and timings."""
+        return {
+            "regions": self.n_regions,
+            "unbounded": self.n_unbounded,
+            "edges": int(self.edges.shape[0]),
+            "complete": self.complete,
+            "stop_reason": self.stop_reason,
+            "frontier": int(self.frontier.shape[0]),
+            "lp_solves": int(self.lp_solves),
+            "seconds": round(float(self.seconds), 6),
+            "degenerate": len(self.degenerate),
+        }
+
+
+class _Search:
+    """Mutable state of one search; saved to and restored from a checkpoint."""
+
+    def __init__(self, n_units: int, k: int):
+        self.codes: list[np.ndarray] = []
+        self.index: dict[bytes, int] = {}
+        self.status: list[int] = []
+        self.points: list[np.ndarray] = []
+        self.radii: list[float] = []
+        self.bounded: list[bool] = []
+        self.n_facets: list[int] = []
+        self.edges: dict[tuple[int, int], list] = {}
+        self.degenerate: list[str] = []
+        self.lp_solves = 0
+        self.seconds = 0.0
+        self.next = 0
+        self.k = k
+        self.n_units = n_units
+
+    def add(self, code: np.ndarray) -> int:
+        key = code.tobytes()
+        j = self.index.get(key)
+        if j is None:
+            j = len(self.codes)
+            self.index[key] = j
+            self.codes.append(code)
+            self.status.append(_PENDING)
+            self.points.append(np.full(self.k, np.nan))
+            self.radii.append(np.nan)
+            self.bounded.append(False)
+            self.n_facets.append(0)
+        return j
+
+    def edge(self, i: int, j: int, units: tuple) -> None:
+        key = (i, j) if i < j else (j, i)
+        entry = self.edges.get(key)
+        if entry is None:
+            self.edges[key] = [units, 1]
+        else:
+            entry[1] += 1
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self, path: Path, fingerprint: str) -> None:
+        keys = list(self.edges)
+        units = [self.edges[e][0] for e in keys]
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                fingerprint=np.array(fingerprint),
+                codes=np.array(self.codes, dtype=np.int8).reshape(-1, self.n_units),
+                status=np.array(self.status, dtype=np.int8),
+                points=np.array(self.points).reshape(-1, self.k),
+                radii=np.array(self.radii),
+                bounded=np.array(self.bounded, dtype=bool),
+                n_facets=np.array(self.n_facets, dtype=np.int64),
+                edges=np.array(keys, dtype=np.int64).reshape(-1, 2),
+                edge_counts=np.array([self.edges[e][1] for e in keys], dtype=np.int64),
+                edge_unit_lengths=np.array([len(u) for u in units], dtype=np.int64),
+                edge_unit_values=np.array([v for u in units for v in u], dtype=np.int64),
+                degenerate=np.array(self.degenerate, dtype=str),
+                counters=np.array([self.lp_solves, self.seconds]),
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str, n_units: int, k: int) -> "_Search":
+        with np.load(path) as data:
+            if str(data["fingerprint"]) != fingerprint:
+                raise PolylensError(
+                    f"checkpoint {str(path)!r} belongs to another net, domain or subspace; "
+                    "delete it or pass another `checkpoint` path"
+                )
+            s = cls(n_units, k)
+            for code in data["codes"]:
+                s.add(code.copy())
+            s.status = data["status"].tolist()
+            s.points = list(data["points"])
+            s.radii = data["radii"].tolist()
+            s.bounded = data["bounded"].tolist()
+            s.n_facets = data["n_facets"].tolist()
+            ends = np.cumsum(data["edge_unit_lengths"])
+            values = data["edge_unit_values"]
+            for (a, b), count, end, length in zip(
+                data["edges"].tolist(), data["edge_counts"].tolist(), ends.tolist(), data["edge_unit_lengths"].tolist()
+            ):
+                s.edges[(a, b)] = [tuple(values[end - length:end].tolist()), count]
+            s.degenerate = data["degenerate"].tolist()
+            s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
+        s.next = s.status.index(_PENDING) if _PENDING in s.status else len(s.status)
+        return s
+
+
+def enumerate_regions(
+    net: PWLNet,
+    domain=None,
+    *,
+    max_regions: int | None = None,
+    progress: bool = True,
+    seed=None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = 30.0,
+    solver: str = "highs",
+    method: str = "auto",
+) -> EnumerationResult:
+    """Find every region of ``net`` inside ``domain`` (or all of R^d), with adjacency.
+
+    Parameters
+    ----------
+    net : PWLNet
+    domain : Box, Polyhedron or None, default=None
+        Convex domain in input coordinates; ``None`` is all of R^d (unbounded regions are
+        found and flagged).
+    max_regions : int, optional
+        Stop after expanding this many regions; the result is then partial
+        (``complete=False``, ``stop_reason="max_regions"``) and can be resumed from
+        ``checkpoint``.
+    progress : bool, default=True
+        Show a progress bar.
+    seed : array-like of shape (input_dim,), optional
+        Start point (default: the domain's Chebyshev centre, or 0 for R^d).
+    checkpoint : path, optional
+        ``.npz`` file. If it exists, the search resumes from it (it must come from the same
+        net and domain); the state is written there every ``checkpoint_every`` seconds, at
+        a budget stop, on Ctrl-C and on completion.
+    checkpoint_every : float, default=30.0
+        Seconds between checkpoint writes.
+    solver : str, default="highs"
+        LP back end.
+    method : {"auto", "hull", "lp"}, default="auto"
+        Facet method (see :func:`polylens.facets`).
+
+    Returns
+    -------
+    EnumerationResult
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polylens import PWLNet, Box, enumerate_regions
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU()))
+    >>> res = enumerate_regions(net, None, progress=False)
+    >>> res.n_regions, res.complete   # 3 lines in general position cut the plane in 7
+    (7, True)
+    """
+    if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 0):
+        raise ValueError(f"enumerate_regions: `max_regions` must be a non-negative int or None; got {max_regions!r}")
+    if method not in METHODS:
+        raise ValueError(f"enumerate_regions: `method` must be one of {METHODS}; got {method!r}")
+    space = Space(net, domain, solver=solver)
+    path = Path(checkpoint) if checkpoint is not None else None
+    fingerprint = _fingerprint(space)
+    if path is not None and path.exists():
+        search = _Search.load(path, fingerprint, net.n_units, space.dim)
+    else:
+        search = _Search(net.n_units, space.dim)
+        search.add(_seed_code(space, seed))
+    return _run(search, space, max_regions, progress, path, fingerprint, checkpoint_every, method)
+
+
+def _fingerprint(space: Space) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(space.net.fingerprint().encode())
+    for arr in (space.domain_A, space.domain_b, space.x0, np.zeros(0) if space.U is None else space.U):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+def _seed_code(space: Space, seed) -> np.ndarray:
+    net = space.net
+    if seed is None:
+        t = space.seed_point()
+    else:
+        t = np.asarray(seed, dtype=np.float64).reshape(-1)
+        if t.shape != (space.dim,) or not np.all(np.isfinite(t)):
+            raise ValueError(f"enumerate_regions: `seed` must be a finite point of shape ({space.dim},); got {t.shape}")
+        if space.domain_b.size and np.any(space.domain_A @ t > space.domain_b + tol.REDUNDANCY * space.scale):
+            raise ValueError("enumerate_regions: `seed` lies outside `domain`")
+    rng = np.random.default_rng(0)
+    for attempt in range(16):
+        probe = t if attempt == 0 else t + rng.standard_normal(t.shape) * 1e-6 * space.scale
+        code = net.codes(space.to_input(probe))[0]
+        h = space.hrep(code)
+        try:
+            space.chebyshev(h.A, h.b)
+            return code
+        except InfeasibleRegionError:
+            continue
+    raise InfeasibleRegionError("no region with an interior found near the seed point")
+
+
+def _run(search, space, max_regions, progress, path, fingerprint, checkpoint_every, method) -> EnumerationResult:
+    start = time.perf_counter()
+    last_save = start
+    lp_before = 0
+    stop_reason = "complete"
+    bar = tqdm(total=None, disable=not progress, unit="region", desc="regions", mininterval=0.5)
+    done = sum(1 for s in search.status if s == _DONE)
+    bar.update(done)
+    try:
+        while search.next < len(search.codes):
+            if max_regions is not None and done >= max_regions:
+                stop_reason = "max_regions"
+                break
+            i = search.next
+            _expand(search, space, i, method)
+            search.next += 1
+            if search.status[i] == _DONE:
+                done += 1
+                bar.update(1)
+            if path is not None and time.perf_counter() - last_save > checkpoint_every:
+                _account(search, space, start, lp_before)
+                start, lp_before = time.perf_counter(), space.lp_solves
+                search.save(path, fingerprint)
+                last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        bar.close()
+        _account(search, space, start, lp_before)
+        if path is not None:
+            search.save(path, fingerprint)
+    return _result(search, space, stop_reason)
+
+
+def _account(search, space, start, lp_before) -> None:
+    search.seconds += time.perf_counter() - start
+    search.lp_solves += space.lp_solves - lp_before
+
+
+def _expand(search: _Search, space: Space, i: int, method: str) -> None:
+    code = search.codes[i]
+    try:
+        region = build_region(space, code)
+    except InfeasibleRegionError as err:
+        search.status[i] = _EMPTY
+        search.degenerate.append(f"code {i} reached across a facet has no interior: {err}")
+        return
+    data = compute_facets(region.A, region.b, region.point, space, method, region.candidates)
+    space.lp_solves += data.lp_solves
+    for rows in data.groups:
+        new = crossed_code(region, rows)
+        if new is None:
+            continue
+        j = search.add(new)
+        search.edge(i, j, tuple(int(u) for u in region.source[rows]))
+    search.status[i] = _DONE
+    search.points[i] = region.point
+    search.radii[i] = region.radius
+    search.bounded[i] = data.bounded
+    search.n_facets[i] = len(data.groups)
+
+
+def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResult:
+    status = np.array(search.status, dtype=np.int8)
+    n_units, k = space.net.n_units, space.dim
+    codes = np.array(search.codes, dtype=np.int8).reshape(-1, n_units)
+    done = np.flatnonzero(status == _DONE)
+    remap = np.full(status.shape[0], -1)
+    remap[done] = np.arange(done.size)
+    edges, edge_units = [], []
+    degenerate = list(search.degenerate)
+    complete = stop_reason == "complete"
+    for (a, b), (units, count) in search.edges.items():
+        if remap[a] < 0 or remap[b] < 0:
+            continue
+        edges.append((remap[a], remap[b]) if remap[a] < remap[b] else (remap[b], remap[a]))
+        edge_units.append(units)
+        if count != 2:
+            degenerate.append(f"adjacency between regions {remap[a]} and {remap[b]} was seen from one side only")
+    return EnumerationResult(
+        codes=codes[done],
+        points=np.array(search.points).reshape(-1, k)[done],
+        radii=np.array(search.radii)[done],
+        bounded=np.array(search.bounded, dtype=bool)[done],
+        n_facets=np.array(search.n_facets, dtype=np.int64)[done],
+        edges=np.array(edges, dtype=np.int64).reshape(-1, 2),
+        edge_units=edge_units,
+        complete=complete,
+        stop_reason=stop_reason,
+        frontier=codes[status == _PENDING],
+        lp_solves=search.lp_solves,
+        seconds=search.seconds,
+        degenerate=degenerate,
+        space=space,
+    )

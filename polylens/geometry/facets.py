@@ -1,0 +1,301 @@
+"""Facets: the irredundant rows of a region's H-representation.
+
+Two exact methods share one cheap pre-pass (rows whose half-space holds the whole domain
+box are redundant; coincident rows are grouped and decided together):
+
+- ``"hull"`` (default for ``k <= HULL_MAX_DIM``): no LP. Shift the interior point ``c``
+  to the origin; row ``a t <= b`` becomes the polar point ``a / (b - a c)``. The region's
+  facets are exactly the polar points that are vertices of the convex hull of the polar
+  points and the origin (Qhull), the hull's facets give the region's vertices and extreme
+  rays, and the region is bounded iff the origin lies strictly inside that hull.
+- ``"lp"`` (any dimension): rays shot from ``c`` find facets for free (the first row a
+  ray hits is a facet); every undecided row then gets a Clarkson test, one LP against the
+  facets found so far: either the row is redundant, or a ray toward the LP's optimum
+  finds a new facet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+from polylens import tolerances as tol
+from polylens.errors import SolverError
+
+__all__ = ["Facet", "FacetData", "compute_facets", "box_candidates", "HULL_MAX_DIM", "METHODS"]
+
+#: Largest dimension in which ``method="auto"`` uses the LP-free hull method.
+HULL_MAX_DIM = 6
+
+METHODS = ("auto", "hull", "lp")
+
+_N_RANDOM_RAYS = 16
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One facet of a region.
+
+    Attributes
+    ----------
+    rows : tuple of int
+        Indices into ``region.A`` of the (coincident) rows that define this facet.
+    units : tuple of int
+        Units whose boundary it is (indices into the code); empty for a domain face.
+    domain_faces : tuple of int
+        Domain faces that coincide with it (empty for an inner facet).
+    normal : ndarray of shape (k,)
+        Outward unit normal.
+    offset : float
+        The facet lies on ``normal @ t == offset``.
+    point : ndarray of shape (k,)
+        A point in the relative interior of the facet.
+    label : str
+        Readable description ("layer 0 (1) unit 3", "domain face 2", ...).
+    """
+
+    rows: tuple[int, ...]
+    units: tuple[int, ...]
+    domain_faces: tuple[int, ...]
+    normal: np.ndarray
+    offset: float
+    point: np.ndarray
+    label: str
+
+
+@dataclass(frozen=True)
+class FacetData:
+    """Facets of a region as arrays (what the engine uses internally).
+
+    Attributes
+    ----------
+    groups : list of ndarray of int
+        For each facet, the indices of its coincident rows in ``region.A``.
+    points : ndarray of shape (n_facets, k)
+        A relative-interior point of each facet.
+    bounded : bool
+    vertices : ndarray of shape (n_vertices, k) or None
+        Finite vertices of the region (``"hull"`` method only).
+    lp_solves : int
+        LPs this computation solved.
+    method : str
+    """
+
+    groups: list
+    points: np.ndarray
+    bounded: bool
+    vertices: np.ndarray | None
+    lp_solves: int
+    method: str
+
+
+def compute_facets(A, b, point, space, method: str = "auto", candidates=None) -> FacetData:
+    """Irredundant rows of ``{A t <= b}`` given a strictly interior ``point``.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, k)
+        Unit-norm rows.
+    b : ndarray of shape (m,)
+    point : ndarray of shape (k,)
+        Strictly interior point (e.g. the Chebyshev centre).
+    space : Space
+        Supplies the domain's bounding box, the scale and the LP back end.
+    method : {"auto", "hull", "lp"}
+    candidates : ndarray of int, optional
+        Rows not already known to be redundant (default: :func:`box_candidates`).
+    """
+    if method not in METHODS:
+        raise ValueError(f"facets: `method` must be one of {METHODS}; got {method!r}")
+    k = A.shape[1]
+    cand = box_candidates(A, b, space.box, space.scale) if candidates is None else candidates
+    use_hull = method == "hull" or (method == "auto" and k <= HULL_MAX_DIM)
+    result = None
+    if use_hull:
+        slack = np.maximum(b[cand] - A[cand] @ point, tol.MIN_RADIUS * space.scale)
+        result = _hull_facets(A[cand], slack, point)
+    used = "hull" if result is not None else "lp"
+    if result is None:
+        distinct = cand[_distinct(A[cand], b[cand], space.scale)]
+        slack = np.maximum(b[distinct] - A[distinct] @ point, tol.MIN_RADIUS * space.scale)
+        result = _lp_facets(A[distinct], b[distinct], slack, point, space)
+        local, points, bounded, vertices, lps = result
+        result = (np.searchsorted(cand, distinct[local]), points, bounded, vertices, lps)
+    local, points, bounded, vertices, lps = result
+    groups = _coincident_with(A[cand], b[cand], local, space.scale)
+    return FacetData([cand[g] for g in groups], points, bounded or space.bounded_domain, vertices, lps, used)
+
+
+def box_candidates(A, b, box, scale) -> np.ndarray:
+    """Rows that can touch the region: those the bounding box does not satisfy whole.
+
+    Parameters
+    ----------
+    box : ndarray of shape (2, k) or None
+        Per-coordinate bounds (may hold infinities); None keeps every row.
+    """
+    if box is None:
+        return np.arange(A.shape[0])
+    lo, hi = box
+    with np.errstate(invalid="ignore"):
+        reach = np.where(A > 0, A * hi, np.where(A < 0, A * lo, 0.0)).sum(axis=1)
+    return np.flatnonzero(~(reach <= b - tol.REDUNDANCY * scale))
+
+
+def _close(A, b, rows, scale) -> np.ndarray:
+    """Boolean matrix (len(rows), m): row i of A coincides with row ``rows[r]``."""
+    diff = np.abs(A[None, :, :] - A[rows][:, None, :]).max(axis=2)
+    return (diff <= tol.COINCIDENT) & (np.abs(b[None, :] - b[rows][:, None]) <= tol.COINCIDENT * scale)
+
+
+def _coincident_with(A, b, reps, scale) -> list:
+    """For each representative row, every row that is the same half-space."""
+    if len(reps) == 0:
+        return []
+    return [np.flatnonzero(r) for r in _close(A, b, np.asarray(reps), scale)]
+
+
+def _distinct(A, b, scale) -> np.ndarray:
+    """Indices of one row per class of coincident rows (the first of each)."""
+    m = A.shape[0]
+    if m == 0:
+        return np.zeros(0, int)
+    close = _close(A, b, np.arange(m), scale)
+    return np.flatnonzero(~np.any(np.tril(close, -1), axis=1))
+
+
+def _hull_facets(A, slack, point):
+    """Polar-hull method; returns None when Qhull cannot decide (then LPs take over)."""
+    k = A.shape[1]
+    m = A.shape[0]
+    if m == 0:
+        return np.zeros(0, int), np.zeros((0, k)), False, np.zeros((0, k)), 0
+    _, sv, vt = np.linalg.svd(A, full_matrices=False)
+    rank = int(np.sum(sv > 1e-10 * sv[0]))
+    basis = np.eye(k) if rank == k else vt[:rank].T
+    polar = (A @ basis) / slack[:, None]
+    if rank == 1:
+        return _facets_1d(polar[:, 0], basis, point, rank == k)
+    try:
+        hull = ConvexHull(np.vstack([np.zeros(rank), polar]))
+    except QhullError:
+        return None
+    normals, offsets = hull.equations[:, :-1], hull.equations[:, -1]
+    ray = -offsets <= 1e-10 * np.abs(polar).max()
+    finite_vertices = normals[~ray] / -offsets[~ray, None]
+    simplices = hull.simplices
+    n_pts = m + 1
+    sums = np.zeros((n_pts, rank))
+    counts = np.zeros(n_pts)
+    idx = simplices[~ray].ravel()
+    np.add.at(sums, idx, np.repeat(finite_vertices, rank, axis=0))
+    np.add.at(counts, idx, 1.0)
+    ray_sums = np.zeros((n_pts, rank))
+    np.add.at(ray_sums, simplices[ray].ravel(), np.repeat(normals[ray], rank, axis=0))
+    verts = hull.vertices[hull.vertices != 0]
+    local = np.sort(verts) - 1
+    ids = local + 1
+    reach = np.abs(finite_vertices).max() if finite_vertices.size else 1.0
+    ray_norm = np.linalg.norm(ray_sums[ids], axis=1, keepdims=True)
+    ray_part = np.divide(ray_sums[ids], np.where(ray_norm > 0, ray_norm, 1.0)) * reach
+    pts = sums[ids] / np.maximum(counts[ids], 1.0)[:, None] + ray_part
+    bounded = rank == k and not np.any(ray)
+    vertices = point + finite_vertices @ basis.T
+    return local, point + pts @ basis.T, bounded, vertices, 0
+
+
+def _facets_1d(values, basis, point, full):
+    """Rank-one case: the rows are parallel; at most one facet on each side."""
+    local, pts = [], []
+    for side in (1.0, -1.0):
+        mask = side * values > 0
+        if np.any(mask):
+            i = int(np.flatnonzero(mask)[np.argmax(side * values[mask])])
+            local.append(i)
+            pts.append(point + basis[:, 0] / values[i])
+    k = basis.shape[0]
+    bounded = full and len(local) == 2
+    verts = np.array(pts) if bounded else np.zeros((0, k))
+    return np.array(local, int), np.array(pts).reshape(-1, k), bounded, verts, 0
+
+
+def _first_hits(A, slack, point, directions, scale):
+    """For each ray ``point + lam * d``, the first row hit and the hit point.
+
+    Returns (rows, points) for the rays whose first hit is unique (no tie), as arrays.
+    """
+    speed = directions @ A.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(speed > 1e-14, slack / speed, np.inf)
+    if lam.shape[1] == 0:
+        return np.zeros(0, int), np.zeros((0, A.shape[1]))
+    first = np.argmin(lam, axis=1)
+    best = lam[np.arange(lam.shape[0]), first]
+    lam2 = lam.copy()
+    lam2[np.arange(lam.shape[0]), first] = np.inf
+    second = lam2.min(axis=1)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(best) & ~(second - best <= tol.REDUNDANCY * np.maximum(1.0, best))
+    return first[ok], point + best[ok, None] * directions[ok]
+
+
+def _lp_facets(A, b, slack, point, space):
+    """Ray shooting, then one Clarkson LP per undecided row."""
+    m, k = A.shape
+    rng = np.random.default_rng(0)
+    directions = np.vstack([A, np.eye(k), -np.eye(k), rng.standard_normal((_N_RANDOM_RAYS, k))])
+    hit_rows, hit_points = _first_hits(A, slack, point, directions, space.scale)
+    found: dict[int, np.ndarray] = {}
+    for r, p in zip(hit_rows.tolist(), hit_points):
+        found.setdefault(r, p)
+    lps = 0
+    if m:
+        session = space.backend.session(A, b)
+        undecided = [j for j in range(m) if j not in found]
+        while undecided:
+            j = undecided.pop()
+            upper = np.full(m, np.inf)
+            facet_rows = np.fromiter(found, int, len(found))
+            upper[facet_rows] = b[facet_rows]
+            upper[j] = b[j] + space.scale
+            res = session.solve(-A[j], row_upper=upper)
+            lps += 1
+            if not res.success:
+                raise SolverError(f"Clarkson LP for row {j} failed: {res.message}")
+            if A[j] @ res.x <= b[j] + tol.REDUNDANCY * space.scale:
+                continue
+            new = _ray_toward(A, slack, point, res.x, rng, space.scale)
+            if new is None:
+                raise SolverError(f"could not find a generic ray toward the optimum of row {j}")
+            found.setdefault(new[0], new[1])
+            if new[0] != j:
+                undecided.append(j)
+    local = np.array(sorted(found), int)
+    points = np.array([found[i] for i in local]).reshape(-1, k)
+    bounded, extra = (True, 0) if space.bounded_domain else _is_bounded(A, space)
+    return local, points, bounded, None, lps + extra
+
+
+def _ray_toward(A, slack, point, target, rng, scale):
+    """First row hit on the ray from ``point`` toward ``target`` (perturbed on ties)."""
+    d = target - point
+    for attempt in range(8):
+        jitter = 0 if attempt == 0 else rng.standard_normal(d.shape) * 1e-6 * np.linalg.norm(d) * attempt
+        rows, pts = _first_hits(A, slack, point, (d + jitter)[None, :], scale)
+        if rows.size:
+            return int(rows[0]), pts[0]
+    return None
+
+
+def _is_bounded(A, space) -> tuple[bool, int]:
+    """Stiemke test: ``{A t <= b}`` is bounded iff A has full column rank and some
+    ``lam >= 1`` has ``A.T @ lam == 0``. Returns (bounded, LPs solved)."""
+    m, k = A.shape
+    if m == 0 or np.linalg.matrix_rank(A) < k:
+        return False, 0
+    res = space.backend.solve(
+        np.ones(m), np.vstack([A.T, -A.T]), np.zeros(2 * k), np.ones(m), np.full(m, np.inf)
+    )
+    return bool(res.success), 1

@@ -1,0 +1,291 @@
+"""Regions: the polytope of one code, with its facets and its neighbours.
+
+:func:`region_at` gives the region that holds a point, :func:`region_for_code` the
+region of a code; :func:`facets` and :func:`neighbors` give what lies on and across its
+boundary. All of them work in the coordinates ``t`` of a :class:`Space` (by default the
+input space itself).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from polylens import tolerances as tol
+from polylens.errors import InfeasibleRegionError, PolylensError
+from polylens.geometry.facets import Facet, FacetData, box_candidates, compute_facets
+from polylens.geometry.space import Space
+from polylens.models.pwlnet import PWLNet
+
+__all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors", "PolylensWarning"]
+
+
+class PolylensWarning(UserWarning):
+    """A degenerate configuration was met and reported (see the message)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """The polytope of one code inside a domain, with the affine map the net applies there.
+
+    Attributes
+    ----------
+    code : ndarray of shape (n_units,), int8
+        Piece of every unit.
+    A : ndarray of shape (m, k)
+        Unit-norm rows of the H-representation ``A t <= b`` (units first, then domain).
+    b : ndarray of shape (m,)
+    source : ndarray of shape (m,), int
+        Unit index of each row, or ``-(f + 1)`` for domain face ``f``; see :attr:`labels`.
+    out_weight : ndarray of shape (n_outputs, k)
+    out_bias : ndarray of shape (n_outputs,)
+        The network's output on the region is ``out_weight @ t + out_bias``.
+    point : ndarray of shape (k,)
+        Chebyshev centre: an interior point.
+    radius : float
+        Chebyshev radius (capped at ``tolerances.RADIUS_CAP * scale`` for unbounded
+        regions; see :attr:`radius_capped`).
+    constant_units : ndarray of int
+        Units constant on the whole space (no row).
+    unit_weight : ndarray of shape (n_units, k)
+        Every unit's pre-activation slope on the region (unnormalised).
+    candidates : ndarray of int
+        Rows that the domain's bounding box does not already make redundant.
+    space : Space
+        The net, subspace, domain and LP back end this region lives in.
+    """
+
+    code: np.ndarray
+    A: np.ndarray
+    b: np.ndarray
+    source: np.ndarray
+    out_weight: np.ndarray
+    out_bias: np.ndarray
+    point: np.ndarray
+    radius: float
+    constant_units: np.ndarray
+    unit_weight: np.ndarray = field(repr=False)
+    candidates: np.ndarray = field(repr=False)
+    space: Space = field(repr=False)
+
+    @property
+    def dim(self) -> int:
+        """Dimension ``k`` of the space."""
+        return self.A.shape[1]
+
+    @property
+    def labels(self) -> list[str]:
+        """Readable label of every row."""
+        return [_row_label(self.space.net, int(s)) for s in self.source]
+
+    @property
+    def radius_capped(self) -> bool:
+        """True when the radius is the cap, not the largest ball (unbounded regions)."""
+        return self.radius >= tol.RADIUS_CAP * self.space.scale * (1 - 1e-9)
+
+    @cached_property
+    def facet_data(self) -> FacetData:
+        """Facets as arrays, computed once (method ``"auto"``)."""
+        return compute_facets(self.A, self.b, self.point, self.space, candidates=self.candidates)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the region (inside the domain) is bounded."""
+        return self.space.bounded_domain or self.facet_data.bounded
+
+    def output(self, t) -> np.ndarray:
+        """The network's output at points ``t`` of shape (n, k), via the region's map."""
+        return np.atleast_2d(t) @ self.out_weight.T + self.out_bias
+
+    def contains(self, t, atol: float | None = None) -> np.ndarray:
+        """Whether each point of shape (n, k) satisfies every row (to ``atol``)."""
+        atol = tol.REDUNDANCY * self.space.scale if atol is None else atol
+        return np.all(np.atleast_2d(t) @ self.A.T <= self.b + atol, axis=1)
+
+    def vertices(self) -> np.ndarray:
+        """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``)."""
+        data = self.facet_data
+        if data.vertices is None:
+            data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
+        if data.vertices is None:
+            raise PolylensError("vertices are only available where the hull method runs (k <= 6)")
+        return _unique_rows(data.vertices, tol.COINCIDENT * self.space.scale)
+
+
+@dataclass(frozen=True, eq=False)
+class Neighbor:
+    """A region across one facet: ``facet`` of the first region, ``region`` beyond it."""
+
+    facet: Facet
+    region: Region
+
+
+def _row_label(net: PWLNet, source: int) -> str:
+    return net.unit_label(source) if source >= 0 else f"domain face {-source - 1}"
+
+
+def _unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
+    if points.shape[0] == 0:
+        return points
+    key = np.round(points / max(atol, 1e-300)).astype(np.int64)
+    _, idx = np.unique(key, axis=0, return_index=True)
+    return points[np.sort(idx)]
+
+
+def build_region(space: Space, code: np.ndarray) -> Region:
+    """Region of a validated code in ``space`` (one Chebyshev LP)."""
+    h = space.hrep(code)
+    cand = box_candidates(h.A, h.b, space.box, space.scale)
+    point, radius = space.chebyshev(h.A[cand], h.b[cand], what=f"the region of code {_short(code)}")
+    return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
+                  h.constant_units, h.unit_weight, cand, space)
+
+
+def _short(code: np.ndarray) -> str:
+    s = "".join(map(str, code.tolist()))
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def region_at(net: PWLNet, x, domain=None, *, solver: str = "highs") -> Region:
+    """The region that holds the input ``x``.
+
+    Parameters
+    ----------
+    net : PWLNet
+    x : array-like of shape (input_dim,) or input_shape
+        One input. A point exactly on a boundary gets the code of the boundary rule
+        (``z > 0`` is on), whose region then holds ``x`` on its boundary.
+    domain : Box, Polyhedron or None, default=None
+        ``None`` means all of R^d (the region may be unbounded: see ``Region.bounded``).
+    solver : str, default="highs"
+        LP back end.
+
+    Returns
+    -------
+    Region
+
+    Raises
+    ------
+    ValueError
+        If ``x`` has the wrong size or is not finite, or lies outside ``domain``.
+    InfeasibleRegionError
+        If the domain is empty or the region of ``x`` has no interior.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polylens import PWLNet, Box, region_at
+    >>> lin = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.eye(2)); _ = lin.bias.zero_()
+    >>> net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU()))
+    >>> r = region_at(net, [0.5, 0.5], Box(-1, 1))
+    >>> r.code.tolist(), round(r.radius, 6), r.bounded
+    ([1, 1], 0.5, True)
+    """
+    space = Space(net, domain, solver=solver)
+    xf = net.flatten_inputs(x, "x")
+    if xf.shape[0] != 1:
+        raise ValueError(f"region_at: `x` must be one input; got a batch of {xf.shape[0]}")
+    if space.domain_b.size and np.any(space.domain_A @ xf[0] > space.domain_b + tol.REDUNDANCY * space.scale):
+        raise ValueError("region_at: `x` lies outside `domain`")
+    return build_region(space, net.codes(xf)[0])
+
+
+def region_for_code(net: PWLNet, code, domain=None, *, solver: str = "highs") -> Region:
+    """The region of a given code (see :func:`region_at` for the parameters).
+
+    Raises
+    ------
+    InfeasibleRegionError
+        If no point of the domain has this code (the region is empty or flat).
+    """
+    space = Space(net, domain, solver=solver)
+    return build_region(space, net.check_code(code))
+
+
+def facets(region: Region, *, method: str = "auto") -> list[Facet]:
+    """The irredundant rows of a region's H-representation.
+
+    Parameters
+    ----------
+    region : Region
+    method : {"auto", "hull", "lp"}, default="auto"
+        ``"hull"``: LP-free polar convex hull (Qhull), ``k <= 6`` advised; ``"lp"``: ray
+        shooting then Clarkson LPs, any dimension; ``"auto"``: hull when ``k <= 6``.
+
+    Returns
+    -------
+    list of Facet
+        One per facet; coincident rows (duplicate units, or a unit on a domain face) form
+        one facet.
+    """
+    if not isinstance(region, Region):
+        raise TypeError(f"facets: `region` must be a Region; got {type(region).__name__}")
+    data = region.facet_data if method == "auto" else compute_facets(
+        region.A, region.b, region.point, region.space, method, region.candidates)
+    return [_facet(region, rows, p) for rows, p in zip(data.groups, data.points)]
+
+
+def _facet(region: Region, rows: np.ndarray, point: np.ndarray) -> Facet:
+    src = region.source[rows]
+    units = tuple(int(u) for u in src[src >= 0])
+    faces = tuple(int(-s - 1) for s in src[src < 0])
+    label = " = ".join(_row_label(region.space.net, int(s)) for s in src)
+    r0 = int(rows[0])
+    return Facet(tuple(int(r) for r in rows), units, faces, region.A[r0].copy(), float(region.b[r0]),
+                 np.asarray(point), label)
+
+
+def crossed_code(region: Region, rows: np.ndarray) -> np.ndarray | None:
+    """Code of the region across the facet made of ``rows``; None across a domain face.
+
+    Units of the facet's earliest layer flip; a later layer's unit of the same facet
+    (its boundary coincides there) takes the piece its new pre-activation has just
+    across, i.e. the sign of its slope along the outward normal.
+    """
+    src = region.source[rows]
+    if np.any(src < 0):
+        return None
+    net = region.space.net
+    normal = region.A[rows[0]]
+    new = region.code.copy()
+    slopes_of = region.unit_weight
+    layers = net.unit_layer[src]
+    for i, layer in enumerate(np.unique(layers)):
+        units = src[layers == layer]
+        if i > 0:
+            slopes_of = region.space.hrep(new).unit_weight
+        new[units] = net.stages[layer].activation.pieces(slopes_of[units] @ normal)
+    return new
+
+
+def neighbors(region: Region) -> list[Neighbor]:
+    """The regions adjacent to ``region`` across each of its inner facets.
+
+    Facets on the domain's boundary have no neighbour. A neighbour whose region turns
+    out empty (a degenerate configuration) is reported with a :class:`PolylensWarning`
+    naming the facet, and left out.
+
+    Returns
+    -------
+    list of Neighbor
+        In the order of :func:`facets`.
+    """
+    if not isinstance(region, Region):
+        raise TypeError(f"neighbors: `region` must be a Region; got {type(region).__name__}")
+    data = region.facet_data
+    out = []
+    for rows, point in zip(data.groups, data.points):
+        code = crossed_code(region, rows)
+        if code is None:
+            continue
+        facet = _facet(region, rows, point)
+        try:
+            out.append(Neighbor(facet, build_region(region.space, code)))
+        except InfeasibleRegionError as err:
+            warnings.warn(f"no region across facet {facet.label}: {err}", PolylensWarning, stacklevel=2)
+    return out

@@ -1,0 +1,187 @@
+"""The space a question is asked in: a net, a subspace ``x = x0 + U t`` and a domain.
+
+:class:`Space` turns a code into the labelled H-representation of its region (the rows
+of every unit and of the domain), finds the region's Chebyshev centre with one LP, and
+holds what every region of the same question shares (domain rows, bounding box, scale,
+LP back end).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from polylens import tolerances as tol
+from polylens.errors import InfeasibleRegionError
+from polylens.geometry.domain import Box, Polyhedron
+from polylens.models.pwlnet import PWLNet
+from polylens.solvers import LPStatus, get_backend
+
+__all__ = ["Space", "HRep"]
+
+
+class HRep:
+    """Rows ``A t <= b`` of one code's region, before its centre is known.
+
+    Attributes
+    ----------
+    A : ndarray of shape (m, k)
+        Unit-norm rows: every non-constant unit's rows, then the domain's.
+    b : ndarray of shape (m,)
+    source : ndarray of shape (m,), int
+        Unit index (into the code) of each row; ``-(f + 1)`` for domain face ``f``.
+    constant_units : ndarray of int
+        Units whose pre-activation does not depend on ``t`` (no row; their piece holds
+        throughout the space).
+    out_weight : ndarray of shape (n_outputs, k)
+    out_bias : ndarray of shape (n_outputs,)
+    unit_weight : ndarray of shape (n_units, k)
+        Every unit's pre-activation slope (unnormalised), for crossing rules.
+    """
+
+    __slots__ = ("A", "b", "source", "constant_units", "out_weight", "out_bias", "unit_weight")
+
+    def __init__(self, A, b, source, constant_units, out_weight, out_bias, unit_weight):
+        self.A, self.b, self.source = A, b, source
+        self.constant_units = constant_units
+        self.out_weight, self.out_bias, self.unit_weight = out_weight, out_bias, unit_weight
+
+
+class Space:
+    """A net restricted to ``x = x0 + U t`` (``t`` in R^k) and to a convex domain.
+
+    Parameters
+    ----------
+    net : PWLNet
+    domain : Box, Polyhedron or None
+        In ``t`` coordinates; ``None`` is all of R^k.
+    x0 : ndarray of shape (input_dim,), optional
+        Origin of the subspace (default 0).
+    U : ndarray of shape (input_dim, k), optional
+        Basis of the subspace (default the identity: ``t`` is the input).
+    solver : str, default="highs"
+        LP back end name (see :func:`polylens.solvers.get_backend`).
+    """
+
+    def __init__(self, net: PWLNet, domain=None, x0=None, U=None, solver: str = "highs"):
+        if not isinstance(net, PWLNet):
+            raise TypeError(f"`net` must be a PWLNet (see PWLNet.from_torch); got {type(net).__name__}")
+        self.net = net
+        self.x0 = np.zeros(net.input_dim) if x0 is None else net.flatten_inputs(x0, "x0")[0]
+        if U is None:
+            self.U = None
+            self.dim = net.input_dim
+        else:
+            self.U = np.asarray(U, dtype=np.float64)
+            if self.U.ndim != 2 or self.U.shape[0] != net.input_dim or not np.all(np.isfinite(self.U)):
+                raise ValueError(f"`U` must be a finite array of shape ({net.input_dim}, k); got {self.U.shape}")
+            self.dim = self.U.shape[1]
+        self.backend = get_backend(solver)
+        self.domain = domain
+        if domain is None:
+            self.domain_A, self.domain_b = np.zeros((0, self.dim)), np.zeros(0)
+        elif isinstance(domain, (Box, Polyhedron)):
+            self.domain_A, self.domain_b = domain.constraints(self.dim)
+        else:
+            raise TypeError(f"`domain` must be a Box, a Polyhedron or None; got {type(domain).__name__}")
+        self.box = self._bounding_box()
+        self.bounded_domain = self.box is not None and bool(np.all(np.isfinite(self.box)))
+        finite = np.abs(self.box[np.isfinite(self.box)]) if self.box is not None else np.zeros(0)
+        self.scale = float(max(1.0, finite.max(initial=0.0)))
+        self.lp_solves = 0
+
+    # ------------------------------------------------------------------ domain
+    def _bounding_box(self) -> np.ndarray | None:
+        """Array of shape (2, k) of per-coordinate bounds (may hold ±inf), or None."""
+        if self.domain is None:
+            return None
+        if isinstance(self.domain, Box):
+            return np.stack(self.domain.bounds(self.dim))
+        box = np.empty((2, self.dim))
+        for i in range(self.dim):
+            for side, sign in ((0, 1.0), (1, -1.0)):
+                c = np.zeros(self.dim)
+                c[i] = sign
+                res = self.backend.solve(c, self.domain_A, self.domain_b)
+                if res.status == LPStatus.INFEASIBLE:
+                    raise InfeasibleRegionError("the domain Polyhedron(A, b) is empty")
+                box[side, i] = sign * res.fun if res.success else sign * -np.inf
+        return box
+
+    def seed_point(self) -> np.ndarray:
+        """A point well inside the domain: its Chebyshev centre (0 for all of R^k)."""
+        if self.domain is None:
+            return np.zeros(self.dim)
+        point, _ = self.chebyshev(self.domain_A, self.domain_b, what="the domain")
+        return point
+
+    def to_input(self, t) -> np.ndarray:
+        """Map subspace coordinates, shape (n, k) or (k,), to flat inputs (n, input_dim)."""
+        t = np.atleast_2d(np.asarray(t, dtype=np.float64))
+        return self.x0 + (t if self.U is None else t @ self.U.T)
+
+    # ------------------------------------------------------------------ regions
+    def hrep(self, code: np.ndarray) -> HRep:
+        """Labelled H-representation of the region of ``code`` (validated code)."""
+        forms = self.net._affine_forms(code, self.x0, np.eye(self.dim) if self.U is None else self.U)
+        rows = self.net_rows(code, forms.weight, forms.bias)
+        A_u, b_u, src_u, constant = rows
+        A = np.vstack([A_u, self.domain_A])
+        b = np.concatenate([b_u, self.domain_b])
+        source = np.concatenate([src_u, -1 - np.arange(self.domain_b.shape[0])])
+        return HRep(A, b, source, constant, forms.out_weight, forms.out_bias, forms.weight)
+
+    def net_rows(self, code, G: np.ndarray, h: np.ndarray):
+        """Normalised unit rows from pre-activation forms ``z = G t + h``.
+
+        Returns ``(A, b, source, constant_units)``; raises InfeasibleRegionError if a
+        constant unit is not in the piece the code says.
+        """
+        net = self.net
+        parts_A, parts_b, parts_src = [], [], []
+        for stage, lo, hi in zip(net.stages[:-1], net.layer_offsets[:-1], net.layer_offsets[1:]):
+            pr = stage.activation.piece_rows(code[lo:hi])
+            units = lo + pr.unit
+            parts_A.append(pr.sign[:, None] * G[units])
+            parts_b.append(pr.offset - pr.sign * h[units])
+            parts_src.append(units)
+        A = np.vstack(parts_A) if parts_A else np.zeros((0, self.dim))
+        b = np.concatenate(parts_b) if parts_b else np.zeros(0)
+        source = np.concatenate(parts_src) if parts_src else np.zeros(0, int)
+        norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+        constant = norms <= tol.ZERO_ROW * max(1.0, norms.max(initial=0.0))
+        if np.any(b[constant] < -tol.REDUNDANCY * self.scale):
+            bad = source[constant][b[constant] < -tol.REDUNDANCY * self.scale]
+            raise InfeasibleRegionError(
+                f"the code puts constant unit(s) {[net.unit_label(u) for u in bad[:3]]} in a piece they never take"
+            )
+        keep = ~constant
+        return A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], np.unique(source[constant])
+
+    def chebyshev(self, A: np.ndarray, b: np.ndarray, what: str = "the region") -> tuple[np.ndarray, float]:
+        """Centre and radius of the largest ball in ``{A t <= b}`` (unit-norm rows).
+
+        The radius is capped at :data:`polylens.tolerances.RADIUS_CAP` times the scale
+        (unbounded regions). Raises InfeasibleRegionError if the set is empty or thinner
+        than :data:`polylens.tolerances.MIN_RADIUS`.
+        """
+        k = self.dim
+        A_lp = np.hstack([A, np.ones((A.shape[0], 1))])
+        c = np.zeros(k + 1)
+        c[-1] = -1.0
+        lb = np.full(k + 1, -np.inf)
+        ub = np.full(k + 1, np.inf)
+        lb[-1], ub[-1] = 0.0, tol.RADIUS_CAP * self.scale
+        res = self.backend.solve(c, A_lp, b, lb, ub)
+        self.lp_solves += 1
+        if res.status == LPStatus.INFEASIBLE:
+            raise InfeasibleRegionError(f"{what} is empty")
+        if not res.success:
+            raise InfeasibleRegionError(f"the Chebyshev LP of {what} failed: {res.message}")
+        radius = float(res.x[-1])
+        if radius <= tol.MIN_RADIUS * self.scale:
+            raise InfeasibleRegionError(
+                f"{what} is thinner than the tolerance (Chebyshev radius {radius:.3g}); "
+                "it is a lower-dimensional piece of a boundary"
+            )
+        return res.x[:k], radius
+
