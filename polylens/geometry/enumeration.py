@@ -134,6 +134,7 @@ class _Search:
         self.radii: list[float] = []
         self.bounded: list[bool] = []
         self.n_facets: list[int] = []
+        self.hints: list[np.ndarray] = []
         self.edges: dict[tuple[int, int], list] = {}
         self.degenerate: list[str] = []
         self.lp_solves = 0
@@ -142,13 +143,15 @@ class _Search:
         self.k = k
         self.n_units = n_units
 
-    def add(self, code: np.ndarray) -> int:
+    def add(self, code: np.ndarray, hint: np.ndarray | None = None) -> int:
+        """Index of ``code``, appended (with its hint, shape (2, k)) if new."""
         key = code.tobytes()
         j = self.index.get(key)
         if j is None:
             j = len(self.codes)
             self.index[key] = j
             self.codes.append(code)
+            self.hints.append(np.full((2, self.k), np.nan) if hint is None else hint)
             self.status.append(_PENDING)
             self.points.append(np.full(self.k, np.nan))
             self.radii.append(np.nan)
@@ -179,6 +182,7 @@ class _Search:
                 radii=np.array(self.radii),
                 bounded=np.array(self.bounded, dtype=bool),
                 n_facets=np.array(self.n_facets, dtype=np.int64),
+                hints=np.array(self.hints).reshape(-1, 2, self.k),
                 edges=np.array(keys, dtype=np.int64).reshape(-1, 2),
                 edge_counts=np.array([self.edges[e][1] for e in keys], dtype=np.int64),
                 edge_unit_lengths=np.array([len(u) for u in units], dtype=np.int64),
@@ -197,8 +201,8 @@ class _Search:
                     "delete it or pass another `checkpoint` path"
                 )
             s = cls(n_units, k)
-            for code in data["codes"]:
-                s.add(code.copy())
+            for code, hint in zip(data["codes"], data["hints"]):
+                s.add(code.copy(), hint.copy())
             s.status = data["status"].tolist()
             s.points = list(data["points"])
             s.radii = data["radii"].tolist()
@@ -358,19 +362,21 @@ def _account(search, space, start, lp_before) -> None:
 
 def _expand(search: _Search, space: Space, i: int, method: str) -> None:
     code = search.codes[i]
+    hint = search.hints[i]
     try:
-        region = build_region(space, code)
+        region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
     except InfeasibleRegionError as err:
         search.status[i] = _EMPTY
         search.degenerate.append(f"code {i} reached across a facet has no interior: {err}")
         return
-    data = compute_facets(region.A, region.b, region.point, space, method, region.candidates)
+    data = region.facet_data if "facet_data" in region.__dict__ else compute_facets(
+        region.A, region.b, region.point, space, method, region.candidates)
     space.lp_solves += data.lp_solves
-    for rows in data.groups:
+    for rows, point in zip(data.groups, data.points):
         new = crossed_code(region, rows)
         if new is None:
             continue
-        j = search.add(new)
+        j = search.add(new, np.stack([point, region.A[rows[0]]]))
         search.edge(i, j, tuple(int(u) for u in region.source[rows]))
     search.status[i] = _DONE
     search.points[i] = region.point

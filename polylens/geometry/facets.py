@@ -31,7 +31,7 @@ HULL_MAX_DIM = 6
 
 METHODS = ("auto", "hull", "lp")
 
-_N_RANDOM_RAYS = 16
+_N_RANDOM_RAYS = 64
 
 
 @dataclass(frozen=True)
@@ -168,42 +168,53 @@ def _distinct(A, b, scale) -> np.ndarray:
 
 def _hull_facets(A, slack, point):
     """Polar-hull method; returns None when Qhull cannot decide (then LPs take over)."""
-    k = A.shape[1]
-    m = A.shape[0]
+    m, k = A.shape
     if m == 0:
         return np.zeros(0, int), np.zeros((0, k)), False, np.zeros((0, k)), 0
-    _, sv, vt = np.linalg.svd(A, full_matrices=False)
-    rank = int(np.sum(sv > 1e-10 * sv[0]))
-    basis = np.eye(k) if rank == k else vt[:rank].T
-    polar = (A @ basis) / slack[:, None]
-    if rank == 1:
-        return _facets_1d(polar[:, 0], basis, point, rank == k)
-    try:
-        hull = ConvexHull(np.vstack([np.zeros(rank), polar]))
-    except QhullError:
-        return None
+    hull, basis = None, None
+    if m >= k and k >= 2:
+        try:
+            hull = ConvexHull(np.vstack([np.zeros(k), A / slack[:, None]]))
+        except QhullError:
+            hull = None  # flat: the rows do not span R^k, or Qhull's precision gave up
+    if hull is None:
+        _, sv, vt = np.linalg.svd(A, full_matrices=False)
+        rank = int(np.sum(sv > 1e-10 * sv[0]))
+        if rank == k and k >= 2:
+            return None
+        basis = vt[:rank].T
+        polar = (A @ basis) / slack[:, None]
+        if rank == 1:
+            return _facets_1d(polar[:, 0], basis, point, rank == k)
+        try:
+            hull = ConvexHull(np.vstack([np.zeros(rank), polar]))
+        except QhullError:
+            return None
+    rank = hull.points.shape[1]
     normals, offsets = hull.equations[:, :-1], hull.equations[:, -1]
-    ray = -offsets <= 1e-10 * np.abs(polar).max()
+    ray = -offsets <= 1e-10 * np.abs(hull.points).max()
     finite_vertices = normals[~ray] / -offsets[~ray, None]
     simplices = hull.simplices
     n_pts = m + 1
-    sums = np.zeros((n_pts, rank))
-    counts = np.zeros(n_pts)
     idx = simplices[~ray].ravel()
-    np.add.at(sums, idx, np.repeat(finite_vertices, rank, axis=0))
-    np.add.at(counts, idx, 1.0)
-    ray_sums = np.zeros((n_pts, rank))
-    np.add.at(ray_sums, simplices[ray].ravel(), np.repeat(normals[ray], rank, axis=0))
+    counts = np.bincount(idx, minlength=n_pts).astype(float)
+    rep_finite = np.repeat(finite_vertices, rank, axis=0)
+    sums = np.stack([np.bincount(idx, weights=rep_finite[:, j], minlength=n_pts) for j in range(rank)], axis=1)
     verts = hull.vertices[hull.vertices != 0]
     local = np.sort(verts) - 1
     ids = local + 1
-    reach = np.abs(finite_vertices).max() if finite_vertices.size else 1.0
-    ray_norm = np.linalg.norm(ray_sums[ids], axis=1, keepdims=True)
-    ray_part = np.divide(ray_sums[ids], np.where(ray_norm > 0, ray_norm, 1.0)) * reach
-    pts = sums[ids] / np.maximum(counts[ids], 1.0)[:, None] + ray_part
-    bounded = rank == k and not np.any(ray)
-    vertices = point + finite_vertices @ basis.T
-    return local, point + pts @ basis.T, bounded, vertices, 0
+    pts = sums[ids] / np.maximum(counts[ids], 1.0)[:, None]
+    if np.any(ray):
+        ridx = simplices[ray].ravel()
+        rep_ray = np.repeat(normals[ray], rank, axis=0)
+        ray_sums = np.stack([np.bincount(ridx, weights=rep_ray[:, j], minlength=n_pts) for j in range(rank)], axis=1)
+        reach = np.abs(finite_vertices).max() if finite_vertices.size else 1.0
+        ray_norm = np.linalg.norm(ray_sums[ids], axis=1, keepdims=True)
+        pts = pts + ray_sums[ids] / np.where(ray_norm > 0, ray_norm, 1.0) * reach
+    bounded = basis is None and not np.any(ray)
+    if basis is None:
+        return local, point + pts, bounded, point + finite_vertices, 0
+    return local, point + pts @ basis.T, bounded, point + finite_vertices @ basis.T, 0
 
 
 def _facets_1d(values, basis, point, full):
@@ -254,6 +265,10 @@ def _lp_facets(A, b, slack, point, space):
     if m:
         session = space.backend.session(A, b)
         undecided = [j for j in range(m) if j not in found]
+        if len(undecided) > 2 * k:
+            box, lps = _region_box(session, k)
+            keep = set(box_candidates(A, b, box, space.scale).tolist())
+            undecided = [j for j in undecided if j in keep]
         while undecided:
             j = undecided.pop()
             upper = np.full(m, np.inf)
@@ -276,6 +291,18 @@ def _lp_facets(A, b, slack, point, space):
     points = np.array([found[i] for i in local]).reshape(-1, k)
     bounded, extra = (True, 0) if space.bounded_domain else _is_bounded(A, space)
     return local, points, bounded, None, lps + extra
+
+
+def _region_box(session, k: int):
+    """Tight bounding box of the region (2k LPs, ±inf where unbounded), shape (2, k)."""
+    box = np.empty((2, k))
+    for i in range(k):
+        for side, sign in ((0, 1.0), (1, -1.0)):
+            c = np.zeros(k)
+            c[i] = sign
+            res = session.solve(c)
+            box[side, i] = sign * res.fun if res.success else -sign * np.inf
+    return box, 2 * k
 
 
 def _ray_toward(A, slack, point, target, rng, scale):

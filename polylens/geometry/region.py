@@ -135,13 +135,53 @@ def _unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
     return points[np.sort(idx)]
 
 
-def build_region(space: Space, code: np.ndarray) -> Region:
-    """Region of a validated code in ``space`` (one Chebyshev LP)."""
+def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto") -> Region:
+    """Region of a validated code in ``space``.
+
+    Parameters
+    ----------
+    hint : tuple of ndarray (point, direction), optional
+        A point on the region's boundary (a relative-interior point of the facet it was
+        reached across) and the direction into the region. The region's facets are then
+        found from an interior point on that ray, and its Chebyshev centre from the facet
+        rows alone (usually no LP). Without a hint, one Chebyshev LP over every candidate
+        row gives the interior point.
+    method : {"auto", "hull", "lp"}
+        Facet method when a hint is used (the facets are computed at once).
+    """
     h = space.hrep(code)
     cand = box_candidates(h.A, h.b, space.box, space.scale)
-    point, radius = space.chebyshev(h.A[cand], h.b[cand], what=f"the region of code {_short(code)}")
-    return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
-                  h.constant_units, h.unit_weight, cand, space)
+    def what():
+        return f"the region of code {_short(code)}"
+
+    inner = _inner_point(h.A[cand], h.b[cand], hint, space.scale) if hint is not None else None
+    if inner is None:
+        point, radius = space.chebyshev(h.A[cand], h.b[cand], what=what)
+        return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
+                      h.constant_units, h.unit_weight, cand, space)
+    data = compute_facets(h.A, h.b, inner, space, method, cand)
+    rows = np.concatenate(data.groups) if data.groups else np.zeros(0, int)
+    point, radius = space.chebyshev(h.A[rows], h.b[rows], what=what)
+    region = Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
+                    h.constant_units, h.unit_weight, cand, space)
+    region.__dict__["facet_data"] = data
+    return region
+
+
+def _inner_point(A, b, hint, scale):
+    """Midpoint of the ray from the hint's boundary point to where it leaves the region,
+    or None if that point is not clearly interior."""
+    start, direction = hint
+    slack = b - A @ start
+    speed = A @ direction
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exits = np.where(speed > 1e-12, slack / speed, np.inf)
+    step = exits.min(initial=np.inf)
+    step = 0.5 * step if np.isfinite(step) else scale
+    inner = start + step * direction
+    if np.min(b - A @ inner, initial=np.inf) <= 1e-7 * scale:
+        return None
+    return inner
 
 
 def _short(code: np.ndarray) -> str:
@@ -248,13 +288,16 @@ def crossed_code(region: Region, rows: np.ndarray) -> np.ndarray | None:
     across, i.e. the sign of its slope along the outward normal.
     """
     src = region.source[rows]
-    if np.any(src < 0):
+    if src.min() < 0:
         return None
     net = region.space.net
     normal = region.A[rows[0]]
     new = region.code.copy()
-    slopes_of = region.unit_weight
     layers = net.unit_layer[src]
+    if src.size == 1 or np.all(layers == layers[0]):
+        new[src] = net.stages[layers[0]].activation.pieces(region.unit_weight[src] @ normal)
+        return new
+    slopes_of = region.unit_weight
     for i, layer in enumerate(np.unique(layers)):
         units = src[layers == layer]
         if i > 0:

@@ -8,6 +8,10 @@ LP back end).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+
 import numpy as np
 
 from polylens import tolerances as tol
@@ -111,7 +115,7 @@ class Space:
         """A point well inside the domain: its Chebyshev centre (0 for all of R^k)."""
         if self.domain is None:
             return np.zeros(self.dim)
-        point, _ = self.chebyshev(self.domain_A, self.domain_b, what="the domain")
+        point, _ = self.chebyshev(self.domain_A, self.domain_b, what=lambda: "the domain")
         return point
 
     def to_input(self, t) -> np.ndarray:
@@ -157,31 +161,82 @@ class Space:
         keep = ~constant
         return A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], np.unique(source[constant])
 
-    def chebyshev(self, A: np.ndarray, b: np.ndarray, what: str = "the region") -> tuple[np.ndarray, float]:
+    def chebyshev(self, A: np.ndarray, b: np.ndarray, what=lambda: "the region") -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in ``{A t <= b}`` (unit-norm rows).
 
         The radius is capped at :data:`polylens.tolerances.RADIUS_CAP` times the scale
-        (unbounded regions). Raises InfeasibleRegionError if the set is empty or thinner
-        than :data:`polylens.tolerances.MIN_RADIUS`.
+        (unbounded regions). With few rows (``C(m + 1, k + 1) <= SMALL_LP``) the LP is
+        solved exactly by enumerating its vertices; otherwise by the LP back end.
+
+        ``what`` is a callable that names the set in error messages.
+
+        Raises
+        ------
+        InfeasibleRegionError
+            If the set is empty or thinner than :data:`polylens.tolerances.MIN_RADIUS`.
         """
-        k = self.dim
+        k = A.shape[1]
+        cap = tol.RADIUS_CAP * self.scale
+        found = _chebyshev_by_vertices(A, b, cap) if comb(A.shape[0] + 1, k + 1) <= SMALL_LP else None
+        if found is None:
+            found = self._chebyshev_lp(A, b, cap, what)
+        point, radius = found
+        if radius <= tol.MIN_RADIUS * self.scale:
+            raise InfeasibleRegionError(
+                f"{what()} is thinner than the tolerance (Chebyshev radius {radius:.3g}); "
+                "it is a lower-dimensional piece of a boundary"
+            )
+        return point, radius
+
+    def _chebyshev_lp(self, A, b, cap, what):
+        k = A.shape[1]
         A_lp = np.hstack([A, np.ones((A.shape[0], 1))])
         c = np.zeros(k + 1)
         c[-1] = -1.0
         lb = np.full(k + 1, -np.inf)
         ub = np.full(k + 1, np.inf)
-        lb[-1], ub[-1] = 0.0, tol.RADIUS_CAP * self.scale
+        lb[-1], ub[-1] = 0.0, cap
         res = self.backend.solve(c, A_lp, b, lb, ub)
         self.lp_solves += 1
         if res.status == LPStatus.INFEASIBLE:
-            raise InfeasibleRegionError(f"{what} is empty")
+            raise InfeasibleRegionError(f"{what()} is empty")
         if not res.success:
-            raise InfeasibleRegionError(f"the Chebyshev LP of {what} failed: {res.message}")
-        radius = float(res.x[-1])
-        if radius <= tol.MIN_RADIUS * self.scale:
-            raise InfeasibleRegionError(
-                f"{what} is thinner than the tolerance (Chebyshev radius {radius:.3g}); "
-                "it is a lower-dimensional piece of a boundary"
-            )
-        return res.x[:k], radius
+            raise InfeasibleRegionError(f"the Chebyshev LP of {what()} failed: {res.message}")
+        return res.x[:k], float(res.x[-1])
 
+
+#: Largest number of candidate vertices for which the Chebyshev LP is solved by
+#: enumerating them (``C(m + 1, k + 1)`` for m rows in dimension k) instead of an LP.
+SMALL_LP = 512
+
+
+@lru_cache(maxsize=256)
+def _subsets(n: int, size: int) -> np.ndarray:
+    return np.array(list(combinations(range(n), size)), dtype=np.intp).reshape(-1, size)
+
+
+def _chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
+    """Exact Chebyshev LP ``max r : A t + r <= b, r <= cap`` by vertex enumeration.
+
+    Every vertex of the feasible set in ``(t, r)`` solves k + 1 tight rows; the best
+    feasible one is the optimum (the set is pointed when A has full column rank).
+    Returns None when no vertex qualifies (rank-deficient rows): the caller uses an LP.
+    """
+    m, k = A.shape
+    M = np.zeros((m + 1, k + 1))
+    M[:m, :k] = A
+    M[:m, k] = 1.0
+    M[m, k] = 1.0
+    rhs = np.append(b, cap)
+    idx = _subsets(m + 1, k + 1)
+    systems = M[idx]
+    det = np.linalg.det(systems)
+    ok = np.abs(det) > 1e-12
+    if not np.any(ok):
+        return None
+    sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
+    feasible = np.all(sol @ M.T <= rhs + tol.REDUNDANCY * max(1.0, cap), axis=1)
+    if not np.any(feasible):
+        return None
+    best = sol[feasible][np.argmax(sol[feasible, k])]
+    return best[:k], float(best[k])
