@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 import numpy as np
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         help="every region of a PWL model, in a box or over all of R^d",
         description="Enumerate every region of a piecewise-linear model exactly. " + _PICKLE_NOTE,
     )
+    # Let "-2,-1" (a per-coordinate corner) read as a value, like "-1" does.
+    enum._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
     enum.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
     enum.add_argument("--box", nargs=2, type=_corner, metavar=("LO", "HI"),
                       help="input box; LO/HI are numbers or comma-separated per-coordinate lists "

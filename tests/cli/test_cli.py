@@ -1,0 +1,121 @@
+"""The ``polylens`` command line: demo and enumerate, on files saved both ways."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+import torch
+
+from polylens import Box, PWLNet, enumerate_regions
+from polylens.cli import main
+
+from _nets import make_mlp
+
+
+@pytest.fixture
+def model():
+    return make_mlp(2, [6, 5], out=2, seed=1, dtype=torch.float32).eval()
+
+
+@pytest.fixture
+def export_file(model, tmp_path):
+    path = tmp_path / "model.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 2),)), path)
+    return path
+
+
+@pytest.fixture
+def pickle_file(model, tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save(model, path)
+    return path
+
+
+def _json(capsys):
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, f"--json must print exactly one line, got {out}"
+    return json.loads(out[0])
+
+
+def test_enumerate_json_counts_match_the_library(model, export_file, capsys):
+    assert main(["enumerate", str(export_file), "--box", "-1", "1", "--json"]) == 0
+    summary = _json(capsys)
+    expected = enumerate_regions(PWLNet.from_torch(model), Box(-1, 1), progress=False)
+    assert summary["regions"] == expected.n_regions
+    assert summary["unbounded"] == 0
+    assert {"regions", "unbounded", "lp_solves", "seconds"} <= summary.keys()
+    assert summary["complete"] is True
+
+
+def test_enumerate_without_box_covers_all_of_rd(pickle_file, capsys):
+    assert main(["enumerate", str(pickle_file), "--json"]) == 0
+    summary = _json(capsys)
+    assert summary["unbounded"] > 0
+    assert summary["complete"] is True
+
+
+def test_export_and_pickle_files_give_the_same_partition(export_file, pickle_file, capsys):
+    main(["enumerate", str(export_file), "--box", "-2,-1", "2,1", "--json"])
+    a = _json(capsys)
+    main(["enumerate", str(pickle_file), "--box", "-2,-1", "2,1", "--json"])
+    b = _json(capsys)
+    assert a["regions"] == b["regions"] and a["edges"] == b["edges"]
+
+
+def test_enumerate_budget_and_graphml(export_file, tmp_path, capsys):
+    out = tmp_path / "g.graphml"
+    assert main(["enumerate", str(export_file), "--box", "-1", "1", "--max-regions", "5",
+                 "--out", str(out), "--json"]) == 0
+    summary = _json(capsys)
+    assert summary["regions"] == 5 and summary["complete"] is False and summary["stop_reason"] == "max_regions"
+    graph = nx.read_graphml(out)
+    assert graph.number_of_nodes() == 5
+
+
+def test_enumerate_resumes_from_checkpoint(export_file, tmp_path, capsys):
+    ckpt = tmp_path / "run.npz"
+    main(["enumerate", str(export_file), "--box", "-1", "1", "--max-regions", "4", "--checkpoint", str(ckpt), "--json"])
+    first = _json(capsys)
+    main(["enumerate", str(export_file), "--box", "-1", "1", "--checkpoint", str(ckpt), "--json"])
+    resumed = _json(capsys)
+    main(["enumerate", str(export_file), "--box", "-1", "1", "--json"])
+    full = _json(capsys)
+    assert first["complete"] is False
+    assert resumed["complete"] is True and resumed["regions"] == full["regions"]
+
+
+def test_unsupported_model_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "tanh.pt"
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh()), path)
+    assert main(["enumerate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'1'" in err and "Tanh" in err
+
+
+def test_state_dict_file_is_refused_with_advice(model, tmp_path, capsys):
+    path = tmp_path / "weights.pt"
+    torch.save(model.state_dict(), path)
+    assert main(["enumerate", str(path)]) == 2
+    assert "state_dict" in capsys.readouterr().err
+
+
+def test_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["enumerate", str(tmp_path / "nope.pt2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_help_warns_that_pickles_run_code(capsys):
+    with pytest.raises(SystemExit):
+        main(["enumerate", "--help"])
+    assert "runs code" in capsys.readouterr().out
+
+
+def test_demo_writes_figure_graph_and_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["complete"] is True and summary["regions"] > 50
+    assert summary["train_accuracy"] > 0.9
+    assert (tmp_path / "partition.png").stat().st_size > 10_000
+    assert nx.read_graphml(tmp_path / "regions.graphml").number_of_nodes() == summary["regions"]
