@@ -28,3 +28,7 @@ REDUNDANCY = 1e-9
 #: interior point of an unbounded region is the centre of a ball of this radius, or of
 #: the largest ball if that is smaller.
 RADIUS_CAP = 1.0
+
+#: Step (relative to the scale) past a facet at which the pieces of units whose
+#: boundaries coincide on that facet are read off their exact affine forms.
+CROSSING_STEP = 1e-7

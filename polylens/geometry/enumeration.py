@@ -227,6 +227,8 @@ def enumerate_regions(
     max_regions: int | None = None,
     progress: bool = True,
     seed=None,
+    origin=None,
+    basis=None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = 30.0,
     solver: str = "highs",
@@ -238,16 +240,20 @@ def enumerate_regions(
     ----------
     net : PWLNet
     domain : Box, Polyhedron or None, default=None
-        Convex domain in input coordinates; ``None`` is all of R^d (unbounded regions are
-        found and flagged).
+        Convex domain (in subspace coordinates when ``basis`` is given); ``None`` is the
+        whole space (unbounded regions are found and flagged).
     max_regions : int, optional
         Stop after expanding this many regions; the result is then partial
         (``complete=False``, ``stop_reason="max_regions"``) and can be resumed from
         ``checkpoint``.
     progress : bool, default=True
         Show a progress bar.
-    seed : array-like of shape (input_dim,), optional
-        Start point (default: the domain's Chebyshev centre, or 0 for R^d).
+    seed : array-like, optional
+        Start point (default: the domain's Chebyshev centre, or 0 for the whole space).
+    origin, basis : array-like, optional
+        Enumerate on the subspace ``x = origin + basis @ t`` (``basis`` of shape
+        (input_dim, k)), e.g. a 2-D slice through a CNN's input space; see
+        :func:`polylens.region_at`.
     checkpoint : path, optional
         ``.npz`` file. If it exists, the search resumes from it (it must come from the same
         net and domain); the state is written there every ``checkpoint_every`` seconds, at
@@ -278,7 +284,7 @@ def enumerate_regions(
         raise ValueError(f"enumerate_regions: `max_regions` must be a non-negative int or None; got {max_regions!r}")
     if method not in METHODS:
         raise ValueError(f"enumerate_regions: `method` must be one of {METHODS}; got {method!r}")
-    space = Space(net, domain, solver=solver)
+    space = Space(net, domain, x0=origin, U=basis, solver=solver)
     path = Path(checkpoint) if checkpoint is not None else None
     fingerprint = _fingerprint(space)
     if path is not None and path.exists():
@@ -300,14 +306,7 @@ def _fingerprint(space: Space) -> str:
 
 def _seed_code(space: Space, seed) -> np.ndarray:
     net = space.net
-    if seed is None:
-        t = space.seed_point()
-    else:
-        t = np.asarray(seed, dtype=np.float64).reshape(-1)
-        if t.shape != (space.dim,) or not np.all(np.isfinite(t)):
-            raise ValueError(f"enumerate_regions: `seed` must be a finite point of shape ({space.dim},); got {t.shape}")
-        if space.domain_b.size and np.any(space.domain_A @ t > space.domain_b + tol.REDUNDANCY * space.scale):
-            raise ValueError("enumerate_regions: `seed` lies outside `domain`")
+    t = space.seed_point() if seed is None else space.check_point(seed, "enumerate_regions", "seed")
     rng = np.random.default_rng(0)
     for attempt in range(16):
         probe = t if attempt == 0 else t + rng.standard_normal(t.shape) * 1e-6 * space.scale
@@ -373,7 +372,7 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
         region.A, region.b, region.point, space, method, region.candidates)
     space.lp_solves += data.lp_solves
     for rows, point in zip(data.groups, data.points):
-        new = crossed_code(region, rows)
+        new = crossed_code(region, rows, point)
         if new is None:
             continue
         j = search.add(new, np.stack([point, region.A[rows[0]]]))

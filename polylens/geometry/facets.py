@@ -125,7 +125,21 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
         result = (np.searchsorted(cand, distinct[local]), points, bounded, vertices, lps)
     local, points, bounded, vertices, lps = result
     groups = _coincident_with(A[cand], b[cand], local, space.scale)
-    return FacetData([cand[g] for g in groups], points, bounded or space.bounded_domain, vertices, lps, used)
+    keep = _genuine(A[cand], b[cand], groups, points, space.scale)
+    return FacetData([cand[g] for g, ok in zip(groups, keep) if ok], points[keep],
+                     bounded or space.bounded_domain, vertices, lps, used)
+
+
+def _genuine(A, b, groups, points, scale) -> np.ndarray:
+    """Which facets are genuine: a relative-interior point of a facet lies on no row
+    outside its own coincident group. A row that only touches a lower-dimensional face
+    (weakly redundant, kept by round-off) fails: its point lies on other rows too."""
+    if not groups:
+        return np.zeros(0, bool)
+    tight = np.abs(b[None, :] - points @ A.T) <= tol.REDUNDANCY * scale
+    for i, g in enumerate(groups):
+        tight[i, g] = False
+    return ~tight.any(axis=1)
 
 
 def box_candidates(A, b, box, scale) -> np.ndarray:

@@ -50,8 +50,11 @@ class Region:
         regions; see :attr:`radius_capped`).
     constant_units : ndarray of int
         Units constant on the whole space (no row).
-    unit_weight : ndarray of shape (n_units, k)
-        Every unit's pre-activation slope on the region (unnormalised).
+    tied_units : ndarray of int
+        Units sitting on a boundary of their piece throughout the region (see
+        :class:`~polylens.geometry.space.HRep`).
+    across : ndarray of shape (m,), int8
+        The piece its unit takes just across each row (-1 for domain rows).
     candidates : ndarray of int
         Rows that the domain's bounding box does not already make redundant.
     space : Space
@@ -67,7 +70,8 @@ class Region:
     point: np.ndarray
     radius: float
     constant_units: np.ndarray
-    unit_weight: np.ndarray = field(repr=False)
+    tied_units: np.ndarray = field(repr=False)
+    across: np.ndarray = field(repr=False)
     candidates: np.ndarray = field(repr=False)
     space: Space = field(repr=False)
 
@@ -158,12 +162,12 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
     if inner is None:
         point, radius = space.chebyshev(h.A[cand], h.b[cand], what=what)
         return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
-                      h.constant_units, h.unit_weight, cand, space)
+                      h.constant_units, h.tied_units, h.across, cand, space)
     data = compute_facets(h.A, h.b, inner, space, method, cand)
     rows = np.concatenate(data.groups) if data.groups else np.zeros(0, int)
     point, radius = space.chebyshev(h.A[rows], h.b[rows], what=what)
     region = Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
-                    h.constant_units, h.unit_weight, cand, space)
+                    h.constant_units, h.tied_units, h.across, cand, space)
     region.__dict__["facet_data"] = data
     return region
 
@@ -189,17 +193,25 @@ def _short(code: np.ndarray) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def region_at(net: PWLNet, x, domain=None, *, solver: str = "highs") -> Region:
-    """The region that holds the input ``x``.
+def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: str = "highs") -> Region:
+    """The region that holds the point ``x``.
 
     Parameters
     ----------
     net : PWLNet
-    x : array-like of shape (input_dim,) or input_shape
-        One input. A point exactly on a boundary gets the code of the boundary rule
-        (``z > 0`` is on), whose region then holds ``x`` on its boundary.
+    x : array-like of shape (input_dim,) or input_shape, or (k,) with ``basis``
+        One point: an input, or subspace coordinates ``t`` when ``basis`` is given. A
+        point exactly on a boundary gets the code of the boundary rule (``z > 0`` is on),
+        whose region then holds it on its boundary.
     domain : Box, Polyhedron or None, default=None
-        ``None`` means all of R^d (the region may be unbounded: see ``Region.bounded``).
+        In the coordinates of ``x``; ``None`` means all of the space (the region may be
+        unbounded: see ``Region.bounded``).
+    origin : array-like of shape (input_dim,) or input_shape, optional
+        Origin ``x0`` of the subspace ``x = x0 + U t`` (default 0).
+    basis : array-like of shape (input_dim, k), optional
+        Basis ``U`` of the subspace, one column per direction (default: the whole input
+        space). With ``k`` small, a slice through a CNN's input space (e.g. the plane
+        through three images) costs a forward pass of ``1 + k`` samples per region.
     solver : str, default="highs"
         LP back end.
 
@@ -226,16 +238,12 @@ def region_at(net: PWLNet, x, domain=None, *, solver: str = "highs") -> Region:
     >>> r.code.tolist(), round(r.radius, 6), r.bounded
     ([1, 1], 0.5, True)
     """
-    space = Space(net, domain, solver=solver)
-    xf = net.flatten_inputs(x, "x")
-    if xf.shape[0] != 1:
-        raise ValueError(f"region_at: `x` must be one input; got a batch of {xf.shape[0]}")
-    if space.domain_b.size and np.any(space.domain_A @ xf[0] > space.domain_b + tol.REDUNDANCY * space.scale):
-        raise ValueError("region_at: `x` lies outside `domain`")
-    return build_region(space, net.codes(xf)[0])
+    space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    t = space.check_point(x, "region_at", "x")
+    return build_region(space, net.codes(space.to_input(t))[0])
 
 
-def region_for_code(net: PWLNet, code, domain=None, *, solver: str = "highs") -> Region:
+def region_for_code(net: PWLNet, code, domain=None, *, origin=None, basis=None, solver: str = "highs") -> Region:
     """The region of a given code (see :func:`region_at` for the parameters).
 
     Raises
@@ -243,7 +251,7 @@ def region_for_code(net: PWLNet, code, domain=None, *, solver: str = "highs") ->
     InfeasibleRegionError
         If no point of the domain has this code (the region is empty or flat).
     """
-    space = Space(net, domain, solver=solver)
+    space = Space(net, domain, x0=origin, U=basis, solver=solver)
     return build_region(space, net.check_code(code))
 
 
@@ -280,29 +288,35 @@ def _facet(region: Region, rows: np.ndarray, point: np.ndarray) -> Facet:
                  np.asarray(point), label)
 
 
-def crossed_code(region: Region, rows: np.ndarray) -> np.ndarray | None:
+def crossed_code(region: Region, rows: np.ndarray, point: np.ndarray) -> np.ndarray | None:
     """Code of the region across the facet made of ``rows``; None across a domain face.
 
-    Units of the facet's earliest layer flip; a later layer's unit of the same facet
-    (its boundary coincides there) takes the piece its new pre-activation has just
-    across, i.e. the sign of its slope along the outward normal.
+    Every unit of the facet's earliest layer takes the piece its row names; by
+    continuity every other unit keeps its piece, except units that may change with
+    them: units of later layers on the same facet, and units tied on a boundary
+    throughout the region (``region.tied_units``). Those are decided layer by layer on
+    their exact affine forms just across the facet (``point`` plus a tiny step along the
+    outward normal), with the boundary rule for ties.
     """
     src = region.source[rows]
     if src.min() < 0:
         return None
     net = region.space.net
-    normal = region.A[rows[0]]
     new = region.code.copy()
     layers = net.unit_layer[src]
-    if src.size == 1 or np.all(layers == layers[0]):
-        new[src] = net.stages[layers[0]].activation.pieces(region.unit_weight[src] @ normal)
+    first = layers == layers.min()
+    new[src[first]] = region.across[rows][first]
+    recheck = np.union1d(src[~first], region.tied_units[net.unit_layer[region.tied_units] > layers.min()])
+    if recheck.size == 0:
         return new
-    slopes_of = region.unit_weight
-    for i, layer in enumerate(np.unique(layers)):
-        units = src[layers == layer]
-        if i > 0:
-            slopes_of = region.space.hrep(new).unit_weight
-        new[units] = net.stages[layer].activation.pieces(slopes_of[units] @ normal)
+    space = region.space
+    probe = point + tol.CROSSING_STEP * space.scale * region.A[rows[0]]
+    recheck_layers = net.unit_layer[recheck]
+    for layer in np.unique(recheck_layers):
+        pre, _ = net.frozen_forms(new, space.basis)
+        z = pre[layer][0] + probe @ pre[layer][1:]
+        units = recheck[recheck_layers == layer]
+        new[units] = net.activations[layer].pieces(z[None])[0][units - net.layer_offsets[layer]]
     return new
 
 
@@ -323,7 +337,7 @@ def neighbors(region: Region) -> list[Neighbor]:
     data = region.facet_data
     out = []
     for rows, point in zip(data.groups, data.points):
-        code = crossed_code(region, rows)
+        code = crossed_code(region, rows, point)
         if code is None:
             continue
         facet = _facet(region, rows, point)

@@ -29,25 +29,29 @@ class HRep:
     Attributes
     ----------
     A : ndarray of shape (m, k)
-        Unit-norm rows: every non-constant unit's rows, then the domain's.
+        Unit-norm rows: every non-constant row of the units, then the domain's.
     b : ndarray of shape (m,)
     source : ndarray of shape (m,), int
         Unit index (into the code) of each row; ``-(f + 1)`` for domain face ``f``.
+    across : ndarray of shape (m,), int8
+        The unit's piece just across each row (-1 for domain rows).
     constant_units : ndarray of int
-        Units whose pre-activation does not depend on ``t`` (no row; their piece holds
-        throughout the space).
+        Units with a row that does not depend on ``t`` (it holds throughout the space).
+    tied_units : ndarray of int
+        Units with a constant row that holds with equality: they sit on a boundary of
+        their piece throughout the region (a max-pool window of equal dead entries, a
+        ReLU whose input is identically 0), so their piece must be decided afresh
+        whenever a facet is crossed.
     out_weight : ndarray of shape (n_outputs, k)
     out_bias : ndarray of shape (n_outputs,)
-    unit_weight : ndarray of shape (n_units, k)
-        Every unit's pre-activation slope (unnormalised), for crossing rules.
     """
 
-    __slots__ = ("A", "b", "source", "constant_units", "out_weight", "out_bias", "unit_weight")
+    __slots__ = ("A", "b", "source", "across", "constant_units", "tied_units", "out_weight", "out_bias")
 
-    def __init__(self, A, b, source, constant_units, out_weight, out_bias, unit_weight):
-        self.A, self.b, self.source = A, b, source
-        self.constant_units = constant_units
-        self.out_weight, self.out_bias, self.unit_weight = out_weight, out_bias, unit_weight
+    def __init__(self, A, b, source, across, constant_units, tied_units, out_weight, out_bias):
+        self.A, self.b, self.source, self.across = A, b, source, across
+        self.constant_units, self.tied_units = constant_units, tied_units
+        self.out_weight, self.out_bias = out_weight, out_bias
 
 
 class Space:
@@ -79,6 +83,7 @@ class Space:
             if self.U.ndim != 2 or self.U.shape[0] != net.input_dim or not np.all(np.isfinite(self.U)):
                 raise ValueError(f"`U` must be a finite array of shape ({net.input_dim}, k); got {self.U.shape}")
             self.dim = self.U.shape[1]
+        self.basis = np.vstack([self.x0, np.eye(self.dim) if self.U is None else self.U.T])
         self.backend = get_backend(solver)
         self.domain = domain
         if domain is None:
@@ -118,6 +123,22 @@ class Space:
         point, _ = self.chebyshev(self.domain_A, self.domain_b, what=lambda: "the domain")
         return point
 
+    def check_point(self, t, func: str, name: str) -> np.ndarray:
+        """Validate one point of the space (shape (k,), or an input when ``U`` is None)
+        and check it lies in the domain; returns it as float64 of shape (k,)."""
+        if self.U is None:
+            xf = self.net.flatten_inputs(t, name)
+            if xf.shape[0] != 1:
+                raise ValueError(f"{func}: `{name}` must be one point; got a batch of {xf.shape[0]}")
+            point = xf[0]
+        else:
+            point = np.asarray(t, dtype=np.float64).reshape(-1)
+            if point.shape != (self.dim,) or not np.all(np.isfinite(point)):
+                raise ValueError(f"{func}: `{name}` must be a finite point of shape ({self.dim},); got {np.shape(t)}")
+        if self.domain_b.size and np.any(self.domain_A @ point > self.domain_b + tol.REDUNDANCY * self.scale):
+            raise ValueError(f"{func}: `{name}` lies outside `domain`")
+        return point
+
     def to_input(self, t) -> np.ndarray:
         """Map subspace coordinates, shape (n, k) or (k,), to flat inputs (n, input_dim)."""
         t = np.atleast_2d(np.asarray(t, dtype=np.float64))
@@ -126,40 +147,50 @@ class Space:
     # ------------------------------------------------------------------ regions
     def hrep(self, code: np.ndarray) -> HRep:
         """Labelled H-representation of the region of ``code`` (validated code)."""
-        forms = self.net._affine_forms(code, self.x0, np.eye(self.dim) if self.U is None else self.U)
-        rows = self.net_rows(code, forms.weight, forms.bias)
-        A_u, b_u, src_u, constant = rows
+        pre, out = self.net.frozen_forms(code, self.basis)
+        A_u, b_u, src_u, across_u, constant, tied = self.unit_rows(code, pre)
         A = np.vstack([A_u, self.domain_A])
         b = np.concatenate([b_u, self.domain_b])
-        source = np.concatenate([src_u, -1 - np.arange(self.domain_b.shape[0])])
-        return HRep(A, b, source, constant, forms.out_weight, forms.out_bias, forms.weight)
+        n_dom = self.domain_b.shape[0]
+        source = np.concatenate([src_u, -1 - np.arange(n_dom)])
+        across = np.concatenate([across_u, np.full(n_dom, -1, np.int8)])
+        return HRep(A, b, source, across, constant, tied, out[1:].T, out[0])
 
-    def net_rows(self, code, G: np.ndarray, h: np.ndarray):
-        """Normalised unit rows from pre-activation forms ``z = G t + h``.
+    def unit_rows(self, code, pre: list[np.ndarray]):
+        """Normalised rows of every unit from its layer's input forms.
 
-        Returns ``(A, b, source, constant_units)``; raises InfeasibleRegionError if a
-        constant unit is not in the piece the code says.
+        ``pre[l]`` has shape (1 + k, n_in_l): row 0 the offset, rows 1.. the slopes.
+        Returns ``(A, b, source, across, constant_units, tied_units)``; raises
+        InfeasibleRegionError if a constant row is violated (the code is impossible).
         """
         net = self.net
-        parts_A, parts_b, parts_src = [], [], []
-        for stage, lo, hi in zip(net.stages[:-1], net.layer_offsets[:-1], net.layer_offsets[1:]):
-            pr = stage.activation.piece_rows(code[lo:hi])
-            units = lo + pr.unit
-            parts_A.append(pr.sign[:, None] * G[units])
-            parts_b.append(pr.offset - pr.sign * h[units])
-            parts_src.append(units)
+        parts_A, parts_b, parts_src, parts_across = [], [], [], []
+        for act, forms, lo, pieces in zip(net.activations, pre, net.layer_offsets, net.split_code(code)):
+            rows = act.rows(pieces)
+            z = forms[:, rows.pos]
+            second = rows.neg >= 0
+            if np.any(second):
+                z[:, second] -= forms[:, rows.neg[second]]
+            parts_A.append(rows.sign[:, None] * z[1:].T)
+            parts_b.append(rows.offset - rows.sign * z[0])
+            parts_src.append(lo + rows.unit)
+            parts_across.append(rows.across)
         A = np.vstack(parts_A) if parts_A else np.zeros((0, self.dim))
         b = np.concatenate(parts_b) if parts_b else np.zeros(0)
         source = np.concatenate(parts_src) if parts_src else np.zeros(0, int)
+        across = np.concatenate(parts_across) if parts_across else np.zeros(0, np.int8)
         norms = np.sqrt(np.einsum("ij,ij->i", A, A))
         constant = norms <= tol.ZERO_ROW * max(1.0, norms.max(initial=0.0))
-        if np.any(b[constant] < -tol.REDUNDANCY * self.scale):
-            bad = source[constant][b[constant] < -tol.REDUNDANCY * self.scale]
+        violated = constant & (b < -tol.REDUNDANCY * self.scale)
+        if np.any(violated):
             raise InfeasibleRegionError(
-                f"the code puts constant unit(s) {[net.unit_label(u) for u in bad[:3]]} in a piece they never take"
+                f"the code puts constant unit(s) {[net.unit_label(u) for u in source[violated][:3]]} "
+                "in a piece they never take"
             )
         keep = ~constant
-        return A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], np.unique(source[constant])
+        tied = constant & (np.abs(b) <= tol.REDUNDANCY * self.scale)
+        return (A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], across[keep],
+                np.unique(source[constant]), np.unique(source[tied]))
 
     def chebyshev(self, A: np.ndarray, b: np.ndarray, what=lambda: "the region") -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in ``{A t <= b}`` (unit-norm rows).

@@ -1,6 +1,6 @@
 """Torch models as piecewise-linear networks: adapters, activations and codes."""
 
-from polylens.models.activations import Activation, LeakyReLU, ReLU
-from polylens.models.pwlnet import AffineForms, PWLNet, Stage
+from polylens.models.activations import Activation, Elementwise, MaxPool
+from polylens.models.pwlnet import AffineForms, PWLNet
 
-__all__ = ["PWLNet", "Stage", "AffineForms", "Activation", "ReLU", "LeakyReLU"]
+__all__ = ["PWLNet", "AffineForms", "Activation", "Elementwise", "MaxPool"]

@@ -1,11 +1,20 @@
-"""Piecewise-linear activations: one small class per nonlinearity.
+"""Piecewise-linear activations: the one contract every nonlinearity fulfils.
 
-The contract (see DESIGN.md): given pre-activations, return each unit's *piece*; given
-pieces, return the linear map that applies on them and the inequalities that keep every
-unit in its piece. A new nonlinearity is one more class here.
+Given the activation's input ``z`` (its pre-activations, flattened to ``n_in`` entries per
+sample), a nonlinearity
 
-Pieces are small integers (``int8``). Inequalities are rows ``sign * z[unit] <= offset``
-in terms of the unit's pre-activation ``z``.
+- returns each unit's *piece* (:meth:`Activation.pieces`, ``int8``, ``n_units`` per sample);
+- given pieces, returns the inequalities that keep every unit in its piece
+  (:meth:`Activation.rows`), each labelled with the piece that lies across it;
+- given pieces, applies the linear map of those pieces to affine forms
+  (:meth:`Activation.frozen`), in numpy or torch.
+
+Two classes cover everything supported: :class:`Elementwise` (ReLU, LeakyReLU, PReLU,
+ReLU6/Hardtanh/clamp, Abs: breakpoints with a slope and an intercept between them) and
+:class:`MaxPool` (the piece of a window is the position of its maximum).
+
+Boundary rule (numerical policy): a value exactly on a breakpoint is in the lower piece
+(for ReLU, ``z > 0`` is "on"); a window's tie goes to its first position.
 """
 
 from __future__ import annotations
@@ -14,83 +23,241 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Activation", "ReLU", "LeakyReLU", "PieceRows"]
+__all__ = ["Activation", "Elementwise", "MaxPool", "PieceRows", "relu", "leaky_relu", "hardtanh", "absolute"]
 
 
 @dataclass(frozen=True)
 class PieceRows:
-    """Inequalities ``sign * z[unit] <= offset`` that keep units in their pieces.
+    """Inequalities ``sign * (z[pos] - z[neg]) <= offset`` (``z[-1]`` reads as 0).
 
     Attributes
     ----------
     unit : ndarray of shape (n_rows,), int
-        Index of the unit (within its layer) that each row constrains.
+        The unit each row keeps in its piece.
+    across : ndarray of shape (n_rows,), int8
+        The unit's piece just across the row.
+    pos, neg : ndarray of shape (n_rows,), int
+        Entries of the activation's input; ``neg == -1`` means no second entry.
     sign : ndarray of shape (n_rows,), float
-        +1 or -1.
     offset : ndarray of shape (n_rows,), float
     """
 
     unit: np.ndarray
+    across: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
     sign: np.ndarray
     offset: np.ndarray
 
 
 class Activation:
-    """Base class of piecewise-linear activations with a boundary at ``z = 0``.
+    """Interface of a piecewise-linear nonlinearity (see the module notes).
 
-    Subclasses set :attr:`n_pieces` and implement :meth:`slopes`. The two-piece
-    activations here share the boundary rule of the numerical policy: ``z > 0`` is
-    piece 1, ``z <= 0`` is piece 0.
+    Attributes
+    ----------
+    n_in : int
+        Input entries per sample.
+    n_units : int
+        Units (entries of the code) per sample.
+    n_pieces : int
+        Pieces per unit.
     """
 
-    n_pieces: int = 2
+    n_in: int
+    n_units: int
+    n_pieces: int
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
-        """Piece of every unit, shape of ``z``, ``int8``."""
-        return (np.asarray(z) > 0).astype(np.int8)
-
-    def slopes(self, pieces: np.ndarray) -> np.ndarray:
-        """Slope of the activation on each unit's piece, float64, shape of ``pieces``."""
+        """Pieces of a batch: ``z`` of shape (n, n_in) -> int8 array of shape (n, n_units)."""
         raise NotImplementedError
 
-    def intercepts(self, pieces: np.ndarray) -> np.ndarray:
-        """Intercept of the activation on each unit's piece (0 for ReLU-like units)."""
-        return np.zeros(np.shape(pieces))
+    def rows(self, pieces: np.ndarray) -> PieceRows:
+        """Inequalities that keep every unit in ``pieces`` (shape (n_units,))."""
+        raise NotImplementedError
 
-    def piece_rows(self, pieces: np.ndarray) -> PieceRows:
-        """One row per unit: ``z <= 0`` for piece 0, ``-z <= 0`` for piece 1."""
-        pieces = np.asarray(pieces)
-        n = pieces.shape[0]
-        return PieceRows(
-            unit=np.arange(n),
-            sign=np.where(pieces == 1, -1.0, 1.0),
-            offset=np.zeros(n),
-        )
+    def frozen(self, z, pieces):
+        """Apply the pieces' linear maps to affine forms.
+
+        ``z`` has shape (1 + k, n_in) (numpy) or (1 + k, *input_shape) (torch): row 0 is
+        the offset, the other rows are linear parts (they get no intercept). Returns the
+        activation's output in the same layout.
+        """
+        raise NotImplementedError
 
     def apply(self, z: np.ndarray) -> np.ndarray:
-        """The activation itself, float64."""
+        """The activation itself on a batch of shape (n, n_in) (float64 numpy)."""
+        raise NotImplementedError
+
+
+class Elementwise(Activation):
+    """A unit-wise piecewise-linear function with breakpoints.
+
+    On piece ``p`` (between ``breaks[p - 1]`` and ``breaks[p]``) the output is
+    ``slopes[p] * z + intercepts[p]``.
+
+    Parameters
+    ----------
+    n : int
+        Number of units (= inputs).
+    breaks : sequence of float, increasing
+    slopes, intercepts : array-like of shape (len(breaks) + 1,) or (len(breaks) + 1, n)
+        Per piece, optionally per unit (PReLU has a slope per channel).
+    name : str
+        What to call it in ``repr``.
+    """
+
+    def __init__(self, n: int, breaks, slopes, intercepts, name: str):
+        self.n_in = self.n_units = int(n)
+        self.breaks = np.asarray(breaks, dtype=np.float64)
+        self.n_pieces = self.breaks.size + 1
+        self.slope_table = np.broadcast_to(np.asarray(slopes, np.float64).reshape(self.n_pieces, -1), (self.n_pieces, n))
+        self.intercept_table = np.broadcast_to(
+            np.asarray(intercepts, np.float64).reshape(self.n_pieces, -1), (self.n_pieces, n))
+        self.name = name
+        self._units = np.arange(n)
+
+    def pieces(self, z: np.ndarray) -> np.ndarray:
+        if self.breaks.size == 1:
+            return (z > self.breaks[0]).astype(np.int8)
+        return np.searchsorted(self.breaks, z, side="left").astype(np.int8)
+
+    def slopes(self, pieces: np.ndarray) -> np.ndarray:
+        return self.slope_table[pieces, self._units]
+
+    def intercepts(self, pieces: np.ndarray) -> np.ndarray:
+        return self.intercept_table[pieces, self._units]
+
+    def rows(self, pieces: np.ndarray) -> PieceRows:
+        pieces = np.asarray(pieces, dtype=np.int64)
+        lower = np.flatnonzero(pieces > 0)  # z >= breaks[p - 1]  <=>  -z <= -break
+        upper = np.flatnonzero(pieces < self.breaks.size)  # z <= breaks[p]
+        unit = np.concatenate([lower, upper])
+        return PieceRows(
+            unit=unit,
+            across=np.concatenate([pieces[lower] - 1, pieces[upper] + 1]).astype(np.int8),
+            pos=unit,
+            neg=np.full(unit.size, -1),
+            sign=np.concatenate([-np.ones(lower.size), np.ones(upper.size)]),
+            offset=np.concatenate([-self.breaks[pieces[lower] - 1], self.breaks[pieces[upper]]]),
+        )
+
+    def frozen(self, z, pieces):
+        if isinstance(z, np.ndarray):
+            out = self.slopes(pieces) * z
+            out[0] += self.intercepts(pieces)
+            return out
+        import torch
+
+        shape = z.shape[1:]
+        slope = torch.as_tensor(self.slopes(pieces), dtype=z.dtype, device=z.device).reshape(shape)
+        out = z * slope
+        out[0] += torch.as_tensor(self.intercepts(pieces), dtype=z.dtype, device=z.device).reshape(shape)
+        return out
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
         p = self.pieces(z)
-        return self.slopes(p) * z + self.intercepts(p)
-
-
-class ReLU(Activation):
-    """``max(z, 0)``."""
-
-    def slopes(self, pieces: np.ndarray) -> np.ndarray:
-        return np.asarray(pieces, dtype=np.float64)
+        return self.slope_table[p, self._units] * z + self.intercept_table[p, self._units]
 
     def __repr__(self) -> str:
-        return "ReLU()"
+        return self.name
 
 
-class LeakyReLU(Activation):
-    """``z`` for ``z > 0``, ``negative_slope * z`` otherwise."""
+def relu(n: int) -> Elementwise:
+    """``max(z, 0)``: pieces 0 (``z <= 0``) and 1 (``z > 0``)."""
+    return Elementwise(n, [0.0], [0.0, 1.0], [0.0, 0.0], "ReLU()")
 
-    def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = float(negative_slope)
 
-    def slopes(self, pieces: np.ndarray) -> np.ndarray:
-        return np.where(np.asarray(pieces) == 1, 1.0, self.negative_slope)
+def leaky_relu(n: int, negative_slope) -> Elementwise:
+    """``z`` above 0, ``negative_slope * z`` below (a scalar, or one slope per unit: PReLU)."""
+    slope = np.asarray(negative_slope, dtype=np.float64)
+    lo = slope.reshape(1, -1) if slope.ndim else slope.reshape(1)
+    slopes = np.vstack([np.broadcast_to(lo, (1, max(lo.size, 1))), np.ones((1, max(lo.size, 1)))])
+    label = f"LeakyReLU({float(slope):g})" if slope.ndim == 0 else "PReLU()"
+    return Elementwise(n, [0.0], slopes, [0.0, 0.0], label)
+
+
+def hardtanh(n: int, lo: float, hi: float) -> Elementwise:
+    """``clamp(z, lo, hi)`` (ReLU6 is ``hardtanh(0, 6)``); either bound may be infinite."""
+    if np.isinf(hi):
+        return Elementwise(n, [lo], [0.0, 1.0], [lo, 0.0], f"Clamp(min={lo:g})")
+    if np.isinf(lo):
+        return Elementwise(n, [hi], [1.0, 0.0], [0.0, hi], f"Clamp(max={hi:g})")
+    return Elementwise(n, [lo, hi], [0.0, 1.0, 0.0], [lo, 0.0, hi], f"Hardtanh({lo:g}, {hi:g})")
+
+
+def absolute(n: int) -> Elementwise:
+    """``|z|``: pieces 0 (``z <= 0``, slope -1) and 1 (``z > 0``, slope 1)."""
+    return Elementwise(n, [0.0], [-1.0, 1.0], [0.0, 0.0], "Abs()")
+
+
+class MaxPool(Activation):
+    """Max pooling (1-D or 2-D) over windows of the input; the piece is the arg-max.
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        ``(C, L)`` or ``(C, H, W)`` of one sample.
+    kernel, stride, padding, dilation : tuple of int
+        One entry per spatial dimension (as in ``nn.MaxPool1d/2d``).
+    ceil_mode : bool
+    """
+
+    def __init__(self, in_shape, kernel, stride, padding, dilation, ceil_mode: bool = False):
+        import torch
+
+        self.in_shape = tuple(int(v) for v in in_shape)
+        dims = len(self.in_shape) - 1
+        index = torch.arange(int(np.prod(self.in_shape)), dtype=torch.float64).reshape(1, *self.in_shape) + 1
+        if dims == 1:
+            index = index.unsqueeze(2)
+            kernel, stride, padding, dilation = ((*kernel, 1), (*stride, 1), (*padding, 0), (*dilation, 1))
+        if ceil_mode:
+            raise ValueError("MaxPool with ceil_mode=True is not supported")
+        # Windows as columns of an unfold of "index + 1" (0 marks padding).
+        cols = torch.nn.functional.unfold(index, kernel, dilation=dilation, padding=padding, stride=stride)
+        C = self.in_shape[0]
+        size = int(np.prod(kernel))
+        windows = cols.reshape(C, size, -1).permute(0, 2, 1).reshape(-1, size)
+        self.windows = windows.numpy().astype(np.int64) - 1  # (n_windows, size), -1 = padding
+        spatial = cols.shape[-1]
+        out_spatial = [
+            (self.in_shape[1 + d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1
+            for d in range(2)
+        ]
+        self.out_shape = (C, *out_spatial[:dims]) if dims == 2 else (C, out_spatial[0])
+        assert int(np.prod(out_spatial)) == spatial
+        self.n_in = int(np.prod(self.in_shape))
+        self.n_units = self.windows.shape[0]
+        self.n_pieces = size
+        self._valid = self.windows >= 0
+        self._rows = np.arange(self.n_units)
+
+    def pieces(self, z: np.ndarray) -> np.ndarray:
+        vals = np.where(self._valid, z[:, np.maximum(self.windows, 0)], -np.inf)
+        return np.argmax(vals, axis=2).astype(np.int8)
+
+    def winners(self, pieces: np.ndarray) -> np.ndarray:
+        """Input entry of each window's maximum, shape (n_units,)."""
+        return self.windows[self._rows, np.asarray(pieces, dtype=np.int64)]
+
+    def rows(self, pieces: np.ndarray) -> PieceRows:
+        win = self.winners(pieces)
+        unit, j = np.nonzero(self._valid & (np.arange(self.n_pieces)[None, :] != np.asarray(pieces)[:, None]))
+        return PieceRows(unit=unit, across=j.astype(np.int8), pos=self.windows[unit, j], neg=win[unit],
+                         sign=np.ones(unit.size), offset=np.zeros(unit.size))
+
+    def frozen(self, z, pieces):
+        win = self.winners(pieces)
+        if isinstance(z, np.ndarray):
+            return z[:, win]
+        import torch
+
+        flat = z.reshape(z.shape[0], -1)
+        return flat[:, torch.as_tensor(win, device=z.device)].reshape(z.shape[0], *self.out_shape)
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
+        vals = np.where(self._valid, z[:, np.maximum(self.windows, 0)], -np.inf)
+        return vals.max(axis=2)
 
     def __repr__(self) -> str:
-        return f"LeakyReLU(negative_slope={self.negative_slope})"
+        return f"MaxPool(windows={self.n_units}x{self.n_pieces})"

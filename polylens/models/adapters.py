@@ -1,11 +1,12 @@
 """Convert torch models into :class:`~polylens.models.pwlnet.PWLNet`.
 
-Two front ends share one builder: a (possibly nested) ``nn.Sequential`` walked module by
-module, and a ``torch.export`` program walked node by node. Each front end turns the
-model into a flat list of operations (affine map, activation, or shape-only step); the
-builder composes consecutive affine maps and closes a stage at every activation.
-Anything not piecewise linear raises :class:`~polylens.errors.UnsupportedLayerError`
-naming the module or node.
+MLPs become a dense :class:`~polylens.models.chain.ChainProgram`: a (possibly nested)
+``nn.Sequential`` walked module by module, or a ``torch.export`` program of such a chain
+walked node by node, is turned into a flat list of operations (affine map, activation,
+or shape-only step); consecutive affine maps are composed and a stage closes at every
+activation. Every other model is traced into a
+:class:`~polylens.models.graph.GraphProgram`. Anything not piecewise linear raises
+:class:`~polylens.errors.UnsupportedLayerError` naming the module or node.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polylens.errors import UnsupportedLayerError
-from polylens.models.activations import Activation, LeakyReLU, ReLU
-from polylens.models.pwlnet import PWLNet, Stage
+from typing import Callable
+
+from polylens.models.activations import leaky_relu, relu
+from polylens.models.chain import ChainProgram, Stage
+from polylens.models.pwlnet import PWLNet
 
 __all__ = ["convert"]
-
-_SUPPORTED = "Linear, ReLU, LeakyReLU, Identity, Dropout, Flatten and nested Sequential"
 
 
 @dataclass(frozen=True)
@@ -32,32 +33,48 @@ class _Affine:
 
 @dataclass(frozen=True)
 class _Act:
-    activation: Activation
+    make: Callable  # units -> Activation
     name: str
 
 
-def convert(module, input_shape: tuple[int, ...] | None = None) -> PWLNet:
-    """Convert an ``nn.Sequential`` or a ``torch.export.ExportedProgram`` to a PWLNet.
+class _NotAChain(Exception):
+    """The model is not a plain MLP chain: trace it as a graph instead."""
 
-    See :meth:`PWLNet.from_torch`.
-    """
+
+def convert(module, example_input=None, input_shape: tuple[int, ...] | None = None) -> PWLNet:
+    """Convert a torch model to a PWLNet (see :meth:`PWLNet.from_torch`)."""
     import torch
 
     if isinstance(module, torch.export.ExportedProgram):
-        ops, shape = _exported_ops(module)
-        return _build(ops, input_shape or shape)
+        try:
+            ops, shape = _exported_ops(module)
+            return _build(ops, input_shape or shape)
+        except _NotAChain:
+            return _graph(module.module(), example_input, module)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
             f"PWLNet.from_torch: `module` must be a torch.nn.Module or an ExportedProgram; "
             f"got {type(module).__name__}"
         )
-    if not isinstance(module, torch.nn.Sequential):
-        raise UnsupportedLayerError(
-            f"PWLNet.from_torch: the model of type {type(module).__name__} is not an nn.Sequential; "
-            f"this adapter supports nested nn.Sequential of {_SUPPORTED}. "
-            "Export it with torch.export or use the sampling API (polylens.sampling) for any model."
+    if isinstance(module, torch.nn.Sequential):
+        try:
+            return _build(list(_sequential_ops(module, prefix="")), input_shape)
+        except _NotAChain:
+            first = next((m for m in module.modules() if not isinstance(m, torch.nn.Sequential)), None)
+            if example_input is None and isinstance(first, torch.nn.Linear):
+                example_input = torch.zeros(1, first.in_features)
+    return _graph(module, example_input, module)
+
+
+def _graph(module, example_input, original) -> PWLNet:
+    from polylens.models.graph import GraphProgram
+
+    if example_input is None:
+        raise ValueError(
+            f"PWLNet.from_torch: a {type(original).__name__} that is not a plain MLP is traced, "
+            "which needs `example_input` (one input batch, e.g. torch.zeros(1, 3, 32, 32))"
         )
-    return _build(list(_sequential_ops(module, prefix="")), input_shape)
+    return PWLNet(GraphProgram.trace(module, example_input))
 
 
 def _sequential_ops(seq, prefix: str):
@@ -71,22 +88,16 @@ def _sequential_ops(seq, prefix: str):
             bias = child.bias if child.bias is not None else None
             yield _affine(child.weight, bias, name)
         elif type(child) is nn.ReLU:
-            yield _Act(ReLU(), name)
+            yield _Act(relu, name)
         elif type(child) is nn.LeakyReLU:
-            yield _Act(LeakyReLU(child.negative_slope), name)
+            yield _Act(lambda n, s=child.negative_slope: leaky_relu(n, s), name)
         elif isinstance(child, (nn.Identity, nn.Dropout)):
             continue
         elif isinstance(child, nn.Flatten):
             if child.start_dim != 1 or child.end_dim != -1:
-                raise UnsupportedLayerError(
-                    f"module {name!r} (Flatten) flattens dims {child.start_dim}..{child.end_dim}; "
-                    "only Flatten(start_dim=1, end_dim=-1) is supported"
-                )
+                raise _NotAChain(name)
         else:
-            raise UnsupportedLayerError(
-                f"module {name!r} of type {type(child).__name__} is not supported; "
-                f"supported: {_SUPPORTED}. For other models use the sampling API (polylens.sampling)."
-            )
+            raise _NotAChain(name)
 
 
 def _affine(weight, bias, name: str) -> _Affine:
@@ -117,32 +128,26 @@ def _exported_ops(program):
                 val = node.meta.get("val")
                 shape = tuple(val.shape[1:]) if val is not None else None
             else:
-                raise UnsupportedLayerError(f"exported node {node.name!r}: the model takes more than one input")
+                raise _NotAChain(node.name)
             continue
         if node.op == "output":
             break
-        if node.op != "call_function" or not node.args or node.args[0] is not current:
-            raise UnsupportedLayerError(
-                f"exported node {node.name!r} ({node.op} {node.target}) is not part of a single chain; "
-                f"this adapter supports chains of {_SUPPORTED}"
-            )
+        if node.op != "call_function" or not node.args or node.args[0] is not current or len(node.users) > 1:
+            raise _NotAChain(node.name)
         target, args = node.target, node.args
         if target == aten.linear.default:
             bias = tensors[args[2].name] if len(args) > 2 and args[2] is not None else None
             ops.append(_affine(tensors[args[1].name], bias, node.name))
         elif target == aten.relu.default:
-            ops.append(_Act(ReLU(), node.name))
+            ops.append(_Act(relu, node.name))
         elif target == aten.leaky_relu.default:
-            ops.append(_Act(LeakyReLU(args[1] if len(args) > 1 else 0.01), node.name))
+            ops.append(_Act(lambda n, s=args[1] if len(args) > 1 else 0.01: leaky_relu(n, s), node.name))
         elif target in (aten.dropout.default, aten.clone.default, aten.alias.default):
             pass
         elif target in (aten.flatten.using_ints, aten.view.default, aten.reshape.default):
             _check_flattening(node)
         else:
-            raise UnsupportedLayerError(
-                f"exported node {node.name!r} calls {target}, which is not supported; "
-                f"supported: {_SUPPORTED}. For other models use the sampling API (polylens.sampling)."
-            )
+            raise _NotAChain(node.name)
         current = node
     return ops, shape
 
@@ -150,15 +155,13 @@ def _exported_ops(program):
 def _check_flattening(node) -> None:
     val = node.meta.get("val")
     if val is None or val.dim() != 2:
-        raise UnsupportedLayerError(
-            f"exported node {node.name!r} ({node.target}) reshapes to something other than (batch, features)"
-        )
+        raise _NotAChain(node.name)
 
 
 def _build(ops: list, input_shape: tuple[int, ...] | None) -> PWLNet:
     affines = [op for op in ops if isinstance(op, _Affine)]
     if not affines:
-        raise UnsupportedLayerError("the model has no Linear layer, so its input size is unknown")
+        raise _NotAChain("no Linear layer")
     input_dim = affines[0].weight.shape[1]
     if input_shape is not None and int(np.prod(input_shape)) != input_dim:
         raise ValueError(
@@ -175,8 +178,8 @@ def _build(ops: list, input_shape: tuple[int, ...] | None) -> PWLNet:
             weight, bias = op.weight @ weight, op.weight @ bias + op.bias
             width = op.weight.shape[0]
         else:
-            stages.append(Stage(weight, bias, op.activation, op.name))
+            stages.append(Stage(weight, bias, op.make(width), op.name))
             weight, bias = np.eye(width), np.zeros(width)
         last_name = op.name
     stages.append(Stage(weight, bias, None, last_name))
-    return PWLNet(stages, input_dim=input_dim, input_shape=input_shape)
+    return PWLNet(ChainProgram(stages, input_dim, input_shape or (input_dim,)))

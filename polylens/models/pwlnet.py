@@ -1,10 +1,12 @@
-"""``PWLNet``: a piecewise-linear network as a chain of affine maps and activations.
+"""``PWLNet``: a piecewise-linear network in float64, ready for exact geometry.
 
-Every exact computation starts here. A ``PWLNet`` is a float64 copy of a model: a list of
-:class:`Stage` objects, each an affine map followed by a piecewise-linear activation (the
-last stage has none: it is the output map). Fixing the piece of every unit (the *code*)
-makes each pre-activation an affine function of the input; :meth:`PWLNet.affine_forms`
-computes those functions on any affine subspace ``x = x0 + U t``.
+A ``PWLNet`` wraps a *program* that evaluates the network: a dense numpy chain for MLPs
+(:mod:`polylens.models.chain`) or a traced torch graph for anything else
+(:mod:`polylens.models.graph`: convolutions, pooling, normalisation, residual blocks).
+Both offer the same two operations: run a batch (recording every nonlinearity's input),
+and push an affine subspace ``x = x0 + U t`` through the network with every nonlinearity
+frozen to given pieces, which yields every pre-activation as an affine function of ``t``
+— the primitive of DESIGN.md.
 """
 
 from __future__ import annotations
@@ -14,43 +16,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polylens.models.activations import Activation
-
-__all__ = ["PWLNet", "Stage", "AffineForms"]
-
-
-@dataclass(frozen=True)
-class Stage:
-    """An affine map ``z = weight @ a + bias`` followed by an activation.
-
-    Attributes
-    ----------
-    weight : ndarray of shape (n_out, n_in), float64
-    bias : ndarray of shape (n_out,), float64
-    activation : Activation or None
-        ``None`` only for the final (output) stage.
-    name : str
-        Qualified name of the module that produced the activation (or the output).
-    """
-
-    weight: np.ndarray
-    bias: np.ndarray
-    activation: Activation | None
-    name: str
+__all__ = ["PWLNet", "AffineForms"]
 
 
 @dataclass(frozen=True)
 class AffineForms:
     """Pre-activations and outputs as affine functions of subspace coordinates ``t``.
 
-    For the subspace ``x = x0 + U t`` (``t`` in R^k) and a fixed code, unit ``j``'s
-    pre-activation is ``weight[j] @ t + bias[j]`` and the network output is
+    For the subspace ``x = x0 + U t`` (``t`` in R^k) and a fixed code, entry ``j`` of the
+    nonlinearities' inputs is ``weight[j] @ t + bias[j]`` and the network output is
     ``out_weight @ t + out_bias``.
 
     Attributes
     ----------
-    weight : ndarray of shape (n_units, k)
-    bias : ndarray of shape (n_units,)
+    weight : ndarray of shape (n_inputs, k)
+        ``n_inputs`` is the total input size of all nonlinearities (``n_units`` when every
+        nonlinearity is elementwise).
+    bias : ndarray of shape (n_inputs,)
     out_weight : ndarray of shape (n_outputs, k)
     out_bias : ndarray of shape (n_outputs,)
     """
@@ -64,17 +46,20 @@ class AffineForms:
 class PWLNet:
     """A piecewise-linear network in float64, built from a torch model.
 
-    Build one with :meth:`PWLNet.from_torch`; the constructor takes already-converted
-    stages.
+    Build one with :meth:`PWLNet.from_torch`.
 
-    Parameters
+    Attributes
     ----------
-    stages : list of Stage
-        Every stage but the last has an activation; the last has none.
     input_dim : int
         Number of input coordinates ``d`` (inputs are flattened, C order).
-    input_shape : tuple of int, optional
-        Shape of one input sample as the model sees it (defaults to ``(input_dim,)``).
+    input_shape : tuple of int
+        Shape of one sample as the model sees it.
+    output_dim : int
+    layer_names : list of str
+        Name of each nonlinearity (module qualified name or traced node).
+    layer_sizes : list of int
+        Units (code entries) of each nonlinearity.
+    n_units : int
 
     Examples
     --------
@@ -90,60 +75,73 @@ class PWLNet:
     (1, 3)
     """
 
-    def __init__(self, stages: list[Stage], input_dim: int, input_shape: tuple[int, ...] | None = None):
-        if not stages or stages[-1].activation is not None:
-            raise ValueError("PWLNet: `stages` must end with an output stage that has no activation")
-        if any(s.activation is None for s in stages[:-1]):
-            raise ValueError("PWLNet: every stage but the last needs an activation")
-        self.stages = list(stages)
-        self.input_dim = int(input_dim)
-        self.input_shape = tuple(input_shape) if input_shape is not None else (self.input_dim,)
-        self.layer_sizes = [s.weight.shape[0] for s in self.stages[:-1]]
+    def __init__(self, program):
+        self.program = program
+        self.input_dim = program.input_dim
+        self.input_shape = program.input_shape
+        self.output_dim = program.output_dim
+        self.activations = list(program.activations)
+        self.layer_names = list(program.names)
+        self.layer_sizes = [a.n_units for a in self.activations]
         self.layer_offsets = np.concatenate([[0], np.cumsum(self.layer_sizes)]).astype(int)
         self.n_units = int(self.layer_offsets[-1])
-        self.output_dim = self.stages[-1].weight.shape[0]
         self.unit_layer = np.repeat(np.arange(len(self.layer_sizes)), self.layer_sizes)
         self.unit_index = np.arange(self.n_units) - self.layer_offsets[self.unit_layer]
 
     @classmethod
-    def from_torch(cls, module, input_shape: tuple[int, ...] | None = None) -> "PWLNet":
-        """Convert a torch model (a copy in float64; the model itself is not touched).
+    def from_torch(cls, module, example_input=None, *, input_shape: tuple[int, ...] | None = None) -> "PWLNet":
+        """Convert a torch model (a float64 copy; the model itself is not touched).
 
         Parameters
         ----------
         module : torch.nn.Module or torch.export.ExportedProgram
-            A (possibly nested) ``nn.Sequential`` of Linear, ReLU, LeakyReLU, Identity,
-            Dropout (taken in eval mode) and Flatten, or an exported program of such a
-            chain.
+            An ``nn.Sequential`` MLP (Linear, ReLU, LeakyReLU, Identity, Dropout,
+            Flatten) becomes a fast dense chain; any other module is traced with
+            ``torch.fx`` (convolutions, pooling, BatchNorm in eval mode, residual
+            additions, concatenation, reshapes and the functional forms of every
+            supported nonlinearity).
+        example_input : torch.Tensor, optional
+            One input batch; needed to trace a model that is not a plain MLP (it fixes
+            every layer's shape).
         input_shape : tuple of int, optional
-            Shape of one sample, for models that start with ``Flatten``.
+            Shape of one sample, for an MLP that starts with ``Flatten``.
 
         Raises
         ------
         UnsupportedLayerError
-            For any other module; the message names the module and its type.
+            For anything not piecewise linear (GELU, Softmax, LayerNorm, attention, a
+            BatchNorm in train mode, ...); the message names the module or traced node.
         """
         from polylens.models.adapters import convert
 
-        return convert(module, input_shape=input_shape)
+        return convert(module, example_input=example_input, input_shape=input_shape)
 
-    @property
-    def layer_names(self) -> list[str]:
-        """Name of each activation layer, in order."""
-        return [s.name for s in self.stages[:-1]]
+    def split(self, at: str) -> "PWLNet":
+        """The sub-network from the output of nonlinearity ``at`` onward.
+
+        Its input space is the activation space of that layer, so every exact tool
+        (regions, facets, enumeration, paths) runs there. See :attr:`layer_names`.
+
+        Raises
+        ------
+        ValueError
+            If ``at`` names no nonlinearity (the message lists the names).
+        """
+        if at not in self.layer_names:
+            raise ValueError(f"PWLNet.split: `at`={at!r} names no nonlinearity; choose one of {self.layer_names}")
+        return PWLNet(self.program.split(self.layer_names.index(at)))
 
     def unit_label(self, unit: int) -> str:
         """Readable label of a unit (global index into the code)."""
         layer = int(self.unit_layer[unit])
-        return f"layer {layer} ({self.stages[layer].name}) unit {int(self.unit_index[unit])}"
+        return f"layer {layer} ({self.layer_names[layer]}) unit {int(self.unit_index[unit])}"
 
     def fingerprint(self) -> str:
-        """SHA-256 of the weights: identifies the net in checkpoints."""
+        """SHA-256 of the weights and layer types: identifies the net in checkpoints."""
         digest = hashlib.sha256()
-        for s in self.stages:
-            digest.update(np.ascontiguousarray(s.weight).tobytes())
-            digest.update(np.ascontiguousarray(s.bias).tobytes())
-            digest.update(repr(s.activation).encode())
+        for arr in self.program.weights():
+            digest.update(np.ascontiguousarray(arr).tobytes())
+        digest.update(repr(self.activations).encode())
         return digest.hexdigest()
 
     # ------------------------------------------------------------------ inputs
@@ -169,37 +167,25 @@ class PWLNet:
         return arr
 
     # ------------------------------------------------------------------ forward
-    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = x
-        pre = []
-        for s in self.stages[:-1]:
-            z = a @ s.weight.T + s.bias
-            pre.append(z)
-            a = s.activation.apply(z)
-        out = a @ self.stages[-1].weight.T + self.stages[-1].bias
-        pre_all = np.concatenate(pre, axis=1) if pre else np.zeros((x.shape[0], 0))
-        return pre_all, out
-
     def forward(self, x) -> np.ndarray:
         """Network output in float64, shape (n, output_dim)."""
-        return self._run(self.flatten_inputs(x))[1]
+        return self.program.run(self.flatten_inputs(x))[1]
 
     def preactivations(self, x) -> np.ndarray:
-        """Pre-activation of every unit, shape (n, n_units), float64."""
-        return self._run(self.flatten_inputs(x))[0]
+        """Every nonlinearity's input, concatenated: shape (n, n_inputs), float64."""
+        pre = self.program.run(self.flatten_inputs(x))[0]
+        return np.concatenate(pre, axis=1) if pre else np.zeros((len(x), 0))
 
     def codes(self, x) -> np.ndarray:
         """Polytope codes of a batch: the piece of every unit, shape (n, n_units), int8.
 
-        A unit whose pre-activation is exactly 0 is in its lower piece (see
-        :mod:`polylens.tolerances`).
+        A value exactly on a breakpoint is in the lower piece (``z > 0`` is "on"; see
+        :mod:`polylens.tolerances`); a max-pool tie goes to the first position.
         """
-        pre = self.preactivations(x)
-        parts = [
-            s.activation.pieces(pre[:, lo:hi])
-            for s, lo, hi in zip(self.stages[:-1], self.layer_offsets[:-1], self.layer_offsets[1:])
-        ]
-        return np.concatenate(parts, axis=1) if parts else np.zeros((pre.shape[0], 0), np.int8)
+        arr = self.flatten_inputs(x)
+        pre = self.program.run(arr)[0]
+        parts = [a.pieces(z) for a, z in zip(self.activations, pre)]
+        return np.concatenate(parts, axis=1) if parts else np.zeros((arr.shape[0], 0), np.int8)
 
     # ------------------------------------------------------------------ the primitive
     def check_code(self, code) -> np.ndarray:
@@ -208,15 +194,23 @@ class PWLNet:
         if arr.shape != (self.n_units,):
             raise ValueError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
         arr = arr.astype(np.int8)
-        for s, lo, hi in zip(self.stages[:-1], self.layer_offsets[:-1], self.layer_offsets[1:]):
-            if np.any((arr[lo:hi] < 0) | (arr[lo:hi] >= s.activation.n_pieces)):
-                raise ValueError(
-                    f"PWLNet: `code` has a piece outside 0..{s.activation.n_pieces - 1} in layer {s.name!r}"
-                )
+        for act, name, lo, hi in zip(self.activations, self.layer_names, self.layer_offsets[:-1], self.layer_offsets[1:]):
+            if np.any((arr[lo:hi] < 0) | (arr[lo:hi] >= act.n_pieces)):
+                raise ValueError(f"PWLNet: `code` has a piece outside 0..{act.n_pieces - 1} in layer {name!r}")
         return arr
 
+    def split_code(self, code: np.ndarray) -> list[np.ndarray]:
+        """The code cut into one array per nonlinearity."""
+        return [code[lo:hi] for lo, hi in zip(self.layer_offsets[:-1], self.layer_offsets[1:])]
+
+    def frozen_forms(self, code: np.ndarray, basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Affine forms of every nonlinearity's input and of the output, for a validated
+        code, on the subspace whose origin and basis are the rows of ``basis``
+        (shape (1 + k, input_dim)). Returns (list of (1 + k, n_in_l), (1 + k, output_dim))."""
+        return self.program.forms(self.split_code(code), basis)
+
     def affine_forms(self, code, x0=None, U=None) -> AffineForms:
-        """Every unit's pre-activation as an affine function on ``x = x0 + U t``.
+        """Every pre-activation as an affine function on ``x = x0 + U t``.
 
         Parameters
         ----------
@@ -230,7 +224,7 @@ class PWLNet:
         Returns
         -------
         AffineForms
-            With ``weight`` of shape (n_units, k); valid wherever ``code`` holds.
+            Valid wherever ``code`` holds.
         """
         code = self.check_code(code)
         x0 = np.zeros(self.input_dim) if x0 is None else self.flatten_inputs(x0, "x0")[0]
@@ -239,30 +233,14 @@ class PWLNet:
         else:
             U = np.asarray(U, dtype=np.float64)
             if U.ndim != 2 or U.shape[0] != self.input_dim:
-                raise ValueError(
-                    f"PWLNet.affine_forms: `U` must have shape ({self.input_dim}, k); got {U.shape}"
-                )
-        return self._affine_forms(code, x0, U)
-
-    def _affine_forms(self, code: np.ndarray, x0: np.ndarray, U: np.ndarray) -> AffineForms:
-        # Columns: [offset | basis]; one matrix product per stage.
-        m = np.concatenate([x0[:, None], U], axis=1)
-        pre = []
-        for s, lo, hi in zip(self.stages[:-1], self.layer_offsets[:-1], self.layer_offsets[1:]):
-            z = s.weight @ m
-            z[:, 0] += s.bias
-            pre.append(z)
-            pieces = code[lo:hi]
-            m = s.activation.slopes(pieces)[:, None] * z
-            m[:, 0] += s.activation.intercepts(pieces)
-        out = self.stages[-1].weight @ m
-        out[:, 0] += self.stages[-1].bias
-        z_all = np.concatenate(pre, axis=0) if pre else np.zeros((0, U.shape[1] + 1))
-        return AffineForms(weight=z_all[:, 1:], bias=z_all[:, 0], out_weight=out[:, 1:], out_bias=out[:, 0])
+                raise ValueError(f"PWLNet.affine_forms: `U` must have shape ({self.input_dim}, k); got {U.shape}")
+        pre, out = self.frozen_forms(code, np.vstack([x0, U.T]))
+        z = np.concatenate(pre, axis=1) if pre else np.zeros((U.shape[1] + 1, 0))
+        return AffineForms(weight=z[1:].T, bias=z[0], out_weight=out[1:].T, out_bias=out[0])
 
     def __repr__(self) -> str:
         sizes = "-".join(str(v) for v in [self.input_dim, *self.layer_sizes, self.output_dim])
-        return f"PWLNet({sizes}, activations={[repr(s.activation) for s in self.stages[:-1]]})"
+        return f"PWLNet({sizes}, activations={[repr(a) for a in self.activations]})"
 
 
 def _to_numpy(x) -> np.ndarray:

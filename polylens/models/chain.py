@@ -1,0 +1,108 @@
+"""A chain of dense affine maps and elementwise activations, evaluated in numpy.
+
+The fast program for MLPs: every affine stretch (Linear layers, Flatten, Dropout, ...)
+is composed into one dense matrix, so the affine forms of a region cost one small
+matrix product per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from polylens.models.activations import Activation
+
+__all__ = ["Stage", "ChainProgram"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """An affine map ``z = weight @ a + bias`` followed by an activation.
+
+    Attributes
+    ----------
+    weight : ndarray of shape (n_out, n_in), float64
+    bias : ndarray of shape (n_out,), float64
+    activation : Activation or None
+        ``None`` only for the final (output) stage.
+    name : str
+        Qualified name of the module that produced the activation (or the output).
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    activation: Activation | None
+    name: str
+
+
+class ChainProgram:
+    """Program of a :class:`~polylens.models.pwlnet.PWLNet` made of dense stages.
+
+    Parameters
+    ----------
+    stages : list of Stage
+        Every stage but the last has an activation; the last has none.
+    input_dim : int
+    input_shape : tuple of int
+    """
+
+    def __init__(self, stages: list[Stage], input_dim: int, input_shape: tuple[int, ...]):
+        if not stages or stages[-1].activation is not None:
+            raise ValueError("ChainProgram: `stages` must end with an output stage that has no activation")
+        if any(s.activation is None for s in stages[:-1]):
+            raise ValueError("ChainProgram: every stage but the last needs an activation")
+        self.stages = list(stages)
+        self.input_dim = int(input_dim)
+        self.input_shape = tuple(input_shape)
+        self.output_dim = self.stages[-1].weight.shape[0]
+        self.activations = [s.activation for s in self.stages[:-1]]
+        self.names = [s.name for s in self.stages[:-1]]
+
+    def run(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch."""
+        a = x
+        pre = []
+        for s in self.stages[:-1]:
+            z = a @ s.weight.T + s.bias
+            pre.append(z)
+            a = s.activation.apply(z)
+        return pre, a @ self.stages[-1].weight.T + self.stages[-1].bias
+
+    def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Affine forms with every activation frozen to its pieces.
+
+        Parameters
+        ----------
+        parts : list of ndarray
+            Pieces of each activation layer.
+        basis : ndarray of shape (1 + k, input_dim)
+            Row 0 the subspace's origin, rows 1.. its basis vectors.
+
+        Returns
+        -------
+        pre : list of ndarray of shape (1 + k, n_in_l)
+            Each activation's input: row 0 its value at the origin, rows 1.. its slopes.
+        out : ndarray of shape (1 + k, output_dim)
+        """
+        m = basis
+        pre = []
+        for s, pieces in zip(self.stages[:-1], parts):
+            z = m @ s.weight.T
+            z[0] += s.bias
+            pre.append(z)
+            m = s.activation.frozen(z, pieces)
+        out = m @ self.stages[-1].weight.T
+        out[0] += self.stages[-1].bias
+        return pre, out
+
+    def split(self, layer: int) -> "ChainProgram":
+        """The program from the output of activation ``layer`` onward."""
+        width = self.stages[layer].weight.shape[0]
+        return ChainProgram(self.stages[layer + 1:], width, (width,))
+
+    def weights(self):
+        """Arrays that identify the program (for fingerprints)."""
+        for s in self.stages:
+            yield s.weight
+            yield s.bias

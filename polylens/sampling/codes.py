@@ -1,0 +1,381 @@
+"""Bit-packed polytope codes: :class:`Codes`, their layout, and the on-disk store.
+
+Bit order
+---------
+The unpacked code of a sample is the concatenation of its sites' codes, in the order the
+sites ran in the model's forward pass. Within a site, units are in C order of the
+per-sample activation shape (for a ``(T, H)`` sequence site: token by token), and a unit
+with ``m`` boundaries has ``m`` consecutive bits, bit ``j`` being ``z > b_j`` (see
+:mod:`polylens.sampling.sites`). For a ``nn.Sequential`` MLP this is the unit order of
+:meth:`polylens.PWLNet.codes`: layer by layer, units in order, one bit per ReLU with
+``1 = on``.
+
+Packing: every site starts on a byte boundary (its last byte is padded with zero bits),
+and bit ``i`` of a site is bit ``i % 8`` (least significant first, numpy's
+``bitorder="little"``) of the site's byte ``i // 8``. Hamming distances are therefore
+XOR + popcount over whole bytes, per site or in total.
+
+On disk a store is two files: ``<name>.npy`` (the packed array, ``uint8`` of shape
+``(n, n_bytes)``, readable with ``np.load(..., mmap_mode="r")``) and
+``<name>.layout.json`` (the layout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SiteLayout", "CodeLayout", "Codes", "pack_bits"]
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """Where one site's bits are in a code.
+
+    Attributes
+    ----------
+    name : str
+        Site name (see :mod:`polylens.sampling.sites`).
+    kind : str
+        Module class, function name (``"relu()"``) or ``"output"``.
+    shape : tuple of int
+        Per-sample activation shape; ``n_units = prod(shape)``.
+    bits_per_unit : int
+        Boundaries per unit (1 for ReLU-like units, 2 for Hardtanh/ReLU6).
+    thresholds : tuple of float
+        The boundaries (bit ``j`` of a unit is ``value > thresholds[j]``).
+    approximate : bool
+        True for smooth activations and output-sign sites.
+    bit_offset : int
+        Position of the site's first bit in the unpacked code.
+    byte_offset : int
+        Position of the site's first byte in the packed code.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    bits_per_unit: int
+    thresholds: tuple[float, ...]
+    approximate: bool
+    bit_offset: int
+    byte_offset: int
+
+    @property
+    def n_units(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def n_bits(self) -> int:
+        return self.n_units * self.bits_per_unit
+
+    @property
+    def n_bytes(self) -> int:
+        return (self.n_bits + 7) // 8
+
+    @property
+    def positions(self) -> int | None:
+        """Number of token positions of a sequence site (per-sample shape ``(T, H)``), else None."""
+        return self.shape[0] if len(self.shape) == 2 else None
+
+
+@dataclass(frozen=True)
+class CodeLayout:
+    """The sites of a code, in order.
+
+    Attributes
+    ----------
+    sites : tuple of SiteLayout
+    """
+
+    sites: tuple[SiteLayout, ...]
+
+    @classmethod
+    def build(cls, specs) -> "CodeLayout":
+        """Lay out sites given as ``(name, kind, shape, thresholds, approximate)`` tuples."""
+        sites, bit, byte = [], 0, 0
+        for name, kind, shape, thresholds, approximate in specs:
+            site = SiteLayout(name, kind, tuple(int(v) for v in shape), len(thresholds),
+                              tuple(float(v) for v in thresholds), bool(approximate), bit, byte)
+            sites.append(site)
+            bit += site.n_bits
+            byte += site.n_bytes
+        return cls(tuple(sites))
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.sites]
+
+    @property
+    def n_bits(self) -> int:
+        return sum(s.n_bits for s in self.sites)
+
+    @property
+    def n_bytes(self) -> int:
+        return sum(s.n_bytes for s in self.sites)
+
+    @property
+    def n_units(self) -> int:
+        return sum(s.n_units for s in self.sites)
+
+    @property
+    def approximate(self) -> bool:
+        """True if any site is approximate."""
+        return any(s.approximate for s in self.sites)
+
+    def site(self, name: str) -> SiteLayout:
+        """The layout of the site called ``name``."""
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise KeyError(f"no site named {name!r}; sites: {self.names}")
+
+    @cached_property
+    def bit_columns(self) -> np.ndarray:
+        """Column of every code bit in ``np.unpackbits(packed, bitorder="little")``, shape (n_bits,)."""
+        parts = [8 * s.byte_offset + np.arange(s.n_bits) for s in self.sites]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def byte_starts(self) -> np.ndarray:
+        """First byte of every site, shape (n_sites,) (for ``np.add.reduceat``)."""
+        return np.array([s.byte_offset for s in self.sites], dtype=np.int64)
+
+    def unit_of_bit(self) -> np.ndarray:
+        """Global unit index of every bit, shape (n_bits,), int."""
+        parts, unit = [], 0
+        for s in self.sites:
+            parts.append(unit + np.repeat(np.arange(s.n_units), s.bits_per_unit))
+            unit += s.n_units
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def token_positions(self) -> np.ndarray:
+        """Token position of every bit, shape (n_bits,): the index along the first axis of
+        a sequence site's per-sample shape ``(T, H)``; -1 for other sites."""
+        parts = []
+        for s in self.sites:
+            if s.positions is None:
+                parts.append(np.full(s.n_bits, -1))
+            else:
+                parts.append(np.repeat(np.arange(s.positions), s.n_bits // s.positions))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def select(self, names) -> "CodeLayout":
+        """The layout of a subset of sites (in this layout's order)."""
+        names = set(names)
+        missing = names - set(self.names)
+        if missing:
+            raise KeyError(f"no sites named {sorted(missing)}; sites: {self.names}")
+        return CodeLayout.build(
+            (s.name, s.kind, s.shape, s.thresholds, s.approximate) for s in self.sites if s.name in names
+        )
+
+    def to_json(self) -> str:
+        return json.dumps({"sites": [asdict(s) for s in self.sites]}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CodeLayout":
+        sites = []
+        for d in json.loads(text)["sites"]:
+            d["shape"], d["thresholds"] = tuple(d["shape"]), tuple(d["thresholds"])
+            sites.append(SiteLayout(**d))
+        return cls(tuple(sites))
+
+
+def pack_bits(bits, layout: CodeLayout) -> np.ndarray:
+    """Pack unpacked codes (bool, shape (n, n_bits)) into ``uint8`` of shape (n, n_bytes).
+
+    The inverse of :meth:`Codes.unpack`; see the module docstring for the bit order.
+    """
+    bits = np.asarray(bits)
+    if bits.ndim != 2 or bits.shape[1] != layout.n_bits:
+        raise ValueError(f"pack_bits: `bits` must have shape (n, {layout.n_bits}); got {bits.shape}")
+    bits = bits.astype(bool, copy=False)
+    parts = [
+        np.packbits(bits[:, s.bit_offset:s.bit_offset + s.n_bits], axis=1, bitorder="little")
+        for s in layout.sites
+    ]
+    return np.concatenate(parts, axis=1) if parts else np.zeros((bits.shape[0], 0), np.uint8)
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Bit-packed polytope codes of ``n`` samples.
+
+    Attributes
+    ----------
+    packed : ndarray of shape (n, n_bytes), uint8
+        In memory or a read-only memmap (:meth:`load`).
+    layout : CodeLayout
+
+    Examples
+    --------
+    >>> layout = CodeLayout.build([("relu", "ReLU", (3,), (0.0,), False)])
+    >>> c = Codes.from_bits([[1, 0, 1], [0, 0, 1]], layout)
+    >>> c.packed
+    array([[5],
+           [4]], dtype=uint8)
+    >>> c.unpack().astype(int)
+    array([[1, 0, 1],
+           [0, 0, 1]])
+    """
+
+    packed: np.ndarray
+    layout: CodeLayout
+
+    def __post_init__(self):
+        p = self.packed
+        if not isinstance(p, np.ndarray) or p.dtype != np.uint8 or p.ndim != 2 or p.shape[1] != self.layout.n_bytes:
+            raise ValueError(
+                f"Codes: `packed` must be a uint8 array of shape (n, {self.layout.n_bytes}); "
+                f"got {type(p).__name__} {getattr(p, 'dtype', '')} {getattr(p, 'shape', '')}"
+            )
+
+    @classmethod
+    def from_bits(cls, bits, layout: CodeLayout) -> "Codes":
+        """Codes from unpacked bits of shape (n, n_bits)."""
+        return cls(pack_bits(bits, layout), layout)
+
+    def __len__(self) -> int:
+        return int(self.packed.shape[0])
+
+    def __getitem__(self, rows) -> "Codes":
+        """The codes of some rows (an int keeps the row axis)."""
+        if isinstance(rows, (int, np.integer)):
+            rows = slice(int(rows), int(rows) + 1 if rows != -1 else None)
+        return Codes(np.asarray(self.packed[rows]), self.layout)
+
+    @property
+    def n_bits(self) -> int:
+        return self.layout.n_bits
+
+    @property
+    def n_bytes(self) -> int:
+        return self.layout.n_bytes
+
+    @property
+    def approximate(self) -> bool:
+        """True if any site's code is approximate (smooth activations, output signs)."""
+        return self.layout.approximate
+
+    @property
+    def sites(self) -> list[str]:
+        return self.layout.names
+
+    def unpack(self) -> np.ndarray:
+        """Unpacked codes, bool of shape (n, n_bits) (slice rows first for big stores)."""
+        bits = np.unpackbits(np.asarray(self.packed), axis=1, bitorder="little")
+        return bits[:, self.layout.bit_columns].astype(bool)
+
+    def pieces(self) -> np.ndarray:
+        """Piece of every unit, int8 of shape (n, n_units): the number of its bits set
+        (0/1 for ReLU-like units, 0/1/2 for Hardtanh), comparable with ``PWLNet.codes``."""
+        bits = self.unpack()
+        units = self.layout.unit_of_bit()
+        out = np.zeros((bits.shape[0], self.layout.n_units), dtype=np.int8)
+        np.add.at(out, (slice(None), units), bits.astype(np.int8))
+        return out
+
+    def select(self, sites) -> "Codes":
+        """The codes of a subset of sites (names, in this layout's order)."""
+        sub = self.layout.select(sites)
+        if not sub.sites:
+            raise ValueError("Codes.select: `sites` is empty")
+        cols = np.concatenate([
+            np.arange(s.byte_offset, s.byte_offset + s.n_bytes)
+            for s in self.layout.sites if s.name in set(sub.names)
+        ])
+        return Codes(np.ascontiguousarray(self.packed[:, cols]), sub)
+
+    def save(self, path: str | os.PathLike, chunk_rows: int = 65536) -> Path:
+        """Write ``<path>.npy`` and ``<path>.layout.json`` (in chunks); returns the ``.npy`` path."""
+        with CodeStore(path, self.layout) as store:
+            for i in range(0, len(self), chunk_rows):
+                store.append(np.asarray(self.packed[i:i + chunk_rows]))
+        return store.path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, mmap: bool = True) -> "Codes":
+        """Read a store written by :func:`polylens.sampling.codes` or :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+            The ``.npy`` file (the ``.layout.json`` file must sit next to it).
+        mmap : bool, default=True
+            Memory-map the array read-only instead of reading it into memory.
+        """
+        npy = _npy_path(path)
+        meta = _layout_path(npy)
+        if not meta.exists():
+            raise FileNotFoundError(f"Codes.load: no layout file {meta} next to {npy} (was the store completed?)")
+        layout = CodeLayout.from_json(meta.read_text())
+        return cls(np.load(npy, mmap_mode="r" if mmap else None), layout)
+
+
+class CodeStore:
+    """Append-only ``.npy`` writer for packed codes, memory-bounded.
+
+    Rows are appended to the file as they come; the header (shape) is rewritten on
+    :meth:`close`, and the layout file is written only when the store is closed without
+    an error, so :meth:`Codes.load` never reads a half-written store.
+
+    Parameters
+    ----------
+    path : path
+        Target ``.npy`` file (the suffix is added if missing); overwritten.
+    layout : CodeLayout
+    """
+
+    _HEADER = 128  # bytes; a multiple of 64 as the .npy format asks
+
+    def __init__(self, path: str | os.PathLike, layout: CodeLayout):
+        self.path = _npy_path(path)
+        self.layout = layout
+        self.n = 0
+        _layout_path(self.path).unlink(missing_ok=True)
+        self._file = open(self.path, "wb")
+        self._file.write(self._header())
+
+    def _header(self) -> bytes:
+        text = "{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d), }" % (self.n, self.layout.n_bytes)
+        text = text.ljust(self._HEADER - 10 - 1) + "\n"
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+    def append(self, packed: np.ndarray) -> None:
+        """Append rows of shape (m, n_bytes), uint8."""
+        if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != self.layout.n_bytes:
+            raise ValueError(f"CodeStore.append: rows must be uint8 of shape (m, {self.layout.n_bytes}); got {packed.shape}")
+        self._file.write(np.ascontiguousarray(packed).tobytes())
+        self.n += packed.shape[0]
+
+    def close(self, complete: bool = True) -> None:
+        """Finish the header; write the layout file when ``complete``."""
+        if self._file.closed:
+            return
+        self._file.seek(0)
+        self._file.write(self._header())
+        self._file.close()
+        if complete:
+            _layout_path(self.path).write_text(self.layout.to_json())
+
+    def __enter__(self) -> "CodeStore":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(complete=exc_type is None)
+
+
+def _npy_path(path) -> Path:
+    path = Path(path)
+    return path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
+
+
+def _layout_path(npy: Path) -> Path:
+    return npy.with_name(npy.name[: -len(".npy")] + ".layout.json")

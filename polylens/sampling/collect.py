@@ -1,0 +1,368 @@
+"""Computing codes: forward hooks on a model's sites, in batches, streamed to a store.
+
+:class:`Session` hooks the sites of a model for a block of forward passes (removing the
+hooks in ``finally``), builds the code layout on the first batch and checks that every
+later batch has the same one. :func:`codes` runs it over a data set; the density
+functions (:mod:`polylens.sampling.density`) run it on batches they build, optionally
+editing one module's output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from polylens.errors import PolylensError
+from polylens.sampling.codes import CodeLayout, Codes, CodeStore
+from polylens.sampling.sites import Site, find_sites
+
+__all__ = ["codes", "Session"]
+
+_BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, device=None,
+          store: str | os.PathLike | None = None, progress: bool = True) -> Codes:
+    """Polytope codes of every input: the piece of every unit at the activation sites.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; it runs in eval mode (its training flags are restored afterwards).
+    inputs : Tensor, ndarray, DataLoader or iterable of batches
+        A tensor/array of shape (n, ...) is cut into batches of ``batch_size``. An
+        iterable yields batches: a tensor, a tuple/list whose first item is the input
+        (``(x, y)`` as from a ``TensorDataset``), or a mapping passed as keyword
+        arguments (``model(**batch)``, as for Hugging Face models).
+    sites : str or sequence of str, optional
+        Glob patterns naming the sites (see :func:`find_sites`); default every activation.
+    batch_size : int, default=256
+        Samples per forward pass when ``inputs`` is a tensor or array.
+    device : str or torch.device, optional
+        Where the forward pass runs; default the device of the model's parameters
+        (the model is not moved: it must already be there).
+    store : path, optional
+        Stream the codes to ``<store>.npy`` (+ ``<store>.layout.json``) instead of
+        memory; the result is then memory-mapped, so data sets larger than RAM work.
+    progress : bool, default=True
+        Show a progress bar (samples).
+
+    Returns
+    -------
+    Codes
+        ``packed`` of shape (n, n_bytes); ``layout`` lists the sites in the order they ran.
+
+    Raises
+    ------
+    ValueError
+        Empty ``inputs``, a bad ``batch_size`` or ``device``, or a ``sites`` pattern that
+        matches nothing.
+    PolylensError
+        A site whose activations have no batch axis or change shape between batches.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> c = codes(model, torch.randn(10, 2), progress=False)
+    >>> c.packed.shape, c.layout.names, c.approximate
+    ((10, 1), ['1'], False)
+    """
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"codes: `batch_size` must be a positive int; got {batch_size!r}")
+    session = Session(model, sites=sites, device=device)
+    chunks: list[np.ndarray] = []
+    writer = None
+    with session, tqdm(total=_n_samples(inputs), unit="sample", disable=not progress, desc="codes") as bar:
+        try:
+            for args, kwargs in _batches(inputs, int(batch_size)):
+                packed, _ = session.run(args, kwargs)
+                if store is None:
+                    chunks.append(packed)
+                else:
+                    writer = writer or CodeStore(store, session.layout)
+                    writer.append(packed)
+                bar.update(packed.shape[0])
+        except BaseException:
+            if writer is not None:
+                writer.close(complete=False)
+            raise
+    if session.layout is None:
+        raise ValueError("codes: `inputs` holds no samples")
+    if writer is not None:
+        writer.close()
+        return Codes.load(writer.path)
+    return Codes(np.concatenate(chunks, axis=0), session.layout)
+
+
+@dataclass
+class _Event:
+    name: str
+    site: Site | None  # None: the edited module's marker
+    shape: tuple
+    packed: np.ndarray | None
+
+
+class Session:
+    """Hooks on a model's sites for a block of forward passes (a context manager).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    sites : str or sequence of str, optional
+        See :func:`polylens.sampling.find_sites`.
+    device : optional
+        See :func:`codes`.
+    edit : str, optional
+        A module name (``"#k"``: its ``k``-th call) whose output :meth:`run` may replace.
+    edit_argument : str, default="at"
+        The caller's argument that named ``edit`` (for error messages).
+
+    Attributes
+    ----------
+    layout : CodeLayout or None
+        Set by the first :meth:`run`.
+    downstream : list of str
+        Sites that ran after the edited module (all sites without ``edit``).
+    """
+
+    def __init__(self, model, sites=None, device=None, edit: str | None = None, edit_argument: str = "at"):
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"`model` must be a torch.nn.Module; got {type(model).__name__}")
+        keep = () if edit is None else (edit.partition("#")[0],)
+        self.model = model
+        self.plan = find_sites(model, sites, keep=keep)
+        self.device = _device(model, device)
+        self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+        self.layout: CodeLayout | None = None
+        self.downstream: list[str] = []
+        self.edit_name, self.edit_argument = edit, edit_argument
+        self.edit_module, self.edit_call = self.plan.module(edit, edit_argument) if edit else (None, 0)
+        self.edit_fn = None
+        self._events: list[_Event] = []
+        self._calls: dict[int, int] = {}
+        self._handles: list = []
+        self._training: dict = {}
+
+    # -------------------------------------------------------------- hooks
+    def __enter__(self) -> "Session":
+        modules = set(self.model.modules()) | set(self.plan.runner.modules())
+        self._training = {m: m.training for m in modules}
+        try:
+            for m in modules:
+                m.training = False
+            for site in self.plan.sites:
+                if site.source == "input":
+                    self._handles.append(site.module.register_forward_pre_hook(self._pre_hook(site)))
+                else:
+                    self._handles.append(site.module.register_forward_hook(self._out_hook(site)))
+            if self.edit_module is not None:
+                self._handles.append(self.edit_module.register_forward_hook(self._edit_hook))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for m, flag in self._training.items():
+            m.training = flag
+
+    def _call_index(self, module) -> int:
+        k = self._calls.get(id(module), 0)
+        self._calls[id(module)] = k + 1
+        return k
+
+    def _pre_hook(self, site: Site):
+        def hook(module, args):
+            self._record(site, self._call_index(module), args[0] if args else None)
+        return hook
+
+    def _out_hook(self, site: Site):
+        def hook(module, args, output):
+            self._record(site, self._call_index(module), _first_tensor(output))
+        return hook
+
+    def _edit_hook(self, module, args, output):
+        k = self._calls.get(("edit", id(module)), 0)
+        self._calls[("edit", id(module))] = k + 1
+        if k != self.edit_call:
+            return None
+        if not isinstance(output, torch.Tensor):
+            raise PolylensError(
+                f"`{self.edit_argument}`: module {self.edit_name!r} returns {type(output).__name__}, not a tensor; "
+                "pick a module whose output is one tensor"
+            )
+        self._events.append(_Event(self.edit_name, None, tuple(output.shape[1:]), None))
+        return self.edit_fn(output) if self.edit_fn is not None else None
+
+    def _record(self, site: Site, k: int, z) -> None:
+        name = site.name if k == 0 else f"{site.name}#{k}"
+        if not isinstance(z, torch.Tensor) or z.ndim < 1:
+            raise PolylensError(f"site {name!r}: expected a tensor of activations, got {type(z).__name__}")
+        flat = z.detach().reshape(z.shape[0], -1)
+        if len(site.thresholds) == 1:
+            bits = flat > site.thresholds[0]
+        else:
+            bits = torch.stack([flat > t for t in site.thresholds], dim=2).reshape(z.shape[0], -1)
+        self._events.append(_Event(name, site, tuple(z.shape[1:]), pack_tensor(bits)))
+
+    # -------------------------------------------------------------- running
+    def to_device(self, value):
+        """Move a tensor (floating tensors also to the model's dtype) or array to the device."""
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        if isinstance(value, torch.Tensor):
+            dtype = self.dtype if value.is_floating_point() and self.dtype is not None else value.dtype
+            return value.to(device=self.device, dtype=dtype)
+        return value
+
+    def run(self, args: tuple, kwargs: dict | None = None):
+        """One forward pass; returns (packed codes of shape (n, n_bytes), model output).
+
+        Inputs are moved to the session's device. When an ``edit`` module is set,
+        ``self.edit_fn(output)`` replaces its output (``None``: unchanged).
+        """
+        kwargs = kwargs or {}
+        args = tuple(self.to_device(a) for a in args)
+        kwargs = {key: self.to_device(v) for key, v in kwargs.items()}
+        n = _batch_len(args, kwargs)
+        self._events, self._calls = [], {}
+        with torch.no_grad():
+            output = self.plan.runner(*args, **kwargs)
+        events = self._events
+        self._events = []
+        self._check(events, n)
+        packed = [e.packed for e in events if e.site is not None]
+        return np.concatenate(packed, axis=1), output
+
+    def _check(self, events: list[_Event], n: int) -> None:
+        if self.edit_name is not None and not any(e.site is None for e in events):
+            raise PolylensError(
+                f"`{self.edit_argument}`: module {self.edit_name!r} did not run in the forward pass"
+            )
+        for e in events:
+            if e.site is not None and e.packed.shape[0] != n:
+                raise PolylensError(
+                    f"site {e.name!r}: activations of shape {(e.packed.shape[0], *e.shape)} do not start with "
+                    f"the batch axis (batch of {n}); name other sites with `sites=`"
+                )
+        sites = [e for e in events if e.site is not None]
+        if self.layout is None:
+            if not sites:
+                raise PolylensError("no site ran in the forward pass; name the sites with `sites=`")
+            self._check_patterns(sites)
+            self.layout = CodeLayout.build(
+                (e.name, e.site.kind, e.shape, e.site.thresholds, e.site.approximate) for e in sites
+            )
+            marker = next((i for i, e in enumerate(events) if e.site is None), -1)
+            self.downstream = [e.name for e in events[marker + 1:] if e.site is not None]
+            return
+        got = [(e.name, e.shape) for e in sites]
+        want = [(s.name, s.shape) for s in self.layout.sites]
+        if got != want:
+            diff = next(((g, w) for g, w in zip(got, want) if g != w), (got[len(want):], want[len(got):]))
+            raise PolylensError(
+                f"the sites of this batch differ from the first batch's: got {diff[0]}, expected {diff[1]} "
+                "(name, per-sample shape); pad sequences to one length or name fixed-shape sites"
+            )
+
+    def _check_patterns(self, sites: list[_Event]) -> None:
+        ran = {e.site.name for e in sites}
+        for pattern, names in self.plan.patterns.items():
+            if not ran.intersection(names):
+                raise PolylensError(
+                    f"the site pattern {pattern!r} in `sites` matched {list(names)[:5]}, but none of them ran "
+                    "in the forward pass"
+                )
+
+
+def pack_tensor(bits: torch.Tensor) -> np.ndarray:
+    """Pack bool bits of shape (n, m) into ``uint8`` of shape (n, ceil(m / 8)) (little bit
+    order), on the tensor's device; only the packed bytes travel to the CPU."""
+    if bits.device.type == "cpu":
+        return np.packbits(bits.numpy(), axis=1, bitorder="little")
+    n, m = bits.shape
+    pad = (-m) % 8
+    b = bits.to(torch.uint8)
+    if pad:
+        b = torch.nn.functional.pad(b, (0, pad))
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=bits.device)
+    return (b.view(n, -1, 8) * weights).sum(dim=2, dtype=torch.uint8).cpu().numpy()
+
+
+def _first_tensor(output):
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping):
+        output = list(output.values())
+    if isinstance(output, (tuple, list)):
+        return next((v for v in output if isinstance(v, torch.Tensor)), None)
+    return None
+
+
+def _device(model: torch.nn.Module, device) -> torch.device:
+    own = next((t.device for t in list(model.parameters()) + list(model.buffers())), None)
+    if device is None:
+        return own or torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"`device` must name a torch device; got {device!r} ({exc})") from None
+    if own is not None and own.type != device.type:
+        raise ValueError(f"`device` is {device} but the model's parameters are on {own}; move the model first")
+    return device
+
+
+def _batch_len(args: tuple, kwargs: dict) -> int:
+    first = next((v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)), None)
+    if first is None or first.ndim == 0:
+        raise ValueError("`inputs`: a batch holds no tensor with a batch axis")
+    return int(first.shape[0])
+
+
+def _n_samples(inputs) -> int | None:
+    if isinstance(inputs, (torch.Tensor, np.ndarray)):
+        return int(inputs.shape[0]) if inputs.ndim else None
+    dataset = getattr(inputs, "dataset", None)
+    try:
+        return len(dataset) if dataset is not None else None
+    except TypeError:
+        return None
+
+
+def _batches(inputs, batch_size: int):
+    """Yield (args, kwargs) of every batch."""
+    if isinstance(inputs, (torch.Tensor, np.ndarray)):
+        if inputs.ndim == 0:
+            raise ValueError("codes: `inputs` must have a batch axis; got a scalar")
+        for i in range(0, inputs.shape[0], batch_size):
+            yield (inputs[i:i + batch_size],), {}
+        return
+    if isinstance(inputs, (str, bytes, Mapping)):
+        raise TypeError(f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}")
+    try:
+        iterator = iter(inputs)
+    except TypeError:
+        raise TypeError(
+            f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}"
+        ) from None
+    for batch in iterator:
+        if isinstance(batch, (torch.Tensor, np.ndarray)):
+            yield (batch,), {}
+        elif isinstance(batch, (tuple, list)) and batch:
+            yield (batch[0],), {}
+        elif isinstance(batch, Mapping):
+            yield (), dict(batch)
+        else:
+            raise TypeError(
+                f"codes: every batch of `inputs` must be a tensor, a (input, ...) tuple or a mapping; "
+                f"got {type(batch).__name__}"
+            )

@@ -1,0 +1,316 @@
+"""Activation sites of any ``torch.nn.Module``: finding them and how each one is coded.
+
+A *site* is a place in a model whose units get a piece (a code bit or a few). By default
+the sites are every ReLU-like module (``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Hardtanh``, ...)
+and every smooth activation module (``nn.GELU``, ``nn.SiLU``, ...), plus, where the
+model traces with ``torch.fx``, the functional calls of the same activations
+(``F.relu(x)``, ``x.relu()``, ``torch.relu(x)``). Users can name modules instead, with
+glob patterns such as ``"encoder.layer.*.intermediate"``.
+
+How a site is coded
+-------------------
+* An activation module or call: the pieces of its *input* (the pre-activation ``z``),
+  read in a forward pre-hook before any in-place activation overwrites it. A unit with
+  boundaries ``b_1 < ... < b_m`` gets ``m`` bits, bit ``j`` being ``z > b_j``
+  (thermometer code), so the Hamming distance between two codes counts the boundaries
+  between their pieces. ReLU-like units have one boundary at 0 (``z > 0`` is "on", the
+  rule of :mod:`polylens.tolerances`); ``Hardtanh``/``ReLU6`` have two.
+* A smooth activation (GELU, SiLU, ...): the sign of the pre-activation, marked
+  ``approximate`` (the unit has no true boundary).
+* Any other named module: the sign of its *output* (``output > 0``), marked
+  ``approximate``; this is the activation pattern when the module ends in a ReLU-,
+  GELU- or SiLU-like unit, which polylens cannot check.
+
+Every call of a site module in one forward pass is a site of its own: the first call is
+named after the module, later calls get ``"#1"``, ``"#2"``, ... (a shared ``relu``
+module used twice in a residual block gives ``"layer1.0.relu"`` and
+``"layer1.0.relu#1"``). Functional sites are named after their ``torch.fx`` node with
+``"()"`` appended, prefixed by the module that calls them (``"block.relu_1()"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from polylens.errors import PolylensError
+from polylens.geometry import PolylensWarning
+
+__all__ = ["Site", "SitePlan", "find_sites"]
+
+_SMOOTH_MODULES = (nn.GELU, nn.SiLU, nn.Mish, nn.ELU, nn.CELU, nn.SELU, nn.Softplus)
+_SIGN_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.RReLU)
+
+
+@dataclass(frozen=True)
+class Site:
+    """One activation site and the rule that codes it.
+
+    Attributes
+    ----------
+    name : str
+        Module name (``model.named_modules()``), or ``"<owner>.<fx node>()"`` for a
+        functional call.
+    kind : str
+        What is coded: the module's class name, the function's name with ``"()"``, or
+        ``"output"`` for a named module coded by the sign of its output.
+    thresholds : tuple of float
+        Piece boundaries, ascending; bit ``j`` of a unit is ``value > thresholds[j]``.
+    approximate : bool
+        True when the unit is not piecewise linear (smooth activations) or the code is
+        the sign of a module's output.
+    source : {"input", "output"}
+        Whether the module's input (the pre-activation) or its output is coded.
+    module : torch.nn.Module
+        The module the hook is attached to (a small wrapper for functional calls).
+    """
+
+    name: str
+    kind: str
+    thresholds: tuple[float, ...]
+    approximate: bool
+    source: str
+    module: nn.Module = field(repr=False, compare=False)
+
+    @property
+    def bits_per_unit(self) -> int:
+        """Number of code bits of one unit (pieces minus one)."""
+        return len(self.thresholds)
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """The sites of a model and the module that runs them.
+
+    Attributes
+    ----------
+    runner : torch.nn.Module
+        The model itself, or a ``torch.fx.GraphModule`` sharing its parameters in which
+        every functional activation call is a small module (so it can be hooked).
+    sites : tuple of Site
+    patterns : dict of str to tuple of str
+        For user-named sites: the site names each pattern matched.
+    """
+
+    runner: nn.Module
+    sites: tuple[Site, ...]
+    patterns: dict = field(default_factory=dict)
+
+    def module(self, name: str, argument: str) -> tuple[nn.Module, int]:
+        """The module called ``name`` (``"#k"`` suffix: its ``k``-th call) in the runner.
+
+        Raises ``ValueError`` naming ``argument`` when nothing has that name.
+        """
+        base, _, call = name.partition("#")
+        if call and not call.isdigit():
+            raise ValueError(f"`{argument}`: {name!r} has a call suffix that is not '#<int>'")
+        modules = dict(self.runner.named_modules())
+        functional = {s.name: s.module for s in self.sites if isinstance(s.module, _FunctionalSite)}
+        found = functional.get(base, modules.get(base) if base else None)
+        if found is None:
+            names = [n for n in modules if n] + list(functional)
+            close = difflib.get_close_matches(base, names, n=5)
+            hint = f"; close matches: {close}" if close else f"; modules include: {names[:10]}"
+            raise ValueError(f"`{argument}`: no module or site named {base!r} in the model{hint}")
+        return found, int(call or 0)
+
+
+def find_sites(model: nn.Module, sites=None, *, keep=()) -> SitePlan:
+    """Find the activation sites of ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    sites : str or sequence of str, optional
+        Glob patterns (``fnmatch``, case-sensitive) matched against module names, then
+        against functional site names (``"relu_1()"``). Every pattern must match
+        something. Default: every activation module and, where ``torch.fx`` traces the
+        model, every functional activation call.
+    keep : sequence of str, default=()
+        Module names that ``torch.fx`` tracing must keep whole (as one call), so that a
+        hook on them fires (the density functions edit such a module's output).
+
+    Returns
+    -------
+    SitePlan
+
+    Raises
+    ------
+    ValueError
+        A pattern that matches nothing (the message names it and lists close names).
+    PolylensError
+        No activation site at all in a model (name sites explicitly).
+
+    Examples
+    --------
+    >>> import torch.nn as nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2), nn.Hardtanh())
+    >>> [(s.name, s.thresholds) for s in find_sites(model).sites]
+    [('1', (0.0,)), ('3', (-1.0, 1.0))]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"find_sites: `model` must be a torch.nn.Module; got {type(model).__name__}")
+    patterns = _patterns(sites)
+    named = [(name, mod) for name, mod in model.named_modules() if name]
+    if patterns is None:
+        module_sites = [s for name, mod in named if (s := _module_site(name, mod, named_by_user=False))]
+        runner, functional, reason = _trace_functional(model, set(keep))
+        if reason is not None:
+            warnings.warn(
+                f"find_sites: torch.fx could not trace the model ({reason}); functional activations "
+                "(F.relu(x), x.relu(), ...) are not coded. Name the sites with `sites=` to silence this.",
+                PolylensWarning,
+                stacklevel=3,
+            )
+        found = module_sites + functional
+        if not found:
+            raise PolylensError(
+                f"find_sites: no activation site found in the model of type {type(model).__name__}; "
+                "name the modules to code with `sites=` (glob patterns such as 'encoder.layer.*.intermediate')"
+            )
+        return SitePlan(runner if functional else model, tuple(found))
+    chosen: dict[str, Site] = {}
+    matched: dict[str, tuple[str, ...]] = {}
+    traced, functional = model, None
+    for pattern in patterns:
+        names = [name for name, _ in named if fnmatch.fnmatchcase(name, pattern)]
+        for name, mod in named:
+            if name not in chosen and fnmatch.fnmatchcase(name, pattern):
+                chosen[name] = _module_site(name, mod, named_by_user=True)
+        if not names:
+            if functional is None:
+                traced, functional, _ = _trace_functional(model, set(keep))
+            names = [s.name for s in functional if fnmatch.fnmatchcase(s.name, pattern)]
+            chosen.update({s.name: s for s in functional if fnmatch.fnmatchcase(s.name, pattern)})
+        if not names:
+            available = [name for name, _ in named] + [s.name for s in functional or []]
+            close = difflib.get_close_matches(pattern, available, n=5)
+            hint = f"close matches: {close}" if close else f"modules include: {available[:10]}"
+            raise ValueError(f"find_sites: the site pattern {pattern!r} in `sites` matches no module; {hint}")
+        matched[pattern] = tuple(names)
+    uses_fx = any(isinstance(s.module, _FunctionalSite) for s in chosen.values())
+    return SitePlan(traced if uses_fx else model, tuple(chosen.values()), matched)
+
+
+def _patterns(sites) -> list[str] | None:
+    if sites is None:
+        return None
+    if isinstance(sites, str):
+        sites = [sites]
+    try:
+        patterns = list(sites)
+    except TypeError:
+        raise TypeError(f"`sites` must be a string or a sequence of strings; got {type(sites).__name__}") from None
+    if not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise TypeError(f"`sites` must be a non-empty sequence of non-empty strings; got {sites!r}")
+    return patterns
+
+
+def _module_site(name: str, mod: nn.Module, named_by_user: bool) -> Site | None:
+    kind = type(mod).__name__
+    if isinstance(mod, _SIGN_MODULES):
+        return Site(name, kind, (0.0,), False, "input", mod)
+    if isinstance(mod, nn.Hardtanh):  # ReLU6 too
+        return Site(name, kind, (float(mod.min_val), float(mod.max_val)), False, "input", mod)
+    if isinstance(mod, nn.Threshold):
+        return Site(name, kind, (float(mod.threshold),), False, "input", mod)
+    if isinstance(mod, nn.Hardsigmoid):
+        return Site(name, kind, (-3.0, 3.0), False, "input", mod)
+    if isinstance(mod, nn.Hardswish):
+        return Site(name, kind, (-3.0, 3.0), True, "input", mod)
+    if isinstance(mod, _SMOOTH_MODULES):
+        return Site(name, kind, (0.0,), True, "input", mod)
+    if named_by_user:
+        return Site(name, "output", (0.0,), True, "output", mod)
+    return None
+
+
+# ------------------------------------------------------------------ functional (torch.fx)
+
+class _FunctionalSite(nn.Module):
+    """A functional activation call turned into a module so that it can be hooked."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+def _bound(fn, args, kwargs, name: str, default: float) -> float:
+    value = inspect.signature(fn).bind(*args, **kwargs).arguments.get(name, default)
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{name} of {fn.__name__} is not a constant")
+    return float(value)
+
+
+def _functional_rule(node) -> tuple[object, str, tuple[float, ...], bool] | None:
+    """(function, kind, thresholds, approximate) of an fx node, or None if not an activation."""
+    if node.op == "call_method" and node.target in ("relu", "relu_"):
+        return getattr(torch.Tensor, node.target), f"{node.target}()", (0.0,), False
+    if node.op != "call_function":
+        return None
+    fn = node.target
+    if fn in (F.relu, torch.relu, torch.relu_, F.relu_, F.leaky_relu, F.leaky_relu_):
+        return fn, f"{fn.__name__}()", (0.0,), False
+    if fn is F.relu6:
+        return fn, "relu6()", (0.0, 6.0), False
+    if fn in (F.hardtanh, F.hardtanh_):
+        lo = _bound(fn, node.args, node.kwargs, "min_val", -1.0)
+        hi = _bound(fn, node.args, node.kwargs, "max_val", 1.0)
+        return fn, f"{fn.__name__}()", (lo, hi), False
+    if fn in (F.gelu, F.silu, F.elu, F.mish, F.softplus):
+        return fn, f"{fn.__name__}()", (0.0,), True
+    return None
+
+
+class _Tracer(torch.fx.Tracer):
+    """The default tracer, keeping the modules named in ``keep`` whole."""
+
+    def __init__(self, keep: set):
+        super().__init__()
+        self.keep = keep
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return module_qualified_name in self.keep or super().is_leaf_module(m, module_qualified_name)
+
+
+def _trace_functional(model: nn.Module, keep: set) -> tuple[nn.Module, list[Site], str | None]:
+    """Trace with torch.fx and wrap every functional activation in a hookable module.
+
+    Returns (graph module or model, functional sites, reason tracing failed or None).
+    """
+    try:
+        tracer = _Tracer(keep)
+        gm = torch.fx.GraphModule(model, tracer.trace(model), type(model).__name__)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure means "no fx sites"
+        return model, [], f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    found = []
+    for i, node in enumerate(list(gm.graph.nodes)):
+        try:
+            rule = _functional_rule(node)
+        except TypeError as exc:
+            return model, [], f"node {node.name!r}: {exc}"
+        if rule is None:
+            continue
+        fn, kind, thresholds, approximate = rule
+        stack = node.meta.get("nn_module_stack") or {}
+        owner = next(reversed(stack.values()))[0] if stack else ""
+        name = f"{owner}.{node.name}()" if owner else f"{node.name}()"
+        wrapper = _FunctionalSite(fn)
+        gm.add_submodule(f"_polylens_site_{i}", wrapper)
+        with gm.graph.inserting_after(node):
+            new = gm.graph.call_module(f"_polylens_site_{i}", node.args, node.kwargs)
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+        found.append(Site(name, kind, thresholds, approximate, "input", wrapper))
+    gm.recompile()
+    return gm, found, None
