@@ -38,6 +38,9 @@ class Box:
             raise ValueError(f"Box: `lo` and `hi` must be scalars or 1-D; got shapes {lo_arr.shape}, {hi_arr.shape}")
         if not (np.all(np.isfinite(lo_arr)) and np.all(np.isfinite(hi_arr))):
             raise ValueError(f"Box: `lo` and `hi` must be finite; got lo={lo_arr}, hi={hi_arr}")
+        if lo_arr.size != hi_arr.size and 1 not in (lo_arr.size, hi_arr.size):
+            raise ValueError(f"Box: `lo` and `hi` must have the same length (or be scalars); "
+                             f"got lengths {lo_arr.size} and {hi_arr.size}")
         lo_b, hi_b = np.broadcast_arrays(lo_arr, hi_arr)
         if np.any(lo_b >= hi_b):
             raise ValueError(f"Box: every `lo` must be below `hi` (the box would be empty); got lo={lo_arr}, hi={hi_arr}")

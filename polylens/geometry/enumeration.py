@@ -176,7 +176,7 @@ class _Search:
             np.savez(
                 fh,
                 fingerprint=np.array(fingerprint),
-                codes=np.array(self.codes, dtype=np.int8).reshape(-1, self.n_units),
+                codes=np.array(self.codes, dtype=np.int8).reshape(len(self.codes), self.n_units),
                 status=np.array(self.status, dtype=np.int8),
                 points=np.array(self.points).reshape(-1, self.k),
                 radii=np.array(self.radii),
@@ -371,12 +371,15 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
     data = region.facet_data if "facet_data" in region.__dict__ else compute_facets(
         region.A, region.b, region.point, space, method, region.candidates)
     space.lp_solves += data.lp_solves
+    crossings = []
     for rows, point in zip(data.groups, data.points):
         new = crossed_code(region, rows, point)
-        if new is None:
-            continue
-        j = search.add(new, np.stack([point, region.A[rows[0]]]))
-        search.edge(i, j, tuple(int(u) for u in region.source[rows]))
+        if new is not None:
+            crossings.append((new, np.stack([point, region.A[rows[0]]]), tuple(int(u) for u in region.source[rows])))
+    search.degenerate.extend(_slivers(region, data.groups))
+    # Commit the region's edges together, so an interruption leaves none half-recorded.
+    for new, hint, units in crossings:
+        search.edge(i, search.add(new, hint), units)
     search.status[i] = _DONE
     search.points[i] = region.point
     search.radii[i] = region.radius
@@ -384,10 +387,30 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
     search.n_facets[i] = len(data.groups)
 
 
+def _slivers(region: Region, groups: list) -> list[str]:
+    """Reports of facets whose coincident rows of one layer are close but not identical:
+    the regions between them are thinner than the tolerance and are skipped."""
+    net = region.space.net
+    notes = []
+    for rows in groups:
+        if len(rows) < 2:
+            continue
+        src = region.source[rows]
+        units = src[src >= 0]
+        layers = net.unit_layer[units]
+        same = units[layers == layers.min()] if units.size else units
+        keep = np.isin(region.source[rows], same)
+        A, b = region.A[rows][keep], region.b[rows][keep]
+        if same.size > 1 and (np.any(A != A[0]) or np.any(b != b[0])):
+            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
+                          "tolerance: the sliver between them is treated as their common boundary")
+    return notes
+
+
 def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResult:
     status = np.array(search.status, dtype=np.int8)
     n_units, k = space.net.n_units, space.dim
-    codes = np.array(search.codes, dtype=np.int8).reshape(-1, n_units)
+    codes = np.array(search.codes, dtype=np.int8).reshape(len(search.codes), n_units)
     done = np.flatnonzero(status == _DONE)
     remap = np.full(status.shape[0], -1)
     remap[done] = np.arange(done.size)

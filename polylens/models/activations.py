@@ -208,8 +208,10 @@ class MaxPool(Activation):
         self.in_shape = tuple(int(v) for v in in_shape)
         dims = len(self.in_shape) - 1
         index = torch.arange(int(np.prod(self.in_shape)), dtype=torch.float64).reshape(1, *self.in_shape) + 1
+        spatial_in = list(self.in_shape[1:])
         if dims == 1:
-            index = index.unsqueeze(2)
+            index = index.unsqueeze(3)
+            spatial_in.append(1)
             kernel, stride, padding, dilation = ((*kernel, 1), (*stride, 1), (*padding, 0), (*dilation, 1))
         if ceil_mode:
             raise ValueError("MaxPool with ceil_mode=True is not supported")
@@ -221,7 +223,7 @@ class MaxPool(Activation):
         self.windows = windows.numpy().astype(np.int64) - 1  # (n_windows, size), -1 = padding
         spatial = cols.shape[-1]
         out_spatial = [
-            (self.in_shape[1 + d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1
+            (spatial_in[d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1
             for d in range(2)
         ]
         self.out_shape = (C, *out_spatial[:dims]) if dims == 2 else (C, out_spatial[0])

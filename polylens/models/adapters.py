@@ -50,6 +50,12 @@ def convert(module, example_input=None, input_shape: tuple[int, ...] | None = No
             ops, shape = _exported_ops(module)
             return _build(ops, input_shape or shape)
         except _NotAChain:
+            if example_input is None:
+                val = next(n for n in module.graph.nodes if n.op == "placeholder" and
+                           n.name not in {**module.graph_signature.inputs_to_parameters,
+                                          **module.graph_signature.inputs_to_buffers}).meta.get("val")
+                example_input = None if val is None else torch.zeros((1, *(int(v) for v in val.shape[1:])),
+                                                                     dtype=torch.float64)
             return _graph(module.module(), example_input, module)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
@@ -138,9 +144,9 @@ def _exported_ops(program):
         if target == aten.linear.default:
             bias = tensors[args[2].name] if len(args) > 2 and args[2] is not None else None
             ops.append(_affine(tensors[args[1].name], bias, node.name))
-        elif target == aten.relu.default:
+        elif target in (aten.relu.default, aten.relu_.default):
             ops.append(_Act(relu, node.name))
-        elif target == aten.leaky_relu.default:
+        elif target in (aten.leaky_relu.default, aten.leaky_relu_.default):
             ops.append(_Act(lambda n, s=args[1] if len(args) > 1 else 0.01: leaky_relu(n, s), node.name))
         elif target in (aten.dropout.default, aten.clone.default, aten.alias.default):
             pass

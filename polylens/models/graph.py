@@ -67,7 +67,14 @@ def _module_tables():
 
 
 def _function_tables():
+    aten = torch.ops.aten
     homogeneous = {
+        aten.view.default, aten.reshape.default, aten.flatten.using_ints, aten.permute.default,
+        aten.transpose.int, aten.cat.default, aten.stack.default, aten.slice.Tensor, aten.select.int,
+        aten.squeeze.dim, aten.unsqueeze.default, aten.neg.default, aten.mean.dim, aten.sum.dim_IntList,
+        aten.avg_pool1d.default, aten.avg_pool2d.default, aten.adaptive_avg_pool1d.default,
+        aten.adaptive_avg_pool2d.default, aten.dropout.default, aten.clone.default, aten.alias.default,
+        aten.expand.default,
         torch.cat, torch.stack, torch.flatten, torch.reshape, torch.permute, torch.transpose,
         torch.squeeze, torch.unsqueeze, torch.neg, operator.neg, operator.getitem,
         torch.mean, torch.sum, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d,
@@ -77,9 +84,16 @@ def _function_tables():
     }
     maybe_constant = {operator.add, operator.sub, torch.add, torch.sub, "add", "sub", "__add__", "__sub__",
                       operator.mul, operator.truediv, torch.mul, torch.div, "mul", "div",
-                      F.linear, F.conv1d, F.conv2d, F.batch_norm}
+                      F.linear, F.conv1d, F.conv2d, F.batch_norm,
+                      aten.add.Tensor, aten.sub.Tensor, aten.add.Scalar, aten.sub.Scalar, aten.mul.Tensor,
+                      aten.mul.Scalar, aten.div.Tensor, aten.div.Scalar, aten.linear.default, aten.conv1d.default,
+                      aten.conv2d.default, aten.constant_pad_nd.default}
     nonlinear = {F.relu, torch.relu, "relu", F.leaky_relu, F.relu6, F.hardtanh, torch.clamp, "clamp",
-                 torch.clamp_min, "clamp_min", torch.abs, "abs", F.max_pool1d, F.max_pool2d}
+                 torch.clamp_min, "clamp_min", torch.abs, "abs", F.max_pool1d, F.max_pool2d,
+                 aten.relu.default, aten.leaky_relu.default, aten.hardtanh.default, aten.clamp.default,
+                 aten.clamp_min.default, aten.abs.default, aten.max_pool1d.default, aten.max_pool2d.default,
+                 F.prelu, aten.prelu.default, aten.relu6.default, aten.relu_.default, aten.leaky_relu_.default,
+                 aten.hardtanh_.default, aten.clamp_.default, aten.clamp_min_.default, torch.relu_, "relu_"}
     return homogeneous, maybe_constant, nonlinear
 
 
@@ -110,27 +124,49 @@ class GraphProgram:
                 + (f" of shape {tuple(example_input.shape)}" if isinstance(example_input, torch.Tensor) else "")
             )
         model = copy.deepcopy(module).to(torch.float64)
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
+                owner = name.rpartition(".")[0]
+                raise ValueError(f"module {owner!r}: {name.rpartition('.')[2]} contains NaN or infinite values")
         for name, sub in model.named_modules():
             if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm) and sub.training:
                 raise UnsupportedLayerError(
                     f"module {name!r} ({type(sub).__name__}) is in train mode, where it normalises with "
                     "batch statistics (not piecewise linear in one input): call model.eval() first"
                 )
-        tracer = _SourceTracer()
-        try:
-            graph = tracer.trace(model)
-        except Exception as err:  # torch.fx raises many kinds of errors for untraceable code
-            raise UnsupportedLayerError(
-                f"torch.fx could not trace {type(module).__name__}: {err}. Export it with torch.export, "
-                f"or make its forward traceable. {_SAMPLING_HINT}"
-            ) from err
+        if isinstance(model, fx.GraphModule):
+            graph = model.graph
+        else:
+            try:
+                graph = _SourceTracer().trace(model)
+            except Exception as err:  # torch.fx raises many kinds of errors for untraceable code
+                raise UnsupportedLayerError(
+                    f"torch.fx could not trace {type(module).__name__}: {err}. Export it with torch.export, "
+                    f"or make its forward traceable. {_SAMPLING_HINT}"
+                ) from err
         gm = fx.GraphModule(model, graph)
         x = example_input.detach().to(torch.float64)[:1]
         steps = _classify(gm, x)
         program = cls(gm, steps, tuple(x.shape[1:]), ())
-        out = program._execute(x, mode="run")[1]
-        program.output_dim = int(np.prod(out.shape[1:]))
+        program._check_samples_independent(x)
         return program
+
+    def _check_samples_independent(self, x) -> None:
+        """Refuse graphs that mix the samples of a batch (the forms batch relies on it)."""
+        pair = torch.cat([x, 0.5 * x + 0.25])
+        try:
+            together = self._execute(pair, "run")[1]
+            apart = torch.cat([self._execute(pair[i:i + 1], "run")[1] for i in range(2)])
+            same = together.shape == apart.shape and torch.allclose(together, apart, rtol=1e-10, atol=1e-12)
+        except RuntimeError:
+            same = False
+        if not same:
+            raise UnsupportedLayerError(
+                "the model mixes the samples of a batch or fixes the batch size (e.g. a reshape to a constant "
+                "batch, as torch.export makes without dynamic shapes): export with "
+                "dynamic_shapes=({0: torch.export.Dim('batch')},), or pass the module itself"
+            )
+        self.output_dim = int(np.prod(together.shape[1:]))
 
     # ------------------------------------------------------------------ execution
     def _execute(self, x, mode: str, parts=None, start: int = 0):
@@ -148,14 +184,14 @@ class GraphProgram:
                 env[node] = x
                 continue
             if step.kind == "output":
-                return recorded, _load(node.args[0], env)
+                return recorded, _single(_load(node.args[0], env))
             if step.kind == "const":
                 env[node] = _fetch(self.gm, node)
                 continue
             args, kwargs = _load(node.args, env), _load(node.kwargs, env)
             if step.kind == "nonlinear":
                 z = args[0]
-                recorded.append(z.reshape(z.shape[0], -1))
+                recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
                 if mode == "run":
                     env[node] = self._call(node, args, kwargs)
                 else:
@@ -256,6 +292,11 @@ def _load(value, env, zero: bool = False):
     return value
 
 
+def _single(value):
+    """A model's output: one tensor (a one-element tuple, as torch.export makes, is unwrapped)."""
+    return value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+
+
 def _fetch(gm, node):
     obj = gm
     for part in node.target.split("."):
@@ -289,9 +330,10 @@ def _classify(gm, x) -> list[_Step]:
             continue
         if node.op == "output":
             steps.append(_Step(node, "output"))
-            out = _load(node.args[0], env)
-            if not isinstance(out, torch.Tensor):
+            if not isinstance(_single(_load(node.args[0], env)), torch.Tensor):
                 raise UnsupportedLayerError("the model must return a single tensor")
+            continue
+        if not node.users:  # dead code, e.g. torch.export's input guards: never run
             continue
         args, kwargs = _load(node.args, env), _load(node.kwargs, env)
         batch_inputs = [n for n in node.all_input_nodes if n.meta.get("batch", False)]
@@ -306,10 +348,7 @@ def _classify(gm, x) -> list[_Step]:
         env[node] = value
         is_batch = bool(batch_inputs) and isinstance(value, torch.Tensor)
         node.meta["batch"] = is_batch
-        if not batch_inputs:
-            steps.append(_Step(node, "shape"))
-            continue
-        if not isinstance(value, torch.Tensor):
+        if not batch_inputs or (not isinstance(value, torch.Tensor) and node.target in _SHAPE_QUERIES):
             steps.append(_Step(node, "shape"))
             continue
         steps.append(_classify_node(node, gm, args, kwargs, value, batch_inputs,
@@ -351,18 +390,24 @@ def _classify_node(node, gm, args, kwargs, value, batch_inputs, affine_modules, 
         return _Step(node, "affine", homogeneous=True)
     if target in maybe_constant:
         tensor_inputs = [a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, torch.Tensor)]
-        if target in (operator.mul, operator.truediv, torch.mul, torch.div, "mul", "div"):
-            if len(batch_inputs) > 1 or (target in (operator.truediv, torch.div, "div") and not _is_batch(node.args[0])):
+        if target in _MULTIPLICATIVE:
+            if sum(_is_batch(a) for a in _flat(list(node.args))) > 1 or (target in _DIVISIONS and not _is_batch(node.args[0])):
                 raise UnsupportedLayerError(
                     f"{_describe(node, gm)} multiplies or divides by an input-dependent tensor, which is not "
                     f"piecewise linear. {_SAMPLING_HINT}"
                 )
             return _Step(node, "affine", homogeneous=True)
-        homog = target not in (F.linear, F.conv1d, F.conv2d, F.batch_norm) and \
-            len(tensor_inputs) == len(batch_inputs) and all(
-                not isinstance(a, (int, float)) or a == 0 for a in _flat(args)[1:] if not isinstance(a, torch.Tensor))
+        homog = len(tensor_inputs) == len(batch_inputs) and all(
+            not isinstance(a, (int, float)) or a == 0 for a in _flat(args)[1:] if not isinstance(a, torch.Tensor))
         return _Step(node, "affine", homogeneous=homog)
     raise _unsupported(node, gm)
+
+
+#: Calls on a traced tensor that only read its shape.
+_SHAPE_QUERIES = {"size", "dim", "numel", getattr, len, torch.ops.aten.sym_size.int}
+
+_DIVISIONS = {operator.truediv, torch.div, "div", torch.ops.aten.div.Tensor, torch.ops.aten.div.Scalar}
+_MULTIPLICATIVE = _DIVISIONS | {operator.mul, torch.mul, "mul", torch.ops.aten.mul.Tensor, torch.ops.aten.mul.Scalar}
 
 
 def _is_batch(value) -> bool:
@@ -407,15 +452,21 @@ def _module_activation(sub, z, node, gm) -> Activation:
     if isinstance(sub, nn.LeakyReLU):
         return leaky_relu(n, sub.negative_slope)
     if isinstance(sub, nn.PReLU):
-        w = sub.weight.detach().cpu().double().numpy()
-        per_unit = np.broadcast_to(w.reshape(-1, *([1] * (z.dim() - 2))), z.shape[1:]).reshape(-1) \
-            if w.size > 1 else np.full(n, float(w[0]))
-        return leaky_relu(n, per_unit)
+        return _prelu(sub.weight.detach().cpu().double().numpy(), z)
     if isinstance(sub, nn.Hardtanh):  # ReLU6 is a Hardtanh
         return hardtanh(n, float(sub.min_val), float(sub.max_val))
     if sub.return_indices:
         raise UnsupportedLayerError(f"{_describe(node, gm)}: return_indices=True is not supported")
     return _maxpool(tuple(z.shape[1:]), sub.kernel_size, sub.stride, sub.padding, sub.dilation, sub.ceil_mode, node, gm)
+
+
+def _prelu(weight: np.ndarray, z) -> Activation:
+    """PReLU: one slope, or one per channel (dimension 1), broadcast to every unit."""
+    n = int(np.prod(z.shape[1:]))
+    if weight.size == 1:
+        return leaky_relu(n, np.full(n, float(weight.reshape(-1)[0])))
+    per_unit = np.broadcast_to(weight.reshape(-1, *([1] * (z.dim() - 2))), tuple(z.shape[1:]))
+    return leaky_relu(n, per_unit.reshape(-1))
 
 
 def _function_activation(target, args, kwargs, node, gm) -> Activation:
@@ -426,21 +477,25 @@ def _function_activation(target, args, kwargs, node, gm) -> Activation:
     def arg(i, key, default):
         return rest[i] if len(rest) > i else kwargs.get(key, default)
 
-    if target in (F.relu, torch.relu, "relu"):
+    aten = torch.ops.aten
+    if target in (F.relu, torch.relu, "relu", aten.relu.default, aten.relu_.default, torch.relu_, "relu_"):
         return relu(n)
-    if target is F.leaky_relu:
+    if target in (F.leaky_relu, aten.leaky_relu.default, aten.leaky_relu_.default):
         return leaky_relu(n, arg(0, "negative_slope", 0.01))
-    if target is F.relu6:
+    if target in (F.prelu, aten.prelu.default):
+        return _prelu(arg(0, "weight", None).detach().cpu().double().numpy(), z)
+    if target in (F.relu6, aten.relu6.default):
         return hardtanh(n, 0.0, 6.0)
-    if target is F.hardtanh:
+    if target in (F.hardtanh, aten.hardtanh.default, aten.hardtanh_.default):
         return hardtanh(n, float(arg(0, "min_val", -1.0)), float(arg(1, "max_val", 1.0)))
-    if target in (torch.clamp, "clamp", torch.clamp_min, "clamp_min"):
+    if target in (torch.clamp, "clamp", torch.clamp_min, "clamp_min", aten.clamp.default, aten.clamp_min.default,
+                  aten.clamp_.default, aten.clamp_min_.default):
         lo = arg(0, "min", None)
-        hi = arg(1, "max", None) if target in (torch.clamp, "clamp") else None
+        hi = arg(1, "max", None) if target in (torch.clamp, "clamp", aten.clamp.default, aten.clamp_.default) else None
         if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor) or (lo is None and hi is None):
             raise UnsupportedLayerError(f"{_describe(node, gm)}: clamp needs scalar bounds")
         return hardtanh(n, -np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
-    if target in (torch.abs, "abs"):
+    if target in (torch.abs, "abs", aten.abs.default):
         return absolute(n)
     kernel = arg(0, "kernel_size", None)
     if arg(5, "return_indices", False):

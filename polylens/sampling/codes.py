@@ -4,9 +4,11 @@ Bit order
 ---------
 The unpacked code of a sample is the concatenation of its sites' codes, in the order the
 sites ran in the model's forward pass. Within a site, units are in C order of the
-per-sample activation shape (for a ``(T, H)`` sequence site: token by token), and a unit
-with ``m`` boundaries has ``m`` consecutive bits, bit ``j`` being ``z > b_j`` (see
-:mod:`polylens.sampling.sites`). For a ``nn.Sequential`` MLP this is the unit order of
+per-sample unit shape (for a ``(T, H)`` sequence site: token by token; for max pooling:
+the windows, in the order of the pooled output), and each unit has consecutive bits:
+a unit with ``m`` boundaries has ``m`` bits, bit ``j`` being ``z > b_j`` (thermometer
+code), a max-pooling window of ``K`` positions has ``K`` bits, one set at its arg-max
+(one-hot code; see :mod:`polylens.sampling.sites`). For a ``nn.Sequential`` MLP this is the unit order of
 :meth:`polylens.PWLNet.codes`: layer by layer, units in order, one bit per ReLU with
 ``1 = on``.
 
@@ -45,13 +47,18 @@ class SiteLayout:
     kind : str
         Module class, function name (``"relu()"``) or ``"output"``.
     shape : tuple of int
-        Per-sample activation shape; ``n_units = prod(shape)``.
+        Per-sample unit shape (the activation's, or the pooled output's for max
+        pooling); ``n_units = prod(shape)``.
     bits_per_unit : int
-        Boundaries per unit (1 for ReLU-like units, 2 for Hardtanh/ReLU6).
+        Boundaries per unit (1 for ReLU-like units, 2 for Hardtanh/ReLU6), or window size
+        for max pooling.
     thresholds : tuple of float
-        The boundaries (bit ``j`` of a unit is ``value > thresholds[j]``).
+        The boundaries (bit ``j`` of a unit is ``value > thresholds[j]``); empty for max
+        pooling.
     approximate : bool
         True for smooth activations and output-sign sites.
+    encoding : {"thermometer", "one-hot"}
+        One-hot for max pooling: one change of arg-max flips two bits.
     bit_offset : int
         Position of the site's first bit in the unpacked code.
     byte_offset : int
@@ -64,8 +71,14 @@ class SiteLayout:
     bits_per_unit: int
     thresholds: tuple[float, ...]
     approximate: bool
+    encoding: str
     bit_offset: int
     byte_offset: int
+
+    @property
+    def bits_per_change(self) -> int:
+        """Bits that one boundary crossing flips: 2 for one-hot sites, else 1."""
+        return 2 if self.encoding == "one-hot" else 1
 
     @property
     def n_units(self) -> int:
@@ -98,11 +111,14 @@ class CodeLayout:
 
     @classmethod
     def build(cls, specs) -> "CodeLayout":
-        """Lay out sites given as ``(name, kind, shape, thresholds, approximate)`` tuples."""
+        """Lay out sites given as ``(name, kind, shape, bits_per_unit, thresholds,
+        approximate, encoding)`` tuples, in order."""
         sites, bit, byte = [], 0, 0
-        for name, kind, shape, thresholds, approximate in specs:
-            site = SiteLayout(name, kind, tuple(int(v) for v in shape), len(thresholds),
-                              tuple(float(v) for v in thresholds), bool(approximate), bit, byte)
+        for name, kind, shape, bits_per_unit, thresholds, approximate, encoding in specs:
+            if encoding not in ("thermometer", "one-hot"):
+                raise ValueError(f"CodeLayout: site {name!r} has unknown encoding {encoding!r}")
+            site = SiteLayout(name, kind, tuple(int(v) for v in shape), int(bits_per_unit),
+                              tuple(float(v) for v in thresholds), bool(approximate), encoding, bit, byte)
             sites.append(site)
             bit += site.n_bits
             byte += site.n_bytes
@@ -173,7 +189,8 @@ class CodeLayout:
         if missing:
             raise KeyError(f"no sites named {sorted(missing)}; sites: {self.names}")
         return CodeLayout.build(
-            (s.name, s.kind, s.shape, s.thresholds, s.approximate) for s in self.sites if s.name in names
+            (s.name, s.kind, s.shape, s.bits_per_unit, s.thresholds, s.approximate, s.encoding)
+            for s in self.sites if s.name in names
         )
 
     def to_json(self) -> str:
@@ -216,7 +233,7 @@ class Codes:
 
     Examples
     --------
-    >>> layout = CodeLayout.build([("relu", "ReLU", (3,), (0.0,), False)])
+    >>> layout = CodeLayout.build([("relu", "ReLU", (3,), 1, (0.0,), False, "thermometer")])
     >>> c = Codes.from_bits([[1, 0, 1], [0, 0, 1]], layout)
     >>> c.packed
     array([[5],
@@ -274,13 +291,18 @@ class Codes:
         return bits[:, self.layout.bit_columns].astype(bool)
 
     def pieces(self) -> np.ndarray:
-        """Piece of every unit, int8 of shape (n, n_units): the number of its bits set
-        (0/1 for ReLU-like units, 0/1/2 for Hardtanh), comparable with ``PWLNet.codes``."""
+        """Piece of every unit, int8 of shape (n, n_units), comparable with
+        ``PWLNet.codes``: the number of bits set (0/1 for ReLU-like units, 0/1/2 for
+        Hardtanh) or, for max pooling, the position of the set bit (the arg-max)."""
         bits = self.unpack()
-        units = self.layout.unit_of_bit()
-        out = np.zeros((bits.shape[0], self.layout.n_units), dtype=np.int8)
-        np.add.at(out, (slice(None), units), bits.astype(np.int8))
-        return out
+        parts = []
+        for s in self.layout.sites:
+            unit_bits = bits[:, s.bit_offset:s.bit_offset + s.n_bits].reshape(len(bits), s.n_units, s.bits_per_unit)
+            if s.encoding == "one-hot":
+                parts.append(np.argmax(unit_bits, axis=2).astype(np.int8))
+            else:
+                parts.append(unit_bits.sum(axis=2, dtype=np.int8))
+        return np.concatenate(parts, axis=1) if parts else np.zeros((len(bits), 0), np.int8)
 
     def select(self, sites) -> "Codes":
         """The codes of a subset of sites (names, in this layout's order)."""

@@ -207,12 +207,20 @@ class Session:
         name = site.name if k == 0 else f"{site.name}#{k}"
         if not isinstance(z, torch.Tensor) or z.ndim < 1:
             raise PolylensError(f"site {name!r}: expected a tensor of activations, got {type(z).__name__}")
-        flat = z.detach().reshape(z.shape[0], -1)
-        if len(site.thresholds) == 1:
-            bits = flat > site.thresholds[0]
+        z = z.detach()
+        if site.pool is not None:
+            piece = site.pool.pieces(z)
+            shape = tuple(piece.shape[1:])
+            positions = torch.arange(site.pool.size, device=z.device)
+            bits = (piece.reshape(z.shape[0], -1, 1) == positions).reshape(z.shape[0], -1)
         else:
-            bits = torch.stack([flat > t for t in site.thresholds], dim=2).reshape(z.shape[0], -1)
-        self._events.append(_Event(name, site, tuple(z.shape[1:]), pack_tensor(bits)))
+            shape = tuple(z.shape[1:])
+            flat = z.reshape(z.shape[0], -1)
+            if len(site.thresholds) == 1:
+                bits = flat > site.thresholds[0]
+            else:
+                bits = torch.stack([flat > t for t in site.thresholds], dim=2).reshape(z.shape[0], -1)
+        self._events.append(_Event(name, site, shape, pack_tensor(bits)))
 
     # -------------------------------------------------------------- running
     def to_device(self, value):
@@ -260,7 +268,9 @@ class Session:
                 raise PolylensError("no site ran in the forward pass; name the sites with `sites=`")
             self._check_patterns(sites)
             self.layout = CodeLayout.build(
-                (e.name, e.site.kind, e.shape, e.site.thresholds, e.site.approximate) for e in sites
+                (e.name, e.site.kind, e.shape, e.site.bits_per_unit, e.site.thresholds, e.site.approximate,
+                 e.site.encoding)
+                for e in sites
             )
             marker = next((i for i, e in enumerate(events) if e.site is None), -1)
             self.downstream = [e.name for e in events[marker + 1:] if e.site is not None]

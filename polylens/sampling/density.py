@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from polylens.errors import PolylensError
 from polylens.sampling.codes import Codes
 from polylens.sampling.collect import Session, _first_tensor
-from polylens.sampling.hamming import hamming, hamming_by_site, n_distinct
+from polylens.sampling.hamming import crossings_by_site, hamming_by_site, n_distinct
 
 __all__ = [
     "path_density", "PathDensity", "scale_activations", "ScaleResult",
@@ -45,7 +45,9 @@ class PathDensity:
     t : ndarray of shape (n_samples,)
         Arc-length position of every sample (in the space of the path).
     step_flips : ndarray of shape (n_samples - 1, n_sites), int
-        Hamming distance between consecutive samples' codes, per site.
+        Code changes between consecutive samples, per site: their Hamming distance
+        (halved on max-pooling sites, where one arg-max change flips two bits; see
+        :func:`~polylens.sampling.crossings_by_site`).
     segment_lengths : ndarray of shape (n_segments,)
     steps : int
         Steps per segment.
@@ -84,9 +86,28 @@ class PathDensity:
         return per_step.reshape(len(self.segment_lengths), self.steps).sum(axis=1)
 
     @property
+    def n_changes(self) -> int:
+        """Steps whose two samples have different codes: the sampled number of region
+        boundaries crossed. It counts one where several units change at one point (a
+        ReLU feeding a max pool whose window was all zeros), and can never exceed the
+        exact number of boundaries crossed."""
+        return int(np.count_nonzero(self.step_flips.sum(axis=1)))
+
+    @property
+    def segment_changes(self) -> np.ndarray:
+        """:attr:`n_changes` per segment, shape (n_segments,)."""
+        changed = self.step_flips.sum(axis=1) > 0
+        return changed.reshape(len(self.segment_lengths), self.steps).sum(axis=1)
+
+    @property
     def density(self) -> float:
-        """Code changes per unit length, all sites."""
+        """Code changes (Hamming distance, summed over steps) per unit length, all sites."""
         return self.n_flips / self.length
+
+    @property
+    def change_density(self) -> float:
+        """Region boundaries crossed (:attr:`n_changes`) per unit length."""
+        return self.n_changes / self.length
 
     @property
     def site_density(self) -> np.ndarray:
@@ -176,7 +197,7 @@ def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None =
     return PathDensity(
         sites=all_codes.layout.names,
         t=starts[seg] + frac * lengths[seg],
-        step_flips=hamming_by_site(all_codes[:-1], all_codes[1:]),
+        step_flips=crossings_by_site(all_codes[:-1], all_codes[1:]),
         segment_lengths=lengths,
         steps=steps,
         approximate=all_codes.approximate,
@@ -214,8 +235,9 @@ class ScaleResult:
         Distance from the unscaled (scale 1) code.
     site_hamming : ndarray of shape (n_scales, n, n_sites), int
     crossed : ndarray of shape (n_scales, n), int
-        Code changes summed between consecutive scales (all scales given, sorted, and
-        1) from 1 to each scale: the sampled number of boundaries crossed.
+        Code changes (:func:`~polylens.sampling.crossings_by_site`) summed between
+        consecutive scales (all scales given, sorted, and 1) from 1 to each scale: the
+        sampled number of boundaries crossed.
     density : ndarray of shape (n_scales, n)
         ``crossed / (|scale - 1| * norm)``: boundaries per unit length of activation
         space along the ray (NaN at scale 1 and for a zero activation).
@@ -241,8 +263,8 @@ class ScaleResult:
     outputs: np.ndarray = field(repr=False)
     predictions: np.ndarray = field(repr=False)
     reference_predictions: np.ndarray = field(repr=False)
-    approximate: bool = False
-    codes: Codes | None = field(default=None, repr=False)
+    approximate: bool
+    codes: Codes = field(repr=False)
 
     @property
     def prediction_changed(self) -> np.ndarray:
@@ -273,7 +295,7 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
     -------
     ScaleResult
     """
-    xs = _float_tensor(x, "x")
+    xs = _tensor(x, "x")
     if xs.ndim < 2 or xs.shape[0] < 1:
         raise ValueError(f"scale_activations: `x` must be a batch of shape (n, *input_shape); got {tuple(xs.shape)}")
     given = np.asarray(scales, dtype=np.float64)
@@ -295,7 +317,7 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
                 return out * f.to(device=out.device, dtype=out.dtype).reshape(-1, *([1] * (out.ndim - 1)))
 
             session.edit_fn = scale
-            packed, out = session.run((xs[sel % n],))
+            packed, out = session.run((xs[torch.from_numpy(sel % n)],))
             chunks.append(packed)
             outputs.append(_main_output(out).detach().to("cpu", torch.float64).numpy())
         downstream, layout = session.downstream, session.layout
@@ -305,12 +327,13 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
     out = np.concatenate(outputs).reshape(m, n, *outputs[0].shape[1:])
     ref = int(np.flatnonzero(grid == 1.0)[0])
     per_site = hamming_by_site(all_codes, all_codes[np.tile(np.arange(n), m) + ref * n]).reshape(m, n, -1)
-    step = hamming(all_codes[: (m - 1) * n].packed, all_codes[n:].packed).reshape(m - 1, n)
+    step = crossings_by_site(all_codes[: (m - 1) * n], all_codes[n:]).sum(axis=1).reshape(m - 1, n)
     cum = np.concatenate([np.zeros((1, n), np.int64), np.cumsum(step, axis=0)])
     crossed = np.abs(cum - cum[ref])
     with np.errstate(divide="ignore", invalid="ignore"):
         density = crossed / (np.abs(grid - 1.0)[:, None] * norms[:n][None, :])
     density[ref] = np.nan
+    density[:, norms[:n] == 0] = np.nan
     pick = np.searchsorted(grid, given)
     preds = predictions(out)
     return ScaleResult(
@@ -478,18 +501,26 @@ def disc_basis(d: int, k: int | None, basis, rng: np.random.Generator) -> np.nda
 
 
 # --------------------------------------------------------------------------- helpers
-def _float_tensor(value, name: str) -> torch.Tensor:
-    """A float64 CPU tensor (moved to the model's device and dtype batch by batch)."""
+def _tensor(value, name: str) -> torch.Tensor:
+    """A CPU tensor of ``value`` (moved to the model's device and dtype batch by batch)."""
     if isinstance(value, torch.Tensor):
-        t = value.detach().to("cpu", torch.float64)
+        t = value.detach().cpu()
     else:
         try:
-            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError):
+            t = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError, RuntimeError):
             raise TypeError(f"`{name}` must be a tensor or an array of numbers; got {type(value).__name__}") from None
-    if not torch.isfinite(t).all():
+    if t.is_floating_point() and not torch.isfinite(t).all():
         raise ValueError(f"`{name}` contains NaN or infinite values")
     return t
+
+
+def _float_tensor(value, name: str) -> torch.Tensor:
+    """A float64 CPU tensor (points that get interpolated)."""
+    t = _tensor(value, name)
+    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"`{name}` must hold real numbers; got dtype {t.dtype}")
+    return t.to(torch.float64)
 
 
 def _positive_int(value, name: str, func: str) -> int:

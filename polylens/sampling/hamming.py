@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from polylens.sampling.codes import Codes
 
-__all__ = ["hamming", "hamming_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats"]
+__all__ = ["hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats"]
 
 # Pairwise blocks: a few rows against up to this many columns keep the working set in
 # cache (measured fastest on an AVX-512 CPU; see benchmarks/bench_sampling.py).
@@ -74,6 +74,26 @@ def hamming_by_site(a: Codes, b: Codes) -> np.ndarray:
         raise ValueError(f"hamming_by_site: `a` and `b` have different sites: {a.layout.names} vs {b.layout.names}")
     counts = np.bitwise_count(np.bitwise_xor(a.packed, b.packed))
     return np.add.reduceat(counts.astype(np.int64), a.layout.byte_starts, axis=1)
+
+
+def crossings_by_site(a: Codes, b: Codes) -> np.ndarray:
+    """Boundary crossings that separate two codes, per site, row by row.
+
+    The Hamming distance, halved on one-hot (max-pooling) sites where one change of
+    arg-max flips two bits: for thermometer sites (ReLU-like, Hardtanh) every bit is one
+    boundary. Between two points, at least this many boundaries lie on any path.
+
+    Parameters
+    ----------
+    a, b : Codes
+        Same layout; rows broadcast.
+
+    Returns
+    -------
+    ndarray of shape (n, n_sites), int64
+    """
+    per_bit = np.array([s.bits_per_change for s in a.layout.sites])
+    return hamming_by_site(a, b) // per_bit
 
 
 def pairwise_hamming(codes, other=None, *, device=None, progress: bool = False) -> np.ndarray:

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import inspect
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from polylens.errors import PolylensError
 from polylens.geometry import PolylensWarning
 
-__all__ = ["Site", "SitePlan", "find_sites"]
+__all__ = ["Site", "Pool", "SitePlan", "find_sites"]
 
 _SMOOTH_MODULES = (nn.GELU, nn.SiLU, nn.Mish, nn.ELU, nn.CELU, nn.SELU, nn.Softplus)
 _SIGN_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.RReLU)
@@ -70,6 +70,8 @@ class Site:
         Whether the module's input (the pre-activation) or its output is coded.
     module : torch.nn.Module
         The module the hook is attached to (a small wrapper for functional calls).
+    pool : Pool or None
+        For max pooling: the windows (the unit is a window, its piece the arg-max).
     """
 
     name: str
@@ -78,11 +80,63 @@ class Site:
     approximate: bool
     source: str
     module: nn.Module = field(repr=False, compare=False)
+    pool: "Pool | None" = None
 
     @property
     def bits_per_unit(self) -> int:
-        """Number of code bits of one unit (pieces minus one)."""
-        return len(self.thresholds)
+        """Code bits of one unit: its boundaries (thermometer code), or its window size
+        for max pooling (one-hot code of the arg-max)."""
+        return self.pool.size if self.pool is not None else len(self.thresholds)
+
+    @property
+    def encoding(self) -> str:
+        """``"thermometer"`` (bit ``j``: value above boundary ``j``) or ``"one-hot"`` (max pooling)."""
+        return "one-hot" if self.pool is not None else "thermometer"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max-pooling windows (1-D or 2-D, as ``nn.MaxPool1d/2d`` takes them).
+
+    The piece of a window is the position of its maximum in row-major order over the
+    kernel (the first one on ties), as in :class:`polylens.models.activations.MaxPool`.
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool
+
+    @classmethod
+    def make(cls, dims: int, kernel, stride, padding, dilation, ceil_mode) -> "Pool":
+        def tup(v):
+            return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * dims
+
+        stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+        return cls(tup(kernel), tup(stride), tup(padding), tup(dilation), bool(ceil_mode))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.kernel))
+
+    def pieces(self, z: torch.Tensor) -> torch.Tensor:
+        """Arg-max position in every window: ``z`` of shape (n, C, *spatial) -> int64 (n, C, *out)."""
+        pool = F.max_pool1d if len(self.kernel) == 1 else F.max_pool2d
+        _, index = pool(z, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode, return_indices=True)
+        out = index.shape[2:]
+        piece = torch.zeros_like(index)
+        rest = index
+        # Decompose the flat input index into coordinates, last spatial axis first.
+        for axis in reversed(range(len(self.kernel))):
+            size = z.shape[2 + axis]
+            coord, rest = rest % size, torch.div(rest, size, rounding_mode="floor")
+            origin = torch.arange(out[axis], device=z.device) * self.stride[axis] - self.padding[axis]
+            origin = origin.reshape(-1, *([1] * (len(self.kernel) - 1 - axis)))
+            offset = torch.div(coord - origin, self.dilation[axis], rounding_mode="floor")
+            stride = int(np.prod(self.kernel[axis + 1:]))
+            piece = piece + offset * stride
+        return piece
 
 
 @dataclass(frozen=True)
@@ -227,6 +281,10 @@ def _module_site(name: str, mod: nn.Module, named_by_user: bool) -> Site | None:
         return Site(name, kind, (-3.0, 3.0), True, "input", mod)
     if isinstance(mod, _SMOOTH_MODULES):
         return Site(name, kind, (0.0,), True, "input", mod)
+    if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)):
+        dims = 1 if isinstance(mod, nn.MaxPool1d) else 2
+        pool = Pool.make(dims, mod.kernel_size, mod.stride, mod.padding, mod.dilation, mod.ceil_mode)
+        return Site(name, kind, (), False, "input", mod, pool)
     if named_by_user:
         return Site(name, "output", (0.0,), True, "output", mod)
     return None
@@ -245,31 +303,54 @@ class _FunctionalSite(nn.Module):
         return self.fn(*args, **kwargs)
 
 
-def _bound(fn, args, kwargs, name: str, default: float) -> float:
-    value = inspect.signature(fn).bind(*args, **kwargs).arguments.get(name, default)
-    if not isinstance(value, (int, float)):
-        raise TypeError(f"{name} of {fn.__name__} is not a constant")
-    return float(value)
+def _constant(value, what: str):
+    items = value if isinstance(value, (tuple, list)) else [value]
+    if not all(v is None or isinstance(v, (int, float)) for v in items):
+        raise TypeError(f"{what} is not a constant")
+    return value
 
 
-def _functional_rule(node) -> tuple[object, str, tuple[float, ...], bool] | None:
-    """(function, kind, thresholds, approximate) of an fx node, or None if not an activation."""
-    if node.op == "call_method" and node.target in ("relu", "relu_"):
-        return getattr(torch.Tensor, node.target), f"{node.target}()", (0.0,), False
-    if node.op != "call_function":
+def _functional_rule(node) -> tuple | None:
+    """(function, kind, thresholds, approximate, pool) of an fx node, or None if the node
+    is no activation. Raises TypeError for bounds that are not constants."""
+    if node.op == "call_method":
+        fn = getattr(torch.Tensor, node.target, None) if node.target in _METHODS else None
+    elif node.op == "call_function":
+        fn = node.target
+    else:
         return None
-    fn = node.target
-    if fn in (F.relu, torch.relu, torch.relu_, F.relu_, F.leaky_relu, F.leaky_relu_):
-        return fn, f"{fn.__name__}()", (0.0,), False
+    rest, kwargs = node.args[1:], node.kwargs
+
+    def arg(i, key, default):
+        return _constant(rest[i] if len(rest) > i else kwargs.get(key, default), f"{key} of {node.name}")
+
+    name = f"{getattr(fn, '__name__', node.target)}()"
+    if fn in (F.relu, torch.relu, torch.relu_, F.relu_, F.leaky_relu, F.leaky_relu_, torch.abs,
+              torch.Tensor.relu, torch.Tensor.relu_, torch.Tensor.abs):
+        return fn, name, (0.0,), False, None
     if fn is F.relu6:
-        return fn, "relu6()", (0.0, 6.0), False
+        return fn, "relu6()", (0.0, 6.0), False, None
     if fn in (F.hardtanh, F.hardtanh_):
-        lo = _bound(fn, node.args, node.kwargs, "min_val", -1.0)
-        hi = _bound(fn, node.args, node.kwargs, "max_val", 1.0)
-        return fn, f"{fn.__name__}()", (lo, hi), False
+        return fn, name, (float(arg(0, "min_val", -1.0)), float(arg(1, "max_val", 1.0))), False, None
+    if fn in (torch.clamp, torch.Tensor.clamp, torch.clamp_min, torch.Tensor.clamp_min):
+        lo = arg(0, "min", None)
+        hi = arg(1, "max", None) if fn in (torch.clamp, torch.Tensor.clamp) else None
+        bounds = tuple(float(v) for v in (lo, hi) if v is not None)
+        return (fn, name, bounds, False, None) if bounds else None
+    if fn in (F.max_pool1d, F.max_pool2d):
+        dims = 1 if fn is F.max_pool1d else 2
+        kernel = arg(0, "kernel_size", None)
+        if kernel is None:
+            raise TypeError(f"kernel_size of {node.name} is missing")
+        pool = Pool.make(dims, kernel, arg(1, "stride", None), arg(2, "padding", 0), arg(3, "dilation", 1),
+                         arg(4, "ceil_mode", False))
+        return fn, f"max_pool{dims}d()", (), False, pool
     if fn in (F.gelu, F.silu, F.elu, F.mish, F.softplus):
-        return fn, f"{fn.__name__}()", (0.0,), True
+        return fn, name, (0.0,), True, None
     return None
+
+
+_METHODS = ("relu", "relu_", "abs", "clamp", "clamp_min")
 
 
 class _Tracer(torch.fx.Tracer):
@@ -301,7 +382,7 @@ def _trace_functional(model: nn.Module, keep: set) -> tuple[nn.Module, list[Site
             return model, [], f"node {node.name!r}: {exc}"
         if rule is None:
             continue
-        fn, kind, thresholds, approximate = rule
+        fn, kind, thresholds, approximate, pool = rule
         stack = node.meta.get("nn_module_stack") or {}
         owner = next(reversed(stack.values()))[0] if stack else ""
         name = f"{owner}.{node.name}()" if owner else f"{node.name}()"
@@ -311,6 +392,6 @@ def _trace_functional(model: nn.Module, keep: set) -> tuple[nn.Module, list[Site
             new = gm.graph.call_module(f"_polylens_site_{i}", node.args, node.kwargs)
         node.replace_all_uses_with(new)
         gm.graph.erase_node(node)
-        found.append(Site(name, kind, thresholds, approximate, "input", wrapper))
+        found.append(Site(name, kind, thresholds, approximate, "input", wrapper, pool))
     gm.recompile()
     return gm, found, None

@@ -1,0 +1,273 @@
+"""Sampled estimates next to the exact engine, on models the exact adapter supports.
+
+* :func:`validate_density` -- code changes sampled along a polyline against the exact
+  number of boundaries crossed (``polylens.path_crossings``), as the steps per segment
+  grow.
+* :func:`validate_local_complexity` -- distinct codes sampled in a disc against the
+  exact number of regions meeting the disc (enumerated in the disc's plane).
+
+Both say how many samples an approximation needs. A sampled count can never exceed the
+exact one (a unit's code changes only where its boundary is crossed): a row with
+``violations`` or ``outside`` above zero points at a bug or a float32 rounding at a
+boundary, and is reported rather than hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from polylens.errors import PolylensError
+from polylens.geometry import Box, enumerate_regions
+from polylens.models import PWLNet
+from polylens.sampling.density import _tensor, disc_basis, local_complexity, path_density
+from polylens.sampling.hamming import n_distinct
+
+__all__ = ["validate_density", "DensityValidation", "validate_local_complexity", "LocalComplexityValidation"]
+
+
+@dataclass(frozen=True)
+class DensityValidation:
+    """Sampled against exact boundary crossings along one polyline.
+
+    Two sampled counts are compared with the exact number of boundaries crossed:
+    ``sampled`` counts the steps whose codes differ (:attr:`PathDensity.n_changes`),
+    which can never exceed the exact count, and ``sampled_flips`` sums the Hamming
+    distances (:attr:`PathDensity.n_flips`), which also counts every extra unit that
+    changes at the same point (in generic ReLU MLPs the two agree).
+
+    Attributes
+    ----------
+    steps : ndarray of shape (n_rows,), int
+        Steps per segment of each row.
+    sampled : ndarray of shape (n_rows,), int
+        Steps with a code change, whole path.
+    sampled_flips : ndarray of shape (n_rows,), int
+        Hamming distances summed over the steps, whole path.
+    exact : int
+        Boundaries crossed along the path (exact).
+    segment_sampled : ndarray of shape (n_rows, n_segments), int
+    segment_exact : ndarray of shape (n_segments,), int
+    violations : ndarray of shape (n_rows,), int
+        Segments whose ``sampled`` count exceeds the exact one (should be 0).
+    length : float
+        Length of the path in input space.
+    """
+
+    steps: np.ndarray
+    sampled: np.ndarray
+    sampled_flips: np.ndarray
+    exact: int
+    segment_sampled: np.ndarray
+    segment_exact: np.ndarray
+    violations: np.ndarray
+    length: float
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """``(exact - sampled) / exact`` per row (0 where both are 0)."""
+        if self.exact == 0:
+            return (self.sampled != 0).astype(np.float64)
+        return (self.exact - self.sampled) / self.exact
+
+    def table(self) -> str:
+        """A Markdown table: steps, sampled and exact counts and densities, error, violations."""
+        rows = [
+            (int(s), int(c), int(f), self.exact, f"{c / self.length:.4g}", f"{self.exact / self.length:.4g}",
+             f"{e:.2%}", int(v))
+            for s, c, f, e, v in zip(self.steps, self.sampled, self.sampled_flips, self.relative_error,
+                                     self.violations)
+        ]
+        return _markdown(("steps/segment", "sampled", "sampled flips", "exact", "sampled density",
+                          "exact density", "rel. error", "violations"), rows)
+
+
+def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 32, 64, 128), crossings=None,
+                     batch_size: int = 256, device=None) -> DensityValidation:
+    """Sampled code changes along a polyline next to the exact crossing count.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model :meth:`polylens.PWLNet.from_torch` supports; its default sites (the
+        activation and max-pooling modules and calls) are sampled. Run it in float64 to
+        compare codes exactly at samples close to a boundary.
+    points : Tensor or ndarray of shape (n_points, *input_shape)
+        Vertices of the polyline in input space.
+    steps : sequence of int, default=(1, 2, 4, ..., 128)
+        Steps per segment, one row each.
+    crossings : callable, optional
+        ``crossings(net, segment)`` with ``net`` the exact :class:`~polylens.PWLNet` and
+        ``segment`` of shape (2, input_dim), returning an object whose ``n_crossings`` is
+        the number of boundaries crossed; default ``polylens.path_crossings``.
+    batch_size : int, default=256
+    device : optional
+
+    Returns
+    -------
+    DensityValidation
+
+    Raises
+    ------
+    UnsupportedLayerError
+        The exact adapter does not support the model.
+    PolylensError
+        No exact path engine is available, or the sampled sites do not match the exact
+        net's units.
+    """
+    net = _exact_net(model, _tensor(points, "points")[:1])
+    if crossings is None:
+        import polylens
+
+        crossings = getattr(polylens, "path_crossings", None)
+        if crossings is None:
+            raise PolylensError(
+                "validate_density: the exact path engine `polylens.path_crossings` is not available in this "
+                "version; pass `crossings=`"
+            )
+    steps = np.asarray(steps)
+    if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer) or np.any(steps < 1):
+        raise ValueError(f"validate_density: `steps` must be a non-empty sequence of positive ints; got {steps!r}")
+    pts = net.flatten_inputs(points, "points")
+    if pts.shape[0] < 2:
+        raise ValueError(f"validate_density: `points` needs at least 2 vertices; got {pts.shape[0]}")
+    exact = np.array([int(crossings(net, pts[i:i + 2]).n_crossings) for i in range(pts.shape[0] - 1)])
+    changes, flips = [], []
+    for s in steps:
+        res = path_density(model, points, steps=int(s), batch_size=batch_size, device=device)
+        _check_units(res.codes.layout, net)
+        changes.append(res.segment_changes)
+        flips.append(res.n_flips)
+    seg = np.array(changes, dtype=np.int64)
+    return DensityValidation(
+        steps=steps.astype(np.int64),
+        sampled=seg.sum(axis=1),
+        sampled_flips=np.array(flips, dtype=np.int64),
+        exact=int(exact.sum()),
+        segment_sampled=seg,
+        segment_exact=exact,
+        violations=(seg > exact[None, :]).sum(axis=1),
+        length=float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class LocalComplexityValidation:
+    """Sampled distinct codes in a disc against the exact number of regions meeting it.
+
+    Attributes
+    ----------
+    n_samples : ndarray of shape (n_rows,), int
+    sampled : ndarray of shape (n_rows,), int
+        Distinct codes among the centre and the first ``n_samples`` samples.
+    exact : int
+        Regions meeting the open disc.
+    outside : int
+        Sampled codes (over all samples) that are no exact region's (should be 0).
+    radius : float
+    k : int
+    """
+
+    n_samples: np.ndarray
+    sampled: np.ndarray
+    exact: int
+    outside: int
+    radius: float
+    k: int
+
+    def table(self) -> str:
+        """A Markdown table: samples, distinct codes found, exact regions, fraction found."""
+        rows = [(int(n), int(c), self.exact, f"{c / max(self.exact, 1):.1%}") for n, c in zip(self.n_samples, self.sampled)]
+        return _markdown(("samples", "distinct codes", "exact regions", "found"), rows)
+
+
+def validate_local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples=(10, 100, 1000, 10000),
+                              k: int | None = 2, basis=None, seed: int = 0, batch_size: int = 256,
+                              device=None) -> LocalComplexityValidation:
+    """Distinct codes sampled in a disc next to the exact number of regions meeting it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model :meth:`polylens.PWLNet.from_torch` supports.
+    x : Tensor or ndarray of shape input_shape
+        Centre of the disc (one input).
+    radius : float
+    n_samples : sequence of int, default=(10, 100, 1000, 10000)
+        Sample counts, one row each (prefixes of one sample sequence).
+    k : {1, 2}, default=2
+        Dimension of the random disc (seeded by ``seed``); ignored when ``basis`` is given.
+    basis : array-like of shape (input_size, k), optional
+        Orthonormal basis of the disc, ``k`` in {1, 2}.
+    seed : int, default=0
+    batch_size : int, default=256
+    device : optional
+
+    Returns
+    -------
+    LocalComplexityValidation
+    """
+    net = _exact_net(model, _tensor(x, "x")[None])
+    counts = np.asarray(n_samples)
+    if counts.ndim != 1 or counts.size == 0 or not np.issubdtype(counts.dtype, np.integer) or np.any(counts < 1):
+        raise ValueError(f"validate_local_complexity: `n_samples` must be positive ints; got {n_samples!r}")
+    x0 = net.flatten_inputs(x, "x")[0]
+    U = disc_basis(net.input_dim, None if basis is not None else k, basis, np.random.default_rng(seed))
+    if U is None or U.shape[1] not in (1, 2):
+        raise ValueError("validate_local_complexity: the exact count needs a disc of dimension 1 or 2 (`k` or `basis`)")
+    lc = local_complexity(model, x, radius=radius, n_samples=int(counts.max()), basis=U, seed=seed,
+                          batch_size=batch_size, device=device)
+    _check_units(lc.codes.layout, net)
+    exact_codes = _regions_meeting_disc(net, x0, U, float(radius))
+    exact_set = {row.tobytes() for row in exact_codes.astype(np.int8)}
+    sampled_set = {row.tobytes() for row in lc.codes.pieces()}
+    return LocalComplexityValidation(
+        n_samples=counts.astype(np.int64),
+        sampled=np.array([n_distinct(lc.codes[: int(c) + 1]) for c in counts]),
+        exact=len(exact_set),
+        outside=len(sampled_set - exact_set),
+        radius=float(radius),
+        k=int(U.shape[1]),
+    )
+
+
+def _regions_meeting_disc(net: PWLNet, x0: np.ndarray, U: np.ndarray, radius: float) -> np.ndarray:
+    """Codes of the regions meeting the open disc ``{x0 + U t : |t| < radius}`` (k <= 2)."""
+    res = enumerate_regions(net, Box(-radius, radius), origin=x0, basis=U, progress=False)
+    if not res.complete:
+        raise PolylensError(f"validate_local_complexity: the exact enumeration stopped ({res.stop_reason})")
+    if U.shape[1] == 1:  # every interval of the segment's partition meets the open segment
+        return res.codes
+    keep = [i for i in range(res.n_regions) if _min_norm_2d(res.region(i)) < radius]
+    return res.codes[keep]
+
+
+def _min_norm_2d(region) -> float:
+    """Distance from the origin to a bounded convex polygon ``A t <= b`` (exact in 2-D:
+    the nearest point is the origin, a foot of the perpendicular on an edge, or a vertex)."""
+    A, b = region.A, region.b
+    feet = A * b[:, None]  # rows have unit norm: the foot of the origin on each edge's line
+    candidates = np.vstack([np.zeros((1, 2)), feet, region.vertices()])
+    inside = np.all(candidates @ A.T <= b + 1e-9 * max(1.0, np.abs(b).max()), axis=1)
+    return float(np.linalg.norm(candidates[inside], axis=1).min())
+
+
+def _exact_net(model, example: torch.Tensor) -> PWLNet:
+    return PWLNet.from_torch(model, example.to(torch.float64))
+
+
+def _check_units(layout, net: PWLNet) -> None:
+    sampled = [s.n_units for s in layout.sites]
+    if sampled != list(net.layer_sizes):
+        raise PolylensError(
+            f"the sampled sites {layout.names} have {sampled} units but the exact net's nonlinearities "
+            f"{net.layer_names} have {list(net.layer_sizes)}; the sampled codes cannot be compared with the exact ones"
+        )
+
+
+def _markdown(headers, rows) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

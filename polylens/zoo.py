@@ -1,0 +1,147 @@
+"""Small reference models and data that ship with polylens (no downloads).
+
+Used by the demo, the examples, the benchmarks and the tests: scikit-learn's digits (8x8
+images) and two moons, architectures of each kind the exact engine supports, and a
+seeded trainer that takes seconds on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    "digits_data", "moons_data", "train_classifier",
+    "mlp", "digits_cnn", "digits_resnet", "digits_conv1d", "vgg_style_cnn",
+]
+
+
+def digits_data(seed: int = 0, test_fraction: float = 0.25):
+    """scikit-learn's digits as float32 tensors scaled to [0, 1].
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : torch.Tensor
+        Images of shape (n, 1, 8, 8) and int64 labels 0..9.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = torch.tensor(digits.images / 16.0, dtype=torch.float32).unsqueeze(1)
+    y = torch.tensor(digits.target, dtype=torch.int64)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    n_test = int(len(y) * test_fraction)
+    test, train = perm[:n_test], perm[n_test:]
+    return X[train], y[train], X[test], y[test]
+
+
+def moons_data(n_samples: int = 400, noise: float = 0.15, seed: int = 0):
+    """scikit-learn's two moons: float32 points of shape (n, 2) and int64 labels."""
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
+
+
+def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 30,
+                     batch_size: int = 128, lr: float = 0.01, seed: int = 0) -> float:
+    """Train with Adam and cross-entropy (a single logit: binary cross-entropy).
+
+    The model is trained in place and left in eval mode. Returns the training accuracy.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=gen)
+        for start in range(0, len(y), batch_size):
+            idx = perm[start:start + batch_size]
+            opt.zero_grad()
+            out = model(X[idx])
+            if out.shape[1] == 1:
+                loss = F.binary_cross_entropy_with_logits(out[:, 0], y[idx].float())
+            else:
+                loss = F.cross_entropy(out, y[idx])
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        out = model(X)
+        pred = (out[:, 0] > 0).long() if out.shape[1] == 1 else out.argmax(1)
+    return float((pred == y).float().mean())
+
+
+def mlp(sizes: list[int], activation=nn.ReLU, seed: int = 0) -> nn.Sequential:
+    """A seeded MLP ``sizes[0]-...-sizes[-1]`` with ``activation`` between Linear layers."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(a, b), activation()]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+def digits_cnn(seed: int = 0, channels: tuple[int, int] = (8, 16)) -> nn.Sequential:
+    """Conv2d + BatchNorm + ReLU + MaxPool, twice, then a Linear head (1x8x8 -> 10)."""
+    torch.manual_seed(seed)
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 2 * 2, 10),
+    )
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(h)))
+
+
+class DigitsResNet(nn.Module):
+    """A stem convolution, one residual block, global average pooling, a Linear head."""
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        self.stem = nn.Conv2d(1, channels, 3, padding=1)
+        self.block = _ResidualBlock(channels)
+        self.head = nn.Linear(channels, 10)
+
+    def forward(self, x):
+        h = self.block(torch.relu(self.stem(x)))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+def digits_resnet(seed: int = 0, channels: int = 8) -> DigitsResNet:
+    """A residual CNN for 1x8x8 digits (see :class:`DigitsResNet`)."""
+    torch.manual_seed(seed)
+    return DigitsResNet(channels)
+
+
+def digits_conv1d(seed: int = 0) -> nn.Sequential:
+    """Conv1d over the 64 pixels as a 1-channel sequence: (n, 1, 64) -> 10."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv1d(1, 4, 5, stride=2, padding=2), nn.LeakyReLU(0.1), nn.MaxPool1d(2),
+        nn.Conv1d(4, 8, 3, padding=1, dilation=1, groups=2), nn.Hardtanh(),
+        nn.AvgPool1d(2), nn.Flatten(), nn.Linear(8 * 8, 10),
+    )
+
+
+def vgg_style_cnn(seed: int = 0, n_classes: int = 10) -> nn.Sequential:
+    """conv64-conv64-pool-conv128-conv128-pool-fc on 3x32x32 inputs (random weights)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128 * 8 * 8, n_classes),
+    ).eval()
