@@ -144,12 +144,13 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
 
     Parameters
     ----------
-    hint : tuple of ndarray (point, direction), optional
-        A point on the region's boundary (a relative-interior point of the facet it was
-        reached across) and the direction into the region. The region's facets are then
-        found from an interior point on that ray, and its Chebyshev centre from the facet
-        rows alone (usually no LP). Without a hint, one Chebyshev LP over every candidate
-        row gives the interior point.
+    hint : tuple (point, direction or None), optional
+        Either a point on the region's boundary (a relative-interior point of the facet
+        it was reached across) and the direction into the region, or a point believed to
+        be inside and ``None``. The region's facets are then found from an interior point
+        (on that ray, or the point itself), and its Chebyshev centre from the facet rows
+        alone (usually no LP). Without a usable hint, one Chebyshev LP over every
+        candidate row gives the interior point.
     method : {"auto", "hull", "lp"}
         Facet method when a hint is used (the facets are computed at once).
     """
@@ -176,6 +177,8 @@ def _inner_point(A, b, hint, scale):
     """Midpoint of the ray from the hint's boundary point to where it leaves the region,
     or None if that point is not clearly interior."""
     start, direction = hint
+    if direction is None:
+        return start if np.min(b - A @ start, initial=np.inf) > 1e-7 * scale else None
     slack = b - A @ start
     speed = A @ direction
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -240,7 +243,7 @@ def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: s
     """
     space = Space(net, domain, x0=origin, U=basis, solver=solver)
     t = space.check_point(x, "region_at", "x")
-    return build_region(space, net.codes(space.to_input(t))[0])
+    return build_region(space, net.codes(space.to_input(t))[0], hint=(t, None))
 
 
 def region_for_code(net: PWLNet, code, domain=None, *, origin=None, basis=None, solver: str = "highs") -> Region:
@@ -294,9 +297,9 @@ def crossed_code(region: Region, rows: np.ndarray, point: np.ndarray) -> np.ndar
     Every unit of the facet's earliest layer takes the piece its row names; by
     continuity every other unit keeps its piece, except units that may change with
     them: units of later layers on the same facet, and units tied on a boundary
-    throughout the region (``region.tied_units``). Those are decided layer by layer on
-    their exact affine forms just across the facet (``point`` plus a tiny step along the
-    outward normal), with the boundary rule for ties.
+    throughout the region (``region.tied_units``). Those take their piece at a point
+    just across the facet (``point`` plus a tiny step along the outward normal, one
+    forward pass), where the boundary rule decides ties.
     """
     src = region.source[rows]
     if src.min() < 0:
@@ -307,16 +310,10 @@ def crossed_code(region: Region, rows: np.ndarray, point: np.ndarray) -> np.ndar
     first = layers == layers.min()
     new[src[first]] = region.across[rows][first]
     recheck = np.union1d(src[~first], region.tied_units[net.unit_layer[region.tied_units] > layers.min()])
-    if recheck.size == 0:
-        return new
-    space = region.space
-    probe = point + tol.CROSSING_STEP * space.scale * region.A[rows[0]]
-    recheck_layers = net.unit_layer[recheck]
-    for layer in np.unique(recheck_layers):
-        pre, _ = net.frozen_forms(new, space.basis)
-        z = pre[layer][0] + probe @ pre[layer][1:]
-        units = recheck[recheck_layers == layer]
-        new[units] = net.activations[layer].pieces(z[None])[0][units - net.layer_offsets[layer]]
+    if recheck.size:
+        space = region.space
+        probe = point + tol.CROSSING_STEP * space.scale * region.A[rows[0]]
+        new[recheck] = net.codes(space.to_input(probe))[0][recheck]
     return new
 
 
@@ -342,7 +339,7 @@ def neighbors(region: Region) -> list[Neighbor]:
             continue
         facet = _facet(region, rows, point)
         try:
-            out.append(Neighbor(facet, build_region(region.space, code)))
+            out.append(Neighbor(facet, build_region(region.space, code, hint=(point, region.A[rows[0]]))))
         except InfeasibleRegionError as err:
             warnings.warn(f"no region across facet {facet.label}: {err}", PolylensWarning, stacklevel=2)
     return out

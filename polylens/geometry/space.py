@@ -220,6 +220,21 @@ class Space:
         return point, radius
 
     def _chebyshev_lp(self, A, b, cap, what):
+        """Chebyshev LP; with many rows, by constraint generation: solve on a working set
+        of rows, add the rows its solution violates, repeat (exact at convergence)."""
+        if A.shape[0] <= WORKING_SET:
+            return self._chebyshev_lp_rows(A, b, cap, what)
+        work = np.argsort(np.abs(b))[:WORKING_SET]
+        while True:
+            point, radius = self._chebyshev_lp_rows(A[work], b[work], cap, what)
+            excess = A @ point + radius - b
+            violated = np.flatnonzero(excess > tol.REDUNDANCY * self.scale)
+            if violated.size == 0:
+                return point, radius
+            worst = violated[np.argsort(-excess[violated])[:WORKING_SET]]
+            work = np.union1d(work, worst)
+
+    def _chebyshev_lp_rows(self, A, b, cap, what):
         k = A.shape[1]
         A_lp = np.hstack([A, np.ones((A.shape[0], 1))])
         c = np.zeros(k + 1)
@@ -235,6 +250,9 @@ class Space:
             raise InfeasibleRegionError(f"the Chebyshev LP of {what()} failed: {res.message}")
         return res.x[:k], float(res.x[-1])
 
+
+#: Rows per round of the constraint-generation Chebyshev LP.
+WORKING_SET = 1000
 
 #: Largest number of candidate vertices for which the Chebyshev LP is solved by
 #: enumerating them (``C(m + 1, k + 1)`` for m rows in dimension k) instead of an LP.

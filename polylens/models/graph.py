@@ -48,6 +48,7 @@ class _Step:
     node: object
     kind: str  # "input", "const", "shape", "affine", "nonlinear", "output"
     homogeneous: bool = True  # affine only: adds no constant
+    constant: object = None  # affine, not homogeneous: the node's value at zero input, shape (1, ...)
     activation: Activation | None = None
     out_shape: tuple | None = None  # nonlinear: shape of one output sample
     name: str = ""
@@ -169,16 +170,20 @@ class GraphProgram:
         self.output_dim = int(np.prod(together.shape[1:]))
 
     # ------------------------------------------------------------------ execution
-    def _execute(self, x, mode: str, parts=None, start: int = 0):
+    def _execute(self, x, mode: str, parts=None):
         """Run the steps on a batch; returns (inputs of nonlinear nodes, output tensor).
 
         ``mode`` is ``"run"`` (ordinary forward) or ``"forms"`` (rows: offset, then
         linear parts; nonlinear nodes frozen to ``parts``).
         """
+        with torch.no_grad():
+            return self._steps(x, mode, parts)
+
+    def _steps(self, x, mode: str, parts):
         env: dict = {}
         recorded = []
         layer = 0
-        for step in self.steps[start:]:
+        for step in self.steps:
             node = step.node
             if step.kind == "input":
                 env[node] = x
@@ -199,23 +204,14 @@ class GraphProgram:
                 layer += 1
                 continue
             out = self._call(node, args, kwargs)
-            if mode == "forms" and step.kind == "affine" and not step.homogeneous:
-                zero_args = _load(node.args, env, zero=True)
-                zero_kwargs = _load(node.kwargs, env, zero=True)
-                with torch.no_grad():
-                    const = self._call(node, zero_args, zero_kwargs)
+            if mode == "forms" and step.constant is not None:
                 out = out.clone()
-                out[1:] -= const
+                out[1:] -= step.constant
             env[node] = out
         raise UnsupportedLayerError("the traced graph has no output")
 
     def _call(self, node, args, kwargs):
-        with torch.no_grad():
-            if node.op == "call_module":
-                return self.gm.get_submodule(node.target)(*args, **kwargs)
-            if node.op == "call_method":
-                return getattr(args[0], node.target)(*args[1:], **kwargs)
-            return node.target(*args, **kwargs)
+        return _evaluate(self.gm, node, args, kwargs)
 
     def run(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch."""
@@ -338,22 +334,29 @@ def _classify(gm, x) -> list[_Step]:
         args, kwargs = _load(node.args, env), _load(node.kwargs, env)
         batch_inputs = [n for n in node.all_input_nodes if n.meta.get("batch", False)]
         with torch.no_grad():
-            if node.op == "call_module":
-                sub = gm.get_submodule(node.target)
-                value = sub(*args, **kwargs)
-            elif node.op == "call_method":
-                value = getattr(args[0], node.target)(*args[1:], **kwargs)
-            else:
-                value = node.target(*args, **kwargs)
+            value = _evaluate(gm, node, args, kwargs)
         env[node] = value
         is_batch = bool(batch_inputs) and isinstance(value, torch.Tensor)
         node.meta["batch"] = is_batch
         if not batch_inputs or (not isinstance(value, torch.Tensor) and node.target in _SHAPE_QUERIES):
             steps.append(_Step(node, "shape"))
             continue
-        steps.append(_classify_node(node, gm, args, kwargs, value, batch_inputs,
-                                    affine_modules, nonlinear_modules, homogeneous, maybe_constant, nonlinear_funcs))
+        step = _classify_node(node, gm, args, kwargs, value, batch_inputs,
+                              affine_modules, nonlinear_modules, homogeneous, maybe_constant, nonlinear_funcs)
+        if step.kind == "affine" and not step.homogeneous:
+            with torch.no_grad():
+                step.constant = _evaluate(gm, node, _load(node.args, env, zero=True), _load(node.kwargs, env, zero=True))
+        steps.append(step)
     return steps
+
+
+def _evaluate(gm, node, args, kwargs):
+    """Value of a call node for the given arguments."""
+    if node.op == "call_module":
+        return gm.get_submodule(node.target)(*args, **kwargs)
+    if node.op == "call_method":
+        return getattr(args[0], node.target)(*args[1:], **kwargs)
+    return node.target(*args, **kwargs)
 
 
 def _describe(node, gm) -> str:

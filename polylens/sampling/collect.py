@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 from polylens.errors import PolylensError
 from polylens.sampling.codes import CodeLayout, Codes, CodeStore
-from polylens.sampling.sites import Site, find_sites
+from polylens.sampling.sites import Site, find_sites, on_cpu
 
-__all__ = ["codes", "Session"]
+__all__ = ["codes", "Session", "pack", "pack_tensor", "threshold_bits"]
 
 _BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
 
@@ -159,6 +159,8 @@ class Session:
             for site in self.plan.sites:
                 if site.source == "input":
                     self._handles.append(site.module.register_forward_pre_hook(self._pre_hook(site)))
+                elif site.source == "pool":
+                    self._handles.append(site.module.register_forward_hook(self._pool_hook(site)))
                 else:
                     self._handles.append(site.module.register_forward_hook(self._out_hook(site)))
             if self.edit_module is not None:
@@ -190,6 +192,11 @@ class Session:
             self._record(site, self._call_index(module), _first_tensor(output))
         return hook
 
+    def _pool_hook(self, site: Site):
+        def hook(module, args, output):
+            self._record(site, self._call_index(module), args[0] if args else None, _first_tensor(output))
+        return hook
+
     def _edit_hook(self, module, args, output):
         k = self._calls.get(("edit", id(module)), 0)
         self._calls[("edit", id(module))] = k + 1
@@ -203,24 +210,18 @@ class Session:
         self._events.append(_Event(self.edit_name, None, tuple(output.shape[1:]), None))
         return self.edit_fn(output) if self.edit_fn is not None else None
 
-    def _record(self, site: Site, k: int, z) -> None:
+    def _record(self, site: Site, k: int, z, pooled=None) -> None:
         name = site.name if k == 0 else f"{site.name}#{k}"
         if not isinstance(z, torch.Tensor) or z.ndim < 1:
             raise PolylensError(f"site {name!r}: expected a tensor of activations, got {type(z).__name__}")
         z = z.detach()
         if site.pool is not None:
-            piece = site.pool.pieces(z)
-            shape = tuple(piece.shape[1:])
-            positions = torch.arange(site.pool.size, device=z.device)
-            bits = (piece.reshape(z.shape[0], -1, 1) == positions).reshape(z.shape[0], -1)
+            shape = tuple(pooled.shape[1:])
+            bits = site.pool.one_hot(z, pooled.detach())
         else:
             shape = tuple(z.shape[1:])
-            flat = z.reshape(z.shape[0], -1)
-            if len(site.thresholds) == 1:
-                bits = flat > site.thresholds[0]
-            else:
-                bits = torch.stack([flat > t for t in site.thresholds], dim=2).reshape(z.shape[0], -1)
-        self._events.append(_Event(name, site, shape, pack_tensor(bits)))
+            bits = threshold_bits(z.reshape(z.shape[0], -1), site.thresholds)
+        self._events.append(_Event(name, site, shape, pack(bits)))
 
     # -------------------------------------------------------------- running
     def to_device(self, value):
@@ -294,11 +295,33 @@ class Session:
                 )
 
 
-def pack_tensor(bits: torch.Tensor) -> np.ndarray:
-    """Pack bool bits of shape (n, m) into ``uint8`` of shape (n, ceil(m / 8)) (little bit
-    order), on the tensor's device; only the packed bytes travel to the CPU."""
+def threshold_bits(flat: torch.Tensor, thresholds: tuple[float, ...]):
+    """Thermometer bits of values of shape (n, m): bool (n, m * len(thresholds)), unit by
+    unit, bit ``j`` being ``value > thresholds[j]``. Numpy on the CPU (several times
+    faster than torch's comparison there), torch elsewhere."""
+    if on_cpu(flat):
+        a = flat.numpy()
+        if len(thresholds) == 1:
+            return a > thresholds[0]
+        return np.stack([a > t for t in thresholds], axis=2).reshape(a.shape[0], -1)
+    if len(thresholds) == 1:
+        return flat > thresholds[0]
+    return torch.stack([flat > t for t in thresholds], dim=2).reshape(flat.shape[0], -1)
+
+
+def pack(bits) -> np.ndarray:
+    """Pack bool bits of shape (n, m) (numpy, or a tensor on any device) into ``uint8`` of
+    shape (n, ceil(m / 8)), little bit order; a tensor is packed on its device, so only
+    the packed bytes travel to the CPU."""
+    if isinstance(bits, np.ndarray):
+        return np.packbits(bits, axis=1, bitorder="little")
     if bits.device.type == "cpu":
         return np.packbits(bits.numpy(), axis=1, bitorder="little")
+    return pack_tensor(bits)
+
+
+def pack_tensor(bits: torch.Tensor) -> np.ndarray:
+    """Pack a bool tensor of shape (n, m) on its device (the GPU path of :func:`pack`)."""
     n, m = bits.shape
     pad = (-m) % 8
     b = bits.to(torch.uint8)

@@ -20,6 +20,7 @@ __all__ = ["hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming"
 # cache (measured fastest on an AVX-512 CPU; see benchmarks/bench_sampling.py).
 _ROW_BLOCK = 8
 _COL_BLOCK = 4096
+_TILE = 256
 
 
 def _packed(codes, argument: str) -> np.ndarray:
@@ -160,8 +161,10 @@ def _pairwise_numpy(a: np.ndarray, b: np.ndarray, symmetric: bool, progress: boo
                 np.bitwise_count(xor, out=cnt)
                 np.add(acc, cnt, out=acc)
             out[i:i1, j:j1] = acc
-            if symmetric:
-                out[j:j1, i:i1] = acc.T
+    if symmetric:  # mirror the upper triangle, tile by tile (cache-friendly)
+        for i in range(0, n, _TILE):
+            for j in range(i, n, _TILE):
+                out[j:j + _TILE, i:i + _TILE] = out[i:i + _TILE, j:j + _TILE].T
     return out
 
 

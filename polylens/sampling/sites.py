@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import itertools
 import warnings
 from dataclasses import dataclass, field
 
@@ -66,8 +67,9 @@ class Site:
     approximate : bool
         True when the unit is not piecewise linear (smooth activations) or the code is
         the sign of a module's output.
-    source : {"input", "output"}
-        Whether the module's input (the pre-activation) or its output is coded.
+    source : {"input", "output", "pool"}
+        What is coded: the module's input (the pre-activation), its output, or (max
+        pooling) which input entry its output took.
     module : torch.nn.Module
         The module the hook is attached to (a small wrapper for functional calls).
     pool : Pool or None
@@ -100,6 +102,7 @@ class Pool:
 
     The piece of a window is the position of its maximum in row-major order over the
     kernel (the first one on ties), as in :class:`polylens.models.activations.MaxPool`.
+    It is read in a forward hook from the pooling's input and output.
     """
 
     kernel: tuple[int, ...]
@@ -120,23 +123,43 @@ class Pool:
     def size(self) -> int:
         return int(np.prod(self.kernel))
 
-    def pieces(self, z: torch.Tensor) -> torch.Tensor:
-        """Arg-max position in every window: ``z`` of shape (n, C, *spatial) -> int64 (n, C, *out)."""
-        pool = F.max_pool1d if len(self.kernel) == 1 else F.max_pool2d
-        _, index = pool(z, self.kernel, self.stride, self.padding, self.dilation, self.ceil_mode, return_indices=True)
-        out = index.shape[2:]
-        piece = torch.zeros_like(index)
-        rest = index
-        # Decompose the flat input index into coordinates, last spatial axis first.
-        for axis in reversed(range(len(self.kernel))):
-            size = z.shape[2 + axis]
-            coord, rest = rest % size, torch.div(rest, size, rounding_mode="floor")
-            origin = torch.arange(out[axis], device=z.device) * self.stride[axis] - self.padding[axis]
-            origin = origin.reshape(-1, *([1] * (len(self.kernel) - 1 - axis)))
-            offset = torch.div(coord - origin, self.dilation[axis], rounding_mode="floor")
-            stride = int(np.prod(self.kernel[axis + 1:]))
-            piece = piece + offset * stride
-        return piece
+    def one_hot(self, z: torch.Tensor, pooled: torch.Tensor):
+        """One-hot arg-max of every window, from the input ``z`` of shape (n, C, *spatial)
+        and the pooled output of shape (n, C, *out).
+
+        Returns bool bits of shape (n, C * prod(out) * size), window by window, bit ``k``
+        set where kernel position ``k`` holds the maximum: a numpy array on the CPU (where
+        numpy's comparisons are several times faster), else a tensor on ``z``'s device.
+        """
+        out = pooled.shape[2:]
+        pad = []
+        for axis in reversed(range(len(self.kernel))):  # F.pad lists the last axis first
+            need = (out[axis] - 1) * self.stride[axis] + (self.kernel[axis] - 1) * self.dilation[axis] + 1
+            pad += [self.padding[axis], max(0, need - z.shape[2 + axis] - self.padding[axis])]
+        if any(pad):
+            z = F.pad(z, pad, value=float("-inf"))
+        if on_cpu(z):
+            z, pooled = z.numpy(), pooled.numpy()
+            bits = np.empty((*pooled.shape, self.size), dtype=bool)
+        else:
+            bits = torch.empty((*pooled.shape, self.size), dtype=torch.bool, device=z.device)
+        found = None
+        for k, offsets in enumerate(itertools.product(*(range(k) for k in self.kernel))):
+            window = tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                           for o, d, s, n in zip(offsets, self.dilation, self.stride, out))
+            hit = z[(slice(None), slice(None), *window)] == pooled
+            if found is None:
+                found = hit
+            else:
+                hit &= ~found  # the first maximum wins ties, as in torch and the exact engine
+                found |= hit
+            bits[..., k] = hit
+        return bits.reshape(bits.shape[0], -1)
+
+
+def on_cpu(t: torch.Tensor) -> bool:
+    """Whether ``t`` is best handled by numpy: a CPU tensor of a dtype numpy has."""
+    return t.device.type == "cpu" and t.dtype != torch.bfloat16
 
 
 @dataclass(frozen=True)
@@ -284,7 +307,7 @@ def _module_site(name: str, mod: nn.Module, named_by_user: bool) -> Site | None:
     if isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)):
         dims = 1 if isinstance(mod, nn.MaxPool1d) else 2
         pool = Pool.make(dims, mod.kernel_size, mod.stride, mod.padding, mod.dilation, mod.ceil_mode)
-        return Site(name, kind, (), False, "input", mod, pool)
+        return Site(name, kind, (), False, "pool", mod, pool)
     if named_by_user:
         return Site(name, "output", (0.0,), True, "output", mod)
     return None
@@ -392,6 +415,6 @@ def _trace_functional(model: nn.Module, keep: set) -> tuple[nn.Module, list[Site
             new = gm.graph.call_module(f"_polylens_site_{i}", node.args, node.kwargs)
         node.replace_all_uses_with(new)
         gm.graph.erase_node(node)
-        found.append(Site(name, kind, thresholds, approximate, "input", wrapper, pool))
+        found.append(Site(name, kind, thresholds, approximate, "input" if pool is None else "pool", wrapper, pool))
     gm.recompile()
     return gm, found, None
