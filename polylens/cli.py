@@ -1,4 +1,4 @@
-"""``polylens`` command line: ``demo`` and ``enumerate``."""
+"""``polylens`` command line: ``demo``, ``enumerate``, ``slice`` and ``path``."""
 
 from __future__ import annotations
 
@@ -50,7 +50,121 @@ def _parser() -> argparse.ArgumentParser:
     enum.add_argument("--solver", default="highs", help="LP back end: highs (default), scipy or cvxpy")
     enum.add_argument("--json", action="store_true", help="print one JSON object")
     enum.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    plane = sub.add_parser(
+        "slice",
+        help="exact regions of a 2-D plane through the input space, as a picture",
+        description="Every region meeting a box of a plane, as exact polygons, with the decision boundary. "
+                    + _PICKLE_NOTE,
+    )
+    plane.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    plane.add_argument("--through", nargs=3, metavar=("A.npy", "B.npy", "C.npy"),
+                       help="the plane A + s (B - A) + t (C - A); each file holds one input "
+                            "(default: the input space of a model with 2 inputs)")
+    plane._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+    plane.add_argument("--box", nargs=2, type=_corner, metavar=("LO", "HI"),
+                       help="bounds of (s, t) (default 0 1 with --through, -1 1 otherwise)")
+    plane.add_argument("--color-by", default="region", choices=["region", "class", "gradient_norm"],
+                       help="colour of the regions (default: region)")
+    plane.add_argument("--out", default=None, metavar="FIG", help="write the figure (.png or .svg)")
+    plane.add_argument("--json", action="store_true", help="print one JSON object")
+
+    path = sub.add_parser(
+        "path",
+        help="exact boundary crossings along a segment between two inputs",
+        description="Every point where the code changes between two inputs, and the polytope density. "
+                    + _PICKLE_NOTE,
+    )
+    path.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    path.add_argument("--from", dest="start", required=True, metavar="A.npy", help="start input (.npy)")
+    path.add_argument("--to", dest="end", required=True, metavar="B.npy", help="end input (.npy)")
+    path.add_argument("--windows", type=int, default=40, help="density windows (default 40)")
+    path.add_argument("--out", default=None, metavar="FIG", help="write the density figure (.png or .svg)")
+    path.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _load_inputs(files):
+    """Inputs from .npy files (one sample each) and an example batch for tracing."""
+    import torch
+
+    arrays = []
+    for name in files:
+        try:
+            arrays.append(np.load(name).astype(np.float64))
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(f"cannot read input file {name!r}: {err}") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"the input files have different shapes: {sorted(shapes)}")
+    return arrays, torch.as_tensor(arrays[0][None])
+
+
+def _slice(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from polylens.geometry.plane import plane_partition
+    from polylens.models.io import load_model
+    from polylens.plotting import plot_plane
+
+    if args.through:
+        (a, b, c), example = _load_inputs(args.through)
+        net = load_model(args.model, example)
+        box = (0.0, 1.0) if args.box is None else tuple(args.box)
+        part = plane_partition(net, a, b - a, c - a, box=box)
+    else:
+        net = load_model(args.model)
+        box = (-1.0, 1.0) if args.box is None else tuple(args.box)
+        part = plane_partition(net, box=box)
+    if args.out:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        plot_plane(part, ax=ax, color_by=args.color_by)
+        ax.set_title(f"{part.n_regions} regions (exact)")
+        fig.tight_layout()
+        fig.savefig(args.out, dpi=150)
+        plt.close(fig)
+    summary = {"model": repr(net), "regions": part.n_regions, "seconds": round(part.seconds, 6),
+               "decision_boundary_segments": int(len(part.decision_boundary)),
+               "box": part.box.tolist(), "figure": args.out}
+    print(json.dumps(summary) if args.json else
+          f"{net}: {part.n_regions} regions in the plane box, {part.seconds:.2f} s"
+          + (f"; figure written to {args.out}" if args.out else ""))
+    return 0
+
+
+def _path(args) -> int:
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from polylens.geometry.paths import path_crossings
+    from polylens.models.io import load_model
+    from polylens.plotting import plot_path_density
+
+    (a, b), example = _load_inputs([args.start, args.end])
+    net = load_model(args.model, example)
+    t0 = time.perf_counter()
+    path = path_crossings(net, np.stack([a.reshape(-1), b.reshape(-1)]))
+    seconds = time.perf_counter() - t0
+    if args.out:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        plot_path_density(path, n_windows=args.windows, ax=ax)
+        fig.tight_layout()
+        fig.savefig(args.out, dpi=150)
+        plt.close(fig)
+    _, density = path.density(args.windows)
+    summary = {"model": repr(net), "crossings": path.n_crossings, "seconds": round(seconds, 6),
+               "length": path.length, "positions": path.positions.tolist(),
+               "units_flipped": [u.tolist() for u in path.units], "density": density.tolist(),
+               "classes": path.piece_classes().tolist(), "figure": args.out}
+    print(json.dumps(summary) if args.json else
+          f"{net}: {path.n_crossings} boundaries crossed over length {path.length:.4g}, {seconds:.2f} s")
+    return 0
 
 
 def _enumerate(args) -> int:
@@ -94,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_demo(args.out, progress=not args.no_progress)
             print(json.dumps(summary, indent=2))
             return 0
-        return _enumerate(args)
+        return {"enumerate": _enumerate, "slice": _slice, "path": _path}[args.command](args)
     except (PolylensError, ValueError, FileNotFoundError) as err:
         print(f"polylens: error: {err}", file=sys.stderr)
         return 2

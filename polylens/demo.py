@@ -4,7 +4,8 @@
 seeds, a few seconds on one CPU thread), enumerates every region in a box around the
 data, builds the region graph and writes to the output folder:
 
-- ``partition.png``: regions coloured, exact decision boundary, data points;
+- ``partition.png``: regions coloured, exact decision boundary, data points (every
+  region is an exact polygon from :func:`polylens.plane_partition`);
 - ``regions.graphml``: the region graph;
 - ``summary.json``: counts, timings, accuracy.
 """
@@ -18,47 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from polylens.geometry.domain import Box
-from polylens.geometry.enumeration import enumerate_regions
+from polylens import zoo
 from polylens.geometry.graph import region_graph, write_graphml
+from polylens.geometry.plane import plane_partition
 from polylens.models.pwlnet import PWLNet
 
-__all__ = ["train_moons_mlp", "run_demo"]
-
-
-def train_moons_mlp(hidden: tuple[int, ...] = (16, 16), n_samples: int = 400, steps: int = 400, seed: int = 0):
-    """Train a ReLU MLP (binary logit output) on two moons.
-
-    Returns
-    -------
-    model : torch.nn.Sequential
-        In eval mode, float32.
-    X : ndarray of shape (n_samples, 2)
-    y : ndarray of shape (n_samples,)
-    accuracy : float
-        On the training data.
-    """
-    import torch
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(n_samples=n_samples, noise=0.15, random_state=seed)
-    torch.manual_seed(seed)
-    layers, width = [], 2
-    for h in hidden:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        width = h
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
-    xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xt)[:, 0], yt)
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = float(((model(xt)[:, 0] > 0).float() == yt).float().mean())
-    return model, X, y, accuracy
+__all__ = ["run_demo"]
 
 
 def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) -> dict:
@@ -69,21 +35,24 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
     import matplotlib.pyplot as plt
     import torch
 
-    from polylens.plotting import plot_partition
+    from polylens.plotting import plot_plane
 
     torch.set_num_threads(1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model, X, y, accuracy = train_moons_mlp()
+    X, y = zoo.moons_data(n_samples=400, seed=0)
+    model = zoo.mlp([2, 16, 16, 1], seed=0)
+    accuracy = zoo.train_classifier(model, X, y, epochs=400, batch_size=len(y), lr=0.02, seed=0)
     train_seconds = time.perf_counter() - t0
     net = PWLNet.from_torch(model)
-    domain = Box(np.floor(X.min(axis=0) - 0.5), np.ceil(X.max(axis=0) + 0.5))
-    result = enumerate_regions(net, domain, progress=progress)
+    lo, hi = np.floor(X.numpy().min(axis=0) - 0.5), np.ceil(X.numpy().max(axis=0) + 0.5)
+    part = plane_partition(net, box=(lo, hi), progress=progress)
+    result = part.enumeration
     graph = region_graph(result)
     write_graphml(graph, out / "regions.graphml")
     fig, ax = plt.subplots(figsize=(7, 5))
-    plot_partition(result, ax=ax, data=X, labels=y)
+    plot_plane(part, ax=ax, data=X.numpy(), labels=y.numpy())
     ax.set_title(f"2-16-16-1 ReLU MLP on two moons: {result.n_regions} regions (exact)")
     fig.tight_layout()
     fig.savefig(out / "partition.png", dpi=150)
@@ -93,7 +62,8 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
         "model": repr(net),
         "train_accuracy": round(accuracy, 4),
         "train_seconds": round(train_seconds, 3),
-        "domain": {"lo": domain.lo.tolist(), "hi": domain.hi.tolist()},
+        "domain": {"lo": lo.tolist(), "hi": hi.tolist()},
+        "decision_boundary_segments": int(len(part.decision_boundary)),
         **result.summary(),
         "regions_per_class": np.bincount(classes, minlength=2).tolist(),
         "graph_edges": graph.number_of_edges(),

@@ -1,71 +1,39 @@
-"""Pictures of 2-D partitions: regions coloured, decision boundary on top."""
+"""Pictures: plane partitions (regions coloured, decision boundary on top) and the
+polytope density along a path (with the predicted class of every piece as a band).
+
+Figures are matplotlib; save them as PNG or SVG by the file name's extension.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from polylens.geometry.enumeration import EnumerationResult
-from polylens.geometry.polygons import clip_halfplane, line_in_polygon, order_convex
+from polylens.geometry.paths import PathCrossings
+from polylens.geometry.plane import PlanePartition
 
-__all__ = ["region_polygons", "decision_segments", "plot_partition"]
+__all__ = ["plot_plane", "plot_path_density", "COLOR_BY"]
 
-COLOR_BY = ("region", "class")
-
-
-def region_polygons(result: EnumerationResult) -> list[np.ndarray]:
-    """Polygon (ordered vertices, shape (n_i, 2)) of every region of a 2-D enumeration.
-
-    Requires a bounded domain (every region a polygon).
-    """
-    _check_2d(result, "region_polygons")
-    if result.n_unbounded:
-        raise ValueError("region_polygons: the enumeration has unbounded regions; enumerate inside a Box")
-    return [order_convex(result.region(i).vertices()) for i in range(result.n_regions)]
+COLOR_BY = ("region", "class", "gradient_norm")
 
 
-def decision_segments(result: EnumerationResult, polygons: list[np.ndarray]) -> list[np.ndarray]:
-    """Exact decision boundary of a classifier, as segments of shape (2, 2).
-
-    With one output the boundary is ``output == 0``; with several, the set where the
-    two largest outputs tie.
-    """
-    segments = []
-    for i, poly in enumerate(polygons):
-        region = result.region(i)
-        W, c = region.out_weight, region.out_bias
-        if W.shape[0] == 1:
-            pairs = [(W[0], -c[0], poly)]
-        else:
-            pairs = []
-            for p in range(W.shape[0]):
-                for q in range(p + 1, W.shape[0]):
-                    cell = poly
-                    for r in range(W.shape[0]):
-                        if r not in (p, q):  # where p beats every other class r
-                            cell = clip_halfplane(cell, W[r] - W[p], c[p] - c[r])
-                    pairs.append((W[p] - W[q], c[q] - c[p], cell))
-        for a, b, cell in pairs:
-            seg = line_in_polygon(cell, a, b) if np.any(a) else None
-            if seg is not None:
-                segments.append(seg)
-    return segments
-
-
-def plot_partition(result: EnumerationResult, *, ax=None, color_by: str = "region", data=None, labels=None,
-                   seed: int = 0):
-    """Draw the regions of a 2-D enumeration with the decision boundary on top.
+def plot_plane(part: PlanePartition, *, ax=None, color_by="region", data=None, labels=None,
+               boundary: bool = True, seed: int = 0):
+    """Draw every region of a plane partition, with the exact decision boundary on top.
 
     Parameters
     ----------
-    result : EnumerationResult
-        A complete enumeration in a 2-D box.
+    part : PlanePartition
+        From :func:`polylens.plane_partition`.
     ax : matplotlib Axes, optional
-    color_by : {"region", "class"}, default="region"
-        Random colour per region, or a colour per predicted class.
+    color_by : {"region", "class", "gradient_norm"} or ndarray of shape (n_regions,)
+        A random colour per region, a colour per predicted class, the norm of the output
+        map's slope, or any per-region statistic (a colour map and a colour bar).
     data : ndarray of shape (n, 2), optional
-        Points to mark; ``labels`` (shape (n,)) colours them.
+        Points to mark, in plane coordinates; ``labels`` of shape (n,) colours them.
+    boundary : bool, default=True
+        Draw the decision boundary.
     seed : int, default=0
-        Seed of the region colours.
+        Seed of the random region colours.
 
     Returns
     -------
@@ -74,29 +42,87 @@ def plot_partition(result: EnumerationResult, *, ax=None, color_by: str = "regio
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
 
-    if color_by not in COLOR_BY:
-        raise ValueError(f"plot_partition: `color_by` must be one of {COLOR_BY}; got {color_by!r}")
-    polygons = region_polygons(result)
+    if not isinstance(part, PlanePartition):
+        raise TypeError(f"plot_plane: `part` must be a PlanePartition; got {type(part).__name__}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
-    if color_by == "region":
-        colors = plt.get_cmap("tab20")(np.random.default_rng(seed).integers(0, 20, len(polygons)))
+    polys = PolyCollection(part.polygons, edgecolors="0.25", linewidths=0.3)
+    if isinstance(color_by, str):
+        if color_by not in COLOR_BY:
+            raise ValueError(f"plot_plane: `color_by` must be one of {COLOR_BY} or an array; got {color_by!r}")
+        if color_by == "region":
+            polys.set_facecolor(plt.get_cmap("tab20")(np.random.default_rng(seed).integers(0, 20, part.n_regions)))
+        elif color_by == "class":
+            polys.set_facecolor(plt.get_cmap("Pastel1")(part.predicted_class() % 9))
+        else:
+            _statistic(ax, polys, part.gradient_norms(), "norm of the output map's slope")
     else:
-        colors = plt.get_cmap("Pastel1")(result.predicted_class() % 9)
-    ax.add_collection(PolyCollection(polygons, facecolors=colors, edgecolors="0.25", linewidths=0.3, alpha=0.85))
-    ax.add_collection(LineCollection(decision_segments(result, polygons), colors="k", linewidths=1.8))
+        values = np.asarray(color_by, dtype=float)
+        if values.shape != (part.n_regions,):
+            raise ValueError(f"plot_plane: a `color_by` array must have shape ({part.n_regions},); got {values.shape}")
+        _statistic(ax, polys, values, "")
+    ax.add_collection(polys)
+    if boundary and len(part.decision_boundary):
+        ax.add_collection(LineCollection(part.decision_boundary, colors="k", linewidths=1.8))
     if data is not None:
         data = np.asarray(data)
-        ax.scatter(data[:, 0], data[:, 1], c=labels, s=8, cmap="coolwarm", edgecolors="white", linewidths=0.3)
-    lo, hi = result.space.box
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
+        ax.scatter(data[:, 0], data[:, 1], c=labels, s=10, cmap="coolwarm", edgecolors="white", linewidths=0.4,
+                   zorder=3)
+    (s_lo, t_lo), (s_hi, t_hi) = part.box
+    ax.set_xlim(s_lo, s_hi)
+    ax.set_ylim(t_lo, t_hi)
     ax.set_aspect("equal")
     return ax
 
 
-def _check_2d(result, name: str) -> None:
-    if not isinstance(result, EnumerationResult):
-        raise TypeError(f"{name}: `result` must be an EnumerationResult; got {type(result).__name__}")
-    if result.space.dim != 2:
-        raise ValueError(f"{name}: needs a 2-D space; this enumeration is {result.space.dim}-D")
+def _statistic(ax, polys, values, label: str) -> None:
+    import matplotlib.pyplot as plt
+
+    polys.set_array(values)
+    polys.set_cmap("viridis")
+    plt.colorbar(polys, ax=ax, shrink=0.8, label=label)
+
+
+def plot_path_density(path: PathCrossings, *, n_windows: int = 40, ax=None, class_names=None):
+    """Exact polytope density along a path, with each piece's predicted class as a band.
+
+    Parameters
+    ----------
+    path : PathCrossings
+        From :func:`polylens.path_crossings`.
+    n_windows : int, default=40
+        Windows of equal length for the density.
+    ax : matplotlib Axes, optional
+    class_names : sequence of str, optional
+        Legend labels of the classes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if not isinstance(path, PathCrossings):
+        raise TypeError(f"plot_path_density: `path` must be a PathCrossings; got {type(path).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    centres, density = path.density(n_windows)
+    ax.plot(centres, density, color="k", lw=1.5, label="boundaries crossed per unit length")
+    classes = path.piece_classes()
+    cmap = plt.get_cmap("tab10")
+    top = max(float(density.max()), 1.0) * 1.1
+    band = 0.06 * top
+    for lo, hi, cls in zip(path.breaks[:-1], path.breaks[1:], classes):
+        ax.axvspan(lo, hi, ymin=0, ymax=band / (top + band), color=cmap(cls % 10), lw=0)
+    for x in path.vertices[1:-1]:
+        ax.axvline(x, color="0.6", lw=0.8, ls="--")
+    ax.set_ylim(-band, top)
+    ax.set_xlim(0, path.length)
+    ax.set_xlabel("distance along the path")
+    ax.set_ylabel("polytope density")
+    present = sorted(set(classes.tolist()))
+    names = class_names or [str(c) for c in range(max(present) + 1)]
+    ax.legend(handles=[ax.lines[0]] + [Patch(color=cmap(c % 10), label=f"class {names[c]}") for c in present],
+              loc="upper right", fontsize=8)
+    return ax

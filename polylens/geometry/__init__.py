@@ -4,6 +4,8 @@ from polylens.geometry.domain import Box, Polyhedron
 from polylens.geometry.enumeration import EnumerationResult, enumerate_regions
 from polylens.geometry.facets import Facet
 from polylens.geometry.graph import region_graph, write_graphml
+from polylens.geometry.paths import PathCrossings, path_crossings
+from polylens.geometry.plane import PlanePartition, plane_partition
 from polylens.geometry.region import (
     Neighbor,
     PolylensWarning,
@@ -19,4 +21,5 @@ __all__ = [
     "Box", "Polyhedron", "Space", "Region", "Facet", "Neighbor", "PolylensWarning",
     "region_at", "region_for_code", "facets", "neighbors",
     "enumerate_regions", "EnumerationResult", "region_graph", "write_graphml",
+    "path_crossings", "PathCrossings", "plane_partition", "PlanePartition",
 ]

@@ -1,7 +1,7 @@
 """Enumeration of every region of a net inside a convex domain (or all of R^k).
 
 Breadth-first search over facets from a seed point: a region's neighbours are found by
-crossing each of its inner facets (see :func:`polylens.geometry.region.crossed_code`).
+crossing each of its inner facets (see :func:`polylens.geometry.region.crossed_codes`).
 The search is complete because the facet-adjacency graph of the partition of a convex
 set is connected; over all of R^k the same search runs with unbounded regions allowed
 (every LP and hull step copes with unboundedness, so no region is missed however far
@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError, PolylensError
 from polylens.geometry.facets import METHODS, compute_facets
-from polylens.geometry.region import Region, build_region, crossed_code
+from polylens.geometry.region import Region, build_region, crossed_codes, unique_rows
 from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
 
@@ -62,6 +62,12 @@ class EnumerationResult:
     degenerate : list of str
         Degenerate configurations met (an empty region across a facet, a one-sided
         adjacency); never silently dropped.
+    vertices : list of ndarray
+        Finite vertices of each region, shape (n_i, k), where the hull method ran
+        (``k <= 6``); empty arrays otherwise.
+    out_weight : ndarray of shape (n_regions, n_outputs, k)
+    out_bias : ndarray of shape (n_regions, n_outputs)
+        The affine map the network applies on each region.
     space : Space
     """
 
@@ -78,6 +84,9 @@ class EnumerationResult:
     lp_solves: int
     seconds: float
     degenerate: list
+    vertices: list = field(repr=False)
+    out_weight: np.ndarray = field(repr=False)
+    out_bias: np.ndarray = field(repr=False)
     space: Space = field(repr=False)
 
     @property
@@ -94,9 +103,7 @@ class EnumerationResult:
 
     def outputs(self) -> np.ndarray:
         """Network output at every region's interior point, shape (n_regions, n_outputs)."""
-        if self.n_regions == 0:
-            return np.zeros((0, self.net.output_dim))
-        return self.net.forward(self.space.to_input(self.points))
+        return np.einsum("nok,nk->no", self.out_weight, self.points) + self.out_bias
 
     def predicted_class(self) -> np.ndarray:
         """Class at each interior point: arg-max of the outputs, or ``output > 0`` for a
@@ -135,6 +142,8 @@ class _Search:
         self.bounded: list[bool] = []
         self.n_facets: list[int] = []
         self.hints: list[np.ndarray] = []
+        self.vertices: dict[int, np.ndarray] = {}
+        self.maps: dict[int, np.ndarray] = {}  # region -> [out_bias | out_weight], shape (n_out, 1 + k)
         self.edges: dict[tuple[int, int], list] = {}
         self.degenerate: list[str] = []
         self.lp_solves = 0
@@ -188,6 +197,11 @@ class _Search:
                 edge_unit_lengths=np.array([len(u) for u in units], dtype=np.int64),
                 edge_unit_values=np.array([v for u in units for v in u], dtype=np.int64),
                 degenerate=np.array(self.degenerate, dtype=str),
+                vertex_owner=np.repeat(np.array(list(self.vertices), dtype=np.int64),
+                                       [v.shape[0] for v in self.vertices.values()]),
+                vertex_values=np.concatenate([np.zeros((0, self.k)), *self.vertices.values()]),
+                map_owner=np.array(list(self.maps), dtype=np.int64),
+                map_values=np.array(list(self.maps.values())).reshape(len(self.maps), -1, self.k + 1),
                 counters=np.array([self.lp_solves, self.seconds]),
             )
         os.replace(tmp, path)
@@ -215,6 +229,10 @@ class _Search:
             ):
                 s.edges[(a, b)] = [tuple(values[end - length:end].tolist()), count]
             s.degenerate = data["degenerate"].tolist()
+            owners, values = data["vertex_owner"], data["vertex_values"]
+            for owner in np.unique(owners):
+                s.vertices[int(owner)] = values[owners == owner]
+            s.maps = dict(zip(data["map_owner"].tolist(), data["map_values"]))
             s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
         s.next = s.status.index(_PENDING) if _PENDING in s.status else len(s.status)
         return s
@@ -372,8 +390,7 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
         region.A, region.b, region.point, space, method, region.candidates)
     space.lp_solves += data.lp_solves
     crossings = []
-    for rows, point in zip(data.groups, data.points):
-        new = crossed_code(region, rows, point)
+    for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):
         if new is not None:
             crossings.append((new, np.stack([point, region.A[rows[0]]]), tuple(int(u) for u in region.source[rows])))
     search.degenerate.extend(_slivers(region, data.groups))
@@ -381,6 +398,9 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
     for new, hint, units in crossings:
         search.edge(i, search.add(new, hint), units)
     search.status[i] = _DONE
+    if data.vertices is not None:
+        search.vertices[i] = unique_rows(data.vertices, tol.COINCIDENT * space.scale)
+    search.maps[i] = np.hstack([region.out_bias[:, None], region.out_weight])
     search.points[i] = region.point
     search.radii[i] = region.radius
     search.bounded[i] = data.bounded
@@ -424,6 +444,7 @@ def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResul
         edge_units.append(units)
         if count != 2:
             degenerate.append(f"adjacency between regions {remap[a]} and {remap[b]} was seen from one side only")
+    maps = np.array([search.maps[int(i)] for i in done]).reshape(done.size, space.net.output_dim, k + 1)
     return EnumerationResult(
         codes=codes[done],
         points=np.array(search.points).reshape(-1, k)[done],
@@ -438,5 +459,8 @@ def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResul
         lp_solves=search.lp_solves,
         seconds=search.seconds,
         degenerate=degenerate,
+        vertices=[search.vertices.get(int(i), np.zeros((0, k))) for i in done],
+        out_weight=maps[:, :, 1:],
+        out_bias=maps[:, :, 0],
         space=space,
     )

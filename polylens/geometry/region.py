@@ -116,7 +116,7 @@ class Region:
             data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
         if data.vertices is None:
             raise PolylensError("vertices are only available where the hull method runs (k <= 6)")
-        return _unique_rows(data.vertices, tol.COINCIDENT * self.space.scale)
+        return unique_rows(data.vertices, tol.COINCIDENT * self.space.scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +131,8 @@ def _row_label(net: PWLNet, source: int) -> str:
     return net.unit_label(source) if source >= 0 else f"domain face {-source - 1}"
 
 
-def _unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
+def unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
+    """Rows of ``points`` (shape (n, k)) with near-duplicates (to ``atol``) removed, in order."""
     if points.shape[0] == 0:
         return points
     key = np.round(points / max(atol, 1e-300)).astype(np.int64)
@@ -291,30 +292,38 @@ def _facet(region: Region, rows: np.ndarray, point: np.ndarray) -> Facet:
                  np.asarray(point), label)
 
 
-def crossed_code(region: Region, rows: np.ndarray, point: np.ndarray) -> np.ndarray | None:
-    """Code of the region across the facet made of ``rows``; None across a domain face.
+def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
+    """Codes of the regions across facets (``groups`` of rows, relative-interior
+    ``points`` of shape (n_facets, k)); None across a domain face.
 
-    Every unit of the facet's earliest layer takes the piece its row names; by
-    continuity every other unit keeps its piece, except units that may change with
-    them: units of later layers on the same facet, and units tied on a boundary
-    throughout the region (``region.tied_units``). Those take their piece at a point
-    just across the facet (``point`` plus a tiny step along the outward normal, one
-    forward pass), where the boundary rule decides ties.
+    Every unit of a facet's earliest layer takes the piece its row names; by continuity
+    every other unit keeps its piece, except units that may change with them: units of
+    later layers on the same facet, and units tied on a boundary throughout the region
+    (``region.tied_units``). Those take their piece at a point just across the facet
+    (the facet point plus a tiny step along the outward normal; one batched forward pass
+    for all facets), where the boundary rule decides ties.
     """
-    src = region.source[rows]
-    if src.min() < 0:
-        return None
     net = region.space.net
-    new = region.code.copy()
-    layers = net.unit_layer[src]
-    first = layers == layers.min()
-    new[src[first]] = region.across[rows][first]
-    recheck = np.union1d(src[~first], region.tied_units[net.unit_layer[region.tied_units] > layers.min()])
-    if recheck.size:
-        space = region.space
-        probe = point + tol.CROSSING_STEP * space.scale * region.A[rows[0]]
-        new[recheck] = net.codes(space.to_input(probe))[0][recheck]
-    return new
+    codes, recheck, probes = [], [], []
+    for rows, point in zip(groups, points):
+        src = region.source[rows]
+        if src.min() < 0:
+            codes.append(None)
+            continue
+        new = region.code.copy()
+        layers = net.unit_layer[src]
+        first = layers == layers.min()
+        new[src[first]] = region.across[rows][first]
+        later = np.union1d(src[~first], region.tied_units[net.unit_layer[region.tied_units] > layers.min()])
+        if later.size:
+            recheck.append((len(codes), later))
+            probes.append(point + tol.CROSSING_STEP * region.space.scale * region.A[rows[0]])
+        codes.append(new)
+    if probes:
+        probe_codes = net.codes(region.space.to_input(np.array(probes)))
+        for (i, units), probe_code in zip(recheck, probe_codes):
+            codes[i][units] = probe_code[units]
+    return codes
 
 
 def neighbors(region: Region) -> list[Neighbor]:
@@ -333,8 +342,7 @@ def neighbors(region: Region) -> list[Neighbor]:
         raise TypeError(f"neighbors: `region` must be a Region; got {type(region).__name__}")
     data = region.facet_data
     out = []
-    for rows, point in zip(data.groups, data.points):
-        code = crossed_code(region, rows, point)
+    for rows, point, code in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):
         if code is None:
             continue
         facet = _facet(region, rows, point)

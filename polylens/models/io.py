@@ -15,13 +15,15 @@ from polylens.models.pwlnet import PWLNet
 __all__ = ["load_model"]
 
 
-def load_model(path: str | os.PathLike) -> PWLNet:
+def load_model(path: str | os.PathLike, example_input=None) -> PWLNet:
     """Read a model file and convert it.
 
     Parameters
     ----------
     path : path
         ``.pt2`` (``torch.export.save``) or a pickled ``nn.Module`` (``torch.save``).
+    example_input : torch.Tensor, optional
+        One input batch, needed to trace a pickled model that is not a plain MLP.
 
     Raises
     ------
@@ -36,10 +38,10 @@ def load_model(path: str | os.PathLike) -> PWLNet:
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
     if path.suffix == ".pt2":
-        return PWLNet.from_torch(torch.export.load(path))
+        return PWLNet.from_torch(torch.export.load(path), example_input)
     obj = torch.load(path, weights_only=False, map_location="cpu")
     if isinstance(obj, torch.export.ExportedProgram) or isinstance(obj, torch.nn.Module):
-        return PWLNet.from_torch(obj)
+        return PWLNet.from_torch(obj, example_input)
     kind = "a state_dict" if isinstance(obj, dict) else f"a {type(obj).__name__}"
     raise ValueError(
         f"model file {str(path)!r} holds {kind}, not a module: save the module itself "

@@ -118,7 +118,9 @@ def cluster_codes(codes, method: str = "hdbscan", *, n_clusters: int | None = No
             raise ValueError(f"cluster_codes: `{name}` must be a positive int; got {value!r}")
     if method != "hdbscan":
         if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
-            raise ValueError(f"cluster_codes: method {method!r} needs `n_clusters` between 1 and {n}; got {n_clusters!r}")
+            raise ValueError(
+                f"cluster_codes: method {method!r} needs `n_clusters` between 1 and {n}; got {n_clusters!r}"
+            )
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 

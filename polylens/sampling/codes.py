@@ -373,7 +373,9 @@ class CodeStore:
     def append(self, packed: np.ndarray) -> None:
         """Append rows of shape (m, n_bytes), uint8."""
         if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != self.layout.n_bytes:
-            raise ValueError(f"CodeStore.append: rows must be uint8 of shape (m, {self.layout.n_bytes}); got {packed.shape}")
+            raise ValueError(
+                f"CodeStore.append: rows must be uint8 of shape (m, {self.layout.n_bytes}); got {packed.shape}"
+            )
         self._file.write(np.ascontiguousarray(packed).tobytes())
         self.n += packed.shape[0]
 

@@ -145,7 +145,7 @@ class Session:
         self.edit_module, self.edit_call = self.plan.module(edit, edit_argument) if edit else (None, 0)
         self.edit_fn = None
         self._events: list[_Event] = []
-        self._calls: dict[int, int] = {}
+        self._calls: dict = {}  # calls per module in this forward pass
         self._handles: list = []
         self._training: dict = {}
 
@@ -216,6 +216,8 @@ class Session:
             raise PolylensError(f"site {name!r}: expected a tensor of activations, got {type(z).__name__}")
         z = z.detach()
         if site.pool is not None:
+            if not isinstance(pooled, torch.Tensor):
+                raise PolylensError(f"site {name!r}: the max pooling returned {type(pooled).__name__}, not a tensor")
             shape = tuple(pooled.shape[1:])
             bits = site.pool.one_hot(z, pooled.detach())
         else:
@@ -380,7 +382,9 @@ def _batches(inputs, batch_size: int):
             yield (inputs[i:i + batch_size],), {}
         return
     if isinstance(inputs, (str, bytes, Mapping)):
-        raise TypeError(f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}")
+        raise TypeError(
+            f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}"
+        )
     try:
         iterator = iter(inputs)
     except TypeError:

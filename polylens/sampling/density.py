@@ -157,7 +157,9 @@ def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None =
     """
     pts = _float_tensor(points, "points")
     if pts.ndim < 2 or pts.shape[0] < 2:
-        raise ValueError(f"path_density: `points` must have shape (n_points >= 2, *input_shape); got {tuple(pts.shape)}")
+        raise ValueError(
+            f"path_density: `points` must have shape (n_points >= 2, *input_shape); got {tuple(pts.shape)}"
+        )
     steps = _positive_int(steps, "steps", "path_density")
     batch_size = _positive_int(batch_size, "batch_size", "path_density")
     n_seg = pts.shape[0] - 1

@@ -14,7 +14,9 @@ from tqdm.auto import tqdm
 
 from polylens.sampling.codes import Codes
 
-__all__ = ["hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats"]
+__all__ = [
+    "hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats",
+]
 
 # Pairwise blocks: a few rows against up to this many columns keep the working set in
 # cache (measured fastest on an AVX-512 CPU; see benchmarks/bench_sampling.py).
@@ -163,7 +165,9 @@ def _pairwise_numpy(a: np.ndarray, b: np.ndarray, symmetric: bool, progress: boo
             out[i:i1, j:j1] = acc
     if symmetric:  # mirror the upper triangle, tile by tile (cache-friendly)
         for i in range(0, n, _TILE):
-            for j in range(i, n, _TILE):
+            tile = out[i:i + _TILE, i:i + _TILE]
+            tile[...] = np.triu(tile) + np.triu(tile, 1).T
+            for j in range(i + _TILE, n, _TILE):
                 out[j:j + _TILE, i:i + _TILE] = out[i:i + _TILE, j:j + _TILE].T
     return out
 

@@ -1,11 +1,14 @@
 """Activation sites of any ``torch.nn.Module``: finding them and how each one is coded.
 
 A *site* is a place in a model whose units get a piece (a code bit or a few). By default
-the sites are every ReLU-like module (``nn.ReLU``, ``nn.LeakyReLU``, ``nn.Hardtanh``, ...)
-and every smooth activation module (``nn.GELU``, ``nn.SiLU``, ...), plus, where the
-model traces with ``torch.fx``, the functional calls of the same activations
-(``F.relu(x)``, ``x.relu()``, ``torch.relu(x)``). Users can name modules instead, with
-glob patterns such as ``"encoder.layer.*.intermediate"``.
+the sites are every piecewise-linear module the exact engine knows (``nn.ReLU``,
+``nn.LeakyReLU``, ``nn.PReLU``, ``nn.ReLU6``, ``nn.Hardtanh``, ``nn.MaxPool1d/2d``, plus
+``nn.RReLU``, ``nn.Threshold``, ``nn.Hardsigmoid``) and every smooth activation module
+(``nn.GELU``, ``nn.SiLU``, ...), and, where the model traces with ``torch.fx``, the
+functional calls of the same operations (``F.relu(x)``, ``x.relu()``, ``torch.clamp``,
+``x.abs()``, ``F.max_pool2d``, ``F.gelu``, ...). So on every model the exact adapter
+supports, the sampled code has the exact code's units in the same order. Users can name
+modules instead, with glob patterns such as ``"encoder.layer.*.intermediate"``.
 
 How a site is coded
 -------------------
@@ -15,8 +18,11 @@ How a site is coded
   (thermometer code), so the Hamming distance between two codes counts the boundaries
   between their pieces. ReLU-like units have one boundary at 0 (``z > 0`` is "on", the
   rule of :mod:`polylens.tolerances`); ``Hardtanh``/``ReLU6`` have two.
+* Max pooling: each window is a unit whose piece is the position of its maximum (the
+  first one on ties, as in the exact engine), coded one-hot (``K`` bits for a window of
+  ``K`` positions; one change of arg-max flips two bits).
 * A smooth activation (GELU, SiLU, ...): the sign of the pre-activation, marked
-  ``approximate`` (the unit has no true boundary).
+  ``approximate`` (the unit has no true boundary; Hardswish gets boundaries -3 and 3).
 * Any other named module: the sign of its *output* (``output > 0``), marked
   ``approximate``; this is the activation pattern when the module ends in a ReLU-,
   GELU- or SiLU-like unit, which polylens cannot check.

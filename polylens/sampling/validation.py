@@ -32,11 +32,17 @@ __all__ = ["validate_density", "DensityValidation", "validate_local_complexity",
 class DensityValidation:
     """Sampled against exact boundary crossings along one polyline.
 
-    Two sampled counts are compared with the exact number of boundaries crossed:
-    ``sampled`` counts the steps whose codes differ (:attr:`PathDensity.n_changes`),
-    which can never exceed the exact count, and ``sampled_flips`` sums the Hamming
-    distances (:attr:`PathDensity.n_flips`), which also counts every extra unit that
-    changes at the same point (in generic ReLU MLPs the two agree).
+    Two sampled counts are compared with their exact counterparts:
+
+    * ``sampled`` -- steps whose two codes differ (:attr:`PathDensity.n_changes`), against
+      ``exact``, the boundaries crossed. It can never exceed the exact count.
+    * ``sampled_flips`` -- Hamming distances summed over the steps (:attr:`PathDensity.n_flips`,
+      one per max-pool arg-max change), against ``exact_flips``, the units that change
+      summed over the crossings: where several units change at one point (a path through
+      a vertex, a ReLU feeding an all-zero max-pool window) this is larger than ``exact``.
+      A path that *starts or ends* on a boundary (an input on a max-pool tie, for
+      instance) adds sampled flips that no crossing has: the sampled code at that end is
+      the boundary's, the exact path's first piece is the one after it.
 
     Attributes
     ----------
@@ -45,9 +51,10 @@ class DensityValidation:
     sampled : ndarray of shape (n_rows,), int
         Steps with a code change, whole path.
     sampled_flips : ndarray of shape (n_rows,), int
-        Hamming distances summed over the steps, whole path.
     exact : int
         Boundaries crossed along the path (exact).
+    exact_flips : int
+        Unit changes summed over the exact crossings.
     segment_sampled : ndarray of shape (n_rows, n_segments), int
     segment_exact : ndarray of shape (n_segments,), int
     violations : ndarray of shape (n_rows,), int
@@ -60,6 +67,7 @@ class DensityValidation:
     sampled: np.ndarray
     sampled_flips: np.ndarray
     exact: int
+    exact_flips: int
     segment_sampled: np.ndarray
     segment_exact: np.ndarray
     violations: np.ndarray
@@ -68,25 +76,33 @@ class DensityValidation:
     @property
     def relative_error(self) -> np.ndarray:
         """``(exact - sampled) / exact`` per row (0 where both are 0)."""
-        if self.exact == 0:
-            return (self.sampled != 0).astype(np.float64)
-        return (self.exact - self.sampled) / self.exact
+        return _relative(self.exact, self.sampled)
+
+    @property
+    def flips_relative_error(self) -> np.ndarray:
+        """``(exact_flips - sampled_flips) / exact_flips`` per row."""
+        return _relative(self.exact_flips, self.sampled_flips)
 
     def table(self) -> str:
-        """A Markdown table: steps, sampled and exact counts and densities, error, violations."""
+        """A Markdown table: steps, sampled and exact counts, their relative errors, violations."""
         rows = [
-            (int(s), int(c), int(f), self.exact, f"{c / self.length:.4g}", f"{self.exact / self.length:.4g}",
-             f"{e:.2%}", int(v))
-            for s, c, f, e, v in zip(self.steps, self.sampled, self.sampled_flips, self.relative_error,
-                                     self.violations)
+            (int(s), int(c), self.exact, f"{e:.2%}", int(f), self.exact_flips, f"{ef:.2%}", int(v))
+            for s, c, e, f, ef, v in zip(self.steps, self.sampled, self.relative_error, self.sampled_flips,
+                                         self.flips_relative_error, self.violations)
         ]
-        return _markdown(("steps/segment", "sampled", "sampled flips", "exact", "sampled density",
-                          "exact density", "rel. error", "violations"), rows)
+        return _markdown(("steps/segment", "sampled changes", "exact crossings", "rel. error", "sampled flips",
+                          "exact unit changes", "rel. error", "violations"), rows)
+
+
+def _relative(exact: int, sampled: np.ndarray) -> np.ndarray:
+    if exact == 0:
+        return (sampled != 0).astype(np.float64)
+    return (exact - sampled) / exact
 
 
 def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 32, 64, 128), crossings=None,
                      batch_size: int = 256, device=None) -> DensityValidation:
-    """Sampled code changes along a polyline next to the exact crossing count.
+    """Sampled code changes along a polyline next to the exact crossings.
 
     Parameters
     ----------
@@ -100,8 +116,9 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
         Steps per segment, one row each.
     crossings : callable, optional
         ``crossings(net, segment)`` with ``net`` the exact :class:`~polylens.PWLNet` and
-        ``segment`` of shape (2, input_dim), returning an object whose ``n_crossings`` is
-        the number of boundaries crossed; default ``polylens.path_crossings``.
+        ``segment`` of shape (2, input_dim), returning an object with ``n_crossings`` and
+        ``units`` (the units changing at each crossing), as
+        :func:`polylens.path_crossings` does (the default).
     batch_size : int, default=256
     device : optional
 
@@ -116,6 +133,17 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     PolylensError
         No exact path engine is available, or the sampled sites do not match the exact
         net's units.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
+    ...                             torch.nn.ReLU(), torch.nn.Linear(16, 1)).double()
+    >>> res = validate_density(model, [[-3.0, -3.0], [3.0, 3.0]], steps=(1, 16, 4096))
+    >>> bool(res.sampled[-1] == res.exact), res.violations.tolist()
+    (True, [0, 0, 0])
     """
     net = _exact_net(model, _tensor(points, "points")[:1])
     if crossings is None:
@@ -133,7 +161,8 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     pts = net.flatten_inputs(points, "points")
     if pts.shape[0] < 2:
         raise ValueError(f"validate_density: `points` needs at least 2 vertices; got {pts.shape[0]}")
-    exact = np.array([int(crossings(net, pts[i:i + 2]).n_crossings) for i in range(pts.shape[0] - 1)])
+    found = [crossings(net, pts[i:i + 2]) for i in range(pts.shape[0] - 1)]
+    exact = np.array([int(c.n_crossings) for c in found])
     changes, flips = [], []
     for s in steps:
         res = path_density(model, points, steps=int(s), batch_size=batch_size, device=device)
@@ -146,6 +175,7 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
         sampled=seg.sum(axis=1),
         sampled_flips=np.array(flips, dtype=np.int64),
         exact=int(exact.sum()),
+        exact_flips=int(sum(len(u) for c in found for u in c.units)),
         segment_sampled=seg,
         segment_exact=exact,
         violations=(seg > exact[None, :]).sum(axis=1),
@@ -179,7 +209,8 @@ class LocalComplexityValidation:
 
     def table(self) -> str:
         """A Markdown table: samples, distinct codes found, exact regions, fraction found."""
-        rows = [(int(n), int(c), self.exact, f"{c / max(self.exact, 1):.1%}") for n, c in zip(self.n_samples, self.sampled)]
+        rows = [(int(n), int(c), self.exact, f"{c / max(self.exact, 1):.1%}")
+                for n, c in zip(self.n_samples, self.sampled)]
         return _markdown(("samples", "distinct codes", "exact regions", "found"), rows)
 
 

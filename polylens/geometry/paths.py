@@ -1,0 +1,174 @@
+"""Exact 1-D paths: every point where the code changes along a polyline.
+
+Each segment ``p_i -> p_{i+1}`` is the 1-D subspace ``x = p_i + s (p_{i+1} - p_i)``,
+``s`` in [0, 1]; its pieces are the regions of that 1-D space, found by the exact engine
+(marching from piece to piece across the nearest root of the frozen affine forms). The
+crossings are the boundaries between consecutive pieces, and the units that flipped there
+are the entries where the two pieces' codes differ.
+
+Degenerate cases have defined answers:
+
+- a unit whose boundary contains a whole segment (the path runs along it) takes its lower
+  piece there (boundary rule) and does not count as a crossing; it is listed in
+  ``on_boundary``;
+- a path through a vertex (several boundaries at one point) gives one crossing with
+  several units;
+- a path that starts or ends on a boundary: the first (last) piece is the one the path
+  runs through just after its start (before its end); the endpoint itself is no crossing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+
+from polylens.geometry.domain import Box
+from polylens.geometry.enumeration import enumerate_regions
+from polylens.models.pwlnet import PWLNet
+
+__all__ = ["PathCrossings", "path_crossings"]
+
+
+@dataclass(frozen=True)
+class PathCrossings:
+    """Where a polyline crosses region boundaries.
+
+    Attributes
+    ----------
+    positions : ndarray of shape (n_crossings,)
+        Arc length (input units) of each crossing from the start of the path.
+    points : ndarray of shape (n_crossings, input_dim)
+        The crossing points.
+    units : list of ndarray of int
+        The units whose piece changes at each crossing (indices into the code).
+    codes : ndarray of shape (n_crossings + 1, n_units), int8
+        The code of every piece, in order along the path.
+    breaks : ndarray of shape (n_crossings + 2,)
+        Arc length of the start, every crossing and the end: piece ``i`` runs from
+        ``breaks[i]`` to ``breaks[i + 1]``.
+    vertices : ndarray of shape (n_points,)
+        Arc length of every point of the polyline.
+    outputs : ndarray of shape (n_crossings + 1, n_outputs)
+        The network's output at the middle of every piece.
+    on_boundary : ndarray of int
+        Units whose boundary contains a whole segment of the path (see module notes).
+    length : float
+    """
+
+    positions: np.ndarray
+    points: np.ndarray
+    units: list
+    codes: np.ndarray
+    breaks: np.ndarray
+    vertices: np.ndarray
+    outputs: np.ndarray
+    on_boundary: np.ndarray
+    length: float
+
+    @property
+    def n_crossings(self) -> int:
+        return int(self.positions.shape[0])
+
+    def piece_classes(self) -> np.ndarray:
+        """Predicted class on every piece (arg-max, or ``output > 0`` for one output)."""
+        out = self.outputs
+        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+
+    def density(self, n_windows: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Exact polytope density: crossings per unit length in equal windows.
+
+        Parameters
+        ----------
+        n_windows : int, default=20
+
+        Returns
+        -------
+        centres : ndarray of shape (n_windows,)
+            Arc length of each window's centre.
+        density : ndarray of shape (n_windows,)
+            Crossings in the window divided by its length (a crossing on a window edge
+            counts in the window after it; one at the very end, in the last window).
+        """
+        if not isinstance(n_windows, (int, np.integer)) or n_windows < 1:
+            raise ValueError(f"PathCrossings.density: `n_windows` must be a positive int; got {n_windows!r}")
+        edges = np.linspace(0.0, self.length, n_windows + 1)
+        counts = np.histogram(self.positions, bins=edges)[0]
+        return 0.5 * (edges[:-1] + edges[1:]), counts / (self.length / n_windows)
+
+
+def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossings:
+    """Every point where the code changes along the polyline through ``points``.
+
+    Parameters
+    ----------
+    net : PWLNet
+        For a path in a hidden layer's activation space, pass ``net.split(at=NAME)``.
+    points : array-like of shape (n_points, input_dim) or (n_points, *input_shape)
+        At least two points; consecutive points must differ.
+    solver : str, default="highs"
+        LP back end (rarely used: 1-D pieces need no LP).
+
+    Returns
+    -------
+    PathCrossings
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polylens import PWLNet, path_crossings
+    >>> lin = torch.nn.Linear(1, 3)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.fill_(1.0); _ = lin.bias.copy_(torch.tensor([-0.5, 0.0, 0.5]))
+    >>> net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU()))
+    >>> path = path_crossings(net, [[-1.0], [1.0]])
+    >>> path.positions.tolist(), [u.tolist() for u in path.units]
+    ([0.5, 1.0, 1.5], [[2], [1], [0]])
+    """
+    if not isinstance(net, PWLNet):
+        raise TypeError(f"path_crossings: `net` must be a PWLNet; got {type(net).__name__}")
+    pts = net.flatten_inputs(points, "points")
+    if pts.shape[0] < 2:
+        raise ValueError(f"path_crossings: `points` needs at least 2 points; got {pts.shape[0]}")
+    steps = np.diff(pts, axis=0)
+    lengths = np.linalg.norm(steps, axis=1)
+    if np.any(lengths == 0):
+        raise ValueError(f"path_crossings: consecutive `points` must differ; segments "
+                         f"{np.flatnonzero(lengths == 0).tolist()} have length 0")
+    starts = np.concatenate([[0.0], np.cumsum(lengths)])
+    codes, piece_breaks, on_boundary = [], [0.0], set()
+    for i in range(len(lengths)):
+        res = enumerate_regions(net, Box(0.0, 1.0), origin=pts[i], basis=steps[i][:, None],
+                                progress=False, solver=solver)
+        order = np.argsort(res.points[:, 0])
+        seg_codes = res.codes[order]
+        # Piece j ends where piece j + 1 starts: the midpoint between their facing ends.
+        ends = res.points[order, 0] + res.radii[order]
+        for j, code in enumerate(seg_codes):
+            if codes and not np.array_equal(codes[-1], code):
+                piece_breaks.append(starts[i] + (ends[j - 1] if j else 0.0) * lengths[i])
+            elif codes:
+                continue
+            codes.append(code)
+        on_boundary.update(_tied_along(res, order).tolist())
+    piece_breaks.append(starts[-1])
+    codes_arr = np.array(codes, dtype=np.int8).reshape(len(codes), net.n_units)
+    positions = np.array(piece_breaks[1:-1])
+    crossing_points = _points_at(pts, starts, positions)
+    units = [np.flatnonzero(a != b) for a, b in zip(codes_arr[:-1], codes_arr[1:])]
+    mids = _points_at(pts, starts, 0.5 * (np.array(piece_breaks[:-1]) + np.array(piece_breaks[1:])))
+    return PathCrossings(positions, crossing_points, units, codes_arr, np.array(piece_breaks), starts,
+                         net.forward(mids), np.array(sorted(on_boundary), dtype=int), float(starts[-1]))
+
+
+def _tied_along(res, order) -> np.ndarray:
+    """Units tied on a boundary along the whole segment (constant rows with equality)."""
+    return reduce(np.intersect1d, [res.region(int(i)).tied_units for i in order])
+
+
+def _points_at(pts: np.ndarray, starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Points of the polyline at the given arc lengths, shape (len(positions), d)."""
+    seg = np.clip(np.searchsorted(starts, positions, side="right") - 1, 0, len(starts) - 2)
+    frac = (positions - starts[seg]) / (starts[seg + 1] - starts[seg])
+    return pts[seg] + frac[:, None] * (pts[seg + 1] - pts[seg])
