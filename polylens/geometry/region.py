@@ -304,6 +304,8 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
     for all facets), where the boundary rule decides ties.
     """
     net = region.space.net
+    tied = region.tied_units
+    tied_layers = net.unit_layer[tied]
     codes, recheck, probes = [], [], []
     for rows, point in zip(groups, points):
         src = region.source[rows]
@@ -311,10 +313,14 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
             codes.append(None)
             continue
         new = region.code.copy()
+        if src.size == 1 and tied.size == 0:
+            new[src] = region.across[rows]
+            codes.append(new)
+            continue
         layers = net.unit_layer[src]
         first = layers == layers.min()
         new[src[first]] = region.across[rows][first]
-        later = np.union1d(src[~first], region.tied_units[net.unit_layer[region.tied_units] > layers.min()])
+        later = np.union1d(src[~first], tied[tied_layers > layers.min()])
         if later.size:
             recheck.append((len(codes), later))
             probes.append(point + tol.CROSSING_STEP * region.space.scale * region.A[rows[0]])

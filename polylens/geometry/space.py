@@ -187,6 +187,9 @@ class Space:
                 f"the code puts constant unit(s) {[net.unit_label(u) for u in source[violated][:3]]} "
                 "in a piece they never take"
             )
+        if not constant.any():
+            empty = np.zeros(0, int)
+            return A / norms[:, None], b / norms, source, across, empty, empty
         keep = ~constant
         tied = constant & (np.abs(b) <= tol.REDUNDANCY * self.scale)
         return (A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], across[keep],

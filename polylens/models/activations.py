@@ -115,6 +115,7 @@ class Elementwise(Activation):
             np.asarray(intercepts, np.float64).reshape(self.n_pieces, -1), (self.n_pieces, n))
         self.name = name
         self._units = np.arange(n)
+        self._no_second = np.full(n, -1)
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
         if self.breaks.size == 1:
@@ -129,6 +130,10 @@ class Elementwise(Activation):
 
     def rows(self, pieces: np.ndarray) -> PieceRows:
         pieces = np.asarray(pieces, dtype=np.int64)
+        if self.breaks.size == 1:  # one row per unit: z <= break (piece 0) or -z <= -break (piece 1)
+            sign = np.where(pieces == 1, -1.0, 1.0)
+            return PieceRows(unit=self._units, across=(1 - pieces).astype(np.int8), pos=self._units,
+                             neg=self._no_second, sign=sign, offset=sign * self.breaks[0])
         lower = np.flatnonzero(pieces > 0)  # z >= breaks[p - 1]  <=>  -z <= -break
         upper = np.flatnonzero(pieces < self.breaks.size)  # z <= breaks[p]
         unit = np.concatenate([lower, upper])
