@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 
@@ -119,3 +120,51 @@ def test_demo_writes_figure_graph_and_summary(tmp_path, capsys):
     assert summary["train_accuracy"] > 0.9
     assert (tmp_path / "partition.png").stat().st_size > 10_000
     assert nx.read_graphml(tmp_path / "regions.graphml").number_of_nodes() == summary["regions"]
+
+
+def test_slice_of_a_2d_model_prints_regions_and_seconds(export_file, tmp_path, capsys):
+    fig = tmp_path / "plane.svg"
+    assert main(["slice", str(export_file), "--box", "-1", "1", "--out", str(fig), "--json"]) == 0
+    summary = _json(capsys)
+    expected = enumerate_regions(PWLNet.from_torch(torch.export.load(export_file)), Box(-1, 1), progress=False)
+    assert summary["regions"] == expected.n_regions and summary["seconds"] > 0
+    assert fig.read_text().startswith("<?xml")
+
+
+@pytest.fixture
+def cnn_files(tmp_path):
+    from polylens import zoo
+
+    model = zoo.digits_cnn(channels=(2, 4)).eval()
+    path = tmp_path / "cnn.pt"
+    torch.save(model, path)
+    _, _, Xt, _ = zoo.digits_data(seed=0)
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"x{i}.npy")
+        np.save(files[-1], Xt[i].numpy())
+    return path, files
+
+
+def test_slice_through_three_inputs_of_a_cnn(cnn_files, tmp_path, capsys):
+    model, (a, b, c) = cnn_files
+    fig = tmp_path / "plane.png"
+    assert main(["slice", str(model), "--through", str(a), str(b), str(c), "--box", "0.3", "0.35",
+                 "--out", str(fig), "--json"]) == 0
+    summary = _json(capsys)
+    assert summary["regions"] > 1 and fig.stat().st_size > 5_000
+
+
+def test_path_between_two_inputs_reports_crossings(cnn_files, tmp_path, capsys):
+    model, (a, b, _) = cnn_files
+    fig = tmp_path / "path.png"
+    assert main(["path", str(model), "--from", str(a), "--to", str(b), "--out", str(fig), "--json"]) == 0
+    summary = _json(capsys)
+    assert summary["crossings"] == len(summary["positions"]) > 0 and summary["seconds"] > 0
+    assert fig.stat().st_size > 5_000
+
+
+def test_slice_without_plane_on_a_big_input_is_a_clear_error(cnn_files, capsys):
+    model, _ = cnn_files
+    assert main(["slice", str(model)]) == 2
+    assert "example_input" in capsys.readouterr().err
