@@ -160,7 +160,7 @@ class _Search:
             j = len(self.codes)
             self.index[key] = j
             self.codes.append(code)
-            self.hints.append(np.full((2, self.k), np.nan) if hint is None else hint)
+            self.hints.append(np.full((2, self.k), np.nan) if hint is None else np.array(hint))
             self.status.append(_PENDING)
             self.points.append(np.full(self.k, np.nan))
             self.radii.append(np.nan)
@@ -392,7 +392,7 @@ def _expand(search: _Search, space: Space, i: int, method: str) -> None:
     crossings = []
     for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):
         if new is not None:
-            crossings.append((new, np.stack([point, region.A[rows[0]]]), tuple(int(u) for u in region.source[rows])))
+            crossings.append((new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist())))
     search.degenerate.extend(_slivers(region, data.groups))
     # Commit the region's edges together, so an interruption leaves none half-recorded.
     for new, hint, units in crossings:

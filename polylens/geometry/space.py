@@ -282,11 +282,13 @@ def _chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
     rhs = np.append(b, cap)
     idx = _subsets(m + 1, k + 1)
     systems = M[idx]
-    det = np.linalg.det(systems)
-    ok = np.abs(det) > 1e-12
-    if not np.any(ok):
-        return None
-    sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
+    try:
+        sol = np.linalg.solve(systems, rhs[idx][..., None])[..., 0]
+    except np.linalg.LinAlgError:  # some subsets are singular: keep the others
+        ok = np.abs(np.linalg.det(systems)) > 1e-12
+        if not np.any(ok):
+            return None
+        sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
     feasible = np.all(sol @ M.T <= rhs + tol.REDUNDANCY * max(1.0, cap), axis=1)
     if not np.any(feasible):
         return None
