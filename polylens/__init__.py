@@ -1,8 +1,10 @@
 """polylens: neural networks through the polytope lens.
 
 The exact engine (``polylens.geometry``) finds the convex region of a piecewise-linear
-network that holds a point, its facets and neighbours, and every region of a domain;
-``polylens.models`` converts torch models; ``polylens.solvers`` holds the LP back ends.
+network that holds a point, its facets and neighbours, every region of a domain, exact
+paths and planes; ``polylens.models`` converts torch models; ``polylens.solvers`` holds
+the LP back ends; ``polylens.sampling`` approximates the same quantities for any model
+(polytope codes through hooks; ``polylens.sampling.codes(model, inputs)``).
 """
 
 from polylens.errors import InfeasibleRegionError, PolylensError, SolverError, UnsupportedLayerError
@@ -28,6 +30,17 @@ from polylens.geometry import (
     write_graphml,
 )
 from polylens.models import PWLNet
+from polylens.sampling import (
+    Codes,
+    cluster_codes,
+    hamming,
+    local_complexity,
+    pairwise_hamming,
+    path_density,
+    scale_activations,
+    validate_density,
+    validate_local_complexity,
+)
 
 __version__ = "0.1.0"
 
@@ -36,5 +49,7 @@ __all__ = [
     "region_at", "region_for_code", "facets", "neighbors",
     "enumerate_regions", "EnumerationResult", "region_graph", "write_graphml",
     "path_crossings", "PathCrossings", "plane_partition", "PlanePartition",
+    "Codes", "hamming", "pairwise_hamming", "path_density", "scale_activations", "local_complexity",
+    "cluster_codes", "validate_density", "validate_local_complexity",
     "PolylensError", "UnsupportedLayerError", "InfeasibleRegionError", "SolverError", "PolylensWarning",
 ]

@@ -1,0 +1,11 @@
+"""Puts tests/sampling/ on ``sys.path`` so its test modules can import ``_paths`` (the
+exact-crossing oracles) under ``--import-mode=importlib``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
