@@ -25,6 +25,14 @@ def _corner(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}") from None
 
 
+def _model_command(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command that reads a MODEL file (and lets "-2,-1" read as a value, like "-1")."""
+    cmd = sub.add_parser(name, help=help, description=f"{description} {_PICKLE_NOTE}")
+    cmd._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+    cmd.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    return cmd
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polylens", description="Neural networks through the polytope lens.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,14 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="polylens-demo", help="output folder (default: polylens-demo)")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    enum = sub.add_parser(
-        "enumerate",
-        help="every region of a PWL model, in a box or over all of R^d",
-        description="Enumerate every region of a piecewise-linear model exactly. " + _PICKLE_NOTE,
-    )
-    # Let "-2,-1" (a per-coordinate corner) read as a value, like "-1" does.
-    enum._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
-    enum.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    enum = _model_command(sub, "enumerate", "every region of a PWL model, in a box or over all of R^d",
+                          "Enumerate every region of a piecewise-linear model exactly.")
     enum.add_argument("--box", nargs=2, type=_corner, metavar=("LO", "HI"),
                       help="input box; LO/HI are numbers or comma-separated per-coordinate lists "
                            "(default: all of R^d)")
@@ -50,17 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     enum.add_argument("--solver", default="highs", help="LP back end: highs (default), scipy or cvxpy")
     enum.add_argument("--json", action="store_true", help="print one JSON object")
     enum.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    plane = sub.add_parser(
-        "slice",
-        help="exact regions of a 2-D plane through the input space, as a picture",
-        description="Every region meeting a box of a plane, as exact polygons, with the decision boundary. "
-                    + _PICKLE_NOTE,
-    )
-    plane.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    plane = _model_command(sub, "slice", "exact regions of a 2-D plane through the input space, as a picture",
+                           "Every region meeting a box of a plane, as exact polygons, with the decision boundary.")
     plane.add_argument("--through", nargs=3, metavar=("A.npy", "B.npy", "C.npy"),
                        help="the plane A + s (B - A) + t (C - A); each file holds one input "
                             "(default: the input space of a model with 2 inputs)")
-    plane._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
     plane.add_argument("--box", nargs=2, type=_corner, metavar=("LO", "HI"),
                        help="bounds of (s, t) (default 0 1 with --through, -1 1 otherwise)")
     plane.add_argument("--color-by", default="region", choices=["region", "class", "gradient_norm"],
@@ -68,13 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     plane.add_argument("--out", default=None, metavar="FIG", help="write the figure (.png or .svg)")
     plane.add_argument("--json", action="store_true", help="print one JSON object")
 
-    path = sub.add_parser(
-        "path",
-        help="exact boundary crossings along a segment between two inputs",
-        description="Every point where the code changes between two inputs, and the polytope density. "
-                    + _PICKLE_NOTE,
-    )
-    path.add_argument("model", metavar="MODEL", help="model file (.pt2 from torch.export, or torch.save)")
+    path = _model_command(sub, "path", "exact boundary crossings along a segment between two inputs",
+                          "Every point where the code changes between two inputs, and the polytope density.")
     path.add_argument("--from", dest="start", required=True, metavar="A.npy", help="start input (.npy)")
     path.add_argument("--to", dest="end", required=True, metavar="B.npy", help="end input (.npy)")
     path.add_argument("--windows", type=int, default=40, help="density windows (default 40)")
