@@ -193,7 +193,7 @@ class Space:
         keep = ~constant
         tied = constant & (np.abs(b) <= tol.REDUNDANCY * self.scale)
         return (A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], across[keep],
-                np.unique(source[constant]), np.unique(source[tied]))
+                _distinct_sorted(source[constant]), _distinct_sorted(source[tied]))
 
     def chebyshev(self, A: np.ndarray, b: np.ndarray, what=lambda: "the region") -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in ``{A t <= b}`` (unit-norm rows).
@@ -252,6 +252,12 @@ class Space:
         if not res.success:
             raise InfeasibleRegionError(f"the Chebyshev LP of {what()} failed: {res.message}")
         return res.x[:k], float(res.x[-1])
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a small int array (``np.unique`` without its overhead)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if values.size else values
 
 
 #: Rows per round of the constraint-generation Chebyshev LP.
