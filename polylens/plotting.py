@@ -46,7 +46,8 @@ def plot_plane(part: PlanePartition, *, ax=None, color_by="region", data=None, l
         raise TypeError(f"plot_plane: `part` must be a PlanePartition; got {type(part).__name__}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
-    polys = PolyCollection(part.polygons, edgecolors="0.25", linewidths=0.3)
+    thin = part.n_regions > 3000  # keep the picture readable when regions are tiny
+    polys = PolyCollection(part.polygons, edgecolors="0.45" if thin else "0.25", linewidths=0.08 if thin else 0.3)
     if isinstance(color_by, str):
         if color_by not in COLOR_BY:
             raise ValueError(f"plot_plane: `color_by` must be one of {COLOR_BY} or an array; got {color_by!r}")
