@@ -7,7 +7,7 @@ both on the same random nets in one process and prints a Markdown table; it
 then times polylens alone on planes through three inputs of two CNNs, which
 regioncam cannot take (it only knows Linear/ReLU/LeakyReLU/residual layers).
 
-    python benchmarks/bench_planes.py            # all rows (~4 minutes)
+    python benchmarks/bench_planes.py            # all rows (about 5 minutes)
     python benchmarks/bench_planes.py --quick    # skip the 2-256-256-256-1 net
     python benchmarks/bench_planes.py --verify   # dense-sampling check on every MLP row
 

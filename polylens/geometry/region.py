@@ -320,7 +320,10 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
         layers = net.unit_layer[src]
         first = layers == layers.min()
         new[src[first]] = region.across[rows][first]
-        later = np.union1d(src[~first], tied[tied_layers > layers.min()])
+        # A unit named by several coincident rows (equal competitors in a max-pool window)
+        # has several candidate pieces: the tie rule decides it, at the probe.
+        named, counts = np.unique(src[first], return_counts=True)
+        later = np.union1d(np.union1d(src[~first], named[counts > 1]), tied[tied_layers > layers.min()])
         if later.size:
             recheck.append((len(codes), later))
             probes.append(point + tol.CROSSING_STEP * region.space.scale * region.A[rows[0]])

@@ -194,3 +194,18 @@ def test_bad_paths_are_refused(mlp2d):
 
 def test_polygon_area_helper_is_the_shoelace_formula():
     assert polygon_area(np.array([[0, 0], [2, 0], [2, 1], [0, 1]], float)) == pytest.approx(2.0)
+
+
+def test_equal_max_pool_competitors_do_not_duplicate_regions():
+    """Regression: blank image corners make two entries of a max-pool window the same
+    constant on the whole plane; crossing a facet must not give the window the later of
+    the two pieces (a duplicate region) but the tie rule's first one."""
+    X, y, Xt, _ = zoo.digits_data(seed=0)
+    model = zoo.digits_cnn()
+    zoo.train_classifier(model, X, y, epochs=5, seed=0)
+    net = PWLNet.from_torch(model, Xt[:1])
+    a, b, c = (v.reshape(-1).double().numpy() for v in Xt[:3])
+    part = plane_partition(net, a, b - a, c - a, box=(0, 0.25))
+    assert not part.enumeration.degenerate
+    assert part.areas().sum() == pytest.approx(0.0625, rel=1e-9)
+    assert len({code.tobytes() for code in part.codes}) == part.n_regions
