@@ -7,7 +7,6 @@ seeded trainer that takes seconds on one CPU thread.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

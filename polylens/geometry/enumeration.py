@@ -13,6 +13,7 @@ checkpoint file lets a later call resume without repeating work.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -314,8 +315,6 @@ def enumerate_regions(
 
 
 def _fingerprint(space: Space) -> str:
-    import hashlib
-
     digest = hashlib.sha256(space.net.fingerprint().encode())
     for arr in (space.domain_A, space.domain_b, space.x0, np.zeros(0) if space.U is None else space.U):
         digest.update(np.ascontiguousarray(arr).tobytes())

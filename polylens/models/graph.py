@@ -104,12 +104,13 @@ class GraphProgram:
     Build with :meth:`trace`.
     """
 
-    def __init__(self, gm, steps: list[_Step], input_shape: tuple, output_shape: tuple):
+    def __init__(self, gm, steps: list[_Step], input_shape: tuple):
         self.gm = gm
         self.steps = steps
         self.input_shape = tuple(int(v) for v in input_shape)
         self.input_dim = int(np.prod(self.input_shape))
-        self.output_dim = int(np.prod(output_shape))
+        probe = torch.zeros((1, *self.input_shape), dtype=torch.float64)
+        self.output_dim = int(np.prod(self._execute(probe, "run")[1].shape[1:]))
         nonlinear = [s for s in steps if s.kind == "nonlinear"]
         self.activations = [s.activation for s in nonlinear]
         self.names = [s.name for s in nonlinear]
@@ -148,7 +149,7 @@ class GraphProgram:
         gm = fx.GraphModule(model, graph)
         x = example_input.detach().to(torch.float64)[:1]
         steps = _classify(gm, x)
-        program = cls(gm, steps, tuple(x.shape[1:]), ())
+        program = cls(gm, steps, tuple(x.shape[1:]))
         program._check_samples_independent(x)
         return program
 
@@ -167,7 +168,6 @@ class GraphProgram:
                 "batch, as torch.export makes without dynamic shapes): export with "
                 "dynamic_shapes=({0: torch.export.Dim('batch')},), or pass the module itself"
             )
-        self.output_dim = int(np.prod(together.shape[1:]))
 
     # ------------------------------------------------------------------ execution
     def _execute(self, x, mode: str, parts=None):
@@ -243,9 +243,7 @@ class GraphProgram:
                 )
         steps = [_Step(cut_step.node, "input")] + [s for s in self.steps[cut + 1:] if s.kind != "input"]
         consts = [s for s in self.steps[:cut] if s.kind == "const"]
-        program = GraphProgram(self.gm, consts + steps, cut_step.out_shape, ())
-        program.output_dim = self.output_dim
-        return program
+        return GraphProgram(self.gm, consts + steps, cut_step.out_shape)
 
     def weights(self):
         """Arrays that identify the program (for fingerprints)."""
