@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from polylens import zoo
+from polylens.geometry.domain import Box
+from polylens.geometry.enumeration import enumerate_regions
 from polylens.geometry.graph import region_graph, write_graphml
 from polylens.geometry.plane import plane_partition
 from polylens.models.pwlnet import PWLNet
@@ -47,8 +49,8 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
     train_seconds = time.perf_counter() - t0
     net = PWLNet.from_torch(model)
     lo, hi = np.floor(X.numpy().min(axis=0) - 0.5), np.ceil(X.numpy().max(axis=0) + 0.5)
-    part = plane_partition(net, box=(lo, hi), progress=progress)
-    result = part.enumeration
+    result = enumerate_regions(net, Box(lo, hi), progress=progress)
+    part = plane_partition(net, box=(lo, hi))
     graph = region_graph(result)
     write_graphml(graph, out / "regions.graphml")
     fig, ax = plt.subplots(figsize=(7, 5))

@@ -32,3 +32,8 @@ RADIUS_CAP = 1.0
 #: Step (relative to the scale) past a facet at which the pieces of units whose
 #: boundaries coincide on that facet are read off their exact affine forms.
 CROSSING_STEP = 1e-7
+
+#: Plane splitting: a vertex whose value of the function being cut along is within this
+#: (relative to the function's largest absolute value over the vertices) lies on the cut
+#: line.
+VERTEX_ON_LINE = 1e-12

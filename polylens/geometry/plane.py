@@ -1,10 +1,12 @@
 """Exact 2-D planes: every region meeting a box of a plane, as polygons.
 
-``plane_partition`` enumerates the regions of the 2-D subspace ``x = origin + s u + t v``
-inside a box of ``(s, t)`` (hull method: no LP), and returns each region as a convex
-polygon with the affine map the network applies there, the edges between regions with
-the units crossed, and the exact decision boundary of a classifier. It works for every
-architecture the adapter supports.
+``plane_partition`` cuts the box of ``(s, t)`` on the plane ``x = origin + s u + t v``
+layer by layer with the frozen affine forms (:mod:`polylens.geometry.splitting`; no LP,
+vectorised over faces) and returns each region as a convex polygon with the affine map
+the network applies there, the edges between regions with the units crossed, and the
+exact decision boundary of a classifier. It works for every architecture the adapter
+supports. ``method="enumerate"`` walks the region graph instead (one region at a time,
+an independent computation of the same partition).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import numpy as np
 
 from polylens import tolerances as tol
 from polylens.geometry.domain import Box
-from polylens.geometry.enumeration import EnumerationResult, enumerate_regions
+from polylens.geometry.enumeration import enumerate_regions
 from polylens.geometry.polygons import clip_halfplane, line_in_polygon, order_convex, polygon_area
+from polylens.geometry.splitting import split_plane
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["PlanePartition", "plane_partition", "decision_segments"]
@@ -47,7 +50,8 @@ class PlanePartition:
         ``[[s_lo, t_lo], [s_hi, t_hi]]``.
     seconds : float
         Compute time.
-    enumeration : EnumerationResult
+    method : str
+        ``"split"`` or ``"enumerate"`` (see :func:`plane_partition`).
     """
 
     polygons: list
@@ -60,7 +64,7 @@ class PlanePartition:
     decision_boundary: np.ndarray
     box: np.ndarray
     seconds: float
-    enumeration: EnumerationResult
+    method: str
 
     @property
     def n_regions(self) -> int:
@@ -84,8 +88,11 @@ class PlanePartition:
         return np.linalg.norm(self.out_weight.reshape(self.n_regions, -1), axis=1)
 
 
-def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *, progress: bool = False,
-                    solver: str = "highs") -> PlanePartition:
+METHODS = ("split", "enumerate")
+
+
+def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *, method: str = "split",
+                    progress: bool = False, solver: str = "highs") -> PlanePartition:
     """Every region meeting a box of a plane, as exact polygons.
 
     Parameters
@@ -98,6 +105,18 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *,
         be omitted: the plane is the input space itself.
     box : Box or (lo, hi), default=(0, 1)
         Bounds of the plane coordinates ``(s, t)``; scalars apply to both.
+    method : {"split", "enumerate"}, default="split"
+        ``"split"`` cuts the box layer by layer, all faces at once, from the values of
+        every layer's inputs at the mesh vertices (no LP); the output map of a region is
+        fitted to the exact outputs at its vertices (exact frozen forms for regions
+        thinner than ``1e-6`` of the box). A vertex within ``tol.VERTEX_ON_LINE`` of a
+        breakpoint counts as lying on it, so regions thinner than that are not resolved.
+        ``"enumerate"`` walks the region graph from facet to facet (hull method), an
+        independent check of the same partition.
+    progress : bool, default=False
+        Show a progress bar.
+    solver : str, default="highs"
+        LP back end of ``method="enumerate"`` (its Chebyshev centres).
 
     Returns
     -------
@@ -127,18 +146,133 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *,
         basis = np.stack([net.flatten_inputs(u, "u")[0], net.flatten_inputs(v, "v")[0]], axis=1)
         if np.linalg.matrix_rank(basis) < 2:
             raise ValueError("plane_partition: `u` and `v` must be linearly independent")
+    if method not in METHODS:
+        raise ValueError(f"plane_partition: `method` must be one of {METHODS}; got {method!r}")
     domain = box if isinstance(box, Box) else Box(*box)
+    if method == "enumerate":
+        return _enumerated(net, origin, basis, domain, progress, solver, start)
+    lo, hi = domain.bounds(2)
+    x0 = np.zeros(net.input_dim) if origin is None else net.flatten_inputs(origin, "origin")[0]
+    result = split_plane(net, x0, basis, lo, hi, progress=progress)
+    mesh = result.mesh
+    polygons, centroids = mesh.polygons()
+    out_weight, out_bias = _output_maps(net, result, x0, basis, centroids, float(np.max(hi - lo)))
+    edges, edge_units, segments = _mesh_edges(mesh, result.codes)
+    classes = _vertex_classes(result.outputs)
+    mixed = _faces_with_mixed(mesh, classes)
+    boundary = decision_segments([polygons[i] for i in mixed], out_weight[mixed], out_bias[mixed])
+    return PlanePartition(polygons, result.codes, out_weight, out_bias, edges, edge_units, segments, boundary,
+                          np.stack([lo, hi]), time.perf_counter() - start, method)
+
+
+def _enumerated(net, origin, basis, domain, progress, solver, start) -> PlanePartition:
     res = enumerate_regions(net, domain, origin=origin, basis=basis, progress=progress, solver=solver,
                             method="hull")
     polygons = [order_convex(v) for v in res.vertices]
-    out_weight, out_bias = res.out_weight, res.out_bias
     edges = res.edges
     segments = np.array([_shared_edge(polygons[a], polygons[b], res.space.scale) for a, b in edges.tolist()])
-    boundary = decision_segments(polygons, out_weight, out_bias)
+    boundary = decision_segments(polygons, res.out_weight, res.out_bias)
     lo, hi = res.space.box
-    return PlanePartition(polygons, res.codes, out_weight, out_bias, edges, res.edge_units,
+    return PlanePartition(polygons, res.codes, res.out_weight, res.out_bias, edges, res.edge_units,
                           segments.reshape(-1, 2, 2), boundary, np.stack([lo, hi]),
-                          time.perf_counter() - start, res)
+                          time.perf_counter() - start, "enumerate")
+
+
+def _output_maps(net, result, x0, basis, centroids, size: float):
+    """Affine output map of every face, fitted to the exact outputs at its vertices.
+
+    Faces thinner than ``THIN * size`` (the fit would lose digits there) take the exact
+    frozen forms of their code instead.
+    """
+    mesh, y = result.mesh, result.outputs
+    avg = mesh.incidence()
+    mean_y = np.asarray(avg @ y)
+    m = avg.tocoo()
+    face, vert = m.row, m.col
+    dp = mesh.xy[vert] - centroids[face]
+    dy = y[vert] - mean_y[face]
+    n = mesh.n_faces
+    S = np.zeros((n, 2, 2))
+    B = np.zeros((n, 2, y.shape[1]))
+    for i in range(2):
+        for j in range(2):
+            S[:, i, j] = np.bincount(face, dp[:, i] * dp[:, j], minlength=n)
+        for o in range(y.shape[1]):
+            B[:, i, o] = np.bincount(face, dp[:, i] * dy[:, o], minlength=n)
+    counts = np.bincount(face, minlength=n)[:, None, None]
+    thin = np.linalg.eigvalsh(S / counts)[:, 0] < (THIN * size) ** 2
+    S[thin] = np.eye(2)
+    weight = np.linalg.solve(S, B).transpose(0, 2, 1)
+    for f in np.flatnonzero(thin):
+        forms = net.affine_forms(result.codes[f], x0, basis)
+        weight[f] = forms.out_weight
+        mean_y[f] = forms.out_weight @ centroids[f] + forms.out_bias
+    return weight, mean_y - np.einsum("nok,nk->no", weight, centroids)
+
+
+#: A face whose vertices spread less than this (relative to the box) along some
+#: direction gets its output map from exact frozen forms rather than a fit.
+THIN = 1e-6
+
+
+def _mesh_edges(mesh, codes):
+    """Adjacent regions, the units crossed between them, and the shared edges' ends."""
+    ef, ev = mesh.edge_faces, mesh.edge_vertices
+    inner = np.flatnonzero(np.all(ef >= 0, axis=1))
+    pair = np.sort(ef[inner], axis=1)
+    key = pair[:, 0] * mesh.n_faces + pair[:, 1]
+    order = np.argsort(key, kind="stable")
+    inner, pair, key = inner[order], pair[order], key[order]
+    first = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    edges = pair[first]
+    # Collinear pieces of one shared edge: keep the two extreme ends along it.
+    ends = mesh.xy[ev[inner]]
+    direction = np.repeat(ends[first, 1] - ends[first, 0], np.diff(np.r_[first, inner.size]), axis=0)
+    along = np.einsum("nek,nk->ne", ends, direction)
+    lo_pick = np.argmin(along, axis=1)
+    hi_pick = np.argmax(along, axis=1)
+    lo_pt, lo_val = ends[np.arange(inner.size), lo_pick], along[np.arange(inner.size), lo_pick]
+    hi_pt, hi_val = ends[np.arange(inner.size), hi_pick], along[np.arange(inner.size), hi_pick]
+    group = np.repeat(np.arange(first.size), np.diff(np.r_[first, inner.size]))
+    lo_sel = _argext(lo_val, group, first.size, np.minimum)
+    hi_sel = _argext(hi_val, group, first.size, np.maximum)
+    segments = np.stack([lo_pt[lo_sel], hi_pt[hi_sel]], axis=1)
+    return edges, _crossed_units(codes, edges), segments
+
+
+def _argext(values: np.ndarray, group: np.ndarray, n: int, ufunc) -> np.ndarray:
+    """Index of the extreme (``np.minimum``/``np.maximum``) value of every group."""
+    best = np.full(n, np.inf if ufunc is np.minimum else -np.inf)
+    ufunc.at(best, group, values)
+    hit = np.flatnonzero(values == best[group])
+    pick = np.empty(n, np.int64)
+    pick[group[hit[::-1]]] = hit[::-1]
+    return pick
+
+
+def _crossed_units(codes: np.ndarray, edges: np.ndarray, chunk: int = 8192) -> list:
+    """The units whose piece differs between the two regions of every edge."""
+    out = []
+    for start in range(0, len(edges), chunk):
+        a, b = edges[start:start + chunk].T
+        rows, units = np.nonzero(codes[a] != codes[b])
+        bounds = np.searchsorted(rows, np.arange(len(a) + 1))
+        out.extend(tuple(units[i:j].tolist()) for i, j in zip(bounds[:-1], bounds[1:]))
+    return out
+
+
+def _vertex_classes(outputs: np.ndarray) -> np.ndarray:
+    """Predicted class at every vertex (``output > 0`` for one output)."""
+    return (outputs[:, 0] > 0).astype(int) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
+
+
+def _faces_with_mixed(mesh, classes: np.ndarray) -> np.ndarray:
+    """Faces whose vertices do not all predict the same class (the decision boundary can
+    only cross those: the difference of two outputs is affine on a face)."""
+    ef, ev = mesh.edge_faces, mesh.edge_vertices
+    differ = classes[ev[:, 0]] != classes[ev[:, 1]]
+    faces = ef[differ].ravel()
+    return np.unique(faces[faces >= 0])
 
 
 def _shared_edge(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:

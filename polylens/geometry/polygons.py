@@ -20,7 +20,7 @@ def polygon_area(vertices: np.ndarray) -> float:
     """Area of a polygon given its vertices in order, shape (n, 2) (shoelace formula)."""
     if vertices.shape[0] < 3:
         return 0.0
-    x, y = vertices[:, 0], vertices[:, 1]
+    x, y = (vertices - vertices[0]).T  # relative to a vertex: no cancellation far from the origin
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 

@@ -114,6 +114,9 @@ class Elementwise(Activation):
         self.intercept_table = np.broadcast_to(
             np.asarray(intercepts, np.float64).reshape(self.n_pieces, -1), (self.n_pieces, n))
         self.name = name
+        at_breaks = [(self.slope_table[p:p + 2] * b + self.intercept_table[p:p + 2]) for p, b in enumerate(self.breaks)]
+        if any(not np.allclose(v[0], v[1], rtol=1e-12, atol=1e-12) for v in at_breaks):
+            raise ValueError(f"Elementwise {name}: the pieces must meet at the breaks (a continuous function)")
         self._units = np.arange(n)
         self._no_second = np.full(n, -1)
 
@@ -160,8 +163,17 @@ class Elementwise(Activation):
         return out
 
     def apply(self, z: np.ndarray) -> np.ndarray:
-        p = self.pieces(z)
-        return self.slope_table[p, self._units] * z + self.intercept_table[p, self._units]
+        # The function is continuous: the first piece plus one hinge max(z - b, 0) per
+        # break, scaled by the change of slope there (few passes over big batches).
+        first = np.any(self.slope_table[0]) or np.any(self.intercept_table[0])
+        out = self.slope_table[0] * z + self.intercept_table[0] if first else None
+        for k, b in enumerate(self.breaks, start=1):
+            hinge = np.maximum(z - b, 0.0) if b else np.maximum(z, 0.0)
+            change = self.slope_table[k] - self.slope_table[k - 1]
+            if np.any(change != 1.0):
+                hinge *= change
+            out = hinge if out is None else np.add(out, hinge, out=out)
+        return out
 
     def __repr__(self) -> str:
         return self.name

@@ -59,13 +59,18 @@ class ChainProgram:
         self.activations = [s.activation for s in self.stages[:-1]]
         self.names = [s.name for s in self.stages[:-1]]
 
-    def run(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch."""
+    def run(self, x: np.ndarray, upto: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch.
+
+        With ``upto``, stop once activation ``upto``'s input is known (the output is then None).
+        """
         a = x
         pre = []
         for s in self.stages[:-1]:
             z = a @ s.weight.T + s.bias
             pre.append(z)
+            if upto is not None and len(pre) > upto:
+                return pre, None
             a = s.activation.apply(z)
         return pre, a @ self.stages[-1].weight.T + self.stages[-1].bias
 

@@ -170,16 +170,17 @@ class GraphProgram:
             )
 
     # ------------------------------------------------------------------ execution
-    def _execute(self, x, mode: str, parts=None):
+    def _execute(self, x, mode: str, parts=None, upto: int | None = None):
         """Run the steps on a batch; returns (inputs of nonlinear nodes, output tensor).
 
         ``mode`` is ``"run"`` (ordinary forward) or ``"forms"`` (rows: offset, then
-        linear parts; nonlinear nodes frozen to ``parts``).
+        linear parts; nonlinear nodes frozen to ``parts``). With ``upto``, stop once
+        nonlinear node ``upto``'s input is recorded (the output is then None).
         """
         with torch.no_grad():
-            return self._steps(x, mode, parts)
+            return self._steps(x, mode, parts, upto)
 
-    def _steps(self, x, mode: str, parts):
+    def _steps(self, x, mode: str, parts, upto: int | None = None):
         env: dict = {}
         recorded = []
         layer = 0
@@ -197,6 +198,8 @@ class GraphProgram:
             if step.kind == "nonlinear":
                 z = args[0]
                 recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
+                if upto is not None and len(recorded) > upto:
+                    return recorded, None
                 if mode == "run":
                     env[node] = self._call(node, args, kwargs)
                 else:
@@ -213,11 +216,12 @@ class GraphProgram:
     def _call(self, node, args, kwargs):
         return _evaluate(self.gm, node, args, kwargs)
 
-    def run(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch."""
+    def run(self, x: np.ndarray, upto: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch
+        (see ChainProgram.run for ``upto``)."""
         batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
-        recorded, out = self._execute(batch, "run")
-        return [r.numpy() for r in recorded], out.reshape(x.shape[0], -1).numpy()
+        recorded, out = self._execute(batch, "run", upto=upto)
+        return [r.numpy() for r in recorded], None if out is None else out.reshape(x.shape[0], -1).numpy()
 
     def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Affine forms with every nonlinearity frozen (see ChainProgram.forms)."""

@@ -1,0 +1,277 @@
+"""Layer-by-layer splitting of a plane box into the regions of a piecewise-linear net.
+
+Before layer ``L`` is cut, every face of the mesh lies in one region of the layers before
+it, so each input of layer ``L`` is affine on the face and its values at the vertices
+(one batched forward pass) describe it exactly. Each unit that changes piece somewhere in
+the box then cuts the mesh along its breakpoints (:meth:`PlaneMesh.cut`, all faces at
+once). A max-pool window is cut along the zero set of the difference of every pair of its
+entries; faces on either side of such a cut that end with the same arg-max are merged
+again, so each face is one region. No LP is solved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from polylens import tolerances as tol
+from polylens.geometry.mesh import PlaneMesh
+from polylens.models.activations import Elementwise, MaxPool
+from polylens.models.chain import ChainProgram
+from polylens.models.pwlnet import PWLNet
+
+__all__ = ["SplitPlane", "split_plane"]
+
+
+@dataclass(frozen=True)
+class SplitPlane:
+    """The regions of a plane box as a mesh.
+
+    Attributes
+    ----------
+    mesh : PlaneMesh
+        Face ``f`` is region ``f``.
+    codes : ndarray of shape (n_faces, n_units), int8
+    outputs : ndarray of shape (n_vertices, n_outputs)
+        The network's output at every vertex of the mesh.
+    """
+
+    mesh: PlaneMesh
+    codes: np.ndarray
+    outputs: np.ndarray
+
+
+def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                progress: bool = False) -> SplitPlane:
+    """Cut the box ``lo <= (s, t) <= hi`` of the plane ``x = x0 + basis @ (s, t)``.
+
+    Parameters
+    ----------
+    net : PWLNet
+    x0 : ndarray of shape (input_dim,)
+    basis : ndarray of shape (input_dim, 2)
+    lo, hi : ndarray of shape (2,)
+    progress : bool
+        Show a progress bar over the units that cut the box.
+
+    Returns
+    -------
+    SplitPlane
+    """
+    mesh = PlaneMesh(lo, hi)
+    codes = np.zeros((1, 0), np.int8)
+    # A chain of dense stages goes on from the tracked values of every unit (one matrix
+    # product a layer); other programs run again from the input at the new vertices.
+    chain = isinstance(net.program, ChainProgram)
+    with tqdm(total=len(net.activations), unit="layer", disable=not progress, desc="plane") as bar:
+        for layer, act in enumerate(net.activations):
+            if not isinstance(act, (Elementwise, MaxPool)):
+                raise TypeError(f"plane splitting: no rule for the activation {act!r} of layer "
+                                f"{net.layer_names[layer]!r}")
+            if chain and layer:
+                view = _view(act, [_next_inputs(net, mesh, layer)], keep_all=True)
+            else:
+                view = _view(act, _inputs(net, x0, basis, mesh.xy, layer), keep_all=chain)
+            mesh.set_values(view.values.T)
+            offset = int(net.layer_offsets[layer])
+            cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
+            parent, pieces = cut(mesh, act, view, offset)
+            codes = np.concatenate([codes[parent], pieces], axis=1)
+            bar.set_postfix(regions=mesh.n_faces)
+            bar.update()
+    if chain and net.activations:
+        outputs = _next_inputs(net, mesh, len(net.activations))
+    else:
+        outputs = np.concatenate(list(_inputs(net, x0, basis, mesh.xy, None)), axis=0)
+    return SplitPlane(mesh, codes, outputs)
+
+
+def _next_inputs(net: PWLNet, mesh: PlaneMesh, layer: int) -> np.ndarray:
+    """Input of stage ``layer`` of a chain program at the mesh vertices, from the tracked
+    inputs of the activation before it (exact: the activation is continuous)."""
+    stage, before = net.program.stages[layer], net.program.stages[layer - 1]
+    return before.activation.apply(np.ascontiguousarray(mesh.values.T)) @ stage.weight.T + stage.bias
+
+
+def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    return x0 + xy @ basis.T
+
+
+def _chunk_rows(net: PWLNet) -> int:
+    """Vertices per forward pass: about 2^24 activation values at a time."""
+    return int(np.clip(2 ** 24 // max(net.n_units, 1), 16, 8192))
+
+
+def _inputs(net: PWLNet, x0, basis, xy, layer: int | None):
+    """Input of activation ``layer`` (or the output, for None) at plane points ``xy``, as
+    an iterable of row blocks (it can be walked more than once)."""
+    step = _chunk_rows(net)
+
+    class Blocks:
+        def __iter__(self):
+            for start in range(0, xy.shape[0], step):
+                pre, out = net.program.run(_points(x0, basis, xy[start:start + step]), upto=layer)
+                yield out if layer is None else pre[layer]
+
+    return Blocks()
+
+
+#: Inputs of one layer at the vertices kept in memory (float64 values) before the
+#: columns that cut the box are gathered in a second forward pass instead.
+KEEP_VALUES = 2 ** 27
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the cuts of one layer need from its inputs at the mesh vertices.
+
+    Attributes
+    ----------
+    eps : float
+        Inputs within ``eps`` of a breakpoint (or of a window's maximum) count as on it.
+    cutting : ndarray of int
+        Units (elementwise) or windows (max-pool) whose piece changes in the box.
+    columns : ndarray of int
+        Input entries whose values are kept, in ``values``' column order.
+    values : ndarray of shape (n_vertices, len(columns))
+    constant : ndarray of shape (n_units,), int8
+        The piece of every unit that keeps one piece on the whole box.
+    """
+
+    eps: float
+    cutting: np.ndarray
+    columns: np.ndarray
+    values: np.ndarray
+    constant: np.ndarray
+
+
+def _view(act, blocks, keep_all: bool) -> _View:
+    """Summarise a layer's inputs block by block (bounded memory): the scale, which units
+    cut the box and their values (every column with ``keep_all``)."""
+    kept, size, scale = [], 0, 0.0
+    breaks = act.breaks if isinstance(act, Elementwise) else np.zeros(0)
+    top = [None] * breaks.size
+    low = [None] * breaks.size
+    first = changed = None
+    for z in blocks:
+        scale = max(scale, float(np.max(np.abs(z), initial=0.0)))
+        for i, b in enumerate(breaks):
+            top[i] = np.max(z - b, axis=0) if top[i] is None else np.maximum(top[i], np.max(z - b, axis=0))
+            low[i] = np.min(z - b, axis=0) if low[i] is None else np.minimum(low[i], np.min(z - b, axis=0))
+        if isinstance(act, MaxPool):
+            winners = act.pieces(z)
+            first = winners[0] if first is None else first
+            step = np.any(winners != first, axis=0)
+            changed = step if changed is None else changed | step
+        size += z.size
+        kept = kept + [z] if size <= KEEP_VALUES or keep_all else []
+    eps = tol.VERTEX_ON_LINE * max(scale, *np.abs(breaks), 1e-300)
+    if isinstance(act, Elementwise):
+        cutting = np.flatnonzero(np.any([(t > eps) & (lo < -eps) for t, lo in zip(top, low)], axis=0))
+        constant = np.sum([t > eps for t in top], axis=0).astype(np.int8)
+        columns = np.arange(act.n_in) if keep_all else cutting
+    else:
+        cutting = np.flatnonzero(changed)
+        constant = first.astype(np.int8)
+        columns = np.unique(act.windows[cutting][act._valid[cutting]])
+    source = kept if kept else blocks
+    values = np.concatenate([z[:, columns] for z in source], axis=0)
+    return _View(eps, cutting, columns, values, constant)
+
+
+def _face_means(mesh: PlaneMesh, rows: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Average over every face's vertices of ``mesh.values[rows]``, shape (n_faces, len(rows))."""
+    avg = mesh.incidence()
+    out = np.empty((mesh.n_faces, len(rows)))
+    for start in range(0, len(rows), chunk):
+        block = rows[start:start + chunk]
+        out[:, start:start + len(block)] = avg @ mesh.values[block].T
+    return out
+
+
+def _face_reduce(incidence, values: np.ndarray, ufunc, faces: np.ndarray | None = None) -> np.ndarray:
+    """``ufunc`` (np.maximum/np.minimum) of ``values`` (shape (r, n_vertices)) over the
+    vertices of each face (of ``faces``, default all), shape (n_faces, r)."""
+    if faces is not None:
+        incidence = incidence[faces]
+    counts = np.diff(incidence.indptr)
+    gathered = values[:, incidence.indices]
+    return ufunc.reduceat(gathered, incidence.indptr[:-1][counts > 0], axis=1).T
+
+
+def _track(parent: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Extend ``parent`` (start-of-layer face of every face) after a cut split ``split``."""
+    return np.concatenate([parent, parent[split]]) if split.size else parent
+
+
+def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int):
+    """Cut along every breakpoint of every unit that crosses it in the box.
+
+    Returns the start-of-layer face of every face and the pieces of every face, shape
+    (n_faces, act.n_units).
+    """
+    rows = np.searchsorted(view.columns, view.cutting)
+    parent = np.arange(mesh.n_faces)
+    for row, unit in zip(rows, view.cutting):
+        for b in act.breaks:
+            parent = _track(parent, mesh.cut(mesh.values[row] - b, offset + int(unit), view.eps))
+    # A unit is above a break on a face when some vertex is clearly above it: the face's
+    # average decides, and a vertex check settles averages within eps of the break.
+    above = np.empty((mesh.n_faces, act.n_units), np.int8)
+    above[:] = view.constant
+    if rows.size:
+        means = _face_means(mesh, rows)
+        above[:, view.cutting] = 0
+        for b in act.breaks:
+            above[:, view.cutting] += (means - b > view.eps).astype(np.int8)
+            faces, cols = np.nonzero(np.abs(means - b) <= view.eps)
+            if faces.size:
+                top = _face_reduce(mesh.face_vertices(), mesh.values[rows], np.maximum, faces)
+                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b > view.eps).astype(np.int8)
+    return parent, above
+
+
+def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int):
+    """Cut every window whose arg-max changes in the box along its pairwise ties, then
+    merge the faces of one window's cut that keep the same arg-max."""
+    row_of = np.full(act.n_in, -1)
+    row_of[view.columns] = np.arange(view.columns.size)
+    parent = np.arange(mesh.n_faces)
+    pieces = np.empty((mesh.n_faces, act.n_units), np.int8)
+    pieces[:] = view.constant  # windows with one arg-max on the whole box
+    for w in view.cutting:
+        first_edge = mesh.n_edges
+        valid = np.flatnonzero(act._valid[w])
+        rows = row_of[act.windows[w][valid]]
+        for p, q in combinations(rows, 2):
+            split = mesh.cut(mesh.values[p] - mesh.values[q], offset + int(w), view.eps)
+            parent, pieces = _track(parent, split), np.concatenate([pieces, pieces[split]])
+        best = valid[_winners(mesh, rows, view.eps)]
+        made = first_edge + np.flatnonzero(mesh.edge_labels[first_edge:] == offset + int(w))
+        sides = mesh.edge_faces[made]
+        same = made[best[sides[:, 0]] == best[sides[:, 1]]]
+        if same.size:
+            labels = mesh.merge(same)
+            parent, pieces, best = (_regroup(a, labels, mesh.n_faces) for a in (parent, pieces, best))
+        pieces[:, w] = best
+    return parent, pieces
+
+
+def _regroup(per_face: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Per-face data after a merge (merged faces agree on it): row ``labels[f]`` from ``f``."""
+    out = np.empty((n, *per_face.shape[1:]), per_face.dtype)
+    out[labels] = per_face
+    return out
+
+
+def _winners(mesh: PlaneMesh, rows: np.ndarray, eps: float) -> np.ndarray:
+    """Arg-max of a window on every face: its first entry that is within ``eps`` of the
+    window's maximum at every vertex of the face (ties go to the first, as in
+    :meth:`MaxPool.pieces`). ``rows`` are the window's entries in ``mesh.values``."""
+    vals = mesh.values[rows]
+    gap = vals - vals.max(axis=0)
+    worst = _face_reduce(mesh.face_vertices(), gap, np.minimum)
+    return np.argmax(worst >= -eps, axis=1)

@@ -1,0 +1,165 @@
+"""Layer-by-layer plane splitting against the region-graph walk and against sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from polylens import PWLNet, plane_partition, zoo
+from polylens.geometry.mesh import PlaneMesh
+from polylens.geometry.polygons import polygon_area
+
+from _nets import linear_relu_net, make_mlp
+
+
+def _same_partition(net, units: bool = True, **kw):
+    """Split and enumerate the same plane box; check they agree region by region (and,
+    with ``units``, on the units crossed at every edge)."""
+    split = plane_partition(net, **kw)
+    walk = plane_partition(net, method="enumerate", **kw)
+    key = {c.tobytes(): i for i, c in enumerate(walk.codes)}
+    assert split.n_regions == walk.n_regions == len({c.tobytes() for c in split.codes})
+    match = np.array([key[c.tobytes()] for c in split.codes])
+    np.testing.assert_allclose(split.areas(), walk.areas()[match], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(split.out_weight, walk.out_weight[match], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(split.out_bias, walk.out_bias[match], rtol=1e-6, atol=1e-9)
+
+    def edge_set(part):
+        return {(frozenset((part.codes[a].tobytes(), part.codes[b].tobytes())), tuple(sorted(set(u))) if units else ())
+                for (a, b), u in zip(part.edges.tolist(), part.edge_units)}
+
+    assert edge_set(split) == edge_set(walk)
+    lengths = [np.linalg.norm(p.decision_boundary[:, 1] - p.decision_boundary[:, 0], axis=1).sum()
+               for p in (split, walk)]
+    assert lengths[0] == pytest.approx(lengths[1], rel=1e-7, abs=1e-12)
+    return split
+
+
+def test_split_matches_the_region_walk_on_a_relu_mlp():
+    part = _same_partition(PWLNet.from_torch(zoo.mlp([2, 12, 12, 3], seed=4)), box=(-2, 2))
+    assert part.method == "split"
+
+
+@pytest.mark.parametrize("act", [torch.nn.LeakyReLU(0.1), torch.nn.Hardtanh(-0.5, 0.5), torch.nn.ReLU6(),
+                                 torch.nn.PReLU(8, 0.3)], ids=["leaky", "hardtanh", "relu6", "prelu"])
+def test_split_matches_the_region_walk_on_other_activations(act):
+    torch.manual_seed(1)
+    seq = torch.nn.Sequential(torch.nn.Linear(2, 8), act, torch.nn.Linear(8, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 2))
+    _same_partition(PWLNet.from_torch(seq), box=(-3, 3))
+
+
+class _Residual(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.inp, self.a, self.b, self.out = (torch.nn.Linear(2, 8), torch.nn.Linear(8, 8),
+                                              torch.nn.Linear(8, 8), torch.nn.Linear(8, 3))
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        h = h + self.b(torch.relu(self.a(h)))
+        return self.out(torch.relu(h))
+
+
+def test_split_matches_the_region_walk_on_a_residual_net():
+    _same_partition(PWLNet.from_torch(_Residual(), torch.zeros(1, 2)), box=(-2, 2))
+
+
+def test_split_matches_the_region_walk_on_a_maxpool_cnn():
+    X, y, Xt, _ = zoo.digits_data(seed=0)
+    model = zoo.digits_cnn(channels=(4, 8))
+    zoo.train_classifier(model, X, y, epochs=2, seed=0)
+    net = PWLNet.from_torch(model, Xt[:1])
+    a, b, c = Xt[:3].reshape(3, -1).double().numpy()
+    # The walk also lists a max-pool window at an edge where its tied entries keep their
+    # piece; the split lists the units whose piece differs, checked here from the codes.
+    part = _same_partition(net, units=False, origin=a, u=b - a, v=c - a, box=(0.3, 0.36))
+    np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
+    for (i, j), crossed in zip(part.edges.tolist(), part.edge_units):
+        assert crossed == tuple(np.flatnonzero(part.codes[i] != part.codes[j]).tolist())
+
+
+def test_tied_units_cut_once_and_cross_together():
+    W = np.array([[1.0, 0.5], [1.0, 0.5], [2.0, 1.0], [-0.3, 1.0]])  # units 0-2: one line
+    b = np.array([0.1, 0.1, 0.2, -0.2])
+    net = PWLNet.from_torch(linear_relu_net(W, b))
+    part = _same_partition(net, box=(-1, 1))
+    assert part.n_regions == 4
+    assert (0, 1, 2) in part.edge_units
+
+
+def test_lines_through_existing_vertices_split_along_diagonals():
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0], [1.0, 1.0]])  # four lines through the origin
+    net = PWLNet.from_torch(linear_relu_net(W, np.zeros(4)))
+    part = _same_partition(net, box=(-1, 1))
+    assert part.n_regions == 8
+    np.testing.assert_allclose(part.areas(), 0.5)
+
+
+def test_a_unit_identically_at_its_break_is_in_the_lower_piece():
+    W = np.array([[1.0, 0.3], [0.0, 0.0], [-0.4, 1.0]])
+    net = PWLNet.from_torch(linear_relu_net(W, np.array([0.1, 0.0, 0.2])))
+    part = plane_partition(net, box=(-1, 1))
+    assert part.n_regions == 4
+    assert not np.any(part.codes[:, 1])
+    np.testing.assert_array_equal(net.codes(part.centroids()), part.codes)
+
+
+def test_split_of_a_wide_mlp_finds_every_sampled_code():
+    net = PWLNet.from_torch(make_mlp(2, [32, 32, 32], seed=3))
+    part = plane_partition(net, box=(-1, 1))
+    assert part.areas().sum() == pytest.approx(4.0, rel=1e-9)
+    samples = np.random.default_rng(0).uniform(-1, 1, (100_000, 2))
+    assert {c.tobytes() for c in net.codes(samples)} <= {c.tobytes() for c in part.codes}
+    np.testing.assert_array_equal(net.codes(part.centroids()), part.codes)
+
+
+def test_unknown_method_is_refused():
+    net = PWLNet.from_torch(zoo.mlp([2, 3, 1], seed=0))
+    with pytest.raises(ValueError, match="`method`"):
+        plane_partition(net, box=(-1, 1), method="lp")
+
+
+# ----------------------------------------------------------------------------- the mesh
+
+
+def _areas(mesh):
+    polygons, _ = mesh.polygons()
+    return np.array([polygon_area(p) for p in polygons])
+
+
+def test_mesh_cut_splits_only_faces_the_line_crosses():
+    mesh = PlaneMesh([0, 0], [2, 1])
+    first = mesh.cut(mesh.xy[:, 0] - 1.0, label=0, eps=1e-12)  # x = 1
+    second = mesh.cut(mesh.xy[:, 0] - 1.5, label=1, eps=1e-12)  # x = 1.5: right half only
+    assert first.tolist() == [0] and len(second) == 1
+    assert mesh.n_faces == 3
+    np.testing.assert_allclose(sorted(_areas(mesh)), [0.5, 0.5, 1.0])
+    assert sorted(mesh.edge_labels.tolist()) == [-1] * 8 + [0, 1]
+
+
+def test_mesh_cut_through_a_vertex_connects_the_vertices_on_the_line():
+    mesh = PlaneMesh([-1, -1], [1, 1])
+    mesh.cut(mesh.xy[:, 0], 0, 1e-12)
+    mesh.cut(mesh.xy[:, 1], 1, 1e-12)
+    split = mesh.cut(mesh.xy[:, 0] - mesh.xy[:, 1], 2, 1e-12)  # through (-1,-1), (0,0), (1,1)
+    assert len(split) == 2 and mesh.n_faces == 6
+    np.testing.assert_allclose(_areas(mesh).sum(), 4.0)
+
+
+def test_mesh_cut_interpolates_tracked_values():
+    mesh = PlaneMesh([0, 0], [1, 1])
+    mesh.set_values(np.stack([3 * mesh.xy[:, 0] + 2 * mesh.xy[:, 1] + 1]))
+    mesh.cut(mesh.xy[:, 0] - 0.25, 0, 1e-12)
+    np.testing.assert_allclose(mesh.values[0], 3 * mesh.xy[:, 0] + 2 * mesh.xy[:, 1] + 1)
+
+
+def test_mesh_merge_removes_the_shared_edge_and_its_straight_vertices():
+    mesh = PlaneMesh([0, 0], [1, 1])
+    mesh.cut(mesh.xy[:, 0] - 0.5, 0, 1e-12)
+    labels = mesh.merge(np.flatnonzero(mesh.edge_labels == 0))
+    assert mesh.n_faces == 1 and labels.tolist() == [0, 0]
+    polygons, _ = mesh.polygons()
+    assert len(polygons[0]) == 4  # the cut's ends on the box were joined away
+    assert polygon_area(polygons[0]) == pytest.approx(1.0)
