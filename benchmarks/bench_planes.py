@@ -7,7 +7,7 @@ both on the same random nets in one process and prints a Markdown table; it
 then times polylens alone on planes through three inputs of two CNNs, which
 regioncam cannot take (it only knows Linear/ReLU/LeakyReLU/residual layers).
 
-    python benchmarks/bench_planes.py            # all rows (about 5 minutes)
+    python benchmarks/bench_planes.py            # all rows (about 3 minutes)
     python benchmarks/bench_planes.py --quick    # skip the 2-256-256-256-1 net
     python benchmarks/bench_planes.py --verify   # dense-sampling check on every MLP row
 
@@ -300,7 +300,7 @@ def table(rows: list) -> str:
             else:
                 same = "**NO**"
             rc_s = fmt_s(r["rc_s"])
-            ratio = f"{r['pl_s'] / r['rc_s']:.0f}x"
+            ratio = f"{r['pl_s'] / r['rc_s']:.2f}x"
         out.append(f"| {r['net']} | {r['domain']} | {rc_n} | {r['pl']} | {same} | {rc_s} | {fmt_s(r['pl_s'])} "
                    f"| {ratio} | {r['pl'] / r['pl_s']:.0f} |")
     return "\n".join(out)
@@ -338,8 +338,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="skip the 2-256-256-256-1 net")
     p.add_argument("--verify", action="store_true", help="dense-sampling check on every MLP row")
     p.add_argument("--repeats", type=int, default=3, help="runs of a fast call; the best counts (default 3)")
-    p.add_argument("--digits-side", type=float, default=0.4,
-                   help="side of the digits-CNN box around (1/3,1/3); 1 means [0,1]^2 (default 0.4)")
+    p.add_argument("--digits-side", type=float, default=1.0,
+                   help="side of the digits-CNN box around (1/3,1/3); 1 means [0,1]^2 (default 1)")
     p.add_argument("--vgg-side", type=float, default=0.0004,
                    help="side of the VGG-CNN box around (1/3,1/3) (default 0.0004)")
     p.add_argument("--no-cnn", action="store_true", help="skip the two CNN rows")
