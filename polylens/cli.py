@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     enum.add_argument("--solver", default="highs", help="LP back end: highs (default), scipy or cvxpy")
     enum.add_argument("--json", action="store_true", help="print one JSON object")
     enum.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _dask_options(enum)
     plane = _model_command(sub, "slice", "exact regions of a 2-D plane through the input space, as a picture",
                            "Every region meeting a box of a plane, as exact polygons, with the decision boundary.")
     plane.add_argument("--through", nargs=3, metavar=("A.npy", "B.npy", "C.npy"),
@@ -72,6 +73,37 @@ def _parser() -> argparse.ArgumentParser:
     path.add_argument("--out", default=None, metavar="FIG", help="write the density figure (.png or .svg)")
     path.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _dask_options(cmd: argparse.ArgumentParser) -> None:
+    """``--scheduler ADDRESS`` / ``--workers N``: run the command's tasks on Dask."""
+    where = cmd.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786); "
+                            "needs pip install 'polylens[dask]'")
+    where.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="run on a local Dask cluster of N worker processes, started and closed here")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _client(args):
+    """A context manager giving the Dask client asked for (None: in-process)."""
+    import contextlib
+
+    if args.scheduler is None and args.workers is None:
+        return contextlib.nullcontext()
+    from polylens.parallel import connect
+
+    return connect(scheduler=args.scheduler, workers=args.workers)
 
 
 def _load_inputs(files):
@@ -169,8 +201,9 @@ def _enumerate(args) -> int:
     torch.set_num_threads(1)
     net = load_model(args.model)
     domain = None if args.box is None else Box(*args.box)
-    result = enumerate_regions(net, domain, max_regions=args.max_regions, checkpoint=args.checkpoint,
-                               solver=args.solver, progress=not (args.no_progress or args.json))
+    with _client(args) as client:
+        result = enumerate_regions(net, domain, max_regions=args.max_regions, checkpoint=args.checkpoint,
+                                   solver=args.solver, progress=not (args.no_progress or args.json), client=client)
     if args.out:
         write_graphml(region_graph(result), args.out)
     summary = {"model": repr(net), **result.summary()}
@@ -200,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary, indent=2))
             return 0
         return {"enumerate": _enumerate, "slice": _slice, "path": _path}[args.command](args)
-    except (PolylensError, ValueError, FileNotFoundError) as err:
+    except (PolylensError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"polylens: error: {err}", file=sys.stderr)
         return 2
 

@@ -8,30 +8,49 @@ set is connected; over all of R^k the same search runs with unbounded regions al
 out it lies).
 
 A budget (``max_regions``) or Ctrl-C stops the search cleanly with a partial result; a
-checkpoint file lets a later call resume without repeating work.
+checkpoint file (which records every finished region and the frontier) lets a later call
+resume without repeating work.
+
+Expanding a region is a pure task, :func:`expand_batch` (the search's :class:`SearchSpec`
+and a batch of codes -> one :class:`~polylens.geometry.expansion.Expansion` per code).
+The driver merges expansions strictly in frontier order, so the result does not depend
+on where the tasks ran: in-process, one region at a time, or on a Dask cluster
+(``client=``), in batches across workers (see :mod:`polylens.parallel`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError, PolylensError
+from polylens.geometry.expansion import Expansion, PackedExpansions, pack, unpack
 from polylens.geometry.facets import METHODS, compute_facets
-from polylens.geometry.region import Region, build_region, crossed_codes, unique_rows
+from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
 from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
+from polylens.parallel import TaskQueue, check_client, locate
 
-__all__ = ["enumerate_regions", "EnumerationResult"]
+__all__ = ["enumerate_regions", "EnumerationResult", "SearchSpec", "expand_batch", "expand_batch_packed"]
 
 _PENDING, _DONE, _EMPTY = 0, 1, 2
+
+#: Most regions in one task on a Dask cluster.
+BATCH_REGIONS = 256
+
+#: Fewest regions in one task on a Dask cluster, unless no task is in flight: a task
+#: costs the driver and scheduler a few milliseconds whatever its size.
+MIN_BATCH_REGIONS = 32
 
 
 @dataclass(eq=False)
@@ -252,6 +271,7 @@ def enumerate_regions(
     checkpoint_every: float = 30.0,
     solver: str = "highs",
     method: str = "auto",
+    client=None,
 ) -> EnumerationResult:
     """Find every region of ``net`` inside ``domain`` (or all of R^d), with adjacency.
 
@@ -275,14 +295,20 @@ def enumerate_regions(
         :func:`polylens.region_at`.
     checkpoint : path, optional
         ``.npz`` file. If it exists, the search resumes from it (it must come from the same
-        net and domain); the state is written there every ``checkpoint_every`` seconds, at
-        a budget stop, on Ctrl-C and on completion.
+        net and domain); the state (every finished region and the frontier) is written
+        there every ``checkpoint_every`` seconds, at a budget stop, on Ctrl-C, when a task
+        fails and on completion.
     checkpoint_every : float, default=30.0
         Seconds between checkpoint writes.
     solver : str, default="highs"
         LP back end.
     method : {"auto", "hull", "lp"}, default="auto"
         Facet method (see :func:`polylens.facets`).
+    client : dask.distributed.Client, optional
+        Expand the frontier in batches on this Dask cluster (``pip install
+        polylens[dask]``); the result is identical to the in-process one (same regions,
+        order and graph). A lost worker's tasks are rerun; a failing region raises
+        :class:`polylens.parallel.TaskError` naming it.
 
     Returns
     -------
@@ -303,7 +329,10 @@ def enumerate_regions(
         raise ValueError(f"enumerate_regions: `max_regions` must be a non-negative int or None; got {max_regions!r}")
     if method not in METHODS:
         raise ValueError(f"enumerate_regions: `method` must be one of {METHODS}; got {method!r}")
-    space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    if client is not None:
+        check_client(client, "enumerate_regions")
+    spec = SearchSpec(net, domain, origin, basis, solver, method)
+    space = spec.space
     path = Path(checkpoint) if checkpoint is not None else None
     fingerprint = _fingerprint(space)
     if path is not None and path.exists():
@@ -311,7 +340,169 @@ def enumerate_regions(
     else:
         search = _Search(net.n_units, space.dim)
         search.add(_seed_code(space, seed))
-    return _run(search, space, max_regions, progress, path, fingerprint, checkpoint_every, method)
+        search.lp_solves += space.lp_solves
+    expander = _Here(spec) if client is None else _OnCluster(client, spec, max_regions)
+    return _run(search, space, expander, max_regions, progress, path, fingerprint, checkpoint_every)
+
+
+class SearchSpec:
+    """What every expansion task of one search shares (picklable).
+
+    Parameters
+    ----------
+    net : PWLNet
+    domain, origin, basis, solver, method
+        As given to :func:`enumerate_regions`.
+
+    Attributes
+    ----------
+    space : Space
+        Built on first use, once per process (a copy sent to a Dask worker builds its
+        own).
+    """
+
+    def __init__(self, net: PWLNet, domain, origin, basis, solver: str, method: str):
+        self.net, self.domain, self.origin, self.basis = net, domain, origin, basis
+        self.solver, self.method = solver, method
+        self._space: Space | None = None
+
+    @property
+    def space(self) -> Space:
+        if self._space is None:
+            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver)
+        return self._space
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_space": None}
+
+
+def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:
+    """Expand a batch of regions: the pure task of the search, in-process or on a worker.
+
+    Parameters
+    ----------
+    spec : SearchSpec
+    batch : tuple (indices, codes, hints)
+        Sequences of length m: index of each region in the search, its code (shape
+        (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
+        region; all NaN: none).
+
+    Returns
+    -------
+    list of Expansion
+        In the order of ``batch``.
+    """
+    space = spec.space
+    return [_expand(space, spec.method, int(i), code, hint) for i, code, hint in zip(*batch)]
+
+
+def expand_batch_packed(spec: SearchSpec, batch: tuple) -> PackedExpansions:
+    """:func:`expand_batch`, packed for the trip from a worker to the driver."""
+    net = spec.net
+    return pack(expand_batch(spec, batch), net.n_units, spec.space.dim, net.output_dim)
+
+
+def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarray) -> Expansion:
+    lp_before = space.lp_solves
+    try:
+        try:
+            region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
+        except InfeasibleRegionError as err:
+            k, n_out = space.dim, space.net.output_dim
+            return Expansion(i, f"code {i} reached across a facet has no interior: {err}", [], [],
+                             np.full(k, np.nan), np.nan, False, 0, None, np.full((n_out, 1 + k), np.nan),
+                             space.lp_solves - lp_before)
+        data = region.facet_data if "facet_data" in region.__dict__ else compute_facets(
+            region.A, region.b, region.point, space, method, region.candidates)
+        crossings = [
+            (new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist()))
+            for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
+            if new is not None
+        ]
+        vertices = None if data.vertices is None else unique_rows(data.vertices, tol.COINCIDENT * space.scale)
+        return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
+                         data.bounded, len(data.groups), vertices,
+                         np.hstack([region.out_bias[:, None], region.out_weight]),
+                         space.lp_solves - lp_before + data.lp_solves)
+    except Exception as err:
+        locate(err, f"region {i} (code {_short(code)})")
+        raise
+
+
+def _merge(search: _Search, e: Expansion) -> None:
+    """Commit one expansion (all its edges together, so an interruption leaves none
+    half-recorded)."""
+    i = e.index
+    search.lp_solves += e.lp_solves
+    if e.empty is not None:
+        search.status[i] = _EMPTY
+        search.degenerate.append(e.empty)
+        return
+    search.degenerate.extend(e.notes)
+    for new, hint, units in e.crossings:
+        search.edge(i, search.add(new, hint), units)
+    search.status[i] = _DONE
+    if e.vertices is not None:
+        search.vertices[i] = e.vertices
+    search.maps[i] = e.out_map
+    search.points[i] = e.point
+    search.radii[i] = e.radius
+    search.bounded[i] = e.bounded
+    search.n_facets[i] = e.n_facets
+
+
+class _Here:
+    """Expands the next region in-process."""
+
+    def __init__(self, spec: SearchSpec):
+        self.spec = spec
+
+    def next(self, search: _Search, done: int) -> Expansion:
+        i = search.next
+        return expand_batch(self.spec, ((i,), (search.codes[i],), (search.hints[i],)))[0]
+
+    def close(self) -> None:
+        pass
+
+
+class _OnCluster:
+    """Expands the frontier in batches on a Dask cluster and hands the expansions back
+    in frontier order (the order :class:`_Here` produces them)."""
+
+    def __init__(self, client: Any, spec: SearchSpec, max_regions: int | None):
+        self.queue = TaskQueue(client, "enumerate_regions", spec)
+        self.max_regions = max_regions
+        self.submitted = None  # regions before this index are in flight or merged
+        self.ready: deque = deque()
+
+    def next(self, search: _Search, done: int) -> Expansion:
+        if self.submitted is None:
+            self.submitted = search.next
+        self._fill(search, done)
+        if not self.ready:
+            self.ready.extend(unpack(self.queue.take()))
+        return self.ready.popleft()
+
+    def _fill(self, search: _Search, done: int) -> None:
+        """Submit batches of the unsubmitted frontier while there is room, spread over the
+        workers; a small one only when nothing else is in flight; with a budget, no more
+        regions than it may still need."""
+        end = len(search.codes)
+        if self.max_regions is not None:
+            end = min(end, search.next + self.max_regions - done)
+        while self.submitted < end and not self.queue.full:
+            available = end - self.submitted
+            size = min(available, BATCH_REGIONS, max(MIN_BATCH_REGIONS, math.ceil(available / self.queue.threads)))
+            if size < MIN_BATCH_REGIONS and self.queue:
+                break
+            rows = range(self.submitted, self.submitted + size)
+            batch = (np.arange(rows.start, rows.stop), np.array([search.codes[i] for i in rows]),
+                     np.array([search.hints[i] for i in rows]))
+            self.queue.submit(expand_batch_packed, batch, f"regions {rows.start}-{rows.stop - 1}")
+            self.submitted += size
+
+    def close(self) -> None:
+        self.queue.close()
 
 
 def _fingerprint(space: Space) -> str:
@@ -337,10 +528,10 @@ def _seed_code(space: Space, seed) -> np.ndarray:
     raise InfeasibleRegionError("no region with an interior found near the seed point")
 
 
-def _run(search, space, max_regions, progress, path, fingerprint, checkpoint_every, method) -> EnumerationResult:
+def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_regions, progress, path, fingerprint,
+         checkpoint_every) -> EnumerationResult:
     start = time.perf_counter()
     last_save = start
-    lp_before = 0
     stop_reason = "complete"
     bar = tqdm(total=None, disable=not progress, unit="region", desc="regions", mininterval=0.5)
     done = sum(1 for s in search.status if s == _DONE)
@@ -350,60 +541,26 @@ def _run(search, space, max_regions, progress, path, fingerprint, checkpoint_eve
             if max_regions is not None and done >= max_regions:
                 stop_reason = "max_regions"
                 break
-            i = search.next
-            _expand(search, space, i, method)
+            expansion = expander.next(search, done)
+            _merge(search, expansion)
             search.next += 1
-            if search.status[i] == _DONE:
+            if expansion.empty is None:
                 done += 1
                 bar.update(1)
             if path is not None and time.perf_counter() - last_save > checkpoint_every:
-                _account(search, space, start, lp_before)
-                start, lp_before = time.perf_counter(), space.lp_solves
+                search.seconds += time.perf_counter() - start
+                start = time.perf_counter()
                 search.save(path, fingerprint)
                 last_save = time.perf_counter()
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     finally:
+        expander.close()
         bar.close()
-        _account(search, space, start, lp_before)
+        search.seconds += time.perf_counter() - start
         if path is not None:
             search.save(path, fingerprint)
     return _result(search, space, stop_reason)
-
-
-def _account(search, space, start, lp_before) -> None:
-    search.seconds += time.perf_counter() - start
-    search.lp_solves += space.lp_solves - lp_before
-
-
-def _expand(search: _Search, space: Space, i: int, method: str) -> None:
-    code = search.codes[i]
-    hint = search.hints[i]
-    try:
-        region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
-    except InfeasibleRegionError as err:
-        search.status[i] = _EMPTY
-        search.degenerate.append(f"code {i} reached across a facet has no interior: {err}")
-        return
-    data = region.facet_data if "facet_data" in region.__dict__ else compute_facets(
-        region.A, region.b, region.point, space, method, region.candidates)
-    space.lp_solves += data.lp_solves
-    crossings = []
-    for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):
-        if new is not None:
-            crossings.append((new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist())))
-    search.degenerate.extend(_slivers(region, data.groups))
-    # Commit the region's edges together, so an interruption leaves none half-recorded.
-    for new, hint, units in crossings:
-        search.edge(i, search.add(new, hint), units)
-    search.status[i] = _DONE
-    if data.vertices is not None:
-        search.vertices[i] = unique_rows(data.vertices, tol.COINCIDENT * space.scale)
-    search.maps[i] = np.hstack([region.out_bias[:, None], region.out_weight])
-    search.points[i] = region.point
-    search.radii[i] = region.radius
-    search.bounded[i] = data.bounded
-    search.n_facets[i] = len(data.groups)
 
 
 def _slivers(region: Region, groups: list) -> list[str]:

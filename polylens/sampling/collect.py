@@ -10,6 +10,7 @@ editing one module's output.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,31 +19,36 @@ import torch
 from tqdm.auto import tqdm
 
 from polylens.errors import PolylensError
+from polylens.parallel import check_client, locate, map_ordered
+from polylens.sampling import chunks
 from polylens.sampling.codes import CodeLayout, Codes, CodeStore
 from polylens.sampling.sites import Site, find_sites, on_cpu
 
-__all__ = ["codes", "Session", "pack", "pack_tensor", "threshold_bits"]
+__all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "pack", "pack_tensor", "threshold_bits"]
 
 _BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, device=None,
-          store: str | os.PathLike | None = None, progress: bool = True) -> Codes:
+          store: str | os.PathLike | None = None, progress: bool = True, client=None,
+          batches_per_task: int = 8) -> Codes:
     """Polytope codes of every input: the piece of every unit at the activation sites.
 
     Parameters
     ----------
     model : torch.nn.Module
         Any module; it runs in eval mode (its training flags are restored afterwards).
-    inputs : Tensor, ndarray, DataLoader or iterable of batches
-        A tensor/array of shape (n, ...) is cut into batches of ``batch_size``. An
-        iterable yields batches: a tensor, a tuple/list whose first item is the input
-        (``(x, y)`` as from a ``TensorDataset``), or a mapping passed as keyword
-        arguments (``model(**batch)``, as for Hugging Face models).
+    inputs : Tensor, ndarray, path, list of paths, DataLoader or iterable of batches
+        A tensor/array of shape (n, ...) is cut into batches of ``batch_size``; so is a
+        ``.npy`` file (memory-mapped; with a ``client`` every worker reads its own rows)
+        and every file of a list of ``.npy`` files, in order. An iterable yields
+        batches: a tensor, a tuple/list whose first item is the input (``(x, y)`` as
+        from a ``TensorDataset``), or a mapping passed as keyword arguments
+        (``model(**batch)``, as for Hugging Face models).
     sites : str or sequence of str, optional
         Glob patterns naming the sites (see :func:`find_sites`); default every activation.
     batch_size : int, default=256
-        Samples per forward pass when ``inputs`` is a tensor or array.
+        Samples per forward pass when ``inputs`` is a tensor, an array or files.
     device : str or torch.device, optional
         Where the forward pass runs; default the device of the model's parameters
         (the model is not moved: it must already be there).
@@ -51,6 +57,15 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
         memory; the result is then memory-mapped, so data sets larger than RAM work.
     progress : bool, default=True
         Show a progress bar (samples).
+    client : dask.distributed.Client, optional
+        Run the forward passes on this Dask cluster (``pip install polylens[dask]``):
+        the model is sent once to every worker, chunks of inputs are mapped over the
+        workers and the codes come back in input order, identical to the in-process
+        result. A lost worker's chunks are rerun; a failing chunk raises
+        :class:`polylens.parallel.TaskError` naming it. Use one thread per worker.
+    batches_per_task : int, default=8
+        With a ``client``: batches per task (one file per task for a list of files).
+        In-process every batch is its own task.
 
     Returns
     -------
@@ -60,10 +75,11 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     Raises
     ------
     ValueError
-        Empty ``inputs``, a bad ``batch_size`` or ``device``, or a ``sites`` pattern that
-        matches nothing.
+        Empty ``inputs``, a bad ``batch_size``, ``batches_per_task`` or ``device``, or a
+        ``sites`` pattern that matches nothing.
     PolylensError
-        A site whose activations have no batch axis or change shape between batches.
+        A site whose activations have no batch axis or change shape between batches
+        (with a ``client``: :class:`~polylens.parallel.TaskError`, naming the chunk).
 
     Examples
     --------
@@ -73,31 +89,124 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     >>> c.packed.shape, c.layout.names, c.approximate
     ((10, 1), ['1'], False)
     """
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"codes: `batch_size` must be a positive int; got {batch_size!r}")
-    session = Session(model, sites=sites, device=device)
-    chunks: list[np.ndarray] = []
-    writer = None
-    with session, tqdm(total=_n_samples(inputs), unit="sample", disable=not progress, desc="codes") as bar:
+    for name, value in (("batch_size", batch_size), ("batches_per_task", batches_per_task)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"codes: `{name}` must be a positive int; got {value!r}")
+    if client is not None:
+        check_client(client, "codes")
+    job = CodesJob(model, sites, device, int(batch_size))
+    pieces = chunks.split(inputs, int(batch_size), int(batches_per_task) if client is not None else 1)
+    found: list[np.ndarray] = []
+    layout, writer = None, None
+    with job, tqdm(total=chunks.n_samples(inputs), unit="sample", disable=not progress, desc="codes") as bar:
         try:
-            for args, kwargs in _batches(inputs, int(batch_size)):
-                packed, _ = session.run(args, kwargs)
+            for part in map_ordered(code_chunk, job, pieces, _describe, client=client, func="codes"):
+                if part.layout is None:
+                    continue
+                layout = layout or part.layout
+                if part.layout != layout:
+                    raise PolylensError(
+                        f"codes: the sites of {part.where} differ from the first chunk's: got {part.layout.names}, "
+                        f"expected {layout.names}; pad sequences to one length or name fixed-shape sites"
+                    )
                 if store is None:
-                    chunks.append(packed)
+                    found.append(part.packed)
                 else:
-                    writer = writer or CodeStore(store, session.layout)
-                    writer.append(packed)
-                bar.update(packed.shape[0])
+                    writer = writer or CodeStore(store, layout)
+                    writer.append(part.packed)
+                bar.update(part.packed.shape[0])
         except BaseException:
             if writer is not None:
                 writer.close(complete=False)
             raise
-    if session.layout is None:
+    if layout is None:
         raise ValueError("codes: `inputs` holds no samples")
     if writer is not None:
         writer.close()
         return Codes.load(writer.path)
-    return Codes(np.concatenate(chunks, axis=0), session.layout)
+    return Codes(np.concatenate(found, axis=0), layout)
+
+
+@dataclass(frozen=True)
+class ChunkCodes:
+    """The result of :func:`code_chunk`.
+
+    Attributes
+    ----------
+    packed : ndarray of shape (m, n_bytes), uint8, or None
+        None when the chunk held no batch.
+    layout : CodeLayout or None
+    where : str
+        The chunk (for error messages).
+    """
+
+    packed: np.ndarray | None
+    layout: CodeLayout | None
+    where: str
+
+
+class CodesJob:
+    """What every task of one :func:`codes` call shares: the model, its sites and the
+    batch size (picklable: a copy sent to a Dask worker hooks its own copy of the model).
+
+    The hooks go on at the first :meth:`run` and come off at :meth:`close` (or at the end
+    of ``with job:``); a worker's copy keeps them for its life.
+
+    Parameters
+    ----------
+    model, sites, device, batch_size
+        As given to :func:`codes` (checked here, so a bad one fails before any task).
+    """
+
+    def __init__(self, model: torch.nn.Module, sites, device, batch_size: int):
+        self.model, self.sites, self.device, self.batch_size = model, sites, device, batch_size
+        self.session = Session(model, sites=sites, device=device)
+        self.lock = threading.Lock()  # a session runs one forward pass at a time
+        self._hooked = False
+
+    def run(self, chunk: chunks.Chunk) -> list[np.ndarray]:
+        """Packed codes of every batch of ``chunk``, each of shape (m, n_bytes)."""
+        with self.lock:
+            if not self._hooked:
+                self.session.__enter__()
+                self._hooked = True
+            return [self.session.run(args, kwargs)[0] for args, kwargs in chunk.batches(self.batch_size)]
+
+    def close(self) -> None:
+        """Take the hooks off the model and restore its training flags."""
+        with self.lock:
+            if self._hooked:
+                self.session.__exit__(None, None, None)
+                self._hooked = False
+
+    def __enter__(self) -> "CodesJob":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {"model": self.model, "sites": self.sites, "device": self.device, "batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+def code_chunk(job: CodesJob, chunk: chunks.Chunk) -> ChunkCodes:
+    """Codes of one chunk of inputs: the pure task of :func:`codes`, in-process or on a
+    worker."""
+    try:
+        packed = job.run(chunk)
+    except Exception as err:
+        locate(err, chunk.describe())
+        raise
+    if not packed:
+        return ChunkCodes(None, None, chunk.describe())
+    return ChunkCodes(np.concatenate(packed, axis=0), job.session.layout, chunk.describe())
+
+
+def _describe(chunk: chunks.Chunk) -> str:
+    return chunk.describe()
 
 
 @dataclass
@@ -361,45 +470,3 @@ def _batch_len(args: tuple, kwargs: dict) -> int:
     if first is None or first.ndim == 0:
         raise ValueError("`inputs`: a batch holds no tensor with a batch axis")
     return int(first.shape[0])
-
-
-def _n_samples(inputs) -> int | None:
-    if isinstance(inputs, (torch.Tensor, np.ndarray)):
-        return int(inputs.shape[0]) if inputs.ndim else None
-    dataset = getattr(inputs, "dataset", None)
-    try:
-        return len(dataset) if dataset is not None else None
-    except TypeError:
-        return None
-
-
-def _batches(inputs, batch_size: int):
-    """Yield (args, kwargs) of every batch."""
-    if isinstance(inputs, (torch.Tensor, np.ndarray)):
-        if inputs.ndim == 0:
-            raise ValueError("codes: `inputs` must have a batch axis; got a scalar")
-        for i in range(0, inputs.shape[0], batch_size):
-            yield (inputs[i:i + batch_size],), {}
-        return
-    if isinstance(inputs, (str, bytes, Mapping)):
-        raise TypeError(
-            f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}"
-        )
-    try:
-        iterator = iter(inputs)
-    except TypeError:
-        raise TypeError(
-            f"codes: `inputs` must be a tensor, an array or an iterable of batches; got {type(inputs).__name__}"
-        ) from None
-    for batch in iterator:
-        if isinstance(batch, (torch.Tensor, np.ndarray)):
-            yield (batch,), {}
-        elif isinstance(batch, (tuple, list)) and batch:
-            yield (batch[0],), {}
-        elif isinstance(batch, Mapping):
-            yield (), dict(batch)
-        else:
-            raise TypeError(
-                f"codes: every batch of `inputs` must be a tensor, a (input, ...) tuple or a mapping; "
-                f"got {type(batch).__name__}"
-            )

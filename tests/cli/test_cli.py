@@ -168,3 +168,31 @@ def test_slice_without_plane_on_a_big_input_is_a_clear_error(cnn_files, capsys):
     model, _ = cnn_files
     assert main(["slice", str(model)]) == 2
     assert "example_input" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+def test_enumerate_on_dask_workers_or_a_scheduler_matches_in_process(export_file, tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    main(["enumerate", str(export_file), "--box", "-1", "1", "--json"])
+    here = _json(capsys)
+    out = tmp_path / "g.graphml"
+    assert main(["enumerate", str(export_file), "--box", "-1", "1", "--workers", "1", "--out", str(out),
+                 "--json"]) == 0
+    local = _json(capsys)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        assert main(["enumerate", str(export_file), "--box", "-1", "1", "--scheduler", cluster.scheduler_address,
+                     "--json"]) == 0
+    remote = _json(capsys)
+    for key in ("regions", "edges", "unbounded", "lp_solves", "complete"):
+        assert here[key] == local[key] == remote[key], key
+    assert nx.read_graphml(out).number_of_nodes() == here["regions"]
+
+
+@pytest.mark.parametrize("argv", [["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], ["--workers", "0"]])
+def test_enumerate_dask_options_are_checked(export_file, argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["enumerate", str(export_file), *argv])
+    assert info.value.code == 2
+    assert "--workers" in capsys.readouterr().err

@@ -1,0 +1,217 @@
+"""The inputs of :func:`polylens.sampling.codes`, cut into chunks: the items of its tasks.
+
+A chunk is small and picklable, so a task can run in-process or on a Dask worker:
+
+* :class:`ArrayChunk` -- rows of an in-memory tensor or array (copied compactly when
+  pickled);
+* :class:`NpyRowsChunk` -- a row range of a ``.npy`` file, read where the task runs;
+* :class:`NpyFileChunk` -- one ``.npy`` file of a list of files, read where the task runs;
+* :class:`BatchesChunk` -- consecutive batches of an iterable (a ``DataLoader``, ...).
+
+:func:`split` cuts any accepted input into chunks of whole batches, in input order;
+``chunk.batches(batch_size)`` yields the forward passes of a chunk as ``(args, kwargs)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples"]
+
+_KINDS = "a tensor, an array, a .npy path, a list of .npy paths or an iterable of batches"
+
+
+@dataclass(frozen=True)
+class ArrayChunk:
+    """Rows ``start .. start + len(data) - 1`` of an in-memory input.
+
+    Attributes
+    ----------
+    index : int
+    start : int
+    data : Tensor or ndarray of shape (m, ...)
+    """
+
+    index: int
+    start: int
+    data: Any
+
+    def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        for i in range(0, self.data.shape[0], batch_size):
+            yield (self.data[i:i + batch_size],), {}
+
+    def describe(self) -> str:
+        return f"chunk {self.index} (rows {self.start}-{self.start + self.data.shape[0] - 1})"
+
+    def __getstate__(self) -> dict:
+        # a slice of a tensor would pickle its whole storage, a memmap slice its file handle
+        data = self.data.clone() if isinstance(self.data, torch.Tensor) else np.array(self.data)
+        return {"index": self.index, "start": self.start, "data": data}
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
+
+@dataclass(frozen=True)
+class NpyRowsChunk:
+    """Rows ``start .. stop - 1`` of a ``.npy`` file (memory-mapped where the task runs).
+
+    Attributes
+    ----------
+    index : int
+    path : str
+    start, stop : int
+    """
+
+    index: int
+    path: str
+    start: int
+    stop: int
+
+    def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        rows = np.load(self.path, mmap_mode="r")
+        for i in range(self.start, self.stop, batch_size):
+            yield (np.array(rows[i:min(i + batch_size, self.stop)]),), {}
+
+    def describe(self) -> str:
+        return f"chunk {self.index} (rows {self.start}-{self.stop - 1} of {self.path!r})"
+
+
+@dataclass(frozen=True)
+class NpyFileChunk:
+    """Every row of one ``.npy`` file (read where the task runs).
+
+    Attributes
+    ----------
+    index : int
+    path : str
+    """
+
+    index: int
+    path: str
+
+    def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        rows = np.load(self.path, mmap_mode="r")
+        if rows.ndim == 0:
+            raise ValueError(f"codes: the input file {self.path!r} holds a scalar, not a batch of samples")
+        for i in range(0, rows.shape[0], batch_size):
+            yield (np.array(rows[i:i + batch_size]),), {}
+
+    def describe(self) -> str:
+        return f"chunk {self.index} (file {self.path!r})"
+
+
+@dataclass(frozen=True)
+class BatchesChunk:
+    """Batches ``first .. first + len(calls) - 1`` of an iterable, as ``(args, kwargs)``.
+
+    Attributes
+    ----------
+    index : int
+    first : int
+    calls : list of (tuple, dict)
+    """
+
+    index: int
+    first: int
+    calls: list
+
+    def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        return iter(self.calls)
+
+    def describe(self) -> str:
+        return f"chunk {self.index} (batches {self.first}-{self.first + len(self.calls) - 1})"
+
+
+Chunk = ArrayChunk | NpyRowsChunk | NpyFileChunk | BatchesChunk
+
+
+def split(inputs, batch_size: int, batches_per_chunk: int) -> Iterator[Chunk]:
+    """Cut ``inputs`` (see :func:`polylens.sampling.codes`) into chunks of
+    ``batches_per_chunk`` batches (one file per chunk for a list of files), in order.
+
+    Raises
+    ------
+    TypeError
+        For an input of another kind, a path that is not a ``.npy`` file, or a batch
+        that is not a tensor, an ``(input, ...)`` tuple or a mapping.
+    ValueError
+        For a scalar input.
+    """
+    rows = batch_size * batches_per_chunk
+    if isinstance(inputs, (torch.Tensor, np.ndarray)):
+        if inputs.ndim == 0:
+            raise ValueError("codes: `inputs` must have a batch axis; got a scalar")
+        return (ArrayChunk(k, i, inputs[i:i + rows]) for k, i in enumerate(range(0, inputs.shape[0], rows)))
+    if isinstance(inputs, (str, os.PathLike)):
+        path = _npy(inputs)
+        n = _npy_rows(path)
+        return (NpyRowsChunk(k, path, i, min(i + rows, n)) for k, i in enumerate(range(0, n, rows)))
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(p, (str, os.PathLike)) for p in inputs):
+        return (NpyFileChunk(k, _npy(p)) for k, p in enumerate(inputs))
+    if isinstance(inputs, (bytes, Mapping)):
+        raise TypeError(f"codes: `inputs` must be {_KINDS}; got {type(inputs).__name__}")
+    try:
+        iterator = iter(inputs)
+    except TypeError:
+        raise TypeError(f"codes: `inputs` must be {_KINDS}; got {type(inputs).__name__}") from None
+    return _batch_chunks(iterator, batches_per_chunk)
+
+
+def n_samples(inputs) -> int | None:
+    """Number of samples in ``inputs`` where it is known without reading them."""
+    if isinstance(inputs, (torch.Tensor, np.ndarray)):
+        return int(inputs.shape[0]) if inputs.ndim else None
+    if isinstance(inputs, (str, os.PathLike)) and Path(inputs).suffix == ".npy" and Path(inputs).is_file():
+        return _npy_rows(str(inputs))
+    dataset = getattr(inputs, "dataset", None)
+    try:
+        return len(dataset) if dataset is not None else None
+    except TypeError:
+        return None
+
+
+def _batch_chunks(iterator, batches_per_chunk: int) -> Iterator[BatchesChunk]:
+    calls, first, index = [], 0, 0
+    for batch in iterator:
+        calls.append(_call(batch))
+        if len(calls) == batches_per_chunk:
+            yield BatchesChunk(index, first, calls)
+            calls, first, index = [], first + len(calls), index + 1
+    if calls:
+        yield BatchesChunk(index, first, calls)
+
+
+def _call(batch) -> tuple[tuple, dict]:
+    """The (args, kwargs) of one batch of an iterable."""
+    if isinstance(batch, (torch.Tensor, np.ndarray)):
+        return (batch,), {}
+    if isinstance(batch, (tuple, list)) and batch:
+        return (batch[0],), {}
+    if isinstance(batch, Mapping):
+        return (), dict(batch)
+    raise TypeError(
+        f"codes: every batch of `inputs` must be a tensor, a (input, ...) tuple or a mapping; "
+        f"got {type(batch).__name__}"
+    )
+
+
+def _npy(path) -> str:
+    if Path(path).suffix != ".npy":
+        raise TypeError(f"codes: a path in `inputs` must name a .npy file; got {str(path)!r}")
+    return str(path)
+
+
+def _npy_rows(path: str) -> int:
+    rows = np.load(path, mmap_mode="r")
+    if rows.ndim == 0:
+        raise ValueError(f"codes: the input file {path!r} holds a scalar, not a batch of samples")
+    return int(rows.shape[0])

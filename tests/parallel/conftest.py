@@ -1,0 +1,30 @@
+"""A Dask ``LocalCluster`` of 2 worker processes (one thread each), shared by the tests of
+this folder, and ``tests/parallel/`` on ``sys.path`` so test modules (and the workers,
+which start with the driver's ``sys.path`` and ``PYTHONPATH``) import ``_faults``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+_HERE = Path(__file__).resolve().parent
+for _path in (str(_HERE), str(_HERE.parent)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A client of a 2-process LocalCluster; a test that kills a worker waits for its
+    replacement before it returns."""
+    distributed = pytest.importorskip("distributed")
+    paths = [str(_HERE), str(_HERE.parent), str(_HERE.parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                  env=env) as cluster, distributed.Client(cluster) as client:
+        client.run(torch.set_num_threads, 1)
+        yield client
