@@ -196,3 +196,29 @@ def test_enumerate_dask_options_are_checked(export_file, argv, capsys):
         main(["enumerate", str(export_file), *argv])
     assert info.value.code == 2
     assert "--workers" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def test_report_quick_writes_the_markdown_report_with_its_figures(tmp_path, monkeypatch, capsys):
+    from polylens.experiments import report
+    from polylens.experiments.digits import DigitsConfig, run_digits
+    from polylens.experiments.figures import FIGURES
+
+    # the tiny configuration, so the command runs end to end in seconds
+    monkeypatch.setattr(report, "run_digits", lambda config, progress: run_digits(DigitsConfig.tiny(), progress=False))
+    assert main(["report", "--out", str(tmp_path / "rep"), "--quick", "--no-progress"]) == 0
+    path = tmp_path / "rep" / "report.md"
+    assert capsys.readouterr().out.strip() == f"wrote {path}"
+    text = path.read_text(encoding="utf-8")
+    assert "### Prediction 1" in text and "### Prediction 3" in text
+    assert "polylens report --out DIR --quick" in text
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted([*FIGURES.values(), "report.md"])
+
+
+def test_report_needs_an_output_folder(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--quick"])
+    assert info.value.code == 2
+    assert "--out" in capsys.readouterr().err
