@@ -29,13 +29,25 @@ from typing import Any
 
 from polylens.errors import PolylensError
 
-__all__ = ["TaskError", "TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES"]
+__all__ = ["TaskError", "TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES", "WORKER_CONFIG"]
 
 #: Times a task that raised is rerun before its error reaches the caller (a lost worker
 #: is handled by the scheduler, not counted here).
 RETRIES = 2
 
 _INSTALL = "pip install 'polylens[dask]'"
+
+#: Dask settings for the worker processes that :func:`connect` starts (set them in the
+#: Dask configuration of a cluster of your own). Two of Dask's defaults made the
+#: digits CNN's codes tasks twice as slow on a worker (``benchmarks/bench_dask.py``):
+#: ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off glibc's adaptive mmap
+#: threshold, so torch's large buffers are mapped and unmapped again at every
+#: operation, and the statistical profiler, which samples every thread's stack every
+#: 10 ms.
+WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+}
 
 
 class TaskError(PolylensError):
@@ -88,7 +100,8 @@ def check_client(client: Any, func: str) -> Any:
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A Dask client for the scheduler at ``scheduler``, or for a local cluster of
-    ``workers`` processes (one thread each) started here and closed on exit.
+    ``workers`` processes (one thread each, :data:`WORKER_CONFIG`) started here and
+    closed on exit.
 
     Parameters
     ----------
@@ -107,6 +120,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ValueError(f"connect: `workers` must be a positive int; got {workers!r}")
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise ImportError(f"a Dask scheduler or workers were asked for, but Dask is not installed; {_INSTALL}") from None
@@ -114,8 +128,8 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with dask.config.set(WORKER_CONFIG), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 

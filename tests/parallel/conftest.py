@@ -22,9 +22,13 @@ def client():
     """A client of a 2-process LocalCluster; a test that kills a worker waits for its
     replacement before it returns."""
     distributed = pytest.importorskip("distributed")
+    import dask
+
+    from polylens.parallel import WORKER_CONFIG
     paths = [str(_HERE), str(_HERE.parent), str(_HERE.parents[1]), os.environ.get("PYTHONPATH", "")]
     env = {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
-                                  env=env) as cluster, distributed.Client(cluster) as client:
+    with dask.config.set(WORKER_CONFIG), distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", env=env) as cluster, \
+            distributed.Client(cluster) as client:
         client.run(torch.set_num_threads, 1)
         yield client

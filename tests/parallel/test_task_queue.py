@@ -36,3 +36,18 @@ def test_the_shared_object_is_recomputed_when_the_only_worker_holding_it_dies(cl
             assert queue.take() == 35
         finally:
             client.wait_for_workers(2, timeout=60)
+
+
+def test_a_local_cluster_from_connect_runs_workers_without_the_settings_that_slow_torch(monkeypatch):
+    from polylens.parallel import connect
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with connect(workers=1) as local:
+        assert list(local.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
+        assert list(local.run(_profiling).values()) == [False]
+
+
+def _profiling() -> bool:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
