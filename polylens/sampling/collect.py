@@ -105,10 +105,8 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
                     continue
                 layout = layout or part.layout
                 if part.layout != layout:
-                    raise PolylensError(
-                        f"codes: the sites of {part.where} differ from the first chunk's: got {part.layout.names}, "
-                        f"expected {layout.names}; pad sequences to one length or name fixed-shape sites"
-                    )
+                    raise PolylensError(f"codes: the sites of {part.where} differ from the first chunk's: "
+                                        + _site_difference(_named_shapes(part.layout), _named_shapes(layout)))
                 if store is None:
                     found.append(part.packed)
                 else:
@@ -164,13 +162,21 @@ class CodesJob:
         self.lock = threading.Lock()  # a session runs one forward pass at a time
         self._hooked = False
 
-    def run(self, chunk: chunks.Chunk) -> list[np.ndarray]:
-        """Packed codes of every batch of ``chunk``, each of shape (m, n_bytes)."""
+    def run(self, chunk: chunks.Chunk) -> tuple[list[np.ndarray], CodeLayout | None]:
+        """Packed codes of every batch of ``chunk`` (each of shape (m, n_bytes)) and their
+        layout (None for a chunk without batches).
+
+        Every chunk starts a layout of its own: whether chunks agree is the caller's check
+        (a worker's tasks arrive in any order, so a layout kept from an earlier task would
+        blame whichever chunk came second).
+        """
         with self.lock:
             if not self._hooked:
                 self.session.__enter__()
                 self._hooked = True
-            return [self.session.run(args, kwargs)[0] for args, kwargs in chunk.batches(self.batch_size)]
+            self.session.restart()
+            packed = [self.session.run(args, kwargs)[0] for args, kwargs in chunk.batches(self.batch_size)]
+            return packed, self.session.layout
 
     def close(self) -> None:
         """Take the hooks off the model and restore its training flags."""
@@ -196,17 +202,28 @@ def code_chunk(job: CodesJob, chunk: chunks.Chunk) -> ChunkCodes:
     """Codes of one chunk of inputs: the pure task of :func:`codes`, in-process or on a
     worker."""
     try:
-        packed = job.run(chunk)
+        packed, layout = job.run(chunk)
     except Exception as err:
         locate(err, chunk.describe())
         raise
     if not packed:
         return ChunkCodes(None, None, chunk.describe())
-    return ChunkCodes(np.concatenate(packed, axis=0), job.session.layout, chunk.describe())
+    return ChunkCodes(np.concatenate(packed, axis=0), layout, chunk.describe())
 
 
 def _describe(chunk: chunks.Chunk) -> str:
     return chunk.describe()
+
+
+def _named_shapes(layout: CodeLayout) -> list[tuple[str, tuple]]:
+    return [(site.name, site.shape) for site in layout.sites]
+
+
+def _site_difference(got: list[tuple[str, tuple]], want: list[tuple[str, tuple]]) -> str:
+    """The first (name, per-sample shape) that differs, with advice."""
+    diff = next(((g, w) for g, w in zip(got, want) if g != w), (got[len(want):], want[len(got):]))
+    return (f"got {diff[0]}, expected {diff[1]} (name, per-sample shape); pad sequences to one length or name "
+            "fixed-shape sites")
 
 
 @dataclass
@@ -235,7 +252,7 @@ class Session:
     Attributes
     ----------
     layout : CodeLayout or None
-        Set by the first :meth:`run`.
+        Set by the first :meth:`run` (after :meth:`restart`, by the next).
     downstream : list of str
         Sites that ran after the edited module (all sites without ``edit``).
     """
@@ -249,6 +266,7 @@ class Session:
         self.device = _device(model, device)
         self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
         self.layout: CodeLayout | None = None
+        self._earlier: CodeLayout | None = None  # the layout before restart()
         self.downstream: list[str] = []
         self.edit_name, self.edit_argument = edit, edit_argument
         self.edit_module, self.edit_call = self.plan.module(edit, edit_argument) if edit else (None, 0)
@@ -285,6 +303,11 @@ class Session:
         self._handles = []
         for m, flag in self._training.items():
             m.training = flag
+
+    def restart(self) -> None:
+        """Forget the layout: the next :meth:`run` sets it anew (reusing the old one
+        when its sites and shapes are the same)."""
+        self._earlier, self.layout = self.layout or self._earlier, None
 
     def _call_index(self, module) -> int:
         k = self._calls.get(id(module), 0)
@@ -375,6 +398,9 @@ class Session:
                     f"the batch axis (batch of {n}); name other sites with `sites=`"
                 )
         sites = [e for e in events if e.site is not None]
+        got = [(e.name, e.shape) for e in sites]
+        if self.layout is None and self._earlier is not None and got == _named_shapes(self._earlier):
+            self.layout = self._earlier  # the sites are those of the layout before restart()
         if self.layout is None:
             if not sites:
                 raise PolylensError("no site ran in the forward pass; name the sites with `sites=`")
@@ -387,14 +413,9 @@ class Session:
             marker = next((i for i, e in enumerate(events) if e.site is None), -1)
             self.downstream = [e.name for e in events[marker + 1:] if e.site is not None]
             return
-        got = [(e.name, e.shape) for e in sites]
-        want = [(s.name, s.shape) for s in self.layout.sites]
+        want = _named_shapes(self.layout)
         if got != want:
-            diff = next(((g, w) for g, w in zip(got, want) if g != w), (got[len(want):], want[len(got):]))
-            raise PolylensError(
-                f"the sites of this batch differ from the first batch's: got {diff[0]}, expected {diff[1]} "
-                "(name, per-sample shape); pad sequences to one length or name fixed-shape sites"
-            )
+            raise PolylensError("the sites of this batch differ from the first batch's: " + _site_difference(got, want))
 
     def _check_patterns(self, sites: list[_Event]) -> None:
         ran = {e.site.name for e in sites}

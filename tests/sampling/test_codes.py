@@ -249,7 +249,7 @@ def test_sequence_sites_keep_token_positions_and_reject_other_lengths():
     assert site.shape == (5, 6) and site.positions == 5
     np.testing.assert_array_equal(c.layout.token_positions(), np.repeat(np.arange(5), 6))
     batches = [x, torch.randn(3, 7, 4, dtype=torch.float64)]
-    with pytest.raises(PolylensError, match=r"differ from the first batch's.*'1'"):
+    with pytest.raises(PolylensError, match=r"chunk 1 .*differ from the first chunk's: got \('1', \(7, 6\)\)"):
         codes(model, batches, progress=False)
 
 
@@ -351,3 +351,18 @@ def test_max_pool_pieces_are_the_window_arg_max_for_padding_dilation_and_ceil_mo
     expected = windows.argmax(dim=2).reshape(4, -1).numpy()
     assert c.layout.sites[0].shape == tuple(out.shape[1:])
     np.testing.assert_array_equal(c.pieces(), expected)
+
+
+def test_a_chunk_task_gets_its_own_layout_whatever_chunk_ran_before_it():
+    from polylens.sampling import chunks
+    from polylens.sampling.collect import CodesJob, code_chunk
+
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU()).double()
+    short, long = torch.randn(3, 5, 4, dtype=torch.float64), torch.randn(3, 7, 4, dtype=torch.float64)
+    with CodesJob(model, None, None, 8) as job:  # a worker may run chunk 1 before chunk 0
+        late = code_chunk(job, chunks.ArrayChunk(1, 3, long))
+        early = code_chunk(job, chunks.ArrayChunk(0, 0, short))
+        again = code_chunk(job, chunks.ArrayChunk(2, 6, short))
+    assert late.layout.site("1").shape == (7, 6) and early.layout.site("1").shape == (5, 6)
+    assert again.layout is early.layout  # an unchanged layout is reused, not rebuilt
+    np.testing.assert_array_equal(early.packed, codes(model, short, progress=False).packed)
