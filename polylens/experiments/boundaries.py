@@ -12,12 +12,15 @@ A ratio above 1 says boundaries crowd around class changes. Two baselines give t
 that positions unrelated to the density would give, computed the same way:
 
 * ``uniform`` -- every path's class changes placed uniformly at random along it;
-* ``permuted`` -- every path given another path's class-change positions. This keeps
-  where on a path class changes tend to fall (near the middle, for interpolations between
-  two confidently classified inputs), so it controls for density that merely varies along
-  paths (e.g. a bump in the middle of every interpolation).
+* ``permuted`` -- every path given another path's class-change positions, averaged over
+  all the other paths (the expectation over random derangements, so no path ever keeps
+  its own changes). This keeps where on a path class changes tend to fall (near the
+  middle, for interpolations between two confidently classified inputs), so it controls
+  for density that merely varies along paths (e.g. a bump in the middle of every
+  interpolation).
 
-Intervals are percentile bootstraps over paths, with a fresh shuffle in every replicate.
+Intervals are percentile bootstraps over paths, with a fresh uniform draw in every
+replicate.
 :func:`density_profile` averages the density around class changes, offset by offset.
 """
 
@@ -32,7 +35,7 @@ from polylens.experiments.stats import N_BOOT, Estimate, bootstrap
 __all__ = ["BoundaryContrast", "contrast_near_changes", "density_profile", "binned"]
 
 BASELINE_DRAWS = 100
-"""Shuffles averaged for a baseline's point value."""
+"""Random draws averaged for a randomised baseline's point value."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class BoundaryContrast:
     uniform : Estimate
         The same ratio with class changes placed uniformly at random on each path.
     permuted : Estimate
-        The same ratio with each path given another path's class-change positions.
+        The same ratio with each path given another path's class-change positions (the
+        mean over all other paths).
     excess : Estimate
         ``ratio / permuted``, paired within each bootstrap replicate: above 1 when the
         crowding is specific to each path's own class changes.
@@ -148,22 +152,23 @@ def contrast_near_changes(weights: np.ndarray, changes: list[np.ndarray], *, win
         rows = idx[:, None]
         return _ratio((C[rows, b] - C[rows, a]).sum(), (b - a).sum(), total[idx].sum(), idx.size * G)
 
-    def permuted(idx, r):
-        other = idx[r.permutation(idx.size)]
-        return _ratio(cross[idx, other].sum(), near_len[other].sum(), total[idx].sum(), idx.size * G)
+    def permuted(idx, _rng):
+        other = idx[None, :] != idx[:, None]  # unit k may take unit j's changes: another path
+        with np.errstate(invalid="ignore"):
+            share = other / other.sum(axis=1, keepdims=True)  # NaN rows: a resample of one path
+        return _ratio((share * cross[np.ix_(idx, idx)]).sum(), (share * near_len[idx]).sum(), total[idx].sum(),
+                      idx.size * G)
 
     def excess(idx, r):
         return observed(idx, r) / permuted(idx, r)
 
     kw = dict(n_boot=n_boot, seed=seed)
     uniform_value = np.mean([uniform(np.arange(n), rng) for _ in range(BASELINE_DRAWS)])
-    permuted_value = np.mean([permuted(np.arange(n), rng) for _ in range(BASELINE_DRAWS)])
-    ratio = bootstrap(observed, n, **kw)
     return BoundaryContrast(
-        ratio=ratio,
+        ratio=bootstrap(observed, n, **kw),
         uniform=replace(bootstrap(uniform, n, **kw), value=float(uniform_value)),
-        permuted=replace(bootstrap(permuted, n, **kw), value=float(permuted_value)),
-        excess=replace(bootstrap(excess, n, **kw), value=float(ratio.value / permuted_value)),
+        permuted=bootstrap(permuted, n, **kw),
+        excess=bootstrap(excess, n, **kw),
         window=float(window),
         n_paths=int(n),
         near_fraction=float(near_len.sum() / (n * G)),
@@ -185,7 +190,7 @@ def density_profile(weights: np.ndarray, changes: list[np.ndarray], *, half_widt
     half_width : float, default=0.25
         Largest offset, as a fraction of the path.
     seed : int, default=0
-        The permutation of the baseline profile.
+        The derangements of the baseline profile.
 
     Returns
     -------
@@ -195,9 +200,13 @@ def density_profile(weights: np.ndarray, changes: list[np.ndarray], *, half_widt
         Mean relative density at each offset (NaN where no change has that offset).
     permuted : ndarray of shape (n_offsets,)
         The same with each path given another path's class-change positions (mean of
-        :data:`BASELINE_DRAWS` permutations).
+        :data:`BASELINE_DRAWS` random derangements; NaN with fewer than 2 paths).
     """
-    W, pos = _validate(weights, changes, 0.0)
+    W, pos = _validate(weights, changes, None)
+    if not isinstance(half_width, (int, float, np.floating)) or isinstance(half_width, bool) \
+            or not 0 <= half_width < 0.5:
+        raise ValueError(f"density_profile: `half_width` must be a fraction of the path in [0, 0.5); "
+                         f"got {half_width!r}")
     mean = W.mean(axis=1, keepdims=True)
     keep = mean[:, 0] > 0
     R, pos = W[keep] / mean[keep], pos[keep]
@@ -205,9 +214,21 @@ def density_profile(weights: np.ndarray, changes: list[np.ndarray], *, half_widt
     h = int(round(half_width * G))
     offsets = np.arange(-h, h + 1)
     rng = np.random.default_rng(seed)
-    baseline = np.nanmean([_profile(R, pos[rng.permutation(len(pos))], offsets) for _ in range(BASELINE_DRAWS)],
-                          axis=0)
+    if len(pos) < 2:
+        baseline = np.full(offsets.shape, np.nan)
+    else:
+        baseline = np.nanmean([_profile(R, pos[_derangement(len(pos), rng)], offsets)
+                               for _ in range(BASELINE_DRAWS)], axis=0)
     return offsets / G, _profile(R, pos, offsets), baseline
+
+
+def _derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random permutation of ``range(n)`` (n >= 2) with no fixed point: one cycle
+    through all of them (Sattolo's algorithm)."""
+    order = rng.permutation(n)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.roll(order, -1)
+    return out
 
 
 def _profile(R: np.ndarray, pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -224,7 +245,7 @@ def _profile(R: np.ndarray, pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _validate(weights, changes, window) -> tuple[np.ndarray, np.ndarray]:
     """Weights of the paths with a change, shape (n, n_bins), and their change positions
-    padded with NaN, shape (n, max_changes)."""
+    padded with NaN, shape (n, max_changes); ``window`` None is not checked."""
     W = np.asarray(weights, dtype=np.float64)
     if W.ndim != 2 or W.shape[1] < 2 or not np.all(np.isfinite(W)) or np.any(W < 0):
         raise ValueError(f"`weights` must be a non-negative finite array of shape (n_paths, n_bins >= 2); "
@@ -232,8 +253,9 @@ def _validate(weights, changes, window) -> tuple[np.ndarray, np.ndarray]:
     if len(changes) != W.shape[0]:
         raise ValueError(f"`changes` must list the class changes of each of the {W.shape[0]} paths; "
                          f"got {len(changes)} entries")
-    if not isinstance(window, (int, float, np.floating)) or not 0 <= window < 0.5:
-        raise ValueError(f"`window` must be a fraction of the path in [0, 0.5); got {window!r}")
+    if window is not None and (not isinstance(window, (int, float, np.floating)) or isinstance(window, bool)
+                               or not 0 < window < 0.5):
+        raise ValueError(f"`window` must be a fraction of the path in (0, 0.5); got {window!r}")
     pos = [np.asarray(c, dtype=np.float64).reshape(-1) for c in changes]
     for p, c in enumerate(pos):
         if c.size and (not np.all(np.isfinite(c)) or c.min() < 0 or c.max() > 1):

@@ -105,7 +105,8 @@ class DigitsConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"DigitsConfig: `{name}` must be a positive int; got {value!r}")
-        if not isinstance(self.n_exact_scaled, (int, np.integer)) or self.n_exact_scaled < 0:
+        if not isinstance(self.n_exact_scaled, (int, np.integer)) or isinstance(self.n_exact_scaled, bool) \
+                or self.n_exact_scaled < 0:
             raise ValueError(f"DigitsConfig: `n_exact_scaled` must be an int >= 0; got {self.n_exact_scaled!r}")
         for w in (self.window, *self.windows):
             if not 0 < w < 0.5:
@@ -424,19 +425,19 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
 
 
 def _pairs(dm: DigitsModel, n_pairs: int, seed: int) -> np.ndarray:
-    """``n_pairs`` distinct random pairs of correctly classified test images of different
-    classes, shape (n_pairs, 2)."""
+    """``n_pairs`` random pairs of correctly classified test images of different classes,
+    shape (n_pairs, 2); no two pairs are the same path (in either direction)."""
     with torch.no_grad():
         correct = np.flatnonzero((dm.model(dm.X_test).argmax(1) == dm.y_test).numpy())
     labels = dm.y_test.numpy()
     rng = np.random.default_rng(seed)
-    chosen: dict[tuple[int, int], None] = {}
+    chosen: dict[frozenset[int], tuple[int, int]] = {}
     for _ in range(100 * n_pairs):
         i, j = (int(v) for v in rng.choice(correct, 2, replace=False))
         if labels[i] != labels[j]:
-            chosen.setdefault((i, j))
+            chosen.setdefault(frozenset((i, j)), (i, j))
         if len(chosen) == n_pairs:
-            return np.array(list(chosen), dtype=np.int64)
+            return np.array(list(chosen.values()), dtype=np.int64)
     raise ValueError(f"interpolation_density: could not draw {n_pairs} distinct pairs of different classes "
                      f"(`config.n_pairs` too large)")
 

@@ -63,10 +63,11 @@ def save_digits_figures(results: DigitsResults, out: Path | str) -> dict[str, Pa
 
 
 def _coarse(weights: np.ndarray) -> np.ndarray:
-    """Per-bin weights summed into at most :data:`_PROFILE_BINS` bins (n, n_bins')."""
-    factor = max(1, weights.shape[1] // _PROFILE_BINS)
-    n = weights.shape[1] // factor * factor
-    return weights[:, :n].reshape(len(weights), -1, factor).sum(axis=2)
+    """Per-bin weights summed in runs of equal length, shape (n, n_bins'): the longest run
+    that divides ``n_bins`` and leaves at least :data:`_PROFILE_BINS` bins (none dropped)."""
+    n_bins = weights.shape[1]
+    factor = max(d for d in range(1, max(1, n_bins // _PROFILE_BINS) + 1) if n_bins % d == 0)
+    return weights.reshape(len(weights), -1, factor).sum(axis=2)
 
 
 def plot_density_profiles(paths: dict[str, InterpolationDensity], file: Path) -> Path:

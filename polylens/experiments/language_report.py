@@ -5,7 +5,8 @@
 (model facts, a purity table per layer with 95% CIs and chance, a verdict per label set,
 the largest spline-code clusters with tokens in context); :func:`plot_language` draws
 mean purity per layer and method with CI error bars and chance; :func:`verdict` counts
-the layers where spline-code clusters were purer than each other method.
+the layers where spline-code clusters were purer than each other method (by the 95%
+bootstrap interval of the difference in mean purity, as in the digits section).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from polylens.experiments.monosemanticity import METHODS
+from polylens.experiments.stats import difference_ci
 
 if TYPE_CHECKING:
     from polylens.experiments.language import LanguageResult
@@ -39,9 +41,10 @@ class Verdict:
     higher : ndarray of shape (n_layers,), bool
         The spline-code clusters' mean purity was higher.
     above : ndarray of shape (n_layers,), bool
-        Their 95% CI lay wholly above the other method's.
+        The 95% CI of the difference in mean purity (spline codes minus the other
+        method; :func:`polylens.experiments.stats.difference_ci`) lay wholly above 0.
     below : ndarray of shape (n_layers,), bool
-        Their 95% CI lay wholly below the other method's.
+        That interval lay wholly below 0.
     """
 
     method: str
@@ -59,12 +62,12 @@ def verdict(result: "LanguageResult", labels: str) -> dict[str, Verdict]:
     """Spline codes against every other method (keys: the other methods) under the label set ``labels``."""
     out = {}
     for method in METHODS[1:]:
-        pairs = [(layer.comparison.score("spline codes", labels), layer.comparison.score(method, labels))
-                 for layer in result.layers]
+        diffs = [difference_ci(layer.comparison.score("spline codes", labels).purity,
+                               layer.comparison.score(method, labels).purity) for layer in result.layers]
         out[method] = Verdict(method, labels,
-                              np.array([s.mean > o.mean for s, o in pairs], dtype=bool),
-                              np.array([s.ci[0] > o.ci[1] for s, o in pairs], dtype=bool),
-                              np.array([s.ci[1] < o.ci[0] for s, o in pairs], dtype=bool))
+                              np.array([d.value > 0 for d in diffs], dtype=bool),
+                              np.array([d.ci[0] > 0 for d in diffs], dtype=bool),
+                              np.array([d.ci[1] < 0 for d in diffs], dtype=bool))
     return out
 
 
@@ -128,8 +131,8 @@ def _table(result: "LanguageResult") -> str:
 def _verdict_text(result: "LanguageResult") -> str:
     lines = []
     for labels in _LABELS:
-        parts = [f"{v.method} in {v.higher.sum()}/{v.n_layers} layers (95% CIs wholly above in {v.above.sum()}, "
-                 f"wholly below in {v.below.sum()})" for v in verdict(result, labels).values()]
+        parts = [f"{v.method} in {v.higher.sum()}/{v.n_layers} layers (95% CI of the difference above 0 in "
+                 f"{v.above.sum()}, below 0 in {v.below.sum()})" for v in verdict(result, labels).values()]
         lines.append(f"- *{labels} purity*: spline-code clusters had a higher mean than " + "; than ".join(parts) + ".")
     return "\n".join(lines)
 
@@ -187,8 +190,8 @@ def summary_markdown(results: list["LanguageResult"], missing: str | None = None
         "identity and a coarse token category (punctuation, number, function word, capitalised word, code "
         "identifier, other word): k-medoids clusters of the codes (Hamming distance), k-means clusters of "
         "the activations, the top tokens of the most variable single neurons, and the top tokens of NMF "
-        "directions. Intervals are 95% bootstrap CIs over groups; chance is the purity of random groups of "
-        "the same size."
+        "directions. Intervals are 95% bootstrap CIs over groups (a difference between two methods "
+        "resamples each method's groups on its own); chance is the purity of random groups of the same size."
     )
     lines = []
     for result in results:
@@ -200,11 +203,11 @@ def summary_markdown(results: list["LanguageResult"], missing: str | None = None
             act = vs["activations"]
             lines.append(
                 f"- {result.model}, {labels} purity: spline-code clusters were purer than both direction methods "
-                f"(single neurons and NMF) with separated 95% CIs in {both}/{n} layers (neurons alone "
+                f"(single neurons and NMF), the 95% CI of each difference above 0, in {both}/{n} layers (neurons alone "
                 f"{vs['neurons'].above.sum()}/{n}, NMF alone {vs['NMF'].above.sum()}/{n}), and less pure than one "
-                f"of them with separated CIs in {lower}/{n}. Against k-means clusters of the raw activations "
-                f"(clusters, but not polytopes): higher mean in {act.higher.sum()}/{n} layers, CI wholly above in "
-                f"{act.above.sum()}, wholly below in {act.below.sum()}."
+                f"of them (CI below 0) in {lower}/{n}. Against k-means clusters of the raw activations "
+                f"(clusters, but not polytopes): higher mean in {act.higher.sum()}/{n} layers, CI of the difference "
+                f"above 0 in {act.above.sum()}, below 0 in {act.below.sum()}."
             )
     parts = ["## Language models", method, "What came out:\n\n" + "\n".join(lines)]
     if missing:

@@ -151,8 +151,8 @@ def _density_part(results: DigitsResults, rel: dict) -> str:
         f"per unit length; the predicted class at every sample marks the class changes. The statistic is the "
         f"density within ±{cfg.window * 100:g}% of the path around a class change over the density elsewhere, "
         f"pooled over paths. Baselines: class changes placed uniformly at random on each path, and each path "
-        f"given *another* path's class-change positions (*permuted*, which keeps where on a path class changes "
-        f"tend to fall). The first paths are also crossed exactly (`polylens.path_crossings`; in activation "
+        f"given *another* path's class-change positions, averaged over all the other paths (*permuted*, which "
+        f"keeps where on a path class changes tend to fall). The first paths are also crossed exactly (`polylens.path_crossings`; in activation "
         f"space on `net.split(at=...)`), counting units that change at each crossing.\n",
         "| space | density from | paths | near / elsewhere | uniform baseline | permuted baseline "
         "| observed / permuted |",

@@ -43,6 +43,37 @@ def test_a_bump_in_the_middle_of_every_path_is_caught_by_the_permuted_baseline()
     assert res.excess.ci[0] < 1 < res.excess.ci[1]  # ... but other paths' positions do
 
 
+def _near_ratio_by_hand(w: np.ndarray, window_of: list[float], window: float) -> float:
+    """Pooled density near the given change positions (one per path) over density elsewhere,
+    bin by bin from the bin centres."""
+    centres = (np.arange(w.shape[1]) + 0.5) / w.shape[1]
+    near = np.array([np.abs(centres - c) <= window + 1e-12 for c in window_of])
+    return (w[near].sum() / near.sum()) / (w[~near].sum() / (~near).sum())
+
+
+def test_the_permuted_baseline_never_gives_a_path_its_own_class_changes():
+    rng = np.random.default_rng(6)
+    w = rng.poisson(4.0, (2, N_BINS)).astype(float)
+    pos = np.array([0.3, 0.7])
+    w[np.arange(2), (pos * N_BINS).astype(int)] += 60  # a peak where each path's own class changes
+    res = contrast_near_changes(w, [np.array([p]) for p in pos], window=0.03, n_boot=50)
+    assert res.permuted.value == pytest.approx(_near_ratio_by_hand(w, [0.7, 0.3], 0.03), rel=1e-12)
+    assert res.ratio.value == pytest.approx(_near_ratio_by_hand(w, [0.3, 0.7], 0.03), rel=1e-12)
+
+
+def test_the_permuted_baseline_is_the_mean_over_all_other_paths():
+    w, rng = _flat(7)
+    w, pos = w[:4], rng.uniform(0.1, 0.9, 4)
+    res = contrast_near_changes(w, [np.array([p]) for p in pos], window=0.04, n_boot=50)
+    centres = (np.arange(N_BINS) + 0.5) / N_BINS
+    near = np.abs(centres[None, :] - pos[:, None]) <= 0.04 + 1e-12  # near[q]: bins near path q's change
+    pairs = [(p, q) for p in range(4) for q in range(4) if p != q]
+    near_count = sum(w[p, near[q]].sum() for p, q in pairs) / 3
+    near_len = sum(near[q].sum() for p, q in pairs) / 3
+    expected = (near_count / near_len) / ((w.sum() - near_count) / (w.size - near_len))
+    assert res.permuted.value == pytest.approx(expected, rel=1e-12)
+
+
 def test_paths_without_a_class_change_are_left_out():
     w, rng = _flat(3)
     pos = [np.array([0.5]) if p % 2 else np.array([]) for p in range(N_PATHS)]
@@ -81,6 +112,8 @@ def test_binned_counts_weights_and_rejects_positions_outside_the_path():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(changes=[np.array([0.5])]), "changes"),
     (dict(window=0.7), "window"),
+    (dict(window=0.0), "window"),
+    (dict(window=True), "window"),
     (dict(changes=[np.array([2.0])] * N_PATHS), r"changes\[0\]"),
     (dict(changes=[np.array([])] * N_PATHS), "no path"),
 ])
@@ -89,3 +122,10 @@ def test_contrast_names_a_bad_argument(kwargs, match):
     args = dict(weights=w, changes=[np.array([0.5])] * N_PATHS) | kwargs
     with pytest.raises(ValueError, match=match):
         contrast_near_changes(args.pop("weights"), args.pop("changes"), **args)
+
+
+@pytest.mark.parametrize("half_width", [-0.1, 0.5, True])
+def test_density_profile_names_a_bad_half_width(half_width):
+    w, _ = _flat()
+    with pytest.raises(ValueError, match="half_width"):
+        density_profile(w, [np.array([0.5])] * N_PATHS, half_width=half_width)

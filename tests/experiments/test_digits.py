@@ -31,6 +31,7 @@ def test_every_interpolation_changes_class_and_is_sampled_on_every_step(tiny_dig
     assert res.classes.shape == (cfg.n_pairs, cfg.steps + 1)
     labels = tiny_digits.model.y_test.numpy()
     assert np.all(labels[res.pairs[:, 0]] != labels[res.pairs[:, 1]])
+    assert len({frozenset(p) for p in res.pairs.tolist()}) == cfg.n_pairs  # no path twice, either way round
     assert all(c.size >= 1 for c in res.changes)  # endpoints are correctly classified, of different classes
     assert np.array_equal(res.classes[:, 0], labels[res.pairs[:, 0]])
     assert set(res.by_window) == set(cfg.windows)
@@ -99,7 +100,19 @@ def test_scaling_without_scales_below_one_has_no_exact_rays(tiny_digits):
     assert s.exact_above.size == 0 and s.scales.tolist() == [1.0, 2.0]
 
 
-@pytest.mark.parametrize("field, value", [("n_pairs", 0), ("steps", 1.5), ("window", 0.5), ("scales", ())])
+@pytest.mark.parametrize("field, value", [("n_pairs", 0), ("steps", 1.5), ("window", 0.5), ("scales", ()),
+                                          ("n_exact_scaled", True)])
 def test_config_names_a_bad_field(field, value):
     with pytest.raises(ValueError, match=field if field != "window" else "windows"):
         replace(DigitsConfig.tiny(), **{field: value})
+
+
+@pytest.mark.parametrize("n_bins", [512, 385, 1000])
+def test_the_coarser_profile_grid_keeps_every_bin_in_runs_of_equal_length(n_bins):
+    from polylens.experiments.figures import _coarse
+
+    w = np.random.default_rng(0).poisson(3.0, (4, n_bins)).astype(float)
+    c = _coarse(w)
+    factor = n_bins // c.shape[1]
+    assert c.shape[1] * factor == n_bins and np.allclose(c.sum(axis=1), w.sum(axis=1))
+    assert np.allclose(c[:, 0], w[:, :factor].sum(axis=1))
