@@ -40,7 +40,7 @@ class TrainedLM:
     train : Corpus
         The docstrings it was trained on.
     held_out : Corpus
-        The docstrings it never saw.
+        The docstrings held out of training (split by document).
     folder : Path or None
         Where it is cached.
     loaded : bool
@@ -105,9 +105,15 @@ def docstring_lm(cache: str | Path | None, lm: LMConfig = LMConfig(), train: Tra
     return TrainedLM(model, tokenizer, log, train_docs, held_out, folder, False)
 
 
+_RECIPE = 2
+"""Version of the training procedure in the cache key: raised whenever :func:`train_lm`
+changes what a configuration trains (so an older cached model is not taken for it)."""
+
+
 def _key(lm: LMConfig, train: TrainConfig, corpus: Corpus) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"lm": asdict(lm), "train": asdict(train), "python": sys.version}, sort_keys=True).encode())
+    h.update(json.dumps({"lm": asdict(lm), "train": asdict(train), "python": sys.version, "recipe": _RECIPE},
+                        sort_keys=True).encode())
     for doc, source in zip(corpus.documents, corpus.sources):
         h.update(source.encode() + b"\0" + doc.encode() + b"\0")
     return h.hexdigest()[:16]

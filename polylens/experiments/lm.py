@@ -263,8 +263,8 @@ def train_lm(tokens: np.ndarray, config: LMConfig, train: TrainConfig = TrainCon
     True
     """
     tokens = _check_tokens(tokens, config)
-    if len(tokens) < config.context + 2:
-        raise ValueError(f"train_lm: `tokens` has {len(tokens)} ids; need at least context + 2 = {config.context + 2}")
+    if len(tokens) < config.context + 1:
+        raise ValueError(f"train_lm: `tokens` has {len(tokens)} ids; need at least context + 1 = {config.context + 1}")
     torch.manual_seed(train.seed)
     model = ReLULM(config)
     decay = [p for n, p in model.named_parameters() if p.ndim == 2 and "pos_emb" not in n]
@@ -281,7 +281,7 @@ def train_lm(tokens: np.ndarray, config: LMConfig, train: TrainConfig = TrainCon
     model.train()
     with tqdm(range(train.steps), desc="train LM", disable=not progress) as bar:
         for step in bar:
-            offsets = torch.randint(0, len(data) - config.context - 1, (train.batch_size, 1), generator=gen)
+            offsets = torch.randint(0, len(data) - config.context, (train.batch_size, 1), generator=gen)
             batch = data[offsets + window]
             logits = model(batch[:, :-1])
             loss = F.cross_entropy(logits.reshape(-1, config.vocab_size), batch[:, 1:].reshape(-1))

@@ -82,6 +82,14 @@ def test_training_learns_a_repeated_sequence_and_is_deterministic():
         train_lm(np.array([0, 1, 12] * 10), TINY_LM, train, progress=False)
 
 
+def test_training_reaches_every_token_of_the_stream_including_the_last():
+    tokens = np.arange(TINY_LM.context + 1)  # exactly one window: the last token is its final target
+    model, log = train_lm(tokens, TINY_LM, TrainConfig(steps=2, batch_size=2, warmup=1), progress=False)
+    assert log.n_train_tokens == tokens.size
+    with pytest.raises(ValueError, match="context \\+ 1"):
+        train_lm(tokens[:-1], TINY_LM, TrainConfig(steps=2, batch_size=2, warmup=1), progress=False)
+
+
 @pytest.mark.parametrize("field, value", [("d_model", 0), ("n_heads", 3), ("context", 1.5)])
 def test_bad_model_configs_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
