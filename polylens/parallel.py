@@ -76,7 +76,7 @@ def locate(err: BaseException, where: str) -> None:
         err.add_note(f"polylens: raised while working on {where}")
 
 
-def check_client(client: Any, func: str) -> Any:
+def check_client(client: Any, func: str) -> None:
     """Validate a ``client`` argument: a ``dask.distributed.Client``.
 
     Raises
@@ -94,7 +94,6 @@ def check_client(client: Any, func: str) -> Any:
         raise TypeError(
             f"{func}: `client` must be a dask.distributed.Client or None; got {type(client).__name__}"
         )
-    return client
 
 
 @contextlib.contextmanager

@@ -555,11 +555,13 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     finally:
-        expander.close()
         bar.close()
         search.seconds += time.perf_counter() - start
-        if path is not None:
-            search.save(path, fingerprint)
+        try:
+            if path is not None:
+                search.save(path, fingerprint)
+        finally:
+            expander.close()
     return _result(search, space, stop_reason)
 
 

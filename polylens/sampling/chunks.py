@@ -99,9 +99,7 @@ class NpyFileChunk:
     path: str
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
-        rows = np.load(self.path, mmap_mode="r")
-        if rows.ndim == 0:
-            raise ValueError(f"codes: the input file {self.path!r} holds a scalar, not a batch of samples")
+        rows = _npy_samples(self.path)
         for i in range(0, rows.shape[0], batch_size):
             yield (np.array(rows[i:i + batch_size]),), {}
 
@@ -210,8 +208,13 @@ def _npy(path) -> str:
     return str(path)
 
 
-def _npy_rows(path: str) -> int:
+def _npy_samples(path: str) -> np.ndarray:
+    """The samples of a ``.npy`` file, memory-mapped, shape (n, ...)."""
     rows = np.load(path, mmap_mode="r")
     if rows.ndim == 0:
         raise ValueError(f"codes: the input file {path!r} holds a scalar, not a batch of samples")
-    return int(rows.shape[0])
+    return rows
+
+
+def _npy_rows(path: str) -> int:
+    return int(_npy_samples(path).shape[0])
