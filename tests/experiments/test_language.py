@@ -134,6 +134,11 @@ def test_an_import_error_inside_the_minilm_experiment_is_not_taken_for_a_missing
         language.run_language(LanguageConfig.tiny(), tmp_path, progress=False)
 
 
+def test_minilm_experiment_names_a_bad_loaded_argument():
+    with pytest.raises(TypeError, match="`loaded`"):
+        minilm_experiment(["a sentence."], LanguageConfig.tiny(), progress=False, loaded=("model", "tokenizer"))
+
+
 def test_held_out_sentences_are_real_docstring_sentences():
     sentences = held_out_sentences(LanguageConfig.tiny())
     assert len(sentences) > 10 and all(4 <= len(s.split()) <= 40 for s in sentences)
