@@ -7,7 +7,15 @@ the LP back ends; ``polylens.sampling`` approximates the same quantities for any
 (polytope codes through hooks; ``polylens.sampling.codes(model, inputs)``).
 """
 
-from polylens.errors import InfeasibleRegionError, PolylensError, SolverError, UnsupportedLayerError
+from polylens.errors import (
+    InfeasibleRegionError,
+    InvalidParameterError,
+    PolylensError,
+    PolylensWarning,
+    SolverError,
+    TaskError,
+    UnsupportedLayerError,
+)
 from polylens.geometry import (
     Box,
     EnumerationResult,
@@ -16,7 +24,6 @@ from polylens.geometry import (
     PathCrossings,
     PlanePartition,
     Polyhedron,
-    PolylensWarning,
     Region,
     Space,
     enumerate_regions,
@@ -51,5 +58,6 @@ __all__ = [
     "path_crossings", "PathCrossings", "plane_partition", "PlanePartition",
     "Codes", "hamming", "pairwise_hamming", "path_density", "scale_activations", "local_complexity",
     "cluster_codes", "validate_density", "validate_local_complexity",
-    "PolylensError", "UnsupportedLayerError", "InfeasibleRegionError", "SolverError", "PolylensWarning",
+    "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError", "SolverError",
+    "TaskError", "PolylensWarning",
 ]

@@ -1,18 +1,41 @@
-"""The exceptions polylens raises for domain outcomes.
+"""Every exception and warning polylens raises on purpose, in one module.
 
-Every error polylens raises on purpose derives from :class:`PolylensError`, so callers
-can catch the whole family with one ``except`` clause.
+Every error derives from :class:`PolylensError`, so callers can catch the whole family
+with one ``except`` clause; warnings derive from :class:`PolylensWarning`.
+
+==========================  =====================================================
+``InvalidParameterError``   a public function got a bad argument (also a
+                            ``ValueError`` and a ``TypeError``)
+``UnsupportedLayerError``   a model holds a layer or op the exact engine does not
+                            model exactly
+``InfeasibleRegionError``   a region or domain is empty or thinner than tolerance
+``SolverError``             an LP back end is missing or failed
+``TaskError``               a task failed on a Dask worker
+``PolylensWarning``         a degenerate configuration was met and reported
+==========================  =====================================================
 """
 
-__all__ = ["PolylensError", "UnsupportedLayerError", "InfeasibleRegionError", "SolverError"]
+__all__ = [
+    "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
+    "SolverError", "TaskError", "PolylensWarning",
+]
 
 
 class PolylensError(Exception):
     """Base class of every error polylens raises on purpose."""
 
 
+class InvalidParameterError(PolylensError, ValueError, TypeError):
+    """A public function was called with an argument it does not accept.
+
+    The message names the public function and the parameter as the caller typed it, what
+    is allowed and what was given. It is also a ``ValueError`` and a ``TypeError``, so code
+    that catches either keeps working.
+    """
+
+
 class UnsupportedLayerError(PolylensError):
-    """A model contains a module that is not piecewise linear or not supported yet."""
+    """A model contains a module or op that is not piecewise linear or not supported yet."""
 
 
 class InfeasibleRegionError(PolylensError):
@@ -21,3 +44,22 @@ class InfeasibleRegionError(PolylensError):
 
 class SolverError(PolylensError):
     """An LP back end is missing or failed in a way that leaves no usable answer."""
+
+
+class TaskError(PolylensError):
+    """A task failed on a Dask worker.
+
+    Attributes
+    ----------
+    where : str
+        The input chunk (``"chunk 3 (rows 768-1023)"``) or region (``"region 17 (code
+        0110...)"``) whose task failed. The task's own exception is ``__cause__``.
+    """
+
+    def __init__(self, message: str, where: str):
+        super().__init__(message)
+        self.where = where
+
+
+class PolylensWarning(UserWarning):
+    """A degenerate configuration was met and reported (see the message)."""

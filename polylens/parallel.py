@@ -27,9 +27,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from polylens.errors import PolylensError
+from polylens.errors import PolylensError, TaskError
 
-__all__ = ["TaskError", "TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES", "WORKER_CONFIG"]
+__all__ = ["TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES", "WORKER_CONFIG"]
 
 #: Times a task that raised is rerun before its error reaches the caller (a lost worker
 #: is handled by the scheduler, not counted here).
@@ -48,21 +48,6 @@ WORKER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
 }
-
-
-class TaskError(PolylensError):
-    """A task failed on a Dask worker.
-
-    Attributes
-    ----------
-    where : str
-        The input chunk (``"chunk 3 (rows 768-1023)"``) or region (``"region 17 (code
-        0110...)"``) whose task failed. The task's own exception is ``__cause__``.
-    """
-
-    def __init__(self, message: str, where: str):
-        super().__init__(message)
-        self.where = where
 
 
 def locate(err: BaseException, where: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Box", "Polyhedron", "Domain"]
+__all__ = ["Box", "Polyhedron", "Domain", "as_domain"]
 
 
 @dataclass(frozen=True, init=False)
@@ -102,3 +102,36 @@ class Polyhedron:
 
 
 Domain = Box | Polyhedron | None
+
+
+def as_domain(domain, *, func: str, name: str = "domain") -> Box | Polyhedron | None:
+    """The one reading of a ``domain=`` argument, shared by every public function.
+
+    Parameters
+    ----------
+    domain : Box, Polyhedron, (lo, hi) or None
+        ``None`` is all of R^k; a pair ``(lo, hi)`` of scalars or per-coordinate arrays is
+        ``Box(lo, hi)``.
+    func, name : str
+        The public function and the parameter, named in the error.
+
+    Raises
+    ------
+    InvalidParameterError
+        For anything else, or a pair that is no box (``lo >= hi``, not finite).
+
+    Examples
+    --------
+    >>> as_domain((-1, 1), func="f")
+    Box(lo=array([-1.]), hi=array([1.]))
+    """
+    from polylens._validation import invalid
+
+    if domain is None or isinstance(domain, (Box, Polyhedron)):
+        return domain
+    if isinstance(domain, (tuple, list)) and len(domain) == 2:
+        try:
+            return Box(*domain)
+        except (ValueError, TypeError) as err:
+            raise invalid(func, name, f"a valid (lo, hi) pair ({err})", domain) from None
+    raise invalid(func, name, "a Box, a Polyhedron, a (lo, hi) pair or None", domain)

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError, PolylensError
 from polylens.geometry.expansion import Expansion, PackedExpansions, pack, unpack
-from polylens.geometry.facets import METHODS, compute_facets
+from polylens.geometry.facet_finding import METHODS, compute_facets
 from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
 from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
@@ -308,7 +308,7 @@ def enumerate_regions(
         Expand the frontier in batches on this Dask cluster (``pip install
         polylens[dask]``); the result is identical to the in-process one (same regions,
         order and graph). A lost worker's tasks are rerun; a failing region raises
-        :class:`polylens.parallel.TaskError` naming it.
+        :class:`polylens.errors.TaskError` naming it.
 
     Returns
     -------

@@ -15,16 +15,12 @@ from functools import cached_property
 import numpy as np
 
 from polylens import tolerances as tol
-from polylens.errors import InfeasibleRegionError, PolylensError
-from polylens.geometry.facets import Facet, FacetData, box_candidates, compute_facets
+from polylens.errors import InfeasibleRegionError, PolylensError, PolylensWarning
+from polylens.geometry.facet_finding import Facet, FacetData, box_candidates, compute_facets
 from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
 
-__all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors", "PolylensWarning"]
-
-
-class PolylensWarning(UserWarning):
-    """A degenerate configuration was met and reported (see the message)."""
+__all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors"]
 
 
 @dataclass(frozen=True, eq=False)

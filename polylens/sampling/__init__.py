@@ -18,7 +18,8 @@ marked ``approximate``.
 """
 
 from polylens.sampling.clustering import ClusterResult, ClusterSummary, cluster_codes
-from polylens.sampling.codes import CodeLayout, Codes, CodeStore, SiteLayout, pack_bits
+from polylens.sampling.bits import pack_bits
+from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore, SiteLayout
 from polylens.sampling.collect import codes
 from polylens.sampling.density import (
     LocalComplexity,
@@ -29,7 +30,7 @@ from polylens.sampling.density import (
     predictions,
     scale_activations,
 )
-from polylens.sampling.hamming import (
+from polylens.sampling.hamming_geometry import (
     SiteStats,
     crossings_by_site,
     hamming,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polylens.sampling.hamming import pairwise_hamming
+from polylens.sampling.hamming_geometry import pairwise_hamming
 
 __all__ = ["cluster_codes", "ClusterResult", "ClusterSummary"]
 

@@ -21,12 +21,12 @@ from tqdm.auto import tqdm
 from polylens.errors import PolylensError
 from polylens.parallel import check_client, locate, map_ordered
 from polylens.sampling import chunks
-from polylens.sampling.codes import CodeLayout, Codes, CodeStore
+from polylens.sampling.bits import pack
+from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore
 from polylens.sampling.sites import Site, find_sites, on_cpu
 
-__all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "pack", "pack_tensor", "threshold_bits"]
+__all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "threshold_bits"]
 
-_BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, device=None,
@@ -62,7 +62,7 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
         the model is sent once to every worker, chunks of inputs are mapped over the
         workers and the codes come back in input order, identical to the in-process
         result. A lost worker's chunks are rerun; a failing chunk raises
-        :class:`polylens.parallel.TaskError` naming it. Use one thread per worker.
+        :class:`polylens.errors.TaskError` naming it. Use one thread per worker.
     batches_per_task : int, default=8
         With a ``client``: batches per task (one file per task for a list of files).
         In-process every batch is its own task.
@@ -79,7 +79,7 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
         ``sites`` pattern that matches nothing.
     PolylensError
         A site whose activations have no batch axis or change shape between batches
-        (with a ``client``: :class:`~polylens.parallel.TaskError`, naming the chunk).
+        (with a ``client``: :class:`~polylens.errors.TaskError`, naming the chunk).
 
     Examples
     --------
@@ -439,28 +439,6 @@ def threshold_bits(flat: torch.Tensor, thresholds: tuple[float, ...]):
     if len(thresholds) == 1:
         return flat > thresholds[0]
     return torch.stack([flat > t for t in thresholds], dim=2).reshape(flat.shape[0], -1)
-
-
-def pack(bits) -> np.ndarray:
-    """Pack bool bits of shape (n, m) (numpy, or a tensor on any device) into ``uint8`` of
-    shape (n, ceil(m / 8)), little bit order; a tensor is packed on its device, so only
-    the packed bytes travel to the CPU."""
-    if isinstance(bits, np.ndarray):
-        return np.packbits(bits, axis=1, bitorder="little")
-    if bits.device.type == "cpu":
-        return np.packbits(bits.numpy(), axis=1, bitorder="little")
-    return pack_tensor(bits)
-
-
-def pack_tensor(bits: torch.Tensor) -> np.ndarray:
-    """Pack a bool tensor of shape (n, m) on its device (the GPU path of :func:`pack`)."""
-    n, m = bits.shape
-    pad = (-m) % 8
-    b = bits.to(torch.uint8)
-    if pad:
-        b = torch.nn.functional.pad(b, (0, pad))
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=bits.device)
-    return (b.view(n, -1, 8) * weights).sum(dim=2, dtype=torch.uint8).cpu().numpy()
 
 
 def _first_tensor(output):

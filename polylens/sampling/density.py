@@ -23,9 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from polylens.errors import PolylensError
-from polylens.sampling.codes import Codes
+from polylens.sampling.packed_codes import Codes
 from polylens.sampling.collect import Session, _first_tensor
-from polylens.sampling.hamming import crossings_by_site, hamming_by_site, n_distinct
+from polylens.sampling.hamming_geometry import crossings_by_site, hamming_by_site, n_distinct
 
 __all__ = [
     "path_density", "PathDensity", "scale_activations", "ScaleResult",

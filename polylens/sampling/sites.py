@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from polylens.errors import PolylensError
-from polylens.geometry import PolylensWarning
+from polylens.errors import PolylensWarning
 
 __all__ = ["Site", "Pool", "SitePlan", "find_sites"]
 

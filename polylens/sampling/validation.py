@@ -23,7 +23,7 @@ from polylens.errors import PolylensError
 from polylens.geometry import Box, enumerate_regions
 from polylens.models import PWLNet
 from polylens.sampling.density import _tensor, disc_basis, local_complexity, path_density
-from polylens.sampling.hamming import n_distinct
+from polylens.sampling.hamming_geometry import n_distinct
 
 __all__ = ["validate_density", "DensityValidation", "validate_local_complexity", "LocalComplexityValidation"]
 

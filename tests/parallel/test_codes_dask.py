@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("distributed")
 
 from polylens import PolylensError, zoo  # noqa: E402
-from polylens.parallel import TaskError  # noqa: E402
+from polylens.errors import TaskError  # noqa: E402
 from polylens.sampling import Codes, codes  # noqa: E402
 from _faults import FaultyModel, InjectedFault, Killer  # noqa: E402
 from _nets import make_mlp  # noqa: E402

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from polylens import PolylensError, PolylensWarning, PWLNet
 from polylens.sampling import CodeLayout, Codes, codes, find_sites, pack_bits
-from polylens.sampling.collect import pack, pack_tensor
+from polylens.sampling.bits import pack, pack_tensor
 from _models import TwoBranch, conv1d_net, small_cnn
 from _nets import make_mlp
 

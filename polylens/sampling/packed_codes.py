@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SiteLayout", "CodeLayout", "Codes", "pack_bits"]
+from polylens.sampling.bits import pack_bits, unpack_bits
+
+__all__ = ["SiteLayout", "CodeLayout", "Codes", "CodeStore"]
 
 
 @dataclass(frozen=True)
@@ -205,22 +207,6 @@ class CodeLayout:
         return cls(tuple(sites))
 
 
-def pack_bits(bits, layout: CodeLayout) -> np.ndarray:
-    """Pack unpacked codes (bool, shape (n, n_bits)) into ``uint8`` of shape (n, n_bytes).
-
-    The inverse of :meth:`Codes.unpack`; see the module docstring for the bit order.
-    """
-    bits = np.asarray(bits)
-    if bits.ndim != 2 or bits.shape[1] != layout.n_bits:
-        raise ValueError(f"pack_bits: `bits` must have shape (n, {layout.n_bits}); got {bits.shape}")
-    bits = bits.astype(bool, copy=False)
-    parts = [
-        np.packbits(bits[:, s.bit_offset:s.bit_offset + s.n_bits], axis=1, bitorder="little")
-        for s in layout.sites
-    ]
-    return np.concatenate(parts, axis=1) if parts else np.zeros((bits.shape[0], 0), np.uint8)
-
-
 @dataclass(frozen=True)
 class Codes:
     """Bit-packed polytope codes of ``n`` samples.
@@ -287,8 +273,7 @@ class Codes:
 
     def unpack(self) -> np.ndarray:
         """Unpacked codes, bool of shape (n, n_bits) (slice rows first for big stores)."""
-        bits = np.unpackbits(np.asarray(self.packed), axis=1, bitorder="little")
-        return bits[:, self.layout.bit_columns].astype(bool)
+        return unpack_bits(self.packed, self.layout)
 
     def pieces(self) -> np.ndarray:
         """Piece of every unit, int8 of shape (n, n_units), comparable with

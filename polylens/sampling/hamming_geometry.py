@@ -2,7 +2,7 @@
 
 Everything works on the packed bytes (XOR + popcount, numpy's ``bitwise_count``); the
 pairwise matrix has a torch path for GPUs. Sites start on byte boundaries (see
-:mod:`polylens.sampling.codes`), so per-site distances are sums over byte ranges.
+:mod:`polylens.sampling.packed_codes`), so per-site distances are sums over byte ranges.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from polylens.sampling.codes import Codes
+from polylens.sampling.packed_codes import Codes
 
 __all__ = [
     "hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats",
