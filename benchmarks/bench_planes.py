@@ -36,31 +36,14 @@ torch.set_num_threads(1)
 from polylens import PWLNet, zoo  # noqa: E402
 from polylens.geometry.plane import plane_partition  # noqa: E402
 
+from _common import best_of, hidden_codes, log  # noqa: E402
+
 try:
     import regioncam
 except ImportError:  # the MLP rows then show "not installed"
     regioncam = None
 
 CENTRE = 1.0 / 3.0  # CNN planes: boxes around the centroid of the three inputs
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------- timing
-def best_of(fn, repeats: int, slow: float):
-    """Run ``fn`` (returns (result, seconds)) up to ``repeats`` times; once if the
-    first run takes more than ``slow`` seconds. Returns (result of the best run, its seconds, runs)."""
-    result, best = fn()
-    runs = 1
-    if best <= slow:
-        for _ in range(repeats - 1):
-            res, s = fn()
-            runs += 1
-            if s < best:
-                result, best = res, s
-    return result, best, runs
 
 
 def run_regioncam(layers):
@@ -77,22 +60,6 @@ def run_polylens(net, **kw):
 
 
 # ---------------------------------------------------------------------------- checks
-def hidden_codes(seq: torch.nn.Sequential, points: np.ndarray) -> np.ndarray:
-    """Activation pattern (pre-activation > 0) of every hidden ReLU of ``seq`` at
-    ``points``, computed here in float64 from the weights (neither tool is used)."""
-    h = np.asarray(points, np.float64)
-    parts = []
-    mods = list(seq)
-    for i, m in enumerate(mods):
-        if isinstance(m, torch.nn.Linear):
-            h = h @ m.weight.detach().double().numpy().T + m.bias.detach().double().numpy()
-            if i + 1 < len(mods) and isinstance(mods[i + 1], torch.nn.ReLU):
-                parts.append(h > 0)
-        elif isinstance(m, torch.nn.ReLU):
-            h = np.maximum(h, 0.0)
-    return np.concatenate(parts, axis=1).astype(np.int8)
-
-
 def regioncam_faces(rc):
     """Vertices (float64 copies of regioncam's float32 ones) and area of every face."""
     verts = np.asarray(rc.vertex_inputs, np.float64)

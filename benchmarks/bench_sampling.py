@@ -50,34 +50,14 @@ import polylens  # noqa: E402
 from polylens import zoo  # noqa: E402
 from polylens.sampling import codes, pairwise_hamming, validate_density, validate_local_complexity  # noqa: E402
 
+from _common import interleaved_best, log, markdown_table  # noqa: E402
+
 torch.set_num_threads(1)
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def best_of(fns, repeat: int, clock=time.perf_counter) -> list[float]:
-    """Best time of each function over ``repeat`` interleaved rounds (interleaving spreads
-    a noisy host's slow spells over all of them)."""
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, t in zip(fns, times):
-            start = clock()
-            fn()
-            t.append(clock() - start)
-    return [min(t) for t in times]
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def markdown(headers, rows) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- throughput
@@ -116,13 +96,13 @@ def throughput(device: torch.device, repeat: int) -> str:
                 sync(device)
 
             plain(), sampled()  # warm-up
-            t_plain, t_codes, t_store = best_of([plain, sampled, stored], repeat)
-            cpu_plain, cpu_codes = best_of([plain, sampled], repeat, clock=time.process_time)
+            t_plain, t_codes, t_store = interleaved_best([plain, sampled, stored], repeat)
+            cpu_plain, cpu_codes = interleaved_best([plain, sampled], repeat, clock=time.process_time)
             bits = codes(model, x[:2], sites=sites, progress=False).n_bits
         rows.append((name, batch, n, bits, f"{n / t_plain:,.0f}", f"{n / t_codes:,.0f}",
                      f"{t_codes / t_plain - 1:+.1%}", f"{cpu_codes / cpu_plain - 1:+.1%}",
                      f"{t_store / t_plain - 1:+.1%}"))
-    return markdown(("model", "batch", "samples", "bits/sample", "forward samples/s", "codes samples/s",
+    return markdown_table(("model", "batch", "samples", "bits/sample", "forward samples/s", "codes samples/s",
                      "overhead (wall)", "overhead (CPU time)", "overhead with .npy store (wall)"), rows)
 
 
@@ -135,11 +115,11 @@ def hamming_bench(device: torch.device, repeat: int) -> str:
                           (f"torch matmul ({device})", {"device": device})]:
         log(f"hamming: {label}")
         pairwise_hamming(packed[:64], **kwargs)  # warm-up
-        t, = best_of([lambda: pairwise_hamming(packed, **kwargs)], repeat)
+        t, = interleaved_best([lambda: pairwise_hamming(packed, **kwargs)], repeat)
         rows.append((label, n, n_bits, f"{t:.3f}", f"{n * (n - 1) / 2 / t / 1e6:.1f}", f"{n * n / t / 1e6:.1f}"))
     naive = np.unpackbits(packed[5] ^ packed[77]).sum()
     assert pairwise_hamming(packed[:100])[5, 77] == naive
-    return markdown(("method", "codes", "bits", "seconds", "M distinct pairs/s", "M matrix entries/s"), rows)
+    return markdown_table(("method", "codes", "bits", "seconds", "M distinct pairs/s", "M matrix entries/s"), rows)
 
 
 # --------------------------------------------------------------------------- density
@@ -182,7 +162,7 @@ def density(quick: bool) -> str:
                  f"{rel_flips[:, k].mean():.2%}", int(sum(r.violations[k] for r in results)))
                 for k, s in enumerate(steps)]
         out.append(f"\n**{name}**\n")
-        out.append(markdown(("steps/path", "exact crossings", "sampled changes", "mean rel. error",
+        out.append(markdown_table(("steps/path", "exact crossings", "sampled changes", "mean rel. error",
                              "max rel. error", "exact unit changes", "sampled Hamming", "mean rel. error",
                              "violations"), rows))
     log("density: local complexity")
