@@ -29,8 +29,7 @@ import torch
 
 from polylens._files import atomic_output
 from polylens._repr import short_repr
-from polylens._validation import invalid
-from polylens.errors import PolylensError
+from polylens.errors import InvalidParameterError, PolylensError
 from polylens.sampling.packed_codes import Codes
 
 __all__ = ["TOKEN_DTYPE", "BatchTokens", "ChunkTokens", "TokenCodes", "TokenCollector", "batch_tokens",
@@ -108,20 +107,19 @@ def batch_tokens(args: tuple, kwargs: dict) -> BatchTokens:
     if seq is None:
         seq = args[0] if args else kwargs.get("inputs_embeds")
     if not isinstance(seq, torch.Tensor) or seq.ndim < 2:
-        raise invalid("codes", "inputs", "batches whose input (`input_ids`, the first input or `inputs_embeds`) "
-                      "has shape (batch, positions, ...) when per_token=True",
-                      f"a batch input of {_described(seq)}")
+        raise _bad_inputs("batches whose input (`input_ids`, the first input or `inputs_embeds`) has the shape "
+                          "(batch, positions, ...)", f"a batch input of {_described(seq)}")
     n, T = int(seq.shape[0]), int(seq.shape[1])
     mask = kwargs.get("attention_mask")
     if mask is None:
         keep = torch.ones((n, T), dtype=torch.bool, device=seq.device)
     else:
         if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (n, T):
-            raise invalid("codes", "inputs", f"batches whose `attention_mask` has the shape ({n}, {T}) of "
-                          "their token axis when per_token=True", f"an attention_mask of {_described(mask)}")
+            raise _bad_inputs(f"batches whose `attention_mask` has the shape ({n}, {T}) of their token axis",
+                              f"an attention_mask of {_described(mask)}")
         if not bool(((mask == 0) | (mask == 1)).all()):
-            raise invalid("codes", "inputs", "batches whose `attention_mask` holds only 0 and 1 (1: a real token)",
-                          "an attention_mask with other values")
+            raise _bad_inputs("batches whose `attention_mask` holds only 0 and 1 (1: a real token)",
+                              "an attention_mask with other values")
         keep = mask.to(device=seq.device) == 1
     where = torch.nonzero(keep).cpu().numpy()
     table = np.empty(len(where), dtype=TOKEN_DTYPE)
@@ -129,6 +127,10 @@ def batch_tokens(args: tuple, kwargs: dict) -> BatchTokens:
     is_ids = not (seq.is_floating_point() or seq.is_complex()) and seq.ndim == 2
     table["token_id"] = seq[keep].cpu().numpy() if is_ids else -1
     return BatchTokens(keep, table)
+
+
+def _bad_inputs(allowed: str, got: str) -> InvalidParameterError:
+    return InvalidParameterError(f"codes: `inputs` must be {allowed} when per_token=True; got {got}")
 
 
 def _described(value) -> str:
