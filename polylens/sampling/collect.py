@@ -40,13 +40,15 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     ----------
     model : torch.nn.Module
         Any module; it runs in eval mode (its training flags are restored afterwards).
-    inputs : Tensor, ndarray, path, list of paths, DataLoader or iterable of batches
+    inputs : Tensor, ndarray, mapping of tensors, path, list of paths, DataLoader or iterable of batches
         A tensor/array of shape (n, ...) is cut into batches of ``batch_size``; so is a
         ``.npy`` file (memory-mapped; with a ``client`` every worker reads its own rows)
         and every file of a list of ``.npy`` files, in order. An iterable yields
         batches: a tensor, a tuple/list whose first item is the input (``(x, y)`` as
         from a ``TensorDataset``), or a mapping passed as keyword arguments
-        (``model(**batch)``, as for Hugging Face models).
+        (``model(**batch)``, as for Hugging Face models). A mapping of tensors of
+        shape (n, ...) (a tokenizer's ``BatchEncoding``) is cut into batches of
+        ``batch_size`` rows, each passed as keyword arguments.
     sites : str or sequence of str, optional
         Glob patterns naming the sites (see :func:`find_sites`); default every activation.
     batch_size : int, default=256

@@ -284,3 +284,19 @@ def test_bad_masks_and_flags_name_the_parameter():
               progress=False)
     with pytest.raises(InvalidParameterError, match="codes: `per_token` must be True or False"):
         codes(_Recorder(), ids, per_token="yes", progress=False)
+
+
+def test_a_batch_encoding_is_cut_into_batches_of_rows(gpt2):
+    (batch,) = _batches([[5, 3, 7, 2, 6]], seed=10)
+    encoding = transformers.BatchEncoding(batch)  # what tokenizer(texts, padding=True, return_tensors="pt") gives
+    c = codes(gpt2, encoding, per_token=True, batch_size=2, progress=False)
+    rows = [{k: v[i:i + 2] for k, v in batch.items()} for i in range(0, 5, 2)]
+    expected = codes(gpt2, rows, per_token=True, progress=False)
+    np.testing.assert_array_equal(c.packed, expected.packed)
+    assert c.tokens.tolist() == expected.tokens.tolist() and len(c) == 23
+    whole = codes(gpt2, encoding, batch_size=2, progress=False)  # per sequence too
+    assert len(whole) == 5
+    with pytest.raises(InvalidParameterError, match="same number of rows"):
+        codes(gpt2, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"][:3]}, progress=False)
+    with pytest.raises(InvalidParameterError, match="'use_cache': bool"):
+        codes(gpt2, {"input_ids": batch["input_ids"], "use_cache": False}, progress=False)
