@@ -74,8 +74,9 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
         Code a sequence model token by token: every position of every sequence whose
         ``attention_mask`` (a keyword of mapping batches, as Hugging Face models take it)
         is 1 is a sample of its own, coded over the units of that position (every site's
-        activations must have shape (batch, positions, ...)); masked positions are never
-        coded. Batches may have different lengths. See :mod:`polylens.sampling.tokens`.
+        activations must be batch-first, of shape (batch, positions, ...)); masked
+        positions are never coded. Batches may have different lengths. See
+        :mod:`polylens.sampling.tokens`.
 
     Returns
     -------

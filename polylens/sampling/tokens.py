@@ -4,6 +4,8 @@
 language model token by token, as the polytope lens studies it: a site whose
 activations have shape ``(batch, positions, ...)`` gives every position its own code
 over the site's ``...`` units, and the codes of all sites of one position are one row.
+Models must be batch-first (as Hugging Face models are): a sequence-first site whose
+batch and length happen to be equal cannot be told apart.
 
 * :func:`batch_tokens` -- the positions of one batch that are coded: those where the
   batch's ``attention_mask`` is 1 (all positions without a mask), with their sequence,

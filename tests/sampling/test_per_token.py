@@ -92,6 +92,16 @@ def _hooked_signs(model, batches, names):
     return {name: np.concatenate(r) for name, r in rows.items()}
 
 
+def _batches_tokens(batches):
+    """(sequence, position, token id) of every unmasked position, numbered across batches."""
+    rows, first = [], 0
+    for b in batches:
+        for i, p in zip(*np.nonzero(b["attention_mask"].numpy())):
+            rows.append((first + int(i), int(p), int(b["input_ids"][i, p])))
+        first += len(b["input_ids"])
+    return rows
+
+
 # ------------------------------------------------------------------------------ sites
 
 
@@ -160,10 +170,7 @@ def test_token_table_maps_every_row_to_its_sequence_position_and_token_id(gpt2):
     batches = _batches([[5, 3, 7], [2, 6]], seed=4)
     c = codes(gpt2, batches, per_token=True, progress=False)
     assert c.tokens.dtype == TOKEN_DTYPE
-    expected = [(first + i, p, int(b["input_ids"][i, p]))
-                for first, b in zip([0, 3], batches)
-                for i, p in zip(*np.nonzero(b["attention_mask"].numpy()))]
-    assert c.tokens.tolist() == expected
+    assert c.tokens.tolist() == _batches_tokens(batches)
     assert sorted(set(c.tokens["sequence"].tolist())) == [0, 1, 2, 3, 4]
 
 
@@ -360,3 +367,26 @@ def test_minilm_through_transformers_codes_like_polylens_own_minilm_port():
     assert ours.tokens.tolist() == theirs.tokens.tolist() and len(ours) == int(enc["attention_mask"].sum())
     agree = (ours.unpack() == theirs.unpack()).mean()
     assert agree > 0.9999, agree  # two implementations of one network: only near-zero units may differ
+
+
+@pytest.mark.dask
+def test_per_token_codes_on_two_dask_workers_equal_the_in_process_ones():
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    from polylens.experiments.minilm import BertConfig, MiniLM
+    from polylens.parallel import WORKER_CONFIG
+
+    torch.manual_seed(2)  # polylens' own BERT: workers unpickle it without importing transformers
+    model = MiniLM(BertConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=24, max_position_embeddings=16)).eval()
+    batches = _batches([[5, 3], [7], [2, 6, 4], [1], [3, 3]], seed=11)  # 5 batches of 4 lengths
+    reference = codes(model, batches, sites=model.mlp_sites, per_token=True, progress=False)
+    with dask.config.set(WORKER_CONFIG), distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        got = codes(model, batches, sites=model.mlp_sites, per_token=True, progress=False, client=client,
+                    batches_per_task=2)
+    np.testing.assert_array_equal(got.packed, reference.packed)
+    assert got.tokens.tolist() == reference.tokens.tolist() == _batches_tokens(batches)
+
