@@ -188,6 +188,18 @@ def test_tensor_inputs_code_every_position_with_its_token_id(gpt2):
         np.testing.assert_array_equal(c.select([name]).unpack(), per_seq)
 
 
+
+def test_embedding_inputs_are_coded_like_their_ids_with_token_id_minus_one(gpt2):
+    (batch,) = _batches([[4, 6, 2]], seed=12)
+    with torch.no_grad():
+        embeds = gpt2.transformer.wte(batch["input_ids"])
+    by_ids = codes(gpt2, [batch], per_token=True, progress=False)
+    by_embeds = codes(gpt2, [{"inputs_embeds": embeds, "attention_mask": batch["attention_mask"]}], per_token=True,
+                      progress=False)
+    np.testing.assert_array_equal(by_embeds.packed, by_ids.packed)
+    assert (by_embeds.tokens["token_id"] == -1).all()
+    np.testing.assert_array_equal(by_embeds.tokens["position"], by_ids.tokens["position"])
+
 class _Recorder(nn.Module):
     """Embedding -> Linear -> ReLU over the token axis; records which positions reach the ReLU."""
 
