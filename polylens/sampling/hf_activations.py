@@ -10,7 +10,8 @@ against the boundaries listed in :data:`HF_ACTIVATIONS`:
   ``FastGELUActivation``, ``QuickGELUActivation``, ``GELUTanh`` (``PytorchGELUTanh`` in
   older releases), ``AccurateGELUActivation``, ``ClippedGELUActivation``,
   ``SiLUActivation``, ``MishActivation``, BLOOM's ``BloomGelu``) and ``XIELUActivation``:
-  the sign of the pre-activation, marked approximate;
+  the sign of the pre-activation, marked approximate (the clip of
+  ``ClippedGELUActivation`` at its ``max`` is not a coded boundary);
 * ``ReLUSquaredActivation`` (``relu(z) ** 2``): the sign of the pre-activation, which
   is its piece exactly; still marked approximate, because the model is not affine on a
   piece (the pieces are not linear regions).
