@@ -4,7 +4,8 @@ Works on any ``torch.nn.Module``, on the model's device:
 
 * :func:`codes` -- bit-packed polytope codes of a data set through forward hooks on the
   activation sites (:func:`find_sites`), streamed to memory or to an on-disk store
-  (:class:`Codes`, :meth:`Codes.load`).
+  (:class:`Codes`, :meth:`Codes.load`); with ``per_token=True`` one code per token of a
+  sequence model (:class:`TokenCodes`: every row's sequence, position and token id).
 * :func:`hamming`, :func:`hamming_by_site`, :func:`pairwise_hamming`,
   :func:`n_distinct`, :func:`site_stats` -- Hamming geometry of codes.
 * :func:`path_density`, :func:`scale_activations`, :func:`local_complexity` -- sampled
@@ -40,6 +41,7 @@ from polylens.sampling.hamming_geometry import (
     site_stats,
 )
 from polylens.sampling.sites import Pool, Site, SitePlan, find_sites
+from polylens.sampling.tokens import TOKEN_DTYPE, TokenCodes
 from polylens.sampling.validation import (
     DensityValidation,
     LocalComplexityValidation,
@@ -48,7 +50,7 @@ from polylens.sampling.validation import (
 )
 
 __all__ = [
-    "codes", "Codes", "CodeLayout", "SiteLayout", "CodeStore", "pack_bits",
+    "codes", "Codes", "CodeLayout", "SiteLayout", "CodeStore", "pack_bits", "TokenCodes", "TOKEN_DTYPE",
     "find_sites", "Site", "Pool", "SitePlan",
     "hamming", "hamming_by_site", "crossings_by_site", "pairwise_hamming", "n_distinct", "site_stats", "SiteStats",
     "path_density", "PathDensity", "scale_activations", "ScaleResult", "predictions",

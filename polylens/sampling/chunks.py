@@ -6,7 +6,9 @@ A chunk is small and picklable, so a task can run in-process or on a Dask worker
   pickled);
 * :class:`NpyRowsChunk` -- a row range of a ``.npy`` file, read where the task runs;
 * :class:`NpyFileChunk` -- one ``.npy`` file of a list of files, read where the task runs;
-* :class:`BatchesChunk` -- consecutive batches of an iterable (a ``DataLoader``, ...).
+* :class:`BatchesChunk` -- consecutive batches of an iterable (a ``DataLoader``, ...);
+* :class:`~polylens.sampling.mapping_inputs.MappingChunk` -- rows of every tensor of a
+  mapping (a tokenizer's ``BatchEncoding``), passed as keyword arguments.
 
 :func:`split` cuts any accepted input into chunks of whole batches, in input order;
 ``chunk.batches(batch_size)`` yields the forward passes of a chunk as ``(args, kwargs)``.
@@ -23,9 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from polylens.sampling.mapping_inputs import MappingChunk, mapping_rows, split_mapping
+
 __all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples"]
 
-_KINDS = "a tensor, an array, a .npy path, a list of .npy paths or an iterable of batches"
+_KINDS = "a tensor, an array, a mapping of tensors, a .npy path, a list of .npy paths or an iterable of batches"
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ class BatchesChunk:
         return f"chunk {self.index} (batches {self.first}-{self.first + len(self.calls) - 1})"
 
 
-Chunk = ArrayChunk | NpyRowsChunk | NpyFileChunk | BatchesChunk
+Chunk = ArrayChunk | NpyRowsChunk | NpyFileChunk | BatchesChunk | MappingChunk
 
 
 def split(inputs, batch_size: int, batches_per_chunk: int) -> Iterator[Chunk]:
@@ -155,7 +159,9 @@ def split(inputs, batch_size: int, batches_per_chunk: int) -> Iterator[Chunk]:
         return (NpyRowsChunk(k, path, i, min(i + rows, n)) for k, i in enumerate(range(0, n, rows)))
     if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(p, (str, os.PathLike)) for p in inputs):
         return (NpyFileChunk(k, _npy(p)) for k, p in enumerate(inputs))
-    if isinstance(inputs, (bytes, Mapping)):
+    if isinstance(inputs, Mapping):
+        return split_mapping(inputs, rows)
+    if isinstance(inputs, bytes):
         raise TypeError(f"codes: `inputs` must be {_KINDS}; got {type(inputs).__name__}")
     try:
         iterator = iter(inputs)
@@ -168,6 +174,8 @@ def n_samples(inputs) -> int | None:
     """Number of samples in ``inputs`` where it is known without reading them."""
     if isinstance(inputs, (torch.Tensor, np.ndarray)):
         return int(inputs.shape[0]) if inputs.ndim else None
+    if isinstance(inputs, Mapping):
+        return mapping_rows(inputs)
     if isinstance(inputs, (str, os.PathLike)) and Path(inputs).suffix == ".npy" and Path(inputs).is_file():
         return _npy_rows(str(inputs))
     dataset = getattr(inputs, "dataset", None)

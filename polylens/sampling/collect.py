@@ -18,12 +18,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from polylens._validation import check_bool
 from polylens.errors import PolylensError
 from polylens.parallel import check_client, locate, map_ordered
 from polylens.sampling import chunks
 from polylens.sampling.bits import pack
 from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore
 from polylens.sampling.sites import Site, find_sites, on_cpu
+from polylens.sampling.tokens import BatchTokens, ChunkTokens, TokenCollector, at_tokens, batch_tokens, chunk_tokens
 
 __all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "threshold_bits"]
 
@@ -31,20 +33,22 @@ __all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "threshol
 
 def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, device=None,
           store: str | os.PathLike | None = None, progress: bool = True, client=None,
-          batches_per_task: int = 8) -> Codes:
+          batches_per_task: int = 8, per_token: bool = False) -> Codes:
     """Polytope codes of every input: the piece of every unit at the activation sites.
 
     Parameters
     ----------
     model : torch.nn.Module
         Any module; it runs in eval mode (its training flags are restored afterwards).
-    inputs : Tensor, ndarray, path, list of paths, DataLoader or iterable of batches
+    inputs : Tensor, ndarray, mapping of tensors, path, list of paths, DataLoader or iterable of batches
         A tensor/array of shape (n, ...) is cut into batches of ``batch_size``; so is a
         ``.npy`` file (memory-mapped; with a ``client`` every worker reads its own rows)
         and every file of a list of ``.npy`` files, in order. An iterable yields
         batches: a tensor, a tuple/list whose first item is the input (``(x, y)`` as
         from a ``TensorDataset``), or a mapping passed as keyword arguments
-        (``model(**batch)``, as for Hugging Face models).
+        (``model(**batch)``, as for Hugging Face models). A mapping of tensors of
+        shape (n, ...) (a tokenizer's ``BatchEncoding``) is cut into batches of
+        ``batch_size`` rows, each passed as keyword arguments.
     sites : str or sequence of str, optional
         Glob patterns naming the sites (see :func:`find_sites`); default every activation.
     batch_size : int, default=256
@@ -66,11 +70,20 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     batches_per_task : int, default=8
         With a ``client``: batches per task (one file per task for a list of files).
         In-process every batch is its own task.
+    per_token : bool, default=False
+        Code a sequence model token by token: every position of every sequence whose
+        ``attention_mask`` (a keyword of mapping batches, as Hugging Face models take it)
+        is 1 is a sample of its own, coded over the units of that position (every site's
+        activations must be batch-first, of shape (batch, positions, ...)); masked
+        positions are never coded. Batches may have different lengths. See
+        :mod:`polylens.sampling.tokens`.
 
     Returns
     -------
     Codes
         ``packed`` of shape (n, n_bytes); ``layout`` lists the sites in the order they ran.
+        With ``per_token``, a :class:`~polylens.sampling.TokenCodes`: one row per coded
+        token, and ``tokens`` gives the (sequence, position, token id) of every row.
 
     Raises
     ------
@@ -94,7 +107,9 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
             raise ValueError(f"codes: `{name}` must be a positive int; got {value!r}")
     if client is not None:
         check_client(client, "codes")
-    job = CodesJob(model, sites, device, int(batch_size))
+    per_token = check_bool(per_token, func="codes", name="per_token")
+    collector = TokenCollector() if per_token else None
+    job = CodesJob(model, sites, device, int(batch_size), per_token=per_token)
     pieces = chunks.split(inputs, int(batch_size), int(batches_per_task) if client is not None else 1)
     found: list[np.ndarray] = []
     layout, writer = None, None
@@ -112,7 +127,9 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
                 else:
                     writer = writer or CodeStore(store, layout)
                     writer.append(part.packed)
-                bar.update(part.packed.shape[0])
+                if collector is not None:
+                    collector.add(part.tokens)
+                bar.update(part.packed.shape[0] if collector is None else part.tokens.n_sequences)
         except BaseException:
             if writer is not None:
                 writer.close(complete=False)
@@ -121,8 +138,10 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
         raise ValueError("codes: `inputs` holds no samples")
     if writer is not None:
         writer.close()
-        return Codes.load(writer.path)
-    return Codes(np.concatenate(found, axis=0), layout)
+        result = Codes.load(writer.path)
+    else:
+        result = Codes(np.concatenate(found, axis=0), layout)
+    return result if collector is None else collector.result(result, store)
 
 
 @dataclass(frozen=True)
@@ -136,11 +155,14 @@ class ChunkCodes:
     layout : CodeLayout or None
     where : str
         The chunk (for error messages).
+    tokens : ChunkTokens or None
+        With ``per_token``: the chunk's tokens table.
     """
 
     packed: np.ndarray | None
     layout: CodeLayout | None
     where: str
+    tokens: ChunkTokens | None = None
 
 
 class CodesJob:
@@ -152,19 +174,20 @@ class CodesJob:
 
     Parameters
     ----------
-    model, sites, device, batch_size
+    model, sites, device, batch_size, per_token
         As given to :func:`codes` (checked here, so a bad one fails before any task).
     """
 
-    def __init__(self, model: torch.nn.Module, sites, device, batch_size: int):
+    def __init__(self, model: torch.nn.Module, sites, device, batch_size: int, per_token: bool = False):
         self.model, self.sites, self.device, self.batch_size = model, sites, device, batch_size
-        self.session = Session(model, sites=sites, device=device)
+        self.per_token = per_token
+        self.session = Session(model, sites=sites, device=device, per_token=per_token)
         self.lock = threading.Lock()  # a session runs one forward pass at a time
         self._hooked = False
 
-    def run(self, chunk: chunks.Chunk) -> tuple[list[np.ndarray], CodeLayout | None]:
-        """Packed codes of every batch of ``chunk`` (each of shape (m, n_bytes)) and their
-        layout (None for a chunk without batches).
+    def run(self, chunk: chunks.Chunk) -> tuple[list[np.ndarray], CodeLayout | None, ChunkTokens | None]:
+        """Packed codes of every batch of ``chunk`` (each of shape (m, n_bytes)), their
+        layout (None for a chunk without batches) and, with ``per_token``, the tokens.
 
         Every chunk starts a layout of its own: whether chunks agree is the caller's check
         (a worker's tasks arrive in any order, so a layout kept from an earlier task would
@@ -175,8 +198,11 @@ class CodesJob:
                 self.session.__enter__()
                 self._hooked = True
             self.session.restart()
-            packed = [self.session.run(args, kwargs)[0] for args, kwargs in chunk.batches(self.batch_size)]
-            return packed, self.session.layout
+            packed, seen = [], []
+            for args, kwargs in chunk.batches(self.batch_size):
+                packed.append(self.session.run(args, kwargs)[0])
+                seen.append(self.session.tokens)
+            return packed, self.session.layout, chunk_tokens(seen) if self.per_token else None
 
     def close(self) -> None:
         """Take the hooks off the model and restore its training flags."""
@@ -192,7 +218,8 @@ class CodesJob:
         self.close()
 
     def __getstate__(self) -> dict:
-        return {"model": self.model, "sites": self.sites, "device": self.device, "batch_size": self.batch_size}
+        return {"model": self.model, "sites": self.sites, "device": self.device, "batch_size": self.batch_size,
+                "per_token": self.per_token}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
@@ -202,13 +229,13 @@ def code_chunk(job: CodesJob, chunk: chunks.Chunk) -> ChunkCodes:
     """Codes of one chunk of inputs: the pure task of :func:`codes`, in-process or on a
     worker."""
     try:
-        packed, layout = job.run(chunk)
+        packed, layout, table = job.run(chunk)
     except Exception as err:
         locate(err, chunk.describe())
         raise
     if not packed:
         return ChunkCodes(None, None, chunk.describe())
-    return ChunkCodes(np.concatenate(packed, axis=0), layout, chunk.describe())
+    return ChunkCodes(np.concatenate(packed, axis=0), layout, chunk.describe(), table)
 
 
 def _describe(chunk: chunks.Chunk) -> str:
@@ -248,6 +275,8 @@ class Session:
         A module name (``"#k"``: its ``k``-th call) whose output :meth:`run` may replace.
     edit_argument : str, default="at"
         The caller's argument that named ``edit`` (for error messages).
+    per_token : bool, default=False
+        Code every unmasked position as a sample (see :func:`codes`).
 
     Attributes
     ----------
@@ -255,9 +284,12 @@ class Session:
         Set by the first :meth:`run` (after :meth:`restart`, by the next).
     downstream : list of str
         Sites that ran after the edited module (all sites without ``edit``).
+    tokens : BatchTokens or None
+        With ``per_token``: the coded positions of the last :meth:`run`.
     """
 
-    def __init__(self, model, sites=None, device=None, edit: str | None = None, edit_argument: str = "at"):
+    def __init__(self, model, sites=None, device=None, edit: str | None = None, edit_argument: str = "at",
+                 per_token: bool = False):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module; got {type(model).__name__}")
         keep = () if edit is None else (edit.partition("#")[0],)
@@ -271,6 +303,8 @@ class Session:
         self.edit_name, self.edit_argument = edit, edit_argument
         self.edit_module, self.edit_call = self.plan.module(edit, edit_argument) if edit else (None, 0)
         self.edit_fn = None
+        self.per_token = per_token
+        self.tokens: BatchTokens | None = None
         self._events: list[_Event] = []
         self._calls: dict = {}  # calls per module in this forward pass
         self._handles: list = []
@@ -347,6 +381,8 @@ class Session:
         if not isinstance(z, torch.Tensor) or z.ndim < 1:
             raise PolylensError(f"site {name!r}: expected a tensor of activations, got {type(z).__name__}")
         z = z.detach()
+        if self.tokens is not None:
+            z = at_tokens(name, z, self.tokens.mask, pooled=site.pool is not None)
         if site.pool is not None:
             if not isinstance(pooled, torch.Tensor):
                 raise PolylensError(f"site {name!r}: the max pooling returned {type(pooled).__name__}, not a tensor")
@@ -376,7 +412,8 @@ class Session:
         kwargs = kwargs or {}
         args = tuple(self.to_device(a) for a in args)
         kwargs = {key: self.to_device(v) for key, v in kwargs.items()}
-        n = _batch_len(args, kwargs)
+        self.tokens = batch_tokens(args, kwargs) if self.per_token else None
+        n = _batch_len(args, kwargs) if self.tokens is None else len(self.tokens.table)
         self._events, self._calls = [], {}
         with torch.no_grad():
             output = self.plan.runner(*args, **kwargs)

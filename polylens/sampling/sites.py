@@ -4,7 +4,8 @@ A *site* is a place in a model whose units get a piece (a code bit or a few). By
 the sites are every piecewise-linear module the exact engine knows (``nn.ReLU``,
 ``nn.LeakyReLU``, ``nn.PReLU``, ``nn.ReLU6``, ``nn.Hardtanh``, ``nn.MaxPool1d/2d``, plus
 ``nn.RReLU``, ``nn.Threshold``, ``nn.Hardsigmoid``) and every smooth activation module
-(``nn.GELU``, ``nn.SiLU``, ...), and, where the model traces with ``torch.fx``, the
+(``nn.GELU``, ``nn.SiLU``, ...; also ``transformers``' own activation classes, see
+:mod:`polylens.sampling.hf_activations`), and, where the model traces with ``torch.fx``, the
 functional calls of the same operations (``F.relu(x)``, ``x.relu()``, ``torch.clamp``,
 ``x.abs()``, ``F.max_pool2d``, ``F.gelu``, ...). So on every model the exact adapter
 supports, the sampled code has the exact code's units in the same order. Users can name
@@ -49,6 +50,7 @@ import torch.nn.functional as F
 
 from polylens.errors import PolylensError
 from polylens.errors import PolylensWarning
+from polylens.sampling.hf_activations import hf_activation, is_transformers_model
 
 __all__ = ["Site", "Pool", "SitePlan", "find_sites"]
 
@@ -215,7 +217,9 @@ def find_sites(model: nn.Module, sites=None, *, keep=()) -> SitePlan:
         Glob patterns (``fnmatch``, case-sensitive) matched against module names, then
         against functional site names (``"relu_1()"``). Every pattern must match
         something. Default: every activation module and, where ``torch.fx`` traces the
-        model, every functional activation call.
+        model, every functional activation call (a ``transformers`` model that
+        ``torch.fx`` cannot trace is coded at its activation modules without a warning:
+        that library makes its nonlinearities modules).
     keep : sequence of str, default=()
         Module names that ``torch.fx`` tracing must keep whole (as one call), so that a
         hook on them fires (the density functions edit such a module's output).
@@ -245,7 +249,7 @@ def find_sites(model: nn.Module, sites=None, *, keep=()) -> SitePlan:
     if patterns is None:
         module_sites = [s for name, mod in named if (s := _module_site(name, mod, named_by_user=False))]
         runner, functional, reason = _trace_functional(model, set(keep))
-        if reason is not None:
+        if reason is not None and not (module_sites and is_transformers_model(model)):
             warnings.warn(
                 f"find_sites: torch.fx could not trace the model ({reason}); functional activations "
                 "(F.relu(x), x.relu(), ...) are not coded. Name the sites with `sites=` to silence this.",
@@ -314,6 +318,8 @@ def _module_site(name: str, mod: nn.Module, named_by_user: bool) -> Site | None:
         dims = 1 if isinstance(mod, nn.MaxPool1d) else 2
         pool = Pool.make(dims, mod.kernel_size, mod.stride, mod.padding, mod.dilation, mod.ceil_mode)
         return Site(name, kind, (), False, "pool", mod, pool)
+    if (rule := hf_activation(mod)) is not None:
+        return Site(name, kind, *rule, "input", mod)
     if named_by_user:
         return Site(name, "output", (0.0,), True, "output", mod)
     return None
@@ -390,7 +396,8 @@ class _Tracer(torch.fx.Tracer):
         self.keep = keep
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return module_qualified_name in self.keep or super().is_leaf_module(m, module_qualified_name)
+        return (module_qualified_name in self.keep or hf_activation(m) is not None
+                or super().is_leaf_module(m, module_qualified_name))
 
 
 def _trace_functional(model: nn.Module, keep: set) -> tuple[nn.Module, list[Site], str | None]:
