@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from polylens import tolerances as tol
 from polylens.errors import PolylensError
 
 __all__ = ["PlaneMesh"]
@@ -257,7 +258,7 @@ class PlaneMesh:
         far1 = np.where(ev[e1, 0] == vertex, ev[e1, 1], ev[e1, 0])
         far2 = np.where(ev[e2, 0] == vertex, ev[e2, 1], ev[e2, 0])
         u, w = self.xy[far1] - self.xy[vertex], self.xy[far2] - self.xy[vertex]
-        straight = np.abs(u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]) <= 1e-9 * np.hypot(*u.T) * np.hypot(*w.T)
+        straight = np.abs(u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]) <= tol.COLLINEAR * np.hypot(*u.T) * np.hypot(*w.T)
         join = np.all(pair[e1] == pair[e2], axis=1) & (e1 != e2) & straight
         if not np.any(join):
             return

@@ -17,7 +17,7 @@ import numpy as np
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError, PolylensError, PolylensWarning
 from polylens.geometry.facet_finding import Facet, FacetData, box_candidates, compute_facets
-from polylens.geometry.space import Space
+from polylens.geometry.space import ROUNDOFF, Space
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors"]
@@ -42,8 +42,8 @@ class Region:
     point : ndarray of shape (k,)
         Chebyshev centre: an interior point.
     radius : float
-        Chebyshev radius (capped at ``tolerances.RADIUS_CAP * scale`` for unbounded
-        regions; see :attr:`radius_capped`).
+        Chebyshev radius (capped at ``space.radius_cap`` for unbounded regions; see
+        :attr:`radius_capped`).
     constant_units : ndarray of int
         Units constant on the whole space (no row).
     tied_units : ndarray of int
@@ -84,7 +84,7 @@ class Region:
     @property
     def radius_capped(self) -> bool:
         """True when the radius is the cap, not the largest ball (unbounded regions)."""
-        return self.radius >= tol.RADIUS_CAP * self.space.scale * (1 - 1e-9)
+        return self.radius >= self.space.radius_cap * (1 - tol.REDUNDANCY)
 
     @cached_property
     def facet_data(self) -> FacetData:
@@ -101,9 +101,12 @@ class Region:
         return np.atleast_2d(t) @ self.out_weight.T + self.out_bias
 
     def contains(self, t, atol: float | None = None) -> np.ndarray:
-        """Whether each point of shape (n, k) satisfies every row (to ``atol``)."""
-        atol = tol.REDUNDANCY * self.space.scale if atol is None else atol
-        return np.all(np.atleast_2d(t) @ self.A.T <= self.b + atol, axis=1)
+        """Whether each point of shape (n, k) satisfies every row (to ``atol``; by default
+        ``tolerances.REDUNDANCY`` relative to ``|b|`` plus round-off at ``||t||``)."""
+        t = np.atleast_2d(t)
+        if atol is None:
+            atol = tol.REDUNDANCY * np.abs(self.b)[None, :] + ROUNDOFF * np.abs(t).max(axis=1, initial=0.0)[:, None]
+        return np.all(t @ self.A.T <= self.b + atol, axis=1)
 
     def vertices(self) -> np.ndarray:
         """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``)."""
@@ -112,7 +115,7 @@ class Region:
             data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
         if data.vertices is None:
             raise PolylensError("vertices are only available where the hull method runs (k <= 6)")
-        return unique_rows(data.vertices, tol.COINCIDENT * self.space.scale)
+        return unique_rows(data.vertices)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,11 +130,16 @@ def _row_label(net: PWLNet, source: int) -> str:
     return net.unit_label(source) if source >= 0 else f"domain face {-source - 1}"
 
 
-def unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
-    """Rows of ``points`` (shape (n, k)) with near-duplicates (to ``atol``) removed, in order."""
+def unique_rows(points: np.ndarray) -> np.ndarray:
+    """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: points
+    that agree to ``tolerances.VERTEX_MERGE`` relative to the spread of the points (and
+    to float64 round-off at their magnitude)."""
     if points.shape[0] == 0:
         return points
-    key = np.round(points / max(atol, 1e-300)).astype(np.int64)
+    spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
+    size = float(np.max(np.abs(points)))
+    atol = max(tol.VERTEX_MERGE * spread, tol.RESOLVED * np.finfo(np.float64).eps * size, np.finfo(np.float64).tiny)
+    key = np.round((points - points.min(axis=0)) / atol).astype(np.int64)
     _, idx = np.unique(key, axis=0, return_index=True)
     return points[np.sort(idx)]
 
@@ -152,11 +160,11 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
         Facet method when a hint is used (the facets are computed at once).
     """
     h = space.hrep(code)
-    cand = box_candidates(h.A, h.b, space.box, space.scale)
+    cand = box_candidates(h.A, h.b, space.box)
     def what():
         return f"the region of code {_short(code)}"
 
-    inner = _inner_point(h.A[cand], h.b[cand], hint, space.scale) if hint is not None else None
+    inner = _inner_point(h.A[cand], h.b[cand], hint, space.length) if hint is not None else None
     if inner is None:
         point, radius = space.chebyshev(h.A[cand], h.b[cand], what=what)
         return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
@@ -170,20 +178,24 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
     return region
 
 
-def _inner_point(A, b, hint, scale):
+def _inner_point(A, b, hint, length: float):
     """Midpoint of the ray from the hint's boundary point to where it leaves the region,
-    or None if that point is not clearly interior."""
+    or None if that point is not clearly interior (slack above ``INNER_MARGIN``
+    relative to the point's magnitude and the step). A ray that never leaves the region
+    goes ``length`` far."""
     start, direction = hint
     if direction is None:
-        return start if np.min(b - A @ start, initial=np.inf) > 1e-7 * scale else None
+        margin = tol.INNER_MARGIN * float(np.max(np.abs(start), initial=0.0))
+        return start if np.min(b - A @ start, initial=np.inf) > margin else None
     slack = b - A @ start
     speed = A @ direction
     with np.errstate(divide="ignore", invalid="ignore"):
-        exits = np.where(speed > 1e-12, slack / speed, np.inf)
+        exits = np.where(speed > tol.RAY_SPEED * np.linalg.norm(direction), slack / speed, np.inf)
     step = exits.min(initial=np.inf)
-    step = 0.5 * step if np.isfinite(step) else scale
+    step = 0.5 * step if np.isfinite(step) else length
     inner = start + step * direction
-    if np.min(b - A @ inner, initial=np.inf) <= 1e-7 * scale:
+    margin = tol.INNER_MARGIN * max(float(np.max(np.abs(inner), initial=0.0)), step)
+    if np.min(b - A @ inner, initial=np.inf) <= margin:
         return None
     return inner
 
@@ -322,7 +334,8 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
         later = np.union1d(np.union1d(src[~first], named[counts > 1]), tied[tied_layers > layers.min()])
         if later.size:
             recheck.append((len(codes), later))
-            probes.append(point + tol.CROSSING_STEP * region.space.scale * region.A[rows[0]])
+            step = tol.CROSSING_STEP * max(float(np.max(np.abs(point), initial=0.0)), region.radius)
+            probes.append(point + step * region.A[rows[0]])
         codes.append(new)
     if probes:
         probe_codes = net.codes(region.space.to_input(np.array(probes)))

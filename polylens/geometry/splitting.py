@@ -130,8 +130,14 @@ class _View:
 
     Attributes
     ----------
-    eps : float
-        Inputs within ``eps`` of a breakpoint (or of a window's maximum) count as on it.
+    eps : ndarray of shape (n_breaks, n_in), or float
+        Elementwise: input ``j`` within ``eps[i, j]`` of break ``i`` counts as on it
+        (``VERTEX_ON_LINE`` relative to the input's own largest distance from the break
+        over the vertices, at least the layer's round-off ``floor``). Max-pool: the
+        round-off floor of the layer.
+    floor : float
+        Round-off of the layer's inputs: ``VERTEX_ROUNDING * eps`` times their largest
+        magnitude.
     cutting : ndarray of int
         Units (elementwise) or windows (max-pool) whose piece changes in the box.
     columns : ndarray of int
@@ -141,7 +147,8 @@ class _View:
         The piece of every unit that keeps one piece on the whole box.
     """
 
-    eps: float
+    eps: np.ndarray | float
+    floor: float
     cutting: np.ndarray
     columns: np.ndarray
     values: np.ndarray
@@ -168,18 +175,20 @@ def _view(act, blocks, keep_all: bool) -> _View:
             changed = step if changed is None else changed | step
         size += z.size
         kept = kept + [z] if size <= KEEP_VALUES or keep_all else []
-    eps = tol.VERTEX_ON_LINE * max(scale, *np.abs(breaks), 1e-300)
+    floor = tol.VERTEX_ROUNDING * np.finfo(np.float64).eps * max(scale, *np.abs(breaks), np.finfo(np.float64).tiny)
     if isinstance(act, Elementwise):
-        cutting = np.flatnonzero(np.any([(t > eps) & (lo < -eps) for t, lo in zip(top, low)], axis=0))
-        constant = np.sum([t > eps for t in top], axis=0).astype(np.int8)
+        eps = np.array([np.maximum(tol.VERTEX_ON_LINE * np.maximum(t, -lo), floor) for t, lo in zip(top, low)])
+        cutting = np.flatnonzero(np.any([(t > e) & (lo < -e) for t, lo, e in zip(top, low, eps)], axis=0))
+        constant = np.sum([t > e for t, e in zip(top, eps)], axis=0).astype(np.int8)
         columns = np.arange(act.n_in) if keep_all else cutting
     else:
+        eps = floor
         cutting = np.flatnonzero(changed)
         constant = first.astype(np.int8)
         columns = np.unique(act.windows[cutting][act._valid[cutting]])
     source = kept if kept else blocks
     values = np.concatenate([z[:, columns] for z in source], axis=0)
-    return _View(eps, cutting, columns, values, constant)
+    return _View(eps, floor, cutting, columns, values, constant)
 
 
 def _face_means(mesh: PlaneMesh, rows: np.ndarray, chunk: int = 64) -> np.ndarray:
@@ -215,9 +224,10 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     """
     rows = np.searchsorted(view.columns, view.cutting)
     parent = np.arange(mesh.n_faces)
-    for row, unit in zip(rows, view.cutting):
-        for b in act.breaks:
-            parent = _track(parent, mesh.cut(mesh.values[row] - b, offset + int(unit), view.eps))
+    eps = view.eps[:, view.cutting]  # shape (n_breaks, n_cutting)
+    for i, (row, unit) in enumerate(zip(rows, view.cutting)):
+        for j, b in enumerate(act.breaks):
+            parent = _track(parent, mesh.cut(mesh.values[row] - b, offset + int(unit), float(eps[j, i])))
     # A unit is above a break on a face when some vertex is clearly above it: the face's
     # average decides, and a vertex check settles averages within eps of the break.
     above = np.empty((mesh.n_faces, act.n_units), np.int8)
@@ -225,12 +235,12 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     if rows.size:
         means = _face_means(mesh, rows)
         above[:, view.cutting] = 0
-        for b in act.breaks:
-            above[:, view.cutting] += (means - b > view.eps).astype(np.int8)
-            faces, cols = np.nonzero(np.abs(means - b) <= view.eps)
+        for j, b in enumerate(act.breaks):
+            above[:, view.cutting] += (means - b > eps[j]).astype(np.int8)
+            faces, cols = np.nonzero(np.abs(means - b) <= eps[j])
             if faces.size:
                 top = _face_reduce(mesh.face_vertices(), mesh.values[rows], np.maximum, faces)
-                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b > view.eps).astype(np.int8)
+                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b > eps[j, cols]).astype(np.int8)
     return parent, above
 
 
@@ -247,9 +257,11 @@ def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int):
         valid = np.flatnonzero(act._valid[w])
         rows = row_of[act.windows[w][valid]]
         for p, q in combinations(rows, 2):
-            split = mesh.cut(mesh.values[p] - mesh.values[q], offset + int(w), view.eps)
+            gap = mesh.values[p] - mesh.values[q]
+            eps = max(tol.VERTEX_ON_LINE * float(np.max(np.abs(gap), initial=0.0)), view.floor)
+            split = mesh.cut(gap, offset + int(w), eps)
             parent, pieces = _track(parent, split), np.concatenate([pieces, pieces[split]])
-        best = valid[_winners(mesh, rows, view.eps)]
+        best = valid[_winners(mesh, rows, view.floor)]
         made = first_edge + np.flatnonzero(mesh.edge_labels[first_edge:] == offset + int(w))
         sides = mesh.edge_faces[made]
         same = made[best[sides[:, 0]] == best[sides[:, 1]]]
@@ -267,11 +279,13 @@ def _regroup(per_face: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _winners(mesh: PlaneMesh, rows: np.ndarray, eps: float) -> np.ndarray:
-    """Arg-max of a window on every face: its first entry that is within ``eps`` of the
-    window's maximum at every vertex of the face (ties go to the first, as in
-    :meth:`MaxPool.pieces`). ``rows`` are the window's entries in ``mesh.values``."""
+def _winners(mesh: PlaneMesh, rows: np.ndarray, floor: float) -> np.ndarray:
+    """Arg-max of a window on every face: its first entry that is within tolerance of
+    the window's maximum at every vertex of the face (ties go to the first, as in
+    :meth:`MaxPool.pieces`). ``rows`` are the window's entries in ``mesh.values``; the
+    tolerance is ``VERTEX_ON_LINE`` relative to the window's spread, at least ``floor``."""
     vals = mesh.values[rows]
     gap = vals - vals.max(axis=0)
+    eps = max(tol.VERTEX_ON_LINE * float(np.max(-gap, initial=0.0)), floor)
     worst = _face_reduce(mesh.face_vertices(), gap, np.minimum)
     return np.argmax(worst >= -eps, axis=1)
