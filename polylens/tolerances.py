@@ -81,7 +81,7 @@ RANK = 1e-10
 
 #: A Qhull facet of the polar points whose offset is below this (relative to the
 #: largest polar coordinate) passes through the origin: it is an extreme ray.
-POLAR_RAY = 1e-10
+POLAR_RAY = 1e-14
 
 #: A vertex is a duplicate of another when they agree to this, relative to the spread
 #: of the region's vertices.

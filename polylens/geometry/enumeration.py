@@ -135,6 +135,21 @@ class EnumerationResult:
         """The full :class:`Region` of region ``i`` (rebuilt from its code)."""
         return build_region(self.space, self.codes[i])
 
+    def check(self) -> None:
+        """Re-verify the result from the net: every interior point has its region's code
+        and output, edges join distinct regions whose codes differ exactly in the units
+        crossed, and with a bounded domain in low dimension the volumes add up to the
+        domain's (see :mod:`polylens.geometry.invariants`).
+
+        Raises
+        ------
+        InvariantError
+            Naming the first violation.
+        """
+        from polylens.geometry.invariants import check_enumeration
+
+        check_enumeration(self)
+
     def summary(self) -> dict:
         """JSON-ready counts and timings."""
         return {

@@ -78,7 +78,8 @@ class FacetData:
         A relative-interior point of each facet.
     bounded : bool
     vertices : ndarray of shape (n_vertices, k) or None
-        Finite vertices of the region (``"hull"`` method only).
+        Finite vertices of the region (``"hull"`` method only; None also where Qhull
+        cannot resolve them: a region of a bounded domain that it sees as unbounded).
     lp_solves : int
         LPs this computation solved.
     method : str
@@ -124,6 +125,10 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
         local, points, bounded, vertices, lps = result
         result = (np.searchsorted(cand, distinct[local]), points, bounded, vertices, lps)
     local, points, bounded, vertices, lps = result
+    if used == "hull" and space.bounded_domain and not bounded:
+        # Qhull saw a ray in a region the domain bounds: the far vertices are beyond its
+        # precision (a strip far longer than it is wide), so they are unknown.
+        vertices = None
     groups = _coincident_with(A[cand], b[cand], local, where)
     keep = _genuine(A[cand], b[cand], groups, points)
     return FacetData([cand[g] for g, ok in zip(groups, keep) if ok], points[keep],

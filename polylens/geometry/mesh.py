@@ -98,7 +98,7 @@ class PlaneMesh:
         self._values = np.array(values, order="C")
 
     # ------------------------------------------------------------------ refinement
-    def cut(self, d: np.ndarray, label: int, eps: float) -> np.ndarray:
+    def cut(self, d: np.ndarray, label: int, eps) -> np.ndarray:
         """Split every face on which ``d`` takes both signs along the line ``d == 0``.
 
         Parameters
@@ -107,8 +107,9 @@ class PlaneMesh:
             Values at the vertices of a function that is affine on every face.
         label : int
             Recorded on the new edges (the unit crossed there).
-        eps : float
-            Values within ``eps`` of 0 count as 0: the line passes through that vertex.
+        eps : float or ndarray of shape (n_vertices,)
+            Values within ``eps`` (per vertex) of 0 count as 0: the line passes through
+            that vertex.
 
         Returns
         -------
@@ -134,13 +135,16 @@ class PlaneMesh:
             return split
         k = cross.size
         a, b = ev[cross, 0], ev[cross, 1]
-        t = d[a] / (d[a] - d[b])
+        # Interpolate from the end nearer the line (smaller |d|): the new vertex then
+        # carries the round-off of that end's magnitude, not of the far end's.
+        near, far = np.where(np.abs(d[a]) <= np.abs(d[b]), a, b), np.where(np.abs(d[a]) <= np.abs(d[b]), b, a)
+        t = d[near] / (d[near] - d[far])
         new_v = nv + np.arange(k)
         faces, points = self._line_points(split, cross, new_v, s, on_line)
         self._xy = _grow(self._xy, nv + k)
-        self._xy[new_v] = self._xy[a] + t[:, None] * (self._xy[b] - self._xy[a])
+        self._xy[new_v] = self._xy[near] + t[:, None] * (self._xy[far] - self._xy[near])
         self._values = _grow(self._values, nv + k, axis=1)
-        va, vb = self._values[:, a], self._values[:, b]
+        va, vb = self._values[:, near], self._values[:, far]
         self._values[:, new_v] = va + t * (vb - va)
         # Each crossed edge (a, b) becomes (a, m) and (m, b); both halves keep its faces.
         new_e = ne + np.arange(k)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import check_bool, check_option, invalid
-from polylens.errors import InvalidParameterError
-from polylens.geometry.domain import Box, as_domain
+from polylens.errors import InvalidParameterError, PolylensError
+from polylens.geometry.domain import Box, Polyhedron, as_domain
 from polylens.geometry.enumeration import enumerate_regions
+from polylens.geometry.invariants import check_plane
 from polylens.geometry.space import ROUNDOFF, Space, one_input
 from polylens.geometry.polygons import clip_halfplane, line_in_polygon, order_convex, polygon_area
 from polylens.geometry.splitting import split_plane
@@ -31,6 +32,7 @@ from polylens.models.pwlnet import PWLNet
 __all__ = ["PlanePartition", "plane_partition", "decision_segments"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class PlanePartition:
     """Regions of a plane box as polygons (coordinates ``(s, t)`` of the plane).
@@ -57,6 +59,12 @@ class PlanePartition:
         Compute time.
     method : str
         ``"split"`` or ``"enumerate"`` (see :func:`plane_partition`).
+    origin : ndarray of shape (input_dim,)
+    basis : ndarray of shape (input_dim, 2)
+        The plane is ``x = origin + basis @ (s, t)``.
+    domain : Box or Polyhedron
+        The domain of ``(s, t)``.
+    net : PWLNet
     """
 
     polygons: list
@@ -70,6 +78,10 @@ class PlanePartition:
     box: np.ndarray
     seconds: float
     method: str
+    origin: np.ndarray = field(repr=False)
+    basis: np.ndarray = field(repr=False)
+    domain: Box | Polyhedron = field(repr=False)
+    net: PWLNet = field(repr=False)
 
     @property
     def n_regions(self) -> int:
@@ -87,6 +99,18 @@ class PlanePartition:
         """Class at each region's centroid (arg-max, or ``output > 0`` for one output)."""
         out = np.einsum("nok,nk->no", self.out_weight, self.centroids()) + self.out_bias
         return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+
+    def check(self) -> None:
+        """Re-verify the partition from the net: every centroid has its region's code
+        and output, neighbours differ exactly in the units crossed, and the areas add up
+        to the domain's (see :mod:`polylens.geometry.invariants`).
+
+        Raises
+        ------
+        InvariantError
+            Naming the first violation.
+        """
+        check_plane(self)
 
     def gradient_norms(self) -> np.ndarray:
         """Frobenius norm of the output map's slope on every region, shape (n_regions,)."""
@@ -141,7 +165,8 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0),
         domain on this plane (``u`` and ``v`` too small next to ``origin``).
     PolylensError
         If plane splitting meets a numerically degenerate face (``method="enumerate"``
-        then still works).
+        then still works), or if Qhull cannot resolve a region's vertices with
+        ``method="enumerate"`` (``method="split"`` then still works).
 
     See Also
     --------
@@ -194,19 +219,24 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0),
     result = split_plane(net, x0, basis, lo, hi, progress=progress)
     mesh = result.mesh
     polygons, centroids = mesh.polygons()
-    out_weight, out_bias = _output_maps(net, result, x0, basis, centroids)
+    out_weight, out_bias = _output_maps(net, result, x0, basis, centroids, float(np.max(hi - lo)))
     edges, edge_units, segments = _mesh_edges(mesh, result.codes)
     classes = _vertex_classes(result.outputs)
     mixed = _faces_with_mixed(mesh, classes)
     boundary = decision_segments([polygons[i] for i in mixed], out_weight[mixed], out_bias[mixed])
     return PlanePartition(polygons, result.codes, out_weight, out_bias, edges, edge_units, segments, boundary,
-                          np.stack([lo, hi]), time.perf_counter() - start, method)
+                          np.stack([lo, hi]), time.perf_counter() - start, method, x0, basis, domain, net)
 
 
 def _enumerated(space: Space, progress: bool, solver: str, start: float) -> PlanePartition:
-    U = space.U
-    res = enumerate_regions(space.net, space.domain, origin=space.x0, basis=U, progress=progress,
+    res = enumerate_regions(space.net, space.domain, origin=space.x0, basis=space.U, progress=progress,
                             solver=solver, method="hull")
+    missing = [i for i, v in enumerate(res.vertices) if v.shape[0] < 3]
+    if missing:
+        raise PolylensError(
+            f"plane_partition(method='enumerate'): the vertices of region {missing[0]} (and {len(missing) - 1} "
+            "more) are beyond Qhull's precision (a strip far longer than it is wide); use method='split'"
+        )
     polygons = [order_convex(v) for v in res.vertices]
     edges = res.edges
     segments = np.array([_shared_edge(polygons[a], polygons[b]) for a, b in edges.tolist()])
@@ -214,16 +244,18 @@ def _enumerated(space: Space, progress: bool, solver: str, start: float) -> Plan
     lo, hi = res.space.box
     return PlanePartition(polygons, res.codes, res.out_weight, res.out_bias, edges, res.edge_units,
                           segments.reshape(-1, 2, 2), boundary, np.stack([lo, hi]),
-                          time.perf_counter() - start, "enumerate")
+                          time.perf_counter() - start, "enumerate", space.x0, space.U, space.domain, space.net)
 
 
-def _output_maps(net, result, x0, basis, centroids):
+def _output_maps(net, result, x0, basis, centroids, size: float):
     """Affine output map of every face, fitted to the exact outputs at its vertices.
 
     Faces where the fit would lose digits take the exact frozen forms of their code
-    instead: faces whose vertices spread less than ``THIN_FACE`` of their extent or of
-    their distance from the origin along some direction, and faces whose outputs vary
-    less than ``THIN_FACE`` of their magnitude.
+    instead: faces whose vertices spread less than ``THIN_FACE`` of their extent, of
+    their distance from the origin or of the box's ``size`` along some direction (the
+    mesh's vertices carry the round-off of the box's size), and faces whose outputs vary,
+    or whose output at the centroid is, less than ``THIN_FACE`` of their outputs'
+    magnitude at the vertices.
     """
     mesh, y = result.mesh, result.outputs
     avg = mesh.incidence()
@@ -243,10 +275,13 @@ def _output_maps(net, result, x0, basis, centroids):
     counts = np.bincount(face, minlength=n)[:, None, None]
     spread = np.linalg.eigvalsh(S / counts)
     where = np.abs(centroids).max(axis=1) ** 2
-    thin = spread[:, 0] < tol.THIN_FACE ** 2 * np.maximum(spread[:, 1], where)
+    thin = spread[:, 0] < tol.THIN_FACE ** 2 * np.maximum(np.maximum(spread[:, 1], where), size ** 2)
     y_spread = np.bincount(face, (dy ** 2).sum(axis=1), minlength=n)
     y_size = np.bincount(face, (y[vert] ** 2).sum(axis=1), minlength=n)
     thin |= ~(y_spread > tol.THIN_FACE ** 2 * y_size)
+    # The fit is accurate to round-off at the vertices' outputs: where the output at the
+    # centroid is much smaller than those, it would lose its digits.
+    thin |= ~((mean_y ** 2).sum(axis=1) * counts[:, 0, 0] > tol.THIN_FACE ** 2 * y_size)
     S[thin] = np.eye(2)
     weight = np.linalg.solve(S, B).transpose(0, 2, 1)
     for f in np.flatnonzero(thin):

@@ -131,17 +131,17 @@ def _row_label(net: PWLNet, source: int) -> str:
 
 
 def unique_rows(points: np.ndarray) -> np.ndarray:
-    """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: points
-    that agree to ``tolerances.VERTEX_MERGE`` relative to the spread of the points (and
-    to float64 round-off at their magnitude)."""
-    if points.shape[0] == 0:
+    """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: two
+    points are one when they agree to ``tolerances.VERTEX_MERGE`` relative to their
+    magnitude, plus round-off at the spread of all the points."""
+    n = points.shape[0]
+    if n <= 1:
         return points
+    size = np.abs(points).max(axis=1)
     spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
-    size = float(np.max(np.abs(points)))
-    atol = max(tol.VERTEX_MERGE * spread, tol.RESOLVED * np.finfo(np.float64).eps * size, np.finfo(np.float64).tiny)
-    key = np.round((points - points.min(axis=0)) / atol).astype(np.int64)
-    _, idx = np.unique(key, axis=0, return_index=True)
-    return points[np.sort(idx)]
+    atol = tol.VERTEX_MERGE * np.maximum(size[:, None], size[None, :]) + ROUNDOFF * spread
+    close = np.abs(points[:, None, :] - points[None, :, :]).max(axis=2) <= atol
+    return points[~np.any(np.tril(close, -1), axis=1)]
 
 
 def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto") -> Region:
