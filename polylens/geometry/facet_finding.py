@@ -280,7 +280,7 @@ def _first_hits(A, slack, point, directions):
     second = lam2.min(axis=1)
     with np.errstate(invalid="ignore"):
         reach = best + float(np.max(np.abs(point), initial=0.0)) / norms
-        ok = np.isfinite(best) & ~(second - best <= tol.REDUNDANCY * reach)
+        ok = np.isfinite(best) & ~(second - best <= ROUNDOFF * reach)
     return first[ok], point + best[ok, None] * directions[ok]
 
 

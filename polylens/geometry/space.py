@@ -155,11 +155,12 @@ class Space:
     def thin(self, A: np.ndarray, b: np.ndarray, point: np.ndarray, radius: float, resolve: bool = True) -> bool:
         """Whether the Chebyshev ball (``point``, ``radius``) of ``{A t <= b}`` is below
         what the tolerances resolve: ``MIN_RADIUS`` relative to the distance from the
-        origin of the rows it touches, plus round-off at ``point``; with ``resolve``,
+        origin of the nearest row it touches (the precision of that row's position),
+        plus round-off at ``point``; with ``resolve``,
         also below ``RESOLVED`` times the space's :attr:`resolution`."""
         slack = b - A @ point
         touching = slack <= radius + slack_tolerance(b, point) + radius * tol.REDUNDANCY
-        floor = slack_tolerance(np.max(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
+        floor = slack_tolerance(np.min(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
         if resolve:
             floor = max(floor, tol.RESOLVED * self.resolution)
         return not radius > floor
