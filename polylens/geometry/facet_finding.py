@@ -22,6 +22,8 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens._validation import check_option
 from polylens.errors import SolverError
 from polylens.geometry.space import ROUNDOFF, lp_length, slack_tolerance
 
@@ -35,6 +37,7 @@ METHODS = ("auto", "hull", "lp")
 _N_RANDOM_RAYS = 64
 
 
+@short_repr
 @dataclass(frozen=True)
 class Facet:
     """One facet of a region.
@@ -66,6 +69,7 @@ class Facet:
     label: str
 
 
+@short_repr
 @dataclass(frozen=True)
 class FacetData:
     """Facets of a region as arrays (what the engine uses internally).
@@ -109,8 +113,7 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
     candidates : ndarray of int, optional
         Rows not already known to be redundant (default: :func:`box_candidates`).
     """
-    if method not in METHODS:
-        raise ValueError(f"facets: `method` must be one of {METHODS}; got {method!r}")
+    check_option(method, METHODS, func="facets", name="method")
     k = A.shape[1]
     cand = box_candidates(A, b, space.box) if candidates is None else candidates
     use_hull = method == "hull" or (method == "auto" and k <= HULL_MAX_DIM)

@@ -15,14 +15,17 @@ from functools import cached_property
 import numpy as np
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens._validation import check_option, invalid
 from polylens.errors import InfeasibleRegionError, PolylensError, PolylensWarning
-from polylens.geometry.facet_finding import Facet, FacetData, box_candidates, compute_facets
+from polylens.geometry.facet_finding import METHODS, Facet, FacetData, box_candidates, compute_facets
 from polylens.geometry.space import ROUNDOFF, Space
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors"]
 
 
+@short_repr
 @dataclass(frozen=True, eq=False)
 class Region:
     """The polytope of one code inside a domain, with the affine map the net applies there.
@@ -118,6 +121,7 @@ class Region:
         return unique_rows(data.vertices)
 
 
+@short_repr
 @dataclass(frozen=True, eq=False)
 class Neighbor:
     """A region across one facet: ``facet`` of the first region, ``region`` beyond it."""
@@ -233,10 +237,18 @@ def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: s
 
     Raises
     ------
-    ValueError
-        If ``x`` has the wrong size or is not finite, or lies outside ``domain``.
+    InvalidParameterError
+        If ``net``, ``domain``, ``origin``, ``basis`` or ``solver`` is not valid, if
+        ``x`` has the wrong size, is not finite or lies outside ``domain``, or if float64
+        cannot resolve a bounded ``domain`` of the subspace (``basis`` too small next to
+        ``origin``).
     InfeasibleRegionError
         If the domain is empty or the region of ``x`` has no interior.
+
+    See Also
+    --------
+    region_for_code : the region of a given code.
+    polylens.sampling.codes : sampled codes of a batch of inputs (big models).
 
     Examples
     --------
@@ -250,7 +262,7 @@ def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: s
     >>> r.code.tolist(), round(r.radius, 6), r.bounded
     ([1, 1], 0.5, True)
     """
-    space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    space = Space(net, domain, x0=origin, U=basis, solver=solver, func="region_at")
     t = space.check_point(x, "region_at", "x")
     return build_region(space, net.codes(space.to_input(t))[0], hint=(t, None))
 
@@ -260,11 +272,23 @@ def region_for_code(net: PWLNet, code, domain=None, *, origin=None, basis=None, 
 
     Raises
     ------
+    InvalidParameterError
+        If ``code`` is not a code of ``net`` (shape (n_units,), pieces in range), or
+        another parameter is not valid (see :func:`region_at`).
     InfeasibleRegionError
         If no point of the domain has this code (the region is empty or flat).
+
+    See Also
+    --------
+    region_at : the region that holds a point.
     """
-    space = Space(net, domain, x0=origin, U=basis, solver=solver)
-    return build_region(space, net.check_code(code))
+    func = "region_for_code"
+    space = Space(net, domain, x0=origin, U=basis, solver=solver, func=func)
+    try:
+        code = net.check_code(code)
+    except (TypeError, ValueError) as err:
+        raise invalid(func, "code", f"a code of the net ({err})", code) from None
+    return build_region(space, code)
 
 
 def facets(region: Region, *, method: str = "auto") -> list[Facet]:
@@ -282,9 +306,21 @@ def facets(region: Region, *, method: str = "auto") -> list[Facet]:
     list of Facet
         One per facet; coincident rows (duplicate units, or a unit on a domain face) form
         one facet.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``region`` is not a Region or ``method`` is not one of the methods.
+    SolverError
+        If an LP of the ``"lp"`` method fails.
+
+    See Also
+    --------
+    neighbors : the regions across the facets.
     """
     if not isinstance(region, Region):
-        raise TypeError(f"facets: `region` must be a Region; got {type(region).__name__}")
+        raise invalid("facets", "region", "a Region (see region_at)", type(region).__name__)
+    check_option(method, METHODS, func="facets", name="method")
     data = region.facet_data if method == "auto" else compute_facets(
         region.A, region.b, region.point, region.space, method, region.candidates)
     return [_facet(region, rows, p) for rows, p in zip(data.groups, data.points)]
@@ -355,9 +391,19 @@ def neighbors(region: Region) -> list[Neighbor]:
     -------
     list of Neighbor
         In the order of :func:`facets`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``region`` is not a Region.
+
+    See Also
+    --------
+    facets : the facets crossed.
+    polylens.enumerate_regions : every region, by crossing facets from a seed.
     """
     if not isinstance(region, Region):
-        raise TypeError(f"neighbors: `region` must be a Region; got {type(region).__name__}")
+        raise invalid("neighbors", "region", "a Region (see region_at)", type(region).__name__)
     data = region.facet_data
     out = []
     for rows, point, code in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):

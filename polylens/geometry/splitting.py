@@ -18,6 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens.errors import UnsupportedLayerError
 from polylens.geometry.mesh import PlaneMesh
 from polylens.models.activations import Elementwise, MaxPool
 from polylens.models.chain import ChainProgram
@@ -26,6 +28,7 @@ from polylens.models.pwlnet import PWLNet
 __all__ = ["SplitPlane", "split_plane"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class SplitPlane:
     """The regions of a plane box as a mesh.
@@ -69,8 +72,9 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
     with tqdm(total=len(net.activations), unit="layer", disable=not progress, desc="plane") as bar:
         for layer, act in enumerate(net.activations):
             if not isinstance(act, (Elementwise, MaxPool)):
-                raise TypeError(f"plane splitting: no rule for the activation {act!r} of layer "
-                                f"{net.layer_names[layer]!r}")
+                raise UnsupportedLayerError(f"plane splitting: no rule for the activation {act!r} of layer "
+                                            f"{net.layer_names[layer]!r}; use plane_partition(..., "
+                                            "method='enumerate')")
             if chain and layer:
                 view = _view(act, [_next_inputs(net, mesh, layer)], keep_all=True)
             else:
