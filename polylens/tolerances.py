@@ -112,3 +112,11 @@ COLLINEAR = 1e-9
 #: its extent and its distance from the origin, gets its output map from exact frozen
 #: forms rather than a fit to its vertices.
 THIN_FACE = 1e-6
+
+#: Invariant checks (``EnumerationResult.check``, ``PlanePartition.check``): relative
+#: tolerance of the volume sum and of the output maps against a forward pass.
+CHECK_RELATIVE = 1e-6
+
+#: Invariant checks: round-off allowed to a forward pass, in units of ``eps`` times its
+#: largest pre-activation.
+CHECK_ROUNDING = 1e3

@@ -384,7 +384,8 @@ class SearchSpec:
     @property
     def space(self) -> Space:
         if self._space is None:
-            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver)
+            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver,
+                                func="enumerate_regions")
         return self._space
 
     def __getstate__(self) -> dict:

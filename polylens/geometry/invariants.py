@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from polylens import tolerances as tol
 from polylens.errors import InvariantError
 
 __all__ = ["check_enumeration", "check_plane"]
-
-#: Relative tolerance of the volume sum and of the output maps.
-_REL = 1e-6
-
-#: Round-off of a forward pass, in units of eps times its largest pre-activation.
-_ROUNDING = 1e3
 
 #: Largest dimension in which volumes are summed.
 _MAX_VOLUME_DIM = 3
@@ -55,7 +50,7 @@ def _check_outputs(what: str, net, inputs: np.ndarray, points: np.ndarray, weigh
     size = (np.abs(want) + terms).max(axis=1, initial=0.0)
     # A forward pass is only as accurate as the numbers it adds up: its pre-activations.
     inner = np.max([np.abs(z).max(axis=1) for z in pre], axis=0, initial=0.0) if pre else np.zeros(len(size))
-    allowed = _REL * size + _ROUNDING * np.finfo(np.float64).eps * inner
+    allowed = tol.CHECK_RELATIVE * size + tol.CHECK_ROUNDING * np.finfo(np.float64).eps * inner
     bad = np.flatnonzero(~(np.abs(want - outputs).max(axis=1, initial=0.0) <= allowed))
     if bad.size:
         i = int(bad[0])
@@ -158,7 +153,7 @@ def check_enumeration(res) -> None:
             and all(v.shape[0] > space.dim for v in res.vertices)):
         total = sum(_region_volume(v) for v in res.vertices)
         domain = _domain_volume(space.domain, space.dim)
-        if abs(total - domain) > _REL * domain:
+        if abs(total - domain) > tol.CHECK_RELATIVE * domain:
             _fail(what, f"the regions' volumes add up to {total:.12g}, the domain's is {domain:.12g}")
 
 
@@ -190,7 +185,7 @@ def check_plane(part) -> None:
     lo, hi = part.box
     domain = _domain_volume(part.domain, 2)
     total = float(areas.sum())
-    if abs(total - domain) > _REL * domain:
+    if abs(total - domain) > tol.CHECK_RELATIVE * domain:
         _fail(what, f"the regions' areas add up to {total:.12g}, the domain's is {domain:.12g}")
     outside = np.flatnonzero(np.any((centroids < lo) | (centroids > hi), axis=1))
     if outside.size:

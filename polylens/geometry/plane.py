@@ -24,8 +24,13 @@ from polylens.errors import InvalidParameterError, PolylensError
 from polylens.geometry.domain import Box, Polyhedron, as_domain
 from polylens.geometry.enumeration import enumerate_regions
 from polylens.geometry.invariants import check_plane
+from polylens.geometry.polygons import (
+    clip_halfplane,
+    line_in_polygon,
+    order_convex,
+    polygon_area,
+)
 from polylens.geometry.space import ROUNDOFF, Space, one_input
-from polylens.geometry.polygons import clip_halfplane, line_in_polygon, order_convex, polygon_area
 from polylens.geometry.splitting import split_plane
 from polylens.models.pwlnet import PWLNet
 

@@ -18,7 +18,13 @@ from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import check_option, invalid
 from polylens.errors import InfeasibleRegionError, PolylensError, PolylensWarning
-from polylens.geometry.facet_finding import METHODS, Facet, FacetData, box_candidates, compute_facets
+from polylens.geometry.facet_finding import (
+    METHODS,
+    Facet,
+    FacetData,
+    box_candidates,
+    compute_facets,
+)
 from polylens.geometry.space import ROUNDOFF, Space
 from polylens.models.pwlnet import PWLNet
 

@@ -370,17 +370,19 @@ def lp_length(b: np.ndarray) -> float:
 
 def one_input(net: PWLNet, x, func: str, name: str) -> np.ndarray:
     """One finite input of ``net`` (shape ``input_shape`` or (input_dim,)) as a flat
-    float64 vector."""
+    float64 vector; InvalidParameterError naming ``func`` and ``name`` otherwise."""
+    shapes = f"{net.input_shape}" if net.input_shape == (net.input_dim,) else f"{net.input_shape} or ({net.input_dim},)"
     try:
-        xf = net.flatten_inputs(x, name)
-    except (TypeError, ValueError) as err:
-        raise invalid(func, name, f"an input of shape {net.input_shape} or ({net.input_dim},) ({err})",
-                      x) from None
-    if xf.shape[0] != 1:
-        raise invalid(func, name, "one point", f"a batch of {xf.shape[0]}")
-    if not np.all(np.isfinite(xf)):
+        arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(func, name, f"an input of shape {shapes}", x) from None
+    if arr.ndim and arr.shape[0] == 1 and arr.shape[1:] in (net.input_shape, (net.input_dim,)):
+        arr = arr[0]  # a batch of one
+    if arr.shape not in (net.input_shape, (net.input_dim,)):
+        raise invalid(func, name, f"one input of shape {shapes}", f"an array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
         raise invalid(func, name, "finite (no NaN or infinity)", x)
-    return xf[0]
+    return net.flatten_inputs(arr, name)[0]
 
 
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:

@@ -37,8 +37,8 @@ def test_there_are_saved_cases():
 def test_saved_case(path):
     with np.load(path) as data:
         net, call, expected = _net(data), str(data["call"]), int(data["expected"])
-        origin = data["origin"] if "origin" in data else None
-        basis = data["basis"] if "basis" in data else None
+        origin = data.get("origin")
+        basis = data.get("basis")
         if call == "enumerate":
             res = enumerate_regions(net, Box(data["lo"], data["hi"]), origin=origin, basis=basis, progress=False)
             res.check()
