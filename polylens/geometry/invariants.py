@@ -36,7 +36,7 @@ def _check_codes(what: str, net, inputs: np.ndarray, codes: np.ndarray, kind: st
     if bad.size:
         i = int(bad[0])
         units = np.flatnonzero(got[i] != codes[i])[:5].tolist()
-        _fail(what, f"{kind} {i} of region {i} has another code under a forward pass "
+        _fail(what, f"{kind} of region {i} has another code under a forward pass "
                     f"(units {units} differ; {bad.size} regions in all)")
 
 
