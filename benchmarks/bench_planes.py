@@ -197,8 +197,8 @@ def mlp_row(width: int, repeats: int, verify: bool) -> dict:
         row["rc"] = rc.num_faces
 
     log(f"[{name}] polylens ...")
-    plane_partition(PWLNet.from_torch(zoo.mlp([2, 4, 1], seed=0)), box=(-1, 1))  # warm-up
-    part, row["pl_s"], row["pl_runs"] = best_of(lambda: run_polylens(net, box=(-1, 1)), repeats, slow=30.0)
+    plane_partition(PWLNet.from_torch(zoo.mlp([2, 4, 1], seed=0)), domain=(-1, 1))  # warm-up
+    part, row["pl_s"], row["pl_runs"] = best_of(lambda: run_polylens(net, domain=(-1, 1)), repeats, slow=30.0)
     row["pl"] = part.n_regions
     row["pl_area"] = float(part.areas().sum())
     row["box_area"] = 4.0
@@ -239,7 +239,7 @@ def cnn_row(title, net, conv, a, b, c, side, what) -> dict:
     else:
         lo, hi, box = CENTRE - side / 2, CENTRE + side / 2, f"box of side {side:g} around (1/3,1/3)"
     log(f"[{title}] polylens, box {box} ...")
-    part, seconds = run_polylens(net, origin=a, u=b - a, v=c - a, box=(lo, hi))
+    part, seconds = run_polylens(net, origin=a, u=b - a, v=c - a, domain=(lo, hi))
     return {"net": title, "domain": f"plane through {what}, {box}", "rc": "n/a", "pl": part.n_regions,
             "pl_s": seconds, "pl_runs": 1, "pl_conv": conv,
             "pl_area": float(part.areas().sum()), "box_area": side * side, "units": net.n_units}

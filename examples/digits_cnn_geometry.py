@@ -45,7 +45,7 @@ def main() -> None:
     picks = [int(np.flatnonzero((yt.numpy() == c) & correct)[0]) for c in (0, 3, 7)]  # correctly classified
     a, b, c = (Xt[i].reshape(-1).double().numpy() for i in picks)
 
-    part = plane_partition(net, a, b - a, c - a, box=tuple(args.box), progress=True)
+    part = plane_partition(net, a, b - a, c - a, domain=tuple(args.box), progress=True)
     fig, ax = plt.subplots(figsize=(6.5, 6))
     plot_plane(part, ax=ax, color_by="class", data=np.array([[0, 0], [1, 0], [0, 1]]), labels=[0, 3, 7])
     ax.set_title(f"digits CNN: plane through a 0, a 3 and a 7\n{part.n_regions} regions, exact "

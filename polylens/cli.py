@@ -146,11 +146,11 @@ def _slice(args) -> int:
         (a, b, c), example = _load_inputs(args.through)
         net = load_model(args.model, example)
         box = (0.0, 1.0) if args.box is None else tuple(args.box)
-        part = plane_partition(net, a, b - a, c - a, box=box)
+        part = plane_partition(net, a, b - a, c - a, domain=box)
     else:
         net = load_model(args.model)
         box = (-1.0, 1.0) if args.box is None else tuple(args.box)
-        part = plane_partition(net, box=box)
+        part = plane_partition(net, domain=box)
     if args.out:
         fig, ax = plt.subplots(figsize=(6, 6))
         plot_plane(part, ax=ax, color_by=args.color_by)
@@ -190,7 +190,7 @@ def _path(args) -> int:
         fig.tight_layout()
         fig.savefig(args.out, dpi=150)
         plt.close(fig)
-    _, density = path.density(args.windows)
+    _, density = path.density_windows(args.windows)
     summary = {"model": repr(net), "crossings": path.n_crossings, "seconds": round(seconds, 6),
                "length": path.length, "positions": path.positions.tolist(),
                "units_flipped": [u.tolist() for u in path.units], "density": density.tolist(),

@@ -50,7 +50,7 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
     net = PWLNet.from_torch(model)
     lo, hi = np.floor(X.numpy().min(axis=0) - 0.5), np.ceil(X.numpy().max(axis=0) + 0.5)
     result = enumerate_regions(net, Box(lo, hi), progress=progress)
-    part = plane_partition(net, box=(lo, hi))
+    part = plane_partition(net, domain=(lo, hi))
     graph = region_graph(result)
     write_graphml(graph, out / "regions.graphml")
     fig, ax = plt.subplots(figsize=(7, 5))

@@ -63,3 +63,8 @@ class TaskError(PolylensError):
 
 class PolylensWarning(UserWarning):
     """A degenerate configuration was met and reported (see the message)."""
+
+
+class InvariantError(PolylensError, AssertionError):
+    """A result failed one of its invariants (see ``EnumerationResult.check`` and
+    ``PlanePartition.check``): the message names the first violation."""

@@ -191,7 +191,7 @@ def plot_path_density(path: PathCrossings, *, n_windows: int = 40, ax=None, clas
         raise invalid("plot_path_density", "path", "a PathCrossings", type(path).__name__)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
-    centres, density = path.density(n_windows)
+    centres, density = path.density_windows(n_windows)
     ax.plot(centres, density, color="k", lw=1.5, label="boundaries crossed per unit length")
     classes = path.piece_classes()
     colors = class_colors(classes)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens.errors import InvalidParameterError
+
 __all__ = ["Box", "Polyhedron", "Domain", "as_domain"]
 
 
@@ -35,22 +37,22 @@ class Box:
         lo_arr = np.atleast_1d(np.asarray(lo, dtype=np.float64))
         hi_arr = np.atleast_1d(np.asarray(hi, dtype=np.float64))
         if lo_arr.ndim != 1 or hi_arr.ndim != 1:
-            raise ValueError(f"Box: `lo` and `hi` must be scalars or 1-D; got shapes {lo_arr.shape}, {hi_arr.shape}")
+            raise InvalidParameterError(f"Box: `lo` and `hi` must be scalars or 1-D; got shapes {lo_arr.shape}, {hi_arr.shape}")
         if not (np.all(np.isfinite(lo_arr)) and np.all(np.isfinite(hi_arr))):
-            raise ValueError(f"Box: `lo` and `hi` must be finite; got lo={lo_arr}, hi={hi_arr}")
+            raise InvalidParameterError(f"Box: `lo` and `hi` must be finite; got lo={lo_arr}, hi={hi_arr}")
         if lo_arr.size != hi_arr.size and 1 not in (lo_arr.size, hi_arr.size):
-            raise ValueError(f"Box: `lo` and `hi` must have the same length (or be scalars); "
+            raise InvalidParameterError(f"Box: `lo` and `hi` must have the same length (or be scalars); "
                              f"got lengths {lo_arr.size} and {hi_arr.size}")
         lo_b, hi_b = np.broadcast_arrays(lo_arr, hi_arr)
         if np.any(lo_b >= hi_b):
-            raise ValueError(f"Box: every `lo` must be below `hi` (the box would be empty); got lo={lo_arr}, hi={hi_arr}")
+            raise InvalidParameterError(f"Box: every `lo` must be below `hi` (the box would be empty); got lo={lo_arr}, hi={hi_arr}")
         object.__setattr__(self, "lo", lo_arr)
         object.__setattr__(self, "hi", hi_arr)
 
     def bounds(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """Corners broadcast to ``dim`` coordinates."""
         if self.lo.shape[0] not in (1, dim) or self.hi.shape[0] not in (1, dim):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"Box: corners of length {self.lo.shape[0]}/{self.hi.shape[0]} do not fit a space of dimension {dim}"
             )
         return np.broadcast_to(self.lo, (dim,)).copy(), np.broadcast_to(self.hi, (dim,)).copy()
@@ -86,18 +88,18 @@ class Polyhedron:
         A = np.asarray(A, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
         if A.ndim != 2 or b.shape != (A.shape[0],):
-            raise ValueError(f"Polyhedron: `A` must be (m, k) and `b` (m,); got {A.shape} and {b.shape}")
+            raise InvalidParameterError(f"Polyhedron: `A` must be (m, k) and `b` (m,); got {A.shape} and {b.shape}")
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
-            raise ValueError("Polyhedron: `A` and `b` must be finite")
+            raise InvalidParameterError("Polyhedron: `A` and `b` must be finite")
         norms = np.linalg.norm(A, axis=1)
         if np.any(norms == 0):
-            raise ValueError(f"Polyhedron: rows {np.flatnonzero(norms == 0).tolist()} of `A` are zero")
+            raise InvalidParameterError(f"Polyhedron: rows {np.flatnonzero(norms == 0).tolist()} of `A` are zero")
         object.__setattr__(self, "A", A / norms[:, None])
         object.__setattr__(self, "b", b / norms)
 
     def constraints(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         if self.A.shape[1] != dim:
-            raise ValueError(f"Polyhedron: `A` has {self.A.shape[1]} columns but the space has dimension {dim}")
+            raise InvalidParameterError(f"Polyhedron: `A` has {self.A.shape[1]} columns but the space has dimension {dim}")
         return self.A, self.b
 
 

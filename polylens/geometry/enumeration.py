@@ -135,6 +135,21 @@ class EnumerationResult:
         """The full :class:`Region` of region ``i`` (rebuilt from its code)."""
         return build_region(self.space, self.codes[i])
 
+    def check(self) -> None:
+        """Re-verify the result from the net: every interior point has its region's code
+        and output, edges join distinct regions whose codes differ exactly in the units
+        crossed, and with a bounded domain in low dimension the volumes add up to the
+        domain's (see :mod:`polylens.geometry.invariants`).
+
+        Raises
+        ------
+        InvariantError
+            Naming the first violation.
+        """
+        from polylens.geometry.invariants import check_enumeration
+
+        check_enumeration(self)
+
     def summary(self) -> dict:
         """JSON-ready counts and timings."""
         return {
@@ -369,7 +384,8 @@ class SearchSpec:
     @property
     def space(self) -> Space:
         if self._space is None:
-            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver)
+            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver,
+                                func="enumerate_regions")
         return self._space
 
     def __getstate__(self) -> dict:
@@ -419,7 +435,7 @@ def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarra
             for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
             if new is not None
         ]
-        vertices = None if data.vertices is None else unique_rows(data.vertices, tol.COINCIDENT * space.scale)
+        vertices = None if data.vertices is None else unique_rows(data.vertices)
         return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
                          data.bounded, len(data.groups), vertices,
                          np.hstack([region.out_bias[:, None], region.out_weight]),
@@ -517,7 +533,8 @@ def _seed_code(space: Space, seed) -> np.ndarray:
     t = space.seed_point() if seed is None else space.check_point(seed, "enumerate_regions", "seed")
     rng = np.random.default_rng(0)
     for attempt in range(16):
-        probe = t if attempt == 0 else t + rng.standard_normal(t.shape) * 1e-6 * space.scale
+        jitter = tol.SEED_JITTER * max(float(np.max(np.abs(t), initial=0.0)), space.length)
+        probe = t if attempt == 0 else t + rng.standard_normal(t.shape) * jitter
         code = net.codes(space.to_input(probe))[0]
         h = space.hrep(code)
         try:

@@ -22,7 +22,10 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens._validation import check_option
 from polylens.errors import SolverError
+from polylens.geometry.space import ROUNDOFF, lp_length, slack_tolerance
 
 __all__ = ["Facet", "FacetData", "compute_facets", "box_candidates", "HULL_MAX_DIM", "METHODS"]
 
@@ -34,6 +37,7 @@ METHODS = ("auto", "hull", "lp")
 _N_RANDOM_RAYS = 64
 
 
+@short_repr
 @dataclass(frozen=True)
 class Facet:
     """One facet of a region.
@@ -65,6 +69,7 @@ class Facet:
     label: str
 
 
+@short_repr
 @dataclass(frozen=True)
 class FacetData:
     """Facets of a region as arrays (what the engine uses internally).
@@ -77,7 +82,8 @@ class FacetData:
         A relative-interior point of each facet.
     bounded : bool
     vertices : ndarray of shape (n_vertices, k) or None
-        Finite vertices of the region (``"hull"`` method only).
+        Finite vertices of the region (``"hull"`` method only; None also where Qhull
+        cannot resolve them: a region of a bounded domain that it sees as unbounded).
     lp_solves : int
         LPs this computation solved.
     method : str
@@ -102,47 +108,57 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
     point : ndarray of shape (k,)
         Strictly interior point (e.g. the Chebyshev centre).
     space : Space
-        Supplies the domain's bounding box, the scale and the LP back end.
+        Supplies the domain's bounding box and the LP back end.
     method : {"auto", "hull", "lp"}
     candidates : ndarray of int, optional
         Rows not already known to be redundant (default: :func:`box_candidates`).
     """
-    if method not in METHODS:
-        raise ValueError(f"facets: `method` must be one of {METHODS}; got {method!r}")
+    check_option(method, METHODS, func="facets", name="method")
     k = A.shape[1]
-    cand = box_candidates(A, b, space.box, space.scale) if candidates is None else candidates
+    cand = box_candidates(A, b, space.box) if candidates is None else candidates
     use_hull = method == "hull" or (method == "auto" and k <= HULL_MAX_DIM)
+    where = float(np.max(np.abs(point), initial=0.0))
     result = None
     if use_hull:
-        slack = np.maximum(b[cand] - A[cand] @ point, tol.MIN_RADIUS * space.scale)
-        result = _hull_facets(A[cand], slack, point)
+        result = _hull_facets(A[cand], _slack(A[cand], b[cand], point), point)
     used = "hull" if result is not None else "lp"
     if result is None:
-        distinct = cand[_distinct(A[cand], b[cand], space.scale)]
-        slack = np.maximum(b[distinct] - A[distinct] @ point, tol.MIN_RADIUS * space.scale)
-        result = _lp_facets(A[distinct], b[distinct], slack, point, space)
+        distinct = cand[_distinct(A[cand], b[cand], where)]
+        result = _lp_facets(A[distinct], b[distinct], _slack(A[distinct], b[distinct], point), point, space)
         local, points, bounded, vertices, lps = result
         result = (np.searchsorted(cand, distinct[local]), points, bounded, vertices, lps)
     local, points, bounded, vertices, lps = result
-    groups = _coincident_with(A[cand], b[cand], local, space.scale)
-    keep = _genuine(A[cand], b[cand], groups, points, space.scale)
+    if used == "hull" and space.bounded_domain and not bounded:
+        # Qhull saw a ray in a region the domain bounds: the far vertices are beyond its
+        # precision (a strip far longer than it is wide), so they are unknown.
+        vertices = None
+    groups = _coincident_with(A[cand], b[cand], local, where)
+    keep = _genuine(A[cand], b[cand], groups, points)
     return FacetData([cand[g] for g, ok in zip(groups, keep) if ok], points[keep],
                      bounded or space.bounded_domain, vertices, lps, used)
 
 
-def _genuine(A, b, groups, points, scale) -> np.ndarray:
+def _slack(A, b, point) -> np.ndarray:
+    """Slack of every row at the interior ``point``, kept above the tolerance (relative
+    to the numbers compared) so that a row through the point does not divide by 0."""
+    floor = slack_tolerance(b, point, tol.MIN_RADIUS)
+    return np.maximum(b - A @ point, np.maximum(floor, np.finfo(np.float64).tiny))
+
+
+def _genuine(A, b, groups, points) -> np.ndarray:
     """Which facets are genuine: a relative-interior point of a facet lies on no row
     outside its own coincident group. A row that only touches a lower-dimensional face
     (weakly redundant, kept by round-off) fails: its point lies on other rows too."""
     if not groups:
         return np.zeros(0, bool)
-    tight = np.abs(b[None, :] - points @ A.T) <= tol.REDUNDANCY * scale
+    size = tol.REDUNDANCY * np.abs(b)[None, :] + ROUNDOFF * np.abs(points).max(axis=1, initial=0.0)[:, None]
+    tight = np.abs(b[None, :] - points @ A.T) <= size
     for i, g in enumerate(groups):
         tight[i, g] = False
     return ~tight.any(axis=1)
 
 
-def box_candidates(A, b, box, scale) -> np.ndarray:
+def box_candidates(A, b, box) -> np.ndarray:
     """Rows that can touch the region: those the bounding box does not satisfy whole.
 
     Parameters
@@ -155,28 +171,31 @@ def box_candidates(A, b, box, scale) -> np.ndarray:
     lo, hi = box
     with np.errstate(invalid="ignore"):
         reach = np.where(A > 0, A * hi, np.where(A < 0, A * lo, 0.0)).sum(axis=1)
-    return np.flatnonzero(~(reach <= b - tol.REDUNDANCY * scale))
+        holds = reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
+    return np.flatnonzero(~holds)
 
 
-def _close(A, b, rows, scale) -> np.ndarray:
-    """Boolean matrix (len(rows), m): row i of A coincides with row ``rows[r]``."""
+def _close(A, b, rows, where: float) -> np.ndarray:
+    """Boolean matrix (len(rows), m): row i of A coincides with row ``rows[r]``, near a
+    region at distance ``where`` (sup norm) from the origin."""
     diff = np.abs(A[None, :, :] - A[rows][:, None, :]).max(axis=2)
-    return (diff <= tol.COINCIDENT) & (np.abs(b[None, :] - b[rows][:, None]) <= tol.COINCIDENT * scale)
+    size = tol.COINCIDENT * np.maximum(np.abs(b)[None, :], np.abs(b[rows])[:, None]) + ROUNDOFF * where
+    return (diff <= tol.COINCIDENT) & (np.abs(b[None, :] - b[rows][:, None]) <= size)
 
 
-def _coincident_with(A, b, reps, scale) -> list:
+def _coincident_with(A, b, reps, where: float) -> list:
     """For each representative row, every row that is the same half-space."""
     if len(reps) == 0:
         return []
-    return [np.flatnonzero(r) for r in _close(A, b, np.asarray(reps), scale)]
+    return [np.flatnonzero(r) for r in _close(A, b, np.asarray(reps), where)]
 
 
-def _distinct(A, b, scale) -> np.ndarray:
+def _distinct(A, b, where: float) -> np.ndarray:
     """Indices of one row per class of coincident rows (the first of each)."""
     m = A.shape[0]
     if m == 0:
         return np.zeros(0, int)
-    close = _close(A, b, np.arange(m), scale)
+    close = _close(A, b, np.arange(m), where)
     return np.flatnonzero(~np.any(np.tril(close, -1), axis=1))
 
 
@@ -193,7 +212,7 @@ def _hull_facets(A, slack, point):
             hull = None  # flat: the rows do not span R^k, or Qhull's precision gave up
     if hull is None:
         _, sv, vt = np.linalg.svd(A, full_matrices=False)
-        rank = int(np.sum(sv > 1e-10 * sv[0]))
+        rank = int(np.sum(sv > tol.RANK * sv[0]))
         if rank == k and k >= 2:
             return None
         basis = vt[:rank].T
@@ -206,7 +225,7 @@ def _hull_facets(A, slack, point):
             return None
     rank = hull.points.shape[1]
     normals, offsets = hull.equations[:, :-1], hull.equations[:, -1]
-    ray = -offsets <= 1e-10 * np.abs(hull.points).max()
+    ray = -offsets <= tol.POLAR_RAY * np.abs(hull.points).max()
     finite_vertices = normals[~ray] / -offsets[~ray, None]
     simplices = hull.simplices
     n_pts = m + 1
@@ -246,14 +265,15 @@ def _facets_1d(values, basis, point, full):
     return np.array(local, int), np.array(pts).reshape(-1, k), bounded, verts, 0
 
 
-def _first_hits(A, slack, point, directions, scale):
+def _first_hits(A, slack, point, directions):
     """For each ray ``point + lam * d``, the first row hit and the hit point.
 
     Returns (rows, points) for the rays whose first hit is unique (no tie), as arrays.
     """
     speed = directions @ A.T
+    norms = np.linalg.norm(directions, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lam = np.where(speed > 1e-14, slack / speed, np.inf)
+        lam = np.where(speed > tol.RAY_SPEED * norms[:, None], slack / speed, np.inf)
     if lam.shape[1] == 0:
         return np.zeros(0, int), np.zeros((0, A.shape[1]))
     first = np.argmin(lam, axis=1)
@@ -262,40 +282,45 @@ def _first_hits(A, slack, point, directions, scale):
     lam2[np.arange(lam.shape[0]), first] = np.inf
     second = lam2.min(axis=1)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(best) & ~(second - best <= tol.REDUNDANCY * np.maximum(1.0, best))
+        reach = best + float(np.max(np.abs(point), initial=0.0)) / norms
+        ok = np.isfinite(best) & ~(second - best <= ROUNDOFF * reach)
     return first[ok], point + best[ok, None] * directions[ok]
 
 
 def _lp_facets(A, b, slack, point, space):
-    """Ray shooting, then one Clarkson LP per undecided row."""
+    """Ray shooting, then one Clarkson LP per undecided row (on rows divided by
+    :func:`~polylens.geometry.space.lp_length`, so the LP sees numbers of order 1)."""
     m, k = A.shape
     rng = np.random.default_rng(0)
     directions = np.vstack([A, np.eye(k), -np.eye(k), rng.standard_normal((_N_RANDOM_RAYS, k))])
-    hit_rows, hit_points = _first_hits(A, slack, point, directions, space.scale)
+    hit_rows, hit_points = _first_hits(A, slack, point, directions)
     found: dict[int, np.ndarray] = {}
     for r, p in zip(hit_rows.tolist(), hit_points):
         found.setdefault(r, p)
     lps = 0
     if m:
-        session = space.backend.session(A, b)
+        length = lp_length(b)
+        b_lp = b / length
+        session = space.backend.session(A, b_lp)
         undecided = [j for j in range(m) if j not in found]
         if len(undecided) > 2 * k:
             box, lps = _region_box(session, k)
-            keep = set(box_candidates(A, b, box, space.scale).tolist())
+            keep = set(box_candidates(A, b, box * length).tolist())
             undecided = [j for j in undecided if j in keep]
+        where = float(np.max(np.abs(point), initial=0.0)) / length
         while undecided:
             j = undecided.pop()
             upper = np.full(m, np.inf)
             facet_rows = np.fromiter(found, int, len(found))
-            upper[facet_rows] = b[facet_rows]
-            upper[j] = b[j] + space.scale
+            upper[facet_rows] = b_lp[facet_rows]
+            upper[j] = b_lp[j] + max(abs(b_lp[j]), where, 1.0)
             res = session.solve(-A[j], row_upper=upper)
             lps += 1
             if not res.success:
                 raise SolverError(f"Clarkson LP for row {j} failed: {res.message}")
-            if A[j] @ res.x <= b[j] + tol.REDUNDANCY * space.scale:
+            if A[j] @ res.x <= b_lp[j] + tol.REDUNDANCY * (abs(b_lp[j]) + np.max(np.abs(res.x))):
                 continue
-            new = _ray_toward(A, slack, point, res.x, rng, space.scale)
+            new = _ray_toward(A, slack, point, res.x * length, rng)
             if new is None:
                 raise SolverError(f"could not find a generic ray toward the optimum of row {j}")
             found.setdefault(new[0], new[1])
@@ -319,12 +344,12 @@ def _region_box(session, k: int):
     return box, 2 * k
 
 
-def _ray_toward(A, slack, point, target, rng, scale):
+def _ray_toward(A, slack, point, target, rng):
     """First row hit on the ray from ``point`` toward ``target`` (perturbed on ties)."""
     d = target - point
     for attempt in range(8):
-        jitter = 0 if attempt == 0 else rng.standard_normal(d.shape) * 1e-6 * np.linalg.norm(d) * attempt
-        rows, pts = _first_hits(A, slack, point, (d + jitter)[None, :], scale)
+        jitter = 0 if attempt == 0 else rng.standard_normal(d.shape) * tol.RAY_JITTER * np.linalg.norm(d) * attempt
+        rows, pts = _first_hits(A, slack, point, (d + jitter)[None, :])
         if rows.size:
             return int(rows[0]), pts[0]
     return None

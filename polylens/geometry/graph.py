@@ -7,6 +7,7 @@ import os
 import networkx as nx
 import numpy as np
 
+from polylens._validation import check_output_path, invalid
 from polylens.geometry.enumeration import EnumerationResult
 
 __all__ = ["region_graph", "write_graphml"]
@@ -29,9 +30,20 @@ def region_graph(result: EnumerationResult) -> nx.Graph:
         the outputs, or ``output > 0`` for a single output). Edges carry ``units`` (tuple
         of the unit indices crossed) and ``label`` (readable). Graph attributes:
         ``complete``, ``input_dim``, ``n_units``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not an EnumerationResult.
+
+    See Also
+    --------
+    polylens.sampling.hamming : Hamming distances between sampled codes, the sampled
+        view of the same geometry.
     """
     if not isinstance(result, EnumerationResult):
-        raise TypeError(f"region_graph: `result` must be an EnumerationResult; got {type(result).__name__}")
+        raise invalid("region_graph", "result", "an EnumerationResult (see enumerate_regions)",
+                      type(result).__name__)
     net = result.net
     graph = nx.Graph(complete=result.complete, input_dim=result.space.dim, n_units=net.n_units)
     outputs = result.outputs()
@@ -58,7 +70,16 @@ def write_graphml(graph: nx.Graph, path: str | os.PathLike) -> None:
     Array attributes become strings: codes as digit strings (``"0110..."``), points and
     outputs as comma-separated floats (``repr`` precision), unit tuples as
     comma-separated integers.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``graph`` is not a networkx Graph, or ``path`` cannot be written (a directory,
+        a missing or read-only directory).
     """
+    if not isinstance(graph, nx.Graph):
+        raise invalid("write_graphml", "graph", "a networkx.Graph (see region_graph)", type(graph).__name__)
+    path = check_output_path(path, func="write_graphml", name="path", overwrite=True)
     out = nx.Graph(**{k: v for k, v in graph.graph.items()})
     for node, attrs in graph.nodes(data=True):
         out.add_node(node, **{k: _scalar(k, v) for k, v in attrs.items()})

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from polylens import tolerances as tol
 from polylens.errors import PolylensError
 
 __all__ = ["PlaneMesh"]
@@ -97,7 +98,7 @@ class PlaneMesh:
         self._values = np.array(values, order="C")
 
     # ------------------------------------------------------------------ refinement
-    def cut(self, d: np.ndarray, label: int, eps: float) -> np.ndarray:
+    def cut(self, d: np.ndarray, label: int, eps) -> np.ndarray:
         """Split every face on which ``d`` takes both signs along the line ``d == 0``.
 
         Parameters
@@ -106,8 +107,9 @@ class PlaneMesh:
             Values at the vertices of a function that is affine on every face.
         label : int
             Recorded on the new edges (the unit crossed there).
-        eps : float
-            Values within ``eps`` of 0 count as 0: the line passes through that vertex.
+        eps : float or ndarray of shape (n_vertices,)
+            Values within ``eps`` (per vertex) of 0 count as 0: the line passes through
+            that vertex.
 
         Returns
         -------
@@ -133,13 +135,16 @@ class PlaneMesh:
             return split
         k = cross.size
         a, b = ev[cross, 0], ev[cross, 1]
-        t = d[a] / (d[a] - d[b])
+        # Interpolate from the end nearer the line (smaller |d|): the new vertex then
+        # carries the round-off of that end's magnitude, not of the far end's.
+        near, far = np.where(np.abs(d[a]) <= np.abs(d[b]), a, b), np.where(np.abs(d[a]) <= np.abs(d[b]), b, a)
+        t = d[near] / (d[near] - d[far])
         new_v = nv + np.arange(k)
         faces, points = self._line_points(split, cross, new_v, s, on_line)
         self._xy = _grow(self._xy, nv + k)
-        self._xy[new_v] = self._xy[a] + t[:, None] * (self._xy[b] - self._xy[a])
+        self._xy[new_v] = self._xy[near] + t[:, None] * (self._xy[far] - self._xy[near])
         self._values = _grow(self._values, nv + k, axis=1)
-        va, vb = self._values[:, a], self._values[:, b]
+        va, vb = self._values[:, near], self._values[:, far]
         self._values[:, new_v] = va + t * (vb - va)
         # Each crossed edge (a, b) becomes (a, m) and (m, b); both halves keep its faces.
         new_e = ne + np.arange(k)
@@ -257,7 +262,7 @@ class PlaneMesh:
         far1 = np.where(ev[e1, 0] == vertex, ev[e1, 1], ev[e1, 0])
         far2 = np.where(ev[e2, 0] == vertex, ev[e2, 1], ev[e2, 0])
         u, w = self.xy[far1] - self.xy[vertex], self.xy[far2] - self.xy[vertex]
-        straight = np.abs(u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]) <= 1e-9 * np.hypot(*u.T) * np.hypot(*w.T)
+        straight = np.abs(u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]) <= tol.COLLINEAR * np.hypot(*u.T) * np.hypot(*w.T)
         join = np.all(pair[e1] == pair[e2], axis=1) & (e1 != e2) & straight
         if not np.any(join):
             return

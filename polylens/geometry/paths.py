@@ -24,6 +24,9 @@ from functools import reduce
 
 import numpy as np
 
+from polylens._repr import short_repr
+from polylens._validation import check_int, invalid
+from polylens.errors import InvalidParameterError
 from polylens.geometry.domain import Box
 from polylens.geometry.enumeration import enumerate_regions
 from polylens.models.pwlnet import PWLNet
@@ -31,6 +34,7 @@ from polylens.models.pwlnet import PWLNet
 __all__ = ["PathCrossings", "path_crossings"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class PathCrossings:
     """Where a polyline crosses region boundaries.
@@ -76,8 +80,26 @@ class PathCrossings:
         out = self.outputs
         return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
 
-    def density(self, n_windows: int = 20) -> tuple[np.ndarray, np.ndarray]:
-        """Exact polytope density: crossings per unit length in equal windows.
+    @property
+    def n_flips(self) -> int:
+        """Unit changes over the whole path (the exact counterpart of
+        :attr:`polylens.sampling.PathDensity.n_flips`)."""
+        return int(sum(u.size for u in self.units))
+
+    @property
+    def density(self) -> float:
+        """Unit changes per unit length, all units (the exact counterpart of
+        :attr:`polylens.sampling.PathDensity.density`)."""
+        return self.n_flips / self.length
+
+    @property
+    def change_density(self) -> float:
+        """Region boundaries crossed per unit length (the exact counterpart of
+        :attr:`polylens.sampling.PathDensity.change_density`)."""
+        return self.n_crossings / self.length
+
+    def density_windows(self, n_windows: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Exact polytope density profile: crossings per unit length in equal windows.
 
         Parameters
         ----------
@@ -90,9 +112,13 @@ class PathCrossings:
         density : ndarray of shape (n_windows,)
             Crossings in the window divided by its length (a crossing on a window edge
             counts in the window after it; one at the very end, in the last window).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``n_windows`` is not an int >= 1.
         """
-        if not isinstance(n_windows, (int, np.integer)) or n_windows < 1:
-            raise ValueError(f"PathCrossings.density: `n_windows` must be a positive int; got {n_windows!r}")
+        n_windows = check_int(n_windows, func="PathCrossings.density_windows", name="n_windows", low=1)
         edges = np.linspace(0.0, self.length, n_windows + 1)
         counts = np.histogram(self.positions, bins=edges)[0]
         return 0.5 * (edges[:-1] + edges[1:]), counts / (self.length / n_windows)
@@ -101,18 +127,35 @@ class PathCrossings:
 def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossings:
     """Every point where the code changes along the polyline through ``points``.
 
+    Each segment is studied on the line through it, in arc length measured from the
+    segment's point nearest the origin, so the answer does not depend on the units of
+    the input (scaling the points and the first layer's weights inversely changes
+    nothing) wherever float64 resolves the segment.
+
     Parameters
     ----------
     net : PWLNet
         For a path in a hidden layer's activation space, pass ``net.split(at=NAME)``.
     points : array-like of shape (n_points, input_dim) or (n_points, *input_shape)
-        At least two points; consecutive points must differ.
+        At least two finite points; consecutive points must differ.
     solver : str, default="highs"
         LP back end (rarely used: 1-D pieces need no LP).
 
     Returns
     -------
     PathCrossings
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad ``net``, ``points`` (fewer than 2, not finite, of the wrong size, or
+        repeated) or ``solver``; or when a segment is too short for float64 to resolve
+        it at its distance from the origin.
+
+    See Also
+    --------
+    polylens.sampling.path_density : the sampled counterpart, for models too big for
+        the exact engine.
 
     Examples
     --------
@@ -126,28 +169,38 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
     >>> path.positions.tolist(), [u.tolist() for u in path.units]
     ([0.5, 1.0, 1.5], [[2], [1], [0]])
     """
+    func = "path_crossings"
     if not isinstance(net, PWLNet):
-        raise TypeError(f"path_crossings: `net` must be a PWLNet; got {type(net).__name__}")
-    pts = net.flatten_inputs(points, "points")
+        raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
+    try:
+        pts = net.flatten_inputs(points, "points")
+    except (TypeError, ValueError) as err:
+        raise invalid(func, "points", f"an array of shape (n_points, {net.input_dim}) ({err})", points) from None
     if pts.shape[0] < 2:
-        raise ValueError(f"path_crossings: `points` needs at least 2 points; got {pts.shape[0]}")
+        raise invalid(func, "points", "at least 2 points", f"{pts.shape[0]}")
+    if not np.all(np.isfinite(pts)):
+        raise invalid(func, "points", "finite (no NaN or infinity)", points)
     steps = np.diff(pts, axis=0)
     lengths = np.linalg.norm(steps, axis=1)
     if np.any(lengths == 0):
-        raise ValueError(f"path_crossings: consecutive `points` must differ; segments "
-                         f"{np.flatnonzero(lengths == 0).tolist()} have length 0")
+        raise InvalidParameterError(f"{func}: consecutive `points` must differ; segments "
+                                    f"{np.flatnonzero(lengths == 0).tolist()} have length 0")
     starts = np.concatenate([[0.0], np.cumsum(lengths)])
     codes, piece_breaks, on_boundary = [], [0.0], set()
     for i in range(len(lengths)):
-        res = enumerate_regions(net, Box(0.0, 1.0), origin=pts[i], basis=steps[i][:, None],
-                                progress=False, solver=solver)
+        direction = steps[i] / lengths[i]
+        # Arc length from the segment's point nearest the origin: t is then small where
+        # the segment passes the origin, and carries the least round-off there.
+        near = float(np.clip(-pts[i] @ direction, 0.0, lengths[i]))
+        res = enumerate_regions(net, Box(-near, lengths[i] - near), origin=pts[i] + near * direction,
+                                basis=direction[:, None], progress=False, solver=solver)
         order = np.argsort(res.points[:, 0])
         seg_codes = res.codes[order]
         # Piece j ends where piece j + 1 starts: the midpoint between their facing ends.
-        ends = res.points[order, 0] + res.radii[order]
+        ends = res.points[order, 0] + res.radii[order] + near
         for j, code in enumerate(seg_codes):
             if codes and not np.array_equal(codes[-1], code):
-                piece_breaks.append(starts[i] + (ends[j - 1] if j else 0.0) * lengths[i])
+                piece_breaks.append(starts[i] + (ends[j - 1] if j else 0.0))
             elif codes:
                 continue
             codes.append(code)

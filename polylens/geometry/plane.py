@@ -12,20 +12,32 @@ an independent computation of the same partition).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from polylens import tolerances as tol
-from polylens.geometry.domain import Box
+from polylens._repr import short_repr
+from polylens._validation import check_bool, check_option, invalid
+from polylens.errors import InvalidParameterError, PolylensError
+from polylens.geometry.domain import Box, Polyhedron, as_domain
 from polylens.geometry.enumeration import enumerate_regions
-from polylens.geometry.polygons import clip_halfplane, line_in_polygon, order_convex, polygon_area
+from polylens.geometry.invariants import check_plane
+from polylens.geometry.polygons import (
+    clip_halfplane,
+    line_in_polygon,
+    order_convex,
+    polygon_area,
+)
+from polylens.geometry.space import ROUNDOFF, Space, one_input
 from polylens.geometry.splitting import split_plane
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["PlanePartition", "plane_partition", "decision_segments"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class PlanePartition:
     """Regions of a plane box as polygons (coordinates ``(s, t)`` of the plane).
@@ -52,6 +64,12 @@ class PlanePartition:
         Compute time.
     method : str
         ``"split"`` or ``"enumerate"`` (see :func:`plane_partition`).
+    origin : ndarray of shape (input_dim,)
+    basis : ndarray of shape (input_dim, 2)
+        The plane is ``x = origin + basis @ (s, t)``.
+    domain : Box or Polyhedron
+        The domain of ``(s, t)``.
+    net : PWLNet
     """
 
     polygons: list
@@ -65,6 +83,10 @@ class PlanePartition:
     box: np.ndarray
     seconds: float
     method: str
+    origin: np.ndarray = field(repr=False)
+    basis: np.ndarray = field(repr=False)
+    domain: Box | Polyhedron = field(repr=False)
+    net: PWLNet = field(repr=False)
 
     @property
     def n_regions(self) -> int:
@@ -83,6 +105,18 @@ class PlanePartition:
         out = np.einsum("nok,nk->no", self.out_weight, self.centroids()) + self.out_bias
         return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
 
+    def check(self) -> None:
+        """Re-verify the partition from the net: every centroid has its region's code
+        and output, neighbours differ exactly in the units crossed, and the areas add up
+        to the domain's (see :mod:`polylens.geometry.invariants`).
+
+        Raises
+        ------
+        InvariantError
+            Naming the first violation.
+        """
+        check_plane(self)
+
     def gradient_norms(self) -> np.ndarray:
         """Frobenius norm of the output map's slope on every region, shape (n_regions,)."""
         return np.linalg.norm(self.out_weight.reshape(self.n_regions, -1), axis=1)
@@ -91,9 +125,9 @@ class PlanePartition:
 METHODS = ("split", "enumerate")
 
 
-def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *, method: str = "split",
-                    progress: bool = False, solver: str = "highs") -> PlanePartition:
-    """Every region meeting a box of a plane, as exact polygons.
+def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0), *, method: str = "split",
+                    progress: bool = False, solver: str = "highs", box=None) -> PlanePartition:
+    """Every region meeting a domain of a plane, as exact polygons.
 
     Parameters
     ----------
@@ -103,24 +137,46 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *,
     u, v : array-like of shape (input_dim,) or input_shape, optional
         Directions of the plane (linearly independent). For a net with 2-D input both may
         be omitted: the plane is the input space itself.
-    box : Box or (lo, hi), default=(0, 1)
-        Bounds of the plane coordinates ``(s, t)``; scalars apply to both.
+    domain : Box, (lo, hi) or Polyhedron, default=(0, 1)
+        Bounds of the plane coordinates ``(s, t)`` (see :func:`polylens.as_domain`);
+        scalars apply to both. A bounded :class:`~polylens.Polyhedron` needs
+        ``method="enumerate"``.
     method : {"split", "enumerate"}, default="split"
         ``"split"`` cuts the box layer by layer, all faces at once, from the values of
         every layer's inputs at the mesh vertices (no LP); the output map of a region is
-        fitted to the exact outputs at its vertices (exact frozen forms for regions
-        thinner than ``1e-6`` of the box). A vertex within ``tol.VERTEX_ON_LINE`` of a
-        breakpoint counts as lying on it, so regions thinner than that are not resolved.
-        ``"enumerate"`` walks the region graph from facet to facet (hull method), an
-        independent check of the same partition.
+        fitted to the exact outputs at its vertices (exact frozen forms for faces too
+        thin for the fit, see ``tolerances.THIN_FACE``). A vertex within
+        ``tolerances.VERTEX_ON_LINE`` of a breakpoint, relative to the unit's own range
+        over the box, counts as lying on it, so regions thinner than that are not
+        resolved. ``"enumerate"`` walks the region graph from facet to facet (hull
+        method), an independent check of the same partition.
     progress : bool, default=False
         Show a progress bar.
     solver : str, default="highs"
         LP back end of ``method="enumerate"`` (its Chebyshev centres).
+    box : Box or (lo, hi), optional
+        Deprecated name of ``domain``.
 
     Returns
     -------
     PlanePartition
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad ``net``, ``origin``, ``u``, ``v`` (missing, of the wrong size, not
+        finite, or parallel), ``domain`` (an unbounded one, or a Polyhedron with
+        ``method="split"``), ``method`` or ``solver``; or when float64 cannot resolve the
+        domain on this plane (``u`` and ``v`` too small next to ``origin``).
+    PolylensError
+        If plane splitting meets a numerically degenerate face (``method="enumerate"``
+        then still works), or if Qhull cannot resolve a region's vertices with
+        ``method="enumerate"`` (``method="split"`` then still works).
+
+    See Also
+    --------
+    polylens.enumerate_regions : the same partition in any dimension, as a graph.
+    polylens.sampling.plane_codes : sampled codes on a grid of a plane (big models).
 
     Examples
     --------
@@ -129,30 +185,42 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *,
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
     >>> net = PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)))
-    >>> part = plane_partition(net, box=(-1, 1))
+    >>> part = plane_partition(net, domain=(-1, 1))
     >>> round(float(part.areas().sum()), 9)
     4.0
     """
     start = time.perf_counter()
+    func = "plane_partition"
     if not isinstance(net, PWLNet):
-        raise TypeError(f"plane_partition: `net` must be a PWLNet; got {type(net).__name__}")
+        raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
+    if box is not None:
+        warnings.warn("plane_partition: `box` is deprecated; pass `domain`", DeprecationWarning, stacklevel=2)
+        domain = box
+    method = check_option(method, METHODS, func=func, name="method")
+    progress = check_bool(progress, func=func, name="progress")
     if u is None and v is None:
         if net.input_dim != 2:
-            raise ValueError(f"plane_partition: `u` and `v` are needed for a net with {net.input_dim} inputs")
+            raise InvalidParameterError(f"{func}: `u` and `v` are needed for a net with {net.input_dim} inputs")
         basis = np.eye(2)
     elif u is None or v is None:
-        raise ValueError("plane_partition: give both `u` and `v` (or neither, for a 2-D input)")
+        raise InvalidParameterError(f"{func}: give both `u` and `v` (or neither, for a 2-D input)")
     else:
-        basis = np.stack([net.flatten_inputs(u, "u")[0], net.flatten_inputs(v, "v")[0]], axis=1)
+        basis = np.stack([one_input(net, u, func, "u"), one_input(net, v, func, "v")], axis=1)
         if np.linalg.matrix_rank(basis) < 2:
-            raise ValueError("plane_partition: `u` and `v` must be linearly independent")
-    if method not in METHODS:
-        raise ValueError(f"plane_partition: `method` must be one of {METHODS}; got {method!r}")
-    domain = box if isinstance(box, Box) else Box(*box)
+            raise InvalidParameterError(f"{func}: `u` and `v` must be linearly independent")
+    domain = as_domain(domain, func=func)
+    if domain is None:
+        raise invalid(func, "domain", "a bounded Box, (lo, hi) pair or Polyhedron", domain)
+    space = Space(net, domain, x0=origin, U=basis, solver=solver, func=func)
+    if not space.bounded_domain:
+        raise invalid(func, "domain", "bounded", domain)
     if method == "enumerate":
-        return _enumerated(net, origin, basis, domain, progress, solver, start)
-    lo, hi = domain.bounds(2)
-    x0 = np.zeros(net.input_dim) if origin is None else net.flatten_inputs(origin, "origin")[0]
+        return _enumerated(space, progress, solver, start)
+    if not isinstance(domain, Box):
+        raise InvalidParameterError(f"{func}: method='split' cuts a box; a Polyhedron `domain` needs "
+                                    "method='enumerate' (or pass its bounding Box)")
+    lo, hi = space.box
+    x0 = space.x0
     result = split_plane(net, x0, basis, lo, hi, progress=progress)
     mesh = result.mesh
     polygons, centroids = mesh.polygons()
@@ -162,27 +230,37 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, box=(0.0, 1.0), *,
     mixed = _faces_with_mixed(mesh, classes)
     boundary = decision_segments([polygons[i] for i in mixed], out_weight[mixed], out_bias[mixed])
     return PlanePartition(polygons, result.codes, out_weight, out_bias, edges, edge_units, segments, boundary,
-                          np.stack([lo, hi]), time.perf_counter() - start, method)
+                          np.stack([lo, hi]), time.perf_counter() - start, method, x0, basis, domain, net)
 
 
-def _enumerated(net, origin, basis, domain, progress, solver, start) -> PlanePartition:
-    res = enumerate_regions(net, domain, origin=origin, basis=basis, progress=progress, solver=solver,
-                            method="hull")
+def _enumerated(space: Space, progress: bool, solver: str, start: float) -> PlanePartition:
+    res = enumerate_regions(space.net, space.domain, origin=space.x0, basis=space.U, progress=progress,
+                            solver=solver, method="hull")
+    missing = [i for i, v in enumerate(res.vertices) if v.shape[0] < 3]
+    if missing:
+        raise PolylensError(
+            f"plane_partition(method='enumerate'): the vertices of region {missing[0]} (and {len(missing) - 1} "
+            "more) are beyond Qhull's precision (a strip far longer than it is wide); use method='split'"
+        )
     polygons = [order_convex(v) for v in res.vertices]
     edges = res.edges
-    segments = np.array([_shared_edge(polygons[a], polygons[b], res.space.scale) for a, b in edges.tolist()])
+    segments = np.array([_shared_edge(polygons[a], polygons[b]) for a, b in edges.tolist()])
     boundary = decision_segments(polygons, res.out_weight, res.out_bias)
     lo, hi = res.space.box
     return PlanePartition(polygons, res.codes, res.out_weight, res.out_bias, edges, res.edge_units,
                           segments.reshape(-1, 2, 2), boundary, np.stack([lo, hi]),
-                          time.perf_counter() - start, "enumerate")
+                          time.perf_counter() - start, "enumerate", space.x0, space.U, space.domain, space.net)
 
 
 def _output_maps(net, result, x0, basis, centroids, size: float):
     """Affine output map of every face, fitted to the exact outputs at its vertices.
 
-    Faces thinner than ``THIN * size`` (the fit would lose digits there) take the exact
-    frozen forms of their code instead.
+    Faces where the fit would lose digits take the exact frozen forms of their code
+    instead: faces whose vertices spread less than ``THIN_FACE`` of their extent, of
+    their distance from the origin or of the box's ``size`` along some direction (the
+    mesh's vertices carry the round-off of the box's size), and faces whose outputs vary,
+    or whose output at the centroid is, less than ``THIN_FACE`` of their outputs'
+    magnitude at the vertices.
     """
     mesh, y = result.mesh, result.outputs
     avg = mesh.incidence()
@@ -200,7 +278,15 @@ def _output_maps(net, result, x0, basis, centroids, size: float):
         for o in range(y.shape[1]):
             B[:, i, o] = np.bincount(face, dp[:, i] * dy[:, o], minlength=n)
     counts = np.bincount(face, minlength=n)[:, None, None]
-    thin = np.linalg.eigvalsh(S / counts)[:, 0] < (THIN * size) ** 2
+    spread = np.linalg.eigvalsh(S / counts)
+    where = np.abs(centroids).max(axis=1) ** 2
+    thin = spread[:, 0] < tol.THIN_FACE ** 2 * np.maximum(np.maximum(spread[:, 1], where), size ** 2)
+    y_spread = np.bincount(face, (dy ** 2).sum(axis=1), minlength=n)
+    y_size = np.bincount(face, (y[vert] ** 2).sum(axis=1), minlength=n)
+    thin |= ~(y_spread > tol.THIN_FACE ** 2 * y_size)
+    # The fit is accurate to round-off at the vertices' outputs: where the output at the
+    # centroid is much smaller than those, it would lose its digits.
+    thin |= ~((mean_y ** 2).sum(axis=1) * counts[:, 0, 0] > tol.THIN_FACE ** 2 * y_size)
     S[thin] = np.eye(2)
     weight = np.linalg.solve(S, B).transpose(0, 2, 1)
     for f in np.flatnonzero(thin):
@@ -208,11 +294,6 @@ def _output_maps(net, result, x0, basis, centroids, size: float):
         weight[f] = forms.out_weight
         mean_y[f] = forms.out_weight @ centroids[f] + forms.out_bias
     return weight, mean_y - np.einsum("nok,nk->no", weight, centroids)
-
-
-#: A face whose vertices spread less than this (relative to the box) along some
-#: direction gets its output map from exact frozen forms rather than a fit.
-THIN = 1e-6
 
 
 def _mesh_edges(mesh, codes):
@@ -275,13 +356,17 @@ def _faces_with_mixed(mesh, classes: np.ndarray) -> np.ndarray:
     return np.unique(faces[faces >= 0])
 
 
-def _shared_edge(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
-    """Ends of the edge two adjacent convex polygons share, shape (2, 2)."""
+def _shared_edge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Ends of the edge two adjacent convex polygons share, shape (2, 2); a vertex of
+    ``a`` is on ``b`` to ``COINCIDENT`` relative to the polygons' extent (plus round-off
+    at their magnitude)."""
+    both = np.vstack([a, b])
+    size = tol.COINCIDENT * float(np.max(both.max(axis=0) - both.min(axis=0))) + ROUNDOFF * float(np.abs(both).max())
     on_b = np.ones(len(a), bool)
     for i in range(len(b)):
         p, q = b[i], b[(i + 1) % len(b)]
         normal = np.array([q[1] - p[1], p[0] - q[0]])
-        on_b &= (a - p) @ normal <= tol.COINCIDENT * scale * np.linalg.norm(normal)
+        on_b &= (a - p) @ normal <= size * np.linalg.norm(normal)
     ends = a[on_b]
     if len(ends) < 2:
         return np.full((2, 2), np.nan)

@@ -15,14 +15,23 @@ from functools import cached_property
 import numpy as np
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens._validation import check_option, invalid
 from polylens.errors import InfeasibleRegionError, PolylensError, PolylensWarning
-from polylens.geometry.facet_finding import Facet, FacetData, box_candidates, compute_facets
-from polylens.geometry.space import Space
+from polylens.geometry.facet_finding import (
+    METHODS,
+    Facet,
+    FacetData,
+    box_candidates,
+    compute_facets,
+)
+from polylens.geometry.space import ROUNDOFF, Space
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors"]
 
 
+@short_repr
 @dataclass(frozen=True, eq=False)
 class Region:
     """The polytope of one code inside a domain, with the affine map the net applies there.
@@ -42,8 +51,8 @@ class Region:
     point : ndarray of shape (k,)
         Chebyshev centre: an interior point.
     radius : float
-        Chebyshev radius (capped at ``tolerances.RADIUS_CAP * scale`` for unbounded
-        regions; see :attr:`radius_capped`).
+        Chebyshev radius (capped at ``space.radius_cap`` for unbounded regions; see
+        :attr:`radius_capped`).
     constant_units : ndarray of int
         Units constant on the whole space (no row).
     tied_units : ndarray of int
@@ -84,7 +93,7 @@ class Region:
     @property
     def radius_capped(self) -> bool:
         """True when the radius is the cap, not the largest ball (unbounded regions)."""
-        return self.radius >= tol.RADIUS_CAP * self.space.scale * (1 - 1e-9)
+        return self.radius >= self.space.radius_cap * (1 - tol.REDUNDANCY)
 
     @cached_property
     def facet_data(self) -> FacetData:
@@ -101,9 +110,12 @@ class Region:
         return np.atleast_2d(t) @ self.out_weight.T + self.out_bias
 
     def contains(self, t, atol: float | None = None) -> np.ndarray:
-        """Whether each point of shape (n, k) satisfies every row (to ``atol``)."""
-        atol = tol.REDUNDANCY * self.space.scale if atol is None else atol
-        return np.all(np.atleast_2d(t) @ self.A.T <= self.b + atol, axis=1)
+        """Whether each point of shape (n, k) satisfies every row (to ``atol``; by default
+        ``tolerances.REDUNDANCY`` relative to ``|b|`` plus round-off at ``||t||``)."""
+        t = np.atleast_2d(t)
+        if atol is None:
+            atol = tol.REDUNDANCY * np.abs(self.b)[None, :] + ROUNDOFF * np.abs(t).max(axis=1, initial=0.0)[:, None]
+        return np.all(t @ self.A.T <= self.b + atol, axis=1)
 
     def vertices(self) -> np.ndarray:
         """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``)."""
@@ -112,9 +124,10 @@ class Region:
             data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
         if data.vertices is None:
             raise PolylensError("vertices are only available where the hull method runs (k <= 6)")
-        return unique_rows(data.vertices, tol.COINCIDENT * self.space.scale)
+        return unique_rows(data.vertices)
 
 
+@short_repr
 @dataclass(frozen=True, eq=False)
 class Neighbor:
     """A region across one facet: ``facet`` of the first region, ``region`` beyond it."""
@@ -127,13 +140,18 @@ def _row_label(net: PWLNet, source: int) -> str:
     return net.unit_label(source) if source >= 0 else f"domain face {-source - 1}"
 
 
-def unique_rows(points: np.ndarray, atol: float) -> np.ndarray:
-    """Rows of ``points`` (shape (n, k)) with near-duplicates (to ``atol``) removed, in order."""
-    if points.shape[0] == 0:
+def unique_rows(points: np.ndarray) -> np.ndarray:
+    """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: two
+    points are one when they agree to ``tolerances.VERTEX_MERGE`` relative to their
+    magnitude, plus round-off at the spread of all the points."""
+    n = points.shape[0]
+    if n <= 1:
         return points
-    key = np.round(points / max(atol, 1e-300)).astype(np.int64)
-    _, idx = np.unique(key, axis=0, return_index=True)
-    return points[np.sort(idx)]
+    size = np.abs(points).max(axis=1)
+    spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
+    atol = tol.VERTEX_MERGE * np.maximum(size[:, None], size[None, :]) + ROUNDOFF * spread
+    close = np.abs(points[:, None, :] - points[None, :, :]).max(axis=2) <= atol
+    return points[~np.any(np.tril(close, -1), axis=1)]
 
 
 def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto") -> Region:
@@ -152,11 +170,11 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
         Facet method when a hint is used (the facets are computed at once).
     """
     h = space.hrep(code)
-    cand = box_candidates(h.A, h.b, space.box, space.scale)
+    cand = box_candidates(h.A, h.b, space.box)
     def what():
         return f"the region of code {_short(code)}"
 
-    inner = _inner_point(h.A[cand], h.b[cand], hint, space.scale) if hint is not None else None
+    inner = _inner_point(h.A[cand], h.b[cand], hint, space.length) if hint is not None else None
     if inner is None:
         point, radius = space.chebyshev(h.A[cand], h.b[cand], what=what)
         return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
@@ -170,20 +188,24 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
     return region
 
 
-def _inner_point(A, b, hint, scale):
+def _inner_point(A, b, hint, length: float):
     """Midpoint of the ray from the hint's boundary point to where it leaves the region,
-    or None if that point is not clearly interior."""
+    or None if that point is not clearly interior (slack above ``INNER_MARGIN``
+    relative to the point's magnitude and the step). A ray that never leaves the region
+    goes ``length`` far."""
     start, direction = hint
     if direction is None:
-        return start if np.min(b - A @ start, initial=np.inf) > 1e-7 * scale else None
+        margin = tol.INNER_MARGIN * float(np.max(np.abs(start), initial=0.0))
+        return start if np.min(b - A @ start, initial=np.inf) > margin else None
     slack = b - A @ start
     speed = A @ direction
     with np.errstate(divide="ignore", invalid="ignore"):
-        exits = np.where(speed > 1e-12, slack / speed, np.inf)
+        exits = np.where(speed > tol.RAY_SPEED * np.linalg.norm(direction), slack / speed, np.inf)
     step = exits.min(initial=np.inf)
-    step = 0.5 * step if np.isfinite(step) else scale
+    step = 0.5 * step if np.isfinite(step) else length
     inner = start + step * direction
-    if np.min(b - A @ inner, initial=np.inf) <= 1e-7 * scale:
+    margin = tol.INNER_MARGIN * max(float(np.max(np.abs(inner), initial=0.0)), step)
+    if np.min(b - A @ inner, initial=np.inf) <= margin:
         return None
     return inner
 
@@ -221,10 +243,18 @@ def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: s
 
     Raises
     ------
-    ValueError
-        If ``x`` has the wrong size or is not finite, or lies outside ``domain``.
+    InvalidParameterError
+        If ``net``, ``domain``, ``origin``, ``basis`` or ``solver`` is not valid, if
+        ``x`` has the wrong size, is not finite or lies outside ``domain``, or if float64
+        cannot resolve a bounded ``domain`` of the subspace (``basis`` too small next to
+        ``origin``).
     InfeasibleRegionError
         If the domain is empty or the region of ``x`` has no interior.
+
+    See Also
+    --------
+    region_for_code : the region of a given code.
+    polylens.sampling.codes : sampled codes of a batch of inputs (big models).
 
     Examples
     --------
@@ -238,7 +268,7 @@ def region_at(net: PWLNet, x, domain=None, *, origin=None, basis=None, solver: s
     >>> r.code.tolist(), round(r.radius, 6), r.bounded
     ([1, 1], 0.5, True)
     """
-    space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    space = Space(net, domain, x0=origin, U=basis, solver=solver, func="region_at")
     t = space.check_point(x, "region_at", "x")
     return build_region(space, net.codes(space.to_input(t))[0], hint=(t, None))
 
@@ -248,11 +278,23 @@ def region_for_code(net: PWLNet, code, domain=None, *, origin=None, basis=None, 
 
     Raises
     ------
+    InvalidParameterError
+        If ``code`` is not a code of ``net`` (shape (n_units,), pieces in range), or
+        another parameter is not valid (see :func:`region_at`).
     InfeasibleRegionError
         If no point of the domain has this code (the region is empty or flat).
+
+    See Also
+    --------
+    region_at : the region that holds a point.
     """
-    space = Space(net, domain, x0=origin, U=basis, solver=solver)
-    return build_region(space, net.check_code(code))
+    func = "region_for_code"
+    space = Space(net, domain, x0=origin, U=basis, solver=solver, func=func)
+    try:
+        code = net.check_code(code)
+    except (TypeError, ValueError) as err:
+        raise invalid(func, "code", f"a code of the net ({err})", code) from None
+    return build_region(space, code)
 
 
 def facets(region: Region, *, method: str = "auto") -> list[Facet]:
@@ -270,9 +312,21 @@ def facets(region: Region, *, method: str = "auto") -> list[Facet]:
     list of Facet
         One per facet; coincident rows (duplicate units, or a unit on a domain face) form
         one facet.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``region`` is not a Region or ``method`` is not one of the methods.
+    SolverError
+        If an LP of the ``"lp"`` method fails.
+
+    See Also
+    --------
+    neighbors : the regions across the facets.
     """
     if not isinstance(region, Region):
-        raise TypeError(f"facets: `region` must be a Region; got {type(region).__name__}")
+        raise invalid("facets", "region", "a Region (see region_at)", type(region).__name__)
+    check_option(method, METHODS, func="facets", name="method")
     data = region.facet_data if method == "auto" else compute_facets(
         region.A, region.b, region.point, region.space, method, region.candidates)
     return [_facet(region, rows, p) for rows, p in zip(data.groups, data.points)]
@@ -322,7 +376,8 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
         later = np.union1d(np.union1d(src[~first], named[counts > 1]), tied[tied_layers > layers.min()])
         if later.size:
             recheck.append((len(codes), later))
-            probes.append(point + tol.CROSSING_STEP * region.space.scale * region.A[rows[0]])
+            step = tol.CROSSING_STEP * max(float(np.max(np.abs(point), initial=0.0)), region.radius)
+            probes.append(point + step * region.A[rows[0]])
         codes.append(new)
     if probes:
         probe_codes = net.codes(region.space.to_input(np.array(probes)))
@@ -342,9 +397,19 @@ def neighbors(region: Region) -> list[Neighbor]:
     -------
     list of Neighbor
         In the order of :func:`facets`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``region`` is not a Region.
+
+    See Also
+    --------
+    facets : the facets crossed.
+    polylens.enumerate_regions : every region, by crossing facets from a seed.
     """
     if not isinstance(region, Region):
-        raise TypeError(f"neighbors: `region` must be a Region; got {type(region).__name__}")
+        raise invalid("neighbors", "region", "a Region (see region_at)", type(region).__name__)
     data = region.facet_data
     out = []
     for rows, point, code in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):

@@ -2,7 +2,7 @@
 
 :class:`Space` turns a code into the labelled H-representation of its region (the rows
 of every unit and of the domain), finds the region's Chebyshev centre with one LP, and
-holds what every region of the same question shares (domain rows, bounding box, scale,
+holds what every region of the same question shares (domain rows, bounding box, length,
 LP back end).
 """
 
@@ -15,12 +15,13 @@ from math import comb
 import numpy as np
 
 from polylens import tolerances as tol
-from polylens.errors import InfeasibleRegionError
-from polylens.geometry.domain import Box, Polyhedron
+from polylens._validation import check_array, invalid
+from polylens.errors import InfeasibleRegionError, InvalidParameterError
+from polylens.geometry.domain import Box, as_domain
 from polylens.models.pwlnet import PWLNet
 from polylens.solvers import LPStatus, get_backend
 
-__all__ = ["Space", "HRep"]
+__all__ = ["Space", "HRep", "slack_tolerance", "lp_length", "one_input", "ROUNDOFF"]
 
 
 class HRep:
@@ -60,43 +61,114 @@ class Space:
     Parameters
     ----------
     net : PWLNet
-    domain : Box, Polyhedron or None
+    domain : Box, Polyhedron, (lo, hi) or None
         In ``t`` coordinates; ``None`` is all of R^k.
-    x0 : ndarray of shape (input_dim,), optional
-        Origin of the subspace (default 0).
-    U : ndarray of shape (input_dim, k), optional
-        Basis of the subspace (default the identity: ``t`` is the input).
+    x0 : array-like of shape (input_dim,) or input_shape, optional
+        Origin of the subspace (default 0); the public functions call it ``origin``.
+    U : array-like of shape (input_dim, k), optional
+        Basis of the subspace (default the identity: ``t`` is the input); the public
+        functions call it ``basis``.
     solver : str, default="highs"
         LP back end name (see :func:`polylens.solvers.get_backend`).
+    func : str, default="Space"
+        The public function that builds this space, named in error messages.
+
+    Attributes
+    ----------
+    length : float
+        A length of the problem in ``t`` (the extent of a bounded domain, or the median
+        distance of the hyperplanes at ``t = 0`` from the origin): it scales with ``t``
+        and caps the Chebyshev radius of unbounded regions.
+    resolution : float
+        How finely float64 resolves ``t``: the points ``x0 + U t`` carry a rounding error
+        of about ``eps * ||x0||``, which is ``resolution`` in ``t`` (0 without ``x0``).
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad ``net``, ``domain``, ``x0``/``U`` (named ``origin``/``basis``) or
+        ``solver``; or when float64 cannot resolve a bounded domain of the subspace
+        (its basis is too small next to its origin).
+    InfeasibleRegionError
+        If the domain is empty.
     """
 
-    def __init__(self, net: PWLNet, domain=None, x0=None, U=None, solver: str = "highs"):
+    def __init__(self, net: PWLNet, domain=None, x0=None, U=None, solver: str = "highs", func: str = "Space"):
         if not isinstance(net, PWLNet):
-            raise TypeError(f"`net` must be a PWLNet (see PWLNet.from_torch); got {type(net).__name__}")
+            raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
         self.net = net
-        self.x0 = np.zeros(net.input_dim) if x0 is None else net.flatten_inputs(x0, "x0")[0]
+        self.func = func
+        self.x0 = np.zeros(net.input_dim) if x0 is None else one_input(net, x0, func, "origin")
         if U is None:
             self.U = None
             self.dim = net.input_dim
         else:
-            self.U = np.asarray(U, dtype=np.float64)
-            if self.U.ndim != 2 or self.U.shape[0] != net.input_dim or not np.all(np.isfinite(self.U)):
-                raise ValueError(f"`U` must be a finite array of shape ({net.input_dim}, k); got {self.U.shape}")
+            self.U = check_array(U, func=func, name="basis", shape=(net.input_dim, None))
+            if self.U.shape[1] < 1:
+                raise invalid(func, "basis", f"an array of shape ({net.input_dim}, k) with k >= 1",
+                              f"an array of shape {self.U.shape}")
             self.dim = self.U.shape[1]
         self.basis = np.vstack([self.x0, np.eye(self.dim) if self.U is None else self.U.T])
-        self.backend = get_backend(solver)
-        self.domain = domain
-        if domain is None:
+        self.backend = get_backend(solver, func=func, param="solver")
+        self.domain = as_domain(domain, func=func)
+        if self.domain is None:
             self.domain_A, self.domain_b = np.zeros((0, self.dim)), np.zeros(0)
-        elif isinstance(domain, (Box, Polyhedron)):
-            self.domain_A, self.domain_b = domain.constraints(self.dim)
         else:
-            raise TypeError(f"`domain` must be a Box, a Polyhedron or None; got {type(domain).__name__}")
+            try:
+                self.domain_A, self.domain_b = self.domain.constraints(self.dim)
+            except ValueError as err:
+                raise invalid(func, "domain", f"a domain of dimension {self.dim} ({err})", self.domain) from None
         self.box = self._bounding_box()
         self.bounded_domain = self.box is not None and bool(np.all(np.isfinite(self.box)))
-        finite = np.abs(self.box[np.isfinite(self.box)]) if self.box is not None else np.zeros(0)
-        self.scale = float(max(1.0, finite.max(initial=0.0)))
+        self.resolution = self._resolution()
+        self.length = self._length()
         self.lp_solves = 0
+        if self.resolution > 0 and self.bounded_domain:
+            self.seed_point()  # refuses a domain float64 cannot resolve
+
+    # ------------------------------------------------------------------ scales
+    def _resolution(self) -> float:
+        """Rounding error of ``t`` from that of the points ``x0 + U t`` (0 without x0)."""
+        size = float(np.linalg.norm(self.x0))
+        if size == 0.0:
+            return 0.0
+        smallest = 1.0 if self.U is None else float(np.linalg.svd(self.U, compute_uv=False)[-1])
+        if smallest == 0.0:
+            return np.inf
+        return tol.ROUNDING * np.finfo(np.float64).eps * size / smallest
+
+    def _length(self) -> float:
+        """See the class docstring: ``length``."""
+        if self.bounded_domain:
+            return float(np.max(self.box[1] - self.box[0]))
+        distances = [np.abs(self.domain_b)]
+        code = self.net.codes(self.to_input(np.zeros(self.dim)))[0]
+        pre, _ = self.net.frozen_forms(code, self.basis)
+        try:
+            distances.append(np.abs(self.unit_rows(code, pre)[1]))
+        except InfeasibleRegionError:
+            pass
+        distances = np.concatenate(distances)
+        distances = distances[np.isfinite(distances) & (distances > 0)]
+        return float(np.median(distances)) if distances.size else 1.0
+
+    def thin(self, A: np.ndarray, b: np.ndarray, point: np.ndarray, radius: float, resolve: bool = True) -> bool:
+        """Whether the Chebyshev ball (``point``, ``radius``) of ``{A t <= b}`` is below
+        what the tolerances resolve: ``MIN_RADIUS`` relative to the distance from the
+        origin of the nearest row it touches (the precision of that row's position),
+        plus round-off at ``point``; with ``resolve``,
+        also below ``RESOLVED`` times the space's :attr:`resolution`."""
+        slack = b - A @ point
+        touching = slack <= radius + slack_tolerance(b, point) + radius * tol.REDUNDANCY
+        floor = slack_tolerance(np.min(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
+        if resolve:
+            floor = max(floor, tol.RESOLVED * self.resolution)
+        return not radius > floor
+
+    @property
+    def radius_cap(self) -> float:
+        """Chebyshev radius cap of unbounded regions (``RADIUS_CAP * length``)."""
+        return tol.RADIUS_CAP * self.length
 
     # ------------------------------------------------------------------ domain
     def _bounding_box(self) -> np.ndarray | None:
@@ -105,38 +177,51 @@ class Space:
             return None
         if isinstance(self.domain, Box):
             return np.stack(self.domain.bounds(self.dim))
+        length = lp_length(self.domain_b)
+        session = self.backend.session(self.domain_A, self.domain_b / length)
         box = np.empty((2, self.dim))
         for i in range(self.dim):
             for side, sign in ((0, 1.0), (1, -1.0)):
                 c = np.zeros(self.dim)
                 c[i] = sign
-                res = self.backend.solve(c, self.domain_A, self.domain_b)
+                res = session.solve(c)
                 if res.status == LPStatus.INFEASIBLE:
                     raise InfeasibleRegionError("the domain Polyhedron(A, b) is empty")
-                box[side, i] = sign * res.fun if res.success else sign * -np.inf
+                box[side, i] = sign * res.fun * length if res.success else sign * -np.inf
         return box
 
     def seed_point(self) -> np.ndarray:
-        """A point well inside the domain: its Chebyshev centre (0 for all of R^k)."""
+        """A point well inside the domain: its Chebyshev centre (0 for all of R^k).
+
+        Raises
+        ------
+        InvalidParameterError
+            If float64 cannot resolve the domain in this subspace (see :attr:`resolution`).
+        InfeasibleRegionError
+            If the domain is empty or flat.
+        """
         if self.domain is None:
             return np.zeros(self.dim)
-        point, _ = self.chebyshev(self.domain_A, self.domain_b, what=lambda: "the domain")
+        point, radius = self.chebyshev(self.domain_A, self.domain_b, what=lambda: "the domain", resolve=False)
+        if not radius > tol.RESOLVED * self.resolution:
+            raise InvalidParameterError(
+                f"{self.func}: float64 cannot resolve `domain` in this subspace: its points origin + basis @ t "
+                f"are only known to about {self.resolution:.3g} in t (|origin| = {np.linalg.norm(self.x0):.3g}), "
+                f"while the domain's inner radius is {radius:.3g}; use a larger `basis` (and domain in its "
+                "units) or move `origin` nearer to 0"
+            )
         return point
 
     def check_point(self, t, func: str, name: str) -> np.ndarray:
         """Validate one point of the space (shape (k,), or an input when ``U`` is None)
         and check it lies in the domain; returns it as float64 of shape (k,)."""
         if self.U is None:
-            xf = self.net.flatten_inputs(t, name)
-            if xf.shape[0] != 1:
-                raise ValueError(f"{func}: `{name}` must be one point; got a batch of {xf.shape[0]}")
-            point = xf[0]
+            point = one_input(self.net, t, func, name)
         else:
-            point = np.asarray(t, dtype=np.float64).reshape(-1)
-            if point.shape != (self.dim,) or not np.all(np.isfinite(point)):
-                raise ValueError(f"{func}: `{name}` must be a finite point of shape ({self.dim},); got {np.shape(t)}")
-        if self.domain_b.size and np.any(self.domain_A @ point > self.domain_b + tol.REDUNDANCY * self.scale):
-            raise ValueError(f"{func}: `{name}` lies outside `domain`")
+            point = check_array(t, func=func, name=name, shape=(self.dim,))
+        if self.domain_b.size and np.any(
+                self.domain_A @ point > self.domain_b + slack_tolerance(self.domain_b, point)):
+            raise InvalidParameterError(f"{func}: `{name}` lies outside `domain`")
         return point
 
     def to_input(self, t) -> np.ndarray:
@@ -160,65 +245,78 @@ class Space:
         """Normalised rows of every unit from its layer's input forms.
 
         ``pre[l]`` has shape (1 + k, n_in_l): row 0 the offset, rows 1.. the slopes.
+        Constant and tied units are decided relative to their own layer (its largest
+        row norm and its largest pre-activation magnitude), so scaling a layer's
+        pre-activations changes nothing.
+
         Returns ``(A, b, source, across, constant_units, tied_units)``; raises
         InfeasibleRegionError if a constant row is violated (the code is impossible).
         """
         net = self.net
-        parts_A, parts_b, parts_src, parts_across = [], [], [], []
+        parts_A, parts_b, parts_src, parts_across, parts_const, parts_tied = [], [], [], [], [], []
         for act, forms, lo, pieces in zip(net.activations, pre, net.layer_offsets, net.split_code(code)):
             rows = act.rows(pieces)
             z = forms[:, rows.pos]
             second = rows.neg >= 0
             if np.any(second):
                 z[:, second] -= forms[:, rows.neg[second]]
-            parts_A.append(rows.sign[:, None] * z[1:].T)
-            parts_b.append(rows.offset - rows.sign * z[0])
+            A_l = rows.sign[:, None] * z[1:].T
+            b_l = rows.offset - rows.sign * z[0]
+            norms = np.sqrt(np.einsum("ij,ij->i", A_l, A_l))
+            constant = norms <= tol.ZERO_ROW * norms.max(initial=0.0)
+            size = max(float(np.max(np.abs(forms[0]), initial=0.0)), float(np.max(np.abs(rows.offset), initial=0.0)))
+            parts_A.append(A_l)
+            parts_b.append(b_l)
             parts_src.append(lo + rows.unit)
             parts_across.append(rows.across)
-        A = np.vstack(parts_A) if parts_A else np.zeros((0, self.dim))
-        b = np.concatenate(parts_b) if parts_b else np.zeros(0)
-        source = np.concatenate(parts_src) if parts_src else np.zeros(0, int)
-        across = np.concatenate(parts_across) if parts_across else np.zeros(0, np.int8)
-        norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-        constant = norms <= tol.ZERO_ROW * max(1.0, norms.max(initial=0.0))
-        violated = constant & (b < -tol.REDUNDANCY * self.scale)
-        if np.any(violated):
-            raise InfeasibleRegionError(
-                f"the code puts constant unit(s) {[net.unit_label(u) for u in source[violated][:3]]} "
-                "in a piece they never take"
-            )
-        if not constant.any():
-            empty = np.zeros(0, int)
-            return A / norms[:, None], b / norms, source, across, empty, empty
+            parts_const.append(constant)
+            parts_tied.append(constant & (np.abs(b_l) <= tol.TIED * size))
+            violated = constant & (b_l < -tol.TIED * size)
+            if np.any(violated):
+                raise InfeasibleRegionError(
+                    f"the code puts constant unit(s) {[net.unit_label(u) for u in (lo + rows.unit)[violated][:3]]} "
+                    "in a piece they never take"
+                )
+        if not parts_A:
+            return (np.zeros((0, self.dim)), np.zeros(0), np.zeros(0, int), np.zeros(0, np.int8),
+                    np.zeros(0, int), np.zeros(0, int))
+        A, b = np.vstack(parts_A), np.concatenate(parts_b)
+        source, across = np.concatenate(parts_src), np.concatenate(parts_across)
+        constant, tied = np.concatenate(parts_const), np.concatenate(parts_tied)
         keep = ~constant
-        tied = constant & (np.abs(b) <= tol.REDUNDANCY * self.scale)
-        return (A[keep] / norms[keep, None], b[keep] / norms[keep], source[keep], across[keep],
+        norms = np.sqrt(np.einsum("ij,ij->i", A[keep], A[keep]))
+        return (A[keep] / norms[:, None], b[keep] / norms, source[keep], across[keep],
                 _distinct_sorted(source[constant]), _distinct_sorted(source[tied]))
 
-    def chebyshev(self, A: np.ndarray, b: np.ndarray, what=lambda: "the region") -> tuple[np.ndarray, float]:
+    def chebyshev(self, A: np.ndarray, b: np.ndarray, what=lambda: "the region",
+                  resolve: bool = True) -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in ``{A t <= b}`` (unit-norm rows).
 
-        The radius is capped at :data:`polylens.tolerances.RADIUS_CAP` times the scale
-        (unbounded regions). With few rows (``C(m + 1, k + 1) <= SMALL_LP``) the LP is
-        solved exactly by enumerating its vertices; otherwise by the LP back end.
+        The radius is capped at :attr:`radius_cap` (unbounded regions). With few rows
+        (``C(m + 1, k + 1) <= SMALL_LP``) the LP is solved exactly by enumerating its
+        vertices; otherwise by the LP back end, on rows divided by :func:`lp_length`.
 
-        ``what`` is a callable that names the set in error messages.
+        ``what`` is a callable that names the set in error messages; with ``resolve``
+        false, a ball below the space's resolution is returned rather than refused.
 
         Raises
         ------
         InfeasibleRegionError
-            If the set is empty or thinner than :data:`polylens.tolerances.MIN_RADIUS`.
+            If the set is empty or thinner than the tolerances resolve (see :meth:`thin`).
         """
         k = A.shape[1]
-        cap = tol.RADIUS_CAP * self.scale
+        cap = self.radius_cap
         found = _chebyshev_by_vertices(A, b, cap) if comb(A.shape[0] + 1, k + 1) <= SMALL_LP else None
         if found is None:
-            found = self._chebyshev_lp(A, b, cap, what)
+            length = lp_length(b)
+            point, radius = self._chebyshev_lp(A, b / length, cap / length, what)
+            found = point * length, radius * length
         point, radius = found
-        if radius <= tol.MIN_RADIUS * self.scale:
+        if self.thin(A, b, point, radius, resolve):
             raise InfeasibleRegionError(
                 f"{what()} is thinner than the tolerance (Chebyshev radius {radius:.3g}); "
                 "it is a lower-dimensional piece of a boundary"
+                + (f" or below the resolution {self.resolution:.3g} of this subspace" if self.resolution else "")
             )
         return point, radius
 
@@ -231,7 +329,7 @@ class Space:
         while True:
             point, radius = self._chebyshev_lp_rows(A[work], b[work], cap, what)
             excess = A @ point + radius - b
-            violated = np.flatnonzero(excess > tol.REDUNDANCY * self.scale)
+            violated = np.flatnonzero(excess > tol.REDUNDANCY * (np.abs(b) + np.max(np.abs(point))))
             if violated.size == 0:
                 return point, radius
             worst = violated[np.argsort(-excess[violated])[:WORKING_SET]]
@@ -254,11 +352,47 @@ class Space:
         return res.x[:k], float(res.x[-1])
 
 
+def slack_tolerance(b, t, rel: float = tol.REDUNDANCY):
+    """Tolerance on a slack ``b - a @ t`` (unit rows ``a``), relative to the numbers it
+    compares: ``rel`` times the row's distance ``|b|`` from the origin, plus the
+    round-off of ``a @ t`` at the magnitude ``||t||_inf`` of the point."""
+    return rel * np.abs(b) + ROUNDOFF * float(np.max(np.abs(t), initial=0.0))
+
+
+def lp_length(b: np.ndarray) -> float:
+    """A length to divide the rows' offsets by before an LP (the median nonzero
+    ``|b|``, or 1): LP back ends' absolute tolerances then act on numbers of order 1,
+    whatever the units of ``t``."""
+    b = np.abs(b[np.isfinite(b)])
+    b = b[b > 0]
+    return float(np.median(b)) if b.size else 1.0
+
+
+def one_input(net: PWLNet, x, func: str, name: str) -> np.ndarray:
+    """One finite input of ``net`` (shape ``input_shape`` or (input_dim,)) as a flat
+    float64 vector; InvalidParameterError naming ``func`` and ``name`` otherwise."""
+    shapes = f"{net.input_shape}" if net.input_shape == (net.input_dim,) else f"{net.input_shape} or ({net.input_dim},)"
+    try:
+        arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(func, name, f"an input of shape {shapes}", x) from None
+    if arr.ndim and arr.shape[0] == 1 and arr.shape[1:] in (net.input_shape, (net.input_dim,)):
+        arr = arr[0]  # a batch of one
+    if arr.shape not in (net.input_shape, (net.input_dim,)):
+        raise invalid(func, name, f"one input of shape {shapes}", f"an array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise invalid(func, name, "finite (no NaN or infinity)", x)
+    return net.flatten_inputs(arr, name)[0]
+
+
 def _distinct_sorted(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values of a small int array (``np.unique`` without its overhead)."""
     values = np.sort(values)
     return values[np.concatenate([[True], values[1:] != values[:-1]])] if values.size else values
 
+
+#: Round-off of a product ``a @ t`` with a unit row, relative to ``||t||``.
+ROUNDOFF = tol.RESOLVED * np.finfo(np.float64).eps
 
 #: Rows per round of the constraint-generation Chebyshev LP.
 WORKING_SET = 1000
@@ -277,7 +411,8 @@ def _chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
     """Exact Chebyshev LP ``max r : A t + r <= b, r <= cap`` by vertex enumeration.
 
     Every vertex of the feasible set in ``(t, r)`` solves k + 1 tight rows; the best
-    feasible one is the optimum (the set is pointed when A has full column rank).
+    feasible one is the optimum (the set is pointed when A has full column rank); of
+    several, the one nearest the origin.
     Returns None when no vertex qualifies (rank-deficient rows): the caller uses an LP.
     """
     m, k = A.shape
@@ -288,15 +423,24 @@ def _chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
     rhs = np.append(b, cap)
     idx = _subsets(m + 1, k + 1)
     systems = M[idx]
-    try:
-        sol = np.linalg.solve(systems, rhs[idx][..., None])[..., 0]
-    except np.linalg.LinAlgError:  # some subsets are singular: keep the others
-        ok = np.abs(np.linalg.det(systems)) > 1e-12
-        if not np.any(ok):
-            return None
-        sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
-    feasible = np.all(sol @ M.T <= rhs + tol.REDUNDANCY * max(1.0, cap), axis=1)
+    # Near-singular subsets (parallel rows) have no vertex, only round-off far away.
+    ok = np.abs(np.linalg.det(systems)) > tol.RANK
+    if not np.any(ok):
+        return None
+    sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
+    # Slack test relative to the row's offset and the radius, plus round-off at the
+    # vertex's magnitude.
+    size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)[:, None]
+    slack_tol = tol.REDUNDANCY * (np.abs(rhs)[None, :] + np.abs(sol[:, k:])) + ROUNDOFF * size
+    feasible = np.all(sol @ M.T <= rhs + slack_tol, axis=1)
     if not np.any(feasible):
         return None
-    best = sol[feasible][np.argmax(sol[feasible, k])]
+    sol = sol[feasible]
+    # Among the optimal vertices (an unbounded region has many at the cap), the one
+    # nearest the origin: its coordinates carry the least round-off.
+    size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)
+    top = int(np.argmax(sol[:, k]))
+    slack_tol = tol.REDUNDANCY * abs(sol[top, k]) + ROUNDOFF * np.maximum(size, size[top])
+    best = np.flatnonzero(sol[:, k] >= sol[top, k] - slack_tol)
+    best = sol[best[np.argmin(np.abs(sol[best, :k]).max(axis=1))]]
     return best[:k], float(best[k])

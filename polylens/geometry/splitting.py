@@ -18,6 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens.errors import UnsupportedLayerError
 from polylens.geometry.mesh import PlaneMesh
 from polylens.models.activations import Elementwise, MaxPool
 from polylens.models.chain import ChainProgram
@@ -26,6 +28,7 @@ from polylens.models.pwlnet import PWLNet
 __all__ = ["SplitPlane", "split_plane"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class SplitPlane:
     """The regions of a plane box as a mesh.
@@ -69,23 +72,23 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
     with tqdm(total=len(net.activations), unit="layer", disable=not progress, desc="plane") as bar:
         for layer, act in enumerate(net.activations):
             if not isinstance(act, (Elementwise, MaxPool)):
-                raise TypeError(f"plane splitting: no rule for the activation {act!r} of layer "
-                                f"{net.layer_names[layer]!r}")
+                raise UnsupportedLayerError(f"plane splitting: no rule for the activation {act!r} of layer "
+                                            f"{net.layer_names[layer]!r}; use plane_partition(..., "
+                                            "method='enumerate')")
             if chain and layer:
                 view = _view(act, [_next_inputs(net, mesh, layer)], keep_all=True)
             else:
                 view = _view(act, _inputs(net, x0, basis, mesh.xy, layer), keep_all=chain)
-            mesh.set_values(view.values.T)
+            mesh.set_values(np.vstack([view.values.T, view.magnitude]))  # last row: the magnitude
             offset = int(net.layer_offsets[layer])
             cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
-            parent, pieces = cut(mesh, act, view, offset)
+            parent, pieces = cut(mesh, act, view, offset, exact=chain)
             codes = np.concatenate([codes[parent], pieces], axis=1)
             bar.set_postfix(regions=mesh.n_faces)
             bar.update()
-    if chain and net.activations:
-        outputs = _next_inputs(net, mesh, len(net.activations))
-    else:
-        outputs = np.concatenate(list(_inputs(net, x0, basis, mesh.xy, None)), axis=0)
+    # Outputs from a fresh forward pass at the vertices (not the tracked values, which
+    # carry the round-off of the long edges they were interpolated along).
+    outputs = np.concatenate(list(_inputs(net, x0, basis, mesh.xy, None)), axis=0)
     return SplitPlane(mesh, codes, outputs)
 
 
@@ -93,7 +96,7 @@ def _next_inputs(net: PWLNet, mesh: PlaneMesh, layer: int) -> np.ndarray:
     """Input of stage ``layer`` of a chain program at the mesh vertices, from the tracked
     inputs of the activation before it (exact: the activation is continuous)."""
     stage, before = net.program.stages[layer], net.program.stages[layer - 1]
-    return before.activation.apply(np.ascontiguousarray(mesh.values.T)) @ stage.weight.T + stage.bias
+    return before.activation.apply(np.ascontiguousarray(mesh.values[:-1].T)) @ stage.weight.T + stage.bias
 
 
 def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -130,8 +133,12 @@ class _View:
 
     Attributes
     ----------
-    eps : float
-        Inputs within ``eps`` of a breakpoint (or of a window's maximum) count as on it.
+    spread : ndarray of shape (n_breaks, n_in)
+        Elementwise: the largest distance of input ``j`` from break ``i`` over the
+        vertices (its own range over the box; see :func:`_on_line`).
+    magnitude : ndarray of shape (n_vertices,)
+        Largest input magnitude of the layer at every vertex (the size of the numbers a
+        vertex's values are computed from).
     cutting : ndarray of int
         Units (elementwise) or windows (max-pool) whose piece changes in the box.
     columns : ndarray of int
@@ -141,7 +148,8 @@ class _View:
         The piece of every unit that keeps one piece on the whole box.
     """
 
-    eps: float
+    spread: np.ndarray
+    magnitude: np.ndarray
     cutting: np.ndarray
     columns: np.ndarray
     values: np.ndarray
@@ -151,13 +159,13 @@ class _View:
 def _view(act, blocks, keep_all: bool) -> _View:
     """Summarise a layer's inputs block by block (bounded memory): the scale, which units
     cut the box and their values (every column with ``keep_all``)."""
-    kept, size, scale = [], 0, 0.0
+    kept, size, mags = [], 0, []
     breaks = act.breaks if isinstance(act, Elementwise) else np.zeros(0)
     top = [None] * breaks.size
     low = [None] * breaks.size
     first = changed = None
     for z in blocks:
-        scale = max(scale, float(np.max(np.abs(z), initial=0.0)))
+        mags.append(np.max(np.abs(z), axis=1, initial=float(np.max(np.abs(breaks), initial=0.0))))
         for i, b in enumerate(breaks):
             top[i] = np.max(z - b, axis=0) if top[i] is None else np.maximum(top[i], np.max(z - b, axis=0))
             low[i] = np.min(z - b, axis=0) if low[i] is None else np.minimum(low[i], np.min(z - b, axis=0))
@@ -168,18 +176,32 @@ def _view(act, blocks, keep_all: bool) -> _View:
             changed = step if changed is None else changed | step
         size += z.size
         kept = kept + [z] if size <= KEEP_VALUES or keep_all else []
-    eps = tol.VERTEX_ON_LINE * max(scale, *np.abs(breaks), 1e-300)
+    magnitude = np.concatenate(mags)
     if isinstance(act, Elementwise):
-        cutting = np.flatnonzero(np.any([(t > eps) & (lo < -eps) for t, lo in zip(top, low)], axis=0))
-        constant = np.sum([t > eps for t in top], axis=0).astype(np.int8)
+        spread = np.array([np.maximum(t, -lo) for t, lo in zip(top, low)])
+        eps = _on_line(spread, magnitude.max(initial=0.0))
+        cutting = np.flatnonzero(np.any([(t > e) & (lo < -e) for t, lo, e in zip(top, low, eps)], axis=0))
+        constant = np.sum([t > e for t, e in zip(top, eps)], axis=0).astype(np.int8)
         columns = np.arange(act.n_in) if keep_all else cutting
     else:
+        spread = np.zeros((0, act.n_in))
         cutting = np.flatnonzero(changed)
         constant = first.astype(np.int8)
         columns = np.unique(act.windows[cutting][act._valid[cutting]])
     source = kept if kept else blocks
     values = np.concatenate([z[:, columns] for z in source], axis=0)
-    return _View(eps, cutting, columns, values, constant)
+    return _View(spread, magnitude, cutting, columns, values, constant)
+
+
+def _on_line(spread, magnitude):
+    """Tolerance on a cut function's value (``spread``: its largest absolute value over
+    the box) at vertices of the given input ``magnitude``: ``VERTEX_ON_LINE`` relative
+    to its own spread, but no finer than the round-off of the numbers it is computed
+    from (``VERTEX_ROUNDING * eps * magnitude``) and no coarser than ``VERTEX_ON_LINE``
+    relative to them. Broadcasts."""
+    magnitude = np.asarray(magnitude, dtype=np.float64)
+    low = tol.VERTEX_ROUNDING * np.finfo(np.float64).eps * magnitude
+    return np.clip(tol.VERTEX_ON_LINE * np.asarray(spread), low, np.maximum(tol.VERTEX_ON_LINE * magnitude, low))
 
 
 def _face_means(mesh: PlaneMesh, rows: np.ndarray, chunk: int = 64) -> np.ndarray:
@@ -207,7 +229,20 @@ def _track(parent: np.ndarray, split: np.ndarray) -> np.ndarray:
     return np.concatenate([parent, parent[split]]) if split.size else parent
 
 
-def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int):
+def _cut(mesh: PlaneMesh, d: np.ndarray, label: int, spread: float, exact: bool) -> np.ndarray:
+    """:meth:`PlaneMesh.cut` along ``d == 0`` with the tolerance :func:`_on_line` at every
+    vertex, then the magnitude (last tracked row) of the new vertices: linear
+    interpolation overestimates it, so with ``exact`` (every input of the layer is
+    tracked) it is recomputed from the tracked values."""
+    before = mesh.n_vertices
+    split = mesh.cut(d, label, _on_line(spread, mesh.values[-1]))
+    if exact and mesh.n_vertices > before:
+        values = mesh.values
+        values[-1, before:] = np.minimum(values[-1, before:], np.abs(values[:-1, before:]).max(axis=0))
+    return split
+
+
+def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int, exact: bool):
     """Cut along every breakpoint of every unit that crosses it in the box.
 
     Returns the start-of-layer face of every face and the pieces of every face, shape
@@ -215,26 +250,30 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     """
     rows = np.searchsorted(view.columns, view.cutting)
     parent = np.arange(mesh.n_faces)
-    for row, unit in zip(rows, view.cutting):
-        for b in act.breaks:
-            parent = _track(parent, mesh.cut(mesh.values[row] - b, offset + int(unit), view.eps))
+    spread = view.spread[:, view.cutting]  # shape (n_breaks, n_cutting)
+    for i, (row, unit) in enumerate(zip(rows, view.cutting)):
+        for j, b in enumerate(act.breaks):
+            parent = _track(parent, _cut(mesh, mesh.values[row] - b, offset + int(unit), spread[j, i], exact))
     # A unit is above a break on a face when some vertex is clearly above it: the face's
     # average decides, and a vertex check settles averages within eps of the break.
     above = np.empty((mesh.n_faces, act.n_units), np.int8)
     above[:] = view.constant
     if rows.size:
         means = _face_means(mesh, rows)
+        face_magnitude = _face_means(mesh, np.array([mesh.values.shape[0] - 1]))
         above[:, view.cutting] = 0
-        for b in act.breaks:
-            above[:, view.cutting] += (means - b > view.eps).astype(np.int8)
-            faces, cols = np.nonzero(np.abs(means - b) <= view.eps)
+        for j, b in enumerate(act.breaks):
+            eps = _on_line(spread[j][None, :], face_magnitude)  # shape (n_faces, n_cutting)
+            above[:, view.cutting] += (means - b > eps).astype(np.int8)
+            faces, cols = np.nonzero(np.abs(means - b) <= eps)
             if faces.size:
                 top = _face_reduce(mesh.face_vertices(), mesh.values[rows], np.maximum, faces)
-                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b > view.eps).astype(np.int8)
+                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b
+                                                     > eps[faces, cols]).astype(np.int8)
     return parent, above
 
 
-def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int):
+def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int, exact: bool):
     """Cut every window whose arg-max changes in the box along its pairwise ties, then
     merge the faces of one window's cut that keep the same arg-max."""
     row_of = np.full(act.n_in, -1)
@@ -247,9 +286,10 @@ def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int):
         valid = np.flatnonzero(act._valid[w])
         rows = row_of[act.windows[w][valid]]
         for p, q in combinations(rows, 2):
-            split = mesh.cut(mesh.values[p] - mesh.values[q], offset + int(w), view.eps)
+            gap = mesh.values[p] - mesh.values[q]
+            split = _cut(mesh, gap, offset + int(w), np.max(np.abs(gap), initial=0.0), exact)
             parent, pieces = _track(parent, split), np.concatenate([pieces, pieces[split]])
-        best = valid[_winners(mesh, rows, view.eps)]
+        best = valid[_winners(mesh, rows)]
         made = first_edge + np.flatnonzero(mesh.edge_labels[first_edge:] == offset + int(w))
         sides = mesh.edge_faces[made]
         same = made[best[sides[:, 0]] == best[sides[:, 1]]]
@@ -267,11 +307,13 @@ def _regroup(per_face: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _winners(mesh: PlaneMesh, rows: np.ndarray, eps: float) -> np.ndarray:
-    """Arg-max of a window on every face: its first entry that is within ``eps`` of the
-    window's maximum at every vertex of the face (ties go to the first, as in
-    :meth:`MaxPool.pieces`). ``rows`` are the window's entries in ``mesh.values``."""
+def _winners(mesh: PlaneMesh, rows: np.ndarray) -> np.ndarray:
+    """Arg-max of a window on every face: its first entry that is within tolerance of
+    the window's maximum at every vertex of the face (ties go to the first, as in
+    :meth:`MaxPool.pieces`). ``rows`` are the window's entries in ``mesh.values``; the
+    tolerance is :func:`_on_line` of the window's spread at the largest magnitude."""
     vals = mesh.values[rows]
     gap = vals - vals.max(axis=0)
+    eps = float(_on_line(np.max(-gap, initial=0.0), mesh.values[-1].max(initial=0.0)))
     worst = _face_reduce(mesh.face_vertices(), gap, np.minimum)
     return np.argmax(worst >= -eps, axis=1)

@@ -281,7 +281,7 @@ def _min_norm_2d(region) -> float:
     A, b = region.A, region.b
     feet = A * b[:, None]  # rows have unit norm: the foot of the origin on each edge's line
     candidates = np.vstack([np.zeros((1, 2)), feet, region.vertices()])
-    inside = np.all(candidates @ A.T <= b + 1e-9 * max(1.0, np.abs(b).max()), axis=1)
+    inside = region.contains(candidates)  # to the engine's relative tolerance
     return float(np.linalg.norm(candidates[inside], axis=1).min())
 
 

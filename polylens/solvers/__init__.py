@@ -36,23 +36,26 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def _backend_class(name: str) -> type[LPBackend]:
-    """The class registered under ``name``; ValueError listing the names if unknown."""
-    if name not in BACKENDS:
-        raise ValueError(
-            f"get_backend: argument 'name' must be one of {sorted(BACKENDS)}; got {name!r}"
-        )
+def _backend_class(name: str, func: str = "get_backend", param: str = "name") -> type[LPBackend]:
+    """The class registered under ``name``; InvalidParameterError listing the names if
+    unknown, naming the public function ``func`` and its parameter ``param``."""
+    from polylens._validation import check_option
+
+    check_option(name, BACKENDS, func=func, name=param)
     module, _, attribute = BACKENDS[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
-def get_backend(name: str = "highs", **options: Any) -> LPBackend:
+def get_backend(name: str = "highs", *, func: str = "get_backend", param: str = "name", **options: Any) -> LPBackend:
     """Build the LP back end registered under ``name``.
 
     Parameters
     ----------
     name : str
         A key of :data:`BACKENDS`.
+    func, param : str, default="get_backend", "name"
+        The public function and its parameter that ``name`` came from, named in the
+        error (e.g. ``func="region_at", param="solver"``).
     **options
         Passed to the back end's constructor (HiGHS options for "highs",
         ``linprog`` options for "scipy", ``solver=`` and solve options for "cvxpy").
@@ -63,12 +66,12 @@ def get_backend(name: str = "highs", **options: Any) -> LPBackend:
 
     Raises
     ------
-    ValueError
-        If ``name`` is not registered.
+    polylens.errors.InvalidParameterError
+        If ``name`` is not registered (a ``ValueError``).
     polylens.errors.SolverError
         If the back end's library is not installed (the message names the package).
     """
-    return _backend_class(name)(**options)
+    return _backend_class(name, func, param)(**options)
 
 
 def available_backends() -> list[str]:

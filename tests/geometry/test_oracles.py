@@ -309,8 +309,9 @@ def test_radii_are_chebyshev_radii_and_bounded_flags_match_the_cone_test(d, doma
     res = enumerate_regions(net, domain, progress=False)
     for i in range(0, res.n_regions, 2):
         r = res.region(i)
-        # over R^d the radius is capped at 1 (tolerances.RADIUS_CAP times a scale of 1)
-        cap = None if domain is not None else 1.0
+        # over R^d the radius is capped at RADIUS_CAP times the space's length (the median
+        # distance of the hyperplanes at the origin from it)
+        cap = None if domain is not None else res.space.radius_cap
         assert res.radii[i] == pytest.approx(chebyshev_radius(r.A, r.b, cap), rel=1e-9, abs=1e-12)
         unbounded = domain is None and recession_cone_nonzero(r.A)
         assert r.bounded == (not unbounded) == bool(res.bounded[i])

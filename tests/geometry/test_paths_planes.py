@@ -27,38 +27,38 @@ def cnn():
 
 
 def test_polygon_areas_sum_to_the_box_area(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     assert part.areas().sum() == pytest.approx(16.0, rel=1e-9)
 
 
 def test_every_centroid_has_its_polygons_code(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     np.testing.assert_array_equal(mlp2d.codes(part.centroids()), part.codes)
 
 
 def test_polygons_match_enumeration_one_to_one(mlp2d):
-    part = plane_partition(mlp2d, box=(-1.5, 1.0))
+    part = plane_partition(mlp2d, domain=(-1.5, 1.0))
     res = enumerate_regions(mlp2d, Box(-1.5, 1.0), progress=False)
     assert {c.tobytes() for c in part.codes} == {c.tobytes() for c in res.codes}
     assert part.n_regions == res.n_regions
 
 
 def test_dense_sampling_finds_no_missing_code(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     rng = np.random.default_rng(0)
     samples = rng.uniform(-2, 2, (40_000, 2))
     assert {c.tobytes() for c in mlp2d.codes(samples)} <= {c.tobytes() for c in part.codes}
 
 
 def test_output_maps_reproduce_the_network(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     c = part.centroids()
     np.testing.assert_allclose(np.einsum("nok,nk->no", part.out_weight, c) + part.out_bias, mlp2d.forward(c),
                                rtol=1e-9, atol=1e-12)
 
 
 def test_decision_boundary_separates_classes_exactly(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     assert len(part.decision_boundary) > 0
     mids = part.decision_boundary.mean(axis=1)
     along = part.decision_boundary[:, 1] - part.decision_boundary[:, 0]
@@ -72,7 +72,7 @@ def test_decision_boundary_separates_classes_exactly(mlp2d):
 
 
 def test_shared_edges_lie_on_both_polygons(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     for (a, b), seg in zip(part.edges[:50], part.edge_segments[:50]):
         for poly in (part.polygons[a], part.polygons[b]):
             for point in seg:
@@ -89,7 +89,7 @@ def _on_boundary(poly, point, atol=1e-9):
 
 def test_plane_through_three_cnn_inputs(cnn):
     net, (a, b, c) = cnn
-    part = plane_partition(net, a, b - a, c - a, box=(0.3, 0.38))
+    part = plane_partition(net, a, b - a, c - a, domain=(0.3, 0.38))
     assert part.areas().sum() == pytest.approx(0.08 ** 2, rel=1e-9)
     np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
 
@@ -129,7 +129,7 @@ def test_path_finds_every_sampled_sign_change_with_its_unit(mlp2d):
 
 
 def test_crossings_lie_on_the_plane_partition_edges(mlp2d):
-    part = plane_partition(mlp2d, box=(-2, 2))
+    part = plane_partition(mlp2d, domain=(-2, 2))
     path = path_crossings(mlp2d, [[-1.8, -1.1], [1.3, 1.7], [1.9, -1.5]])
     boundary = [np.array(p) for p in part.polygons]
     for point in path.points:
@@ -143,7 +143,7 @@ def test_pieces_and_outputs_are_consistent(mlp2d):
     points = np.array([-1.8, -1.1]) + mids[:, None] / path.length * np.array([3.1, 2.8])
     np.testing.assert_array_equal(mlp2d.codes(points), path.codes)
     np.testing.assert_allclose(path.outputs, mlp2d.forward(points), rtol=1e-12)
-    centres, density = path.density(10)
+    centres, density = path.density_windows(10)
     assert density.sum() * path.length / 10 == pytest.approx(path.n_crossings)
 
 
@@ -205,7 +205,7 @@ def test_equal_max_pool_competitors_do_not_duplicate_regions():
     zoo.train_classifier(model, X, y, epochs=5, seed=0)
     net = PWLNet.from_torch(model, Xt[:1])
     a, b, c = (v.reshape(-1).double().numpy() for v in Xt[:3])
-    part = plane_partition(net, a, b - a, c - a, box=(0, 0.25))
+    part = plane_partition(net, a, b - a, c - a, domain=(0, 0.25))
     assert part.areas().sum() == pytest.approx(0.0625, rel=1e-9)
     assert len({code.tobytes() for code in part.codes}) == part.n_regions
     np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)

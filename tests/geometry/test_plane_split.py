@@ -36,7 +36,7 @@ def _same_partition(net, units: bool = True, **kw):
 
 
 def test_split_matches_the_region_walk_on_a_relu_mlp():
-    part = _same_partition(PWLNet.from_torch(zoo.mlp([2, 12, 12, 3], seed=4)), box=(-2, 2))
+    part = _same_partition(PWLNet.from_torch(zoo.mlp([2, 12, 12, 3], seed=4)), domain=(-2, 2))
     assert part.method == "split"
 
 
@@ -46,7 +46,7 @@ def test_split_matches_the_region_walk_on_other_activations(act):
     torch.manual_seed(1)
     seq = torch.nn.Sequential(torch.nn.Linear(2, 8), act, torch.nn.Linear(8, 8), torch.nn.ReLU(),
                               torch.nn.Linear(8, 2))
-    _same_partition(PWLNet.from_torch(seq), box=(-3, 3))
+    _same_partition(PWLNet.from_torch(seq), domain=(-3, 3))
 
 
 class _Residual(torch.nn.Module):
@@ -63,7 +63,7 @@ class _Residual(torch.nn.Module):
 
 
 def test_split_matches_the_region_walk_on_a_residual_net():
-    _same_partition(PWLNet.from_torch(_Residual(), torch.zeros(1, 2)), box=(-2, 2))
+    _same_partition(PWLNet.from_torch(_Residual(), torch.zeros(1, 2)), domain=(-2, 2))
 
 
 def test_split_matches_the_region_walk_on_a_maxpool_cnn():
@@ -74,7 +74,7 @@ def test_split_matches_the_region_walk_on_a_maxpool_cnn():
     a, b, c = Xt[:3].reshape(3, -1).double().numpy()
     # The walk also lists a max-pool window at an edge where its tied entries keep their
     # piece; the split lists the units whose piece differs, checked here from the codes.
-    part = _same_partition(net, units=False, origin=a, u=b - a, v=c - a, box=(0.3, 0.36))
+    part = _same_partition(net, units=False, origin=a, u=b - a, v=c - a, domain=(0.3, 0.36))
     np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
     for (i, j), crossed in zip(part.edges.tolist(), part.edge_units):
         assert crossed == tuple(np.flatnonzero(part.codes[i] != part.codes[j]).tolist())
@@ -84,7 +84,7 @@ def test_tied_units_cut_once_and_cross_together():
     W = np.array([[1.0, 0.5], [1.0, 0.5], [2.0, 1.0], [-0.3, 1.0]])  # units 0-2: one line
     b = np.array([0.1, 0.1, 0.2, -0.2])
     net = PWLNet.from_torch(linear_relu_net(W, b))
-    part = _same_partition(net, box=(-1, 1))
+    part = _same_partition(net, domain=(-1, 1))
     assert part.n_regions == 4
     assert (0, 1, 2) in part.edge_units
 
@@ -92,7 +92,7 @@ def test_tied_units_cut_once_and_cross_together():
 def test_lines_through_existing_vertices_split_along_diagonals():
     W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0], [1.0, 1.0]])  # four lines through the origin
     net = PWLNet.from_torch(linear_relu_net(W, np.zeros(4)))
-    part = _same_partition(net, box=(-1, 1))
+    part = _same_partition(net, domain=(-1, 1))
     assert part.n_regions == 8
     np.testing.assert_allclose(part.areas(), 0.5)
 
@@ -100,7 +100,7 @@ def test_lines_through_existing_vertices_split_along_diagonals():
 def test_a_unit_identically_at_its_break_is_in_the_lower_piece():
     W = np.array([[1.0, 0.3], [0.0, 0.0], [-0.4, 1.0]])
     net = PWLNet.from_torch(linear_relu_net(W, np.array([0.1, 0.0, 0.2])))
-    part = plane_partition(net, box=(-1, 1))
+    part = plane_partition(net, domain=(-1, 1))
     assert part.n_regions == 4
     assert not np.any(part.codes[:, 1])
     np.testing.assert_array_equal(net.codes(part.centroids()), part.codes)
@@ -108,7 +108,7 @@ def test_a_unit_identically_at_its_break_is_in_the_lower_piece():
 
 def test_split_of_a_wide_mlp_finds_every_sampled_code():
     net = PWLNet.from_torch(make_mlp(2, [32, 32, 32], seed=3))
-    part = plane_partition(net, box=(-1, 1))
+    part = plane_partition(net, domain=(-1, 1))
     assert part.areas().sum() == pytest.approx(4.0, rel=1e-9)
     samples = np.random.default_rng(0).uniform(-1, 1, (100_000, 2))
     assert {c.tobytes() for c in net.codes(samples)} <= {c.tobytes() for c in part.codes}
@@ -118,7 +118,7 @@ def test_split_of_a_wide_mlp_finds_every_sampled_code():
 def test_unknown_method_is_refused():
     net = PWLNet.from_torch(zoo.mlp([2, 3, 1], seed=0))
     with pytest.raises(ValueError, match="`method`"):
-        plane_partition(net, box=(-1, 1), method="lp")
+        plane_partition(net, domain=(-1, 1), method="lp")
 
 
 # ----------------------------------------------------------------------------- the mesh

@@ -332,7 +332,7 @@ def test_registry_lists_every_backend() -> None:
 
 
 def test_unknown_backend_lists_valid_names() -> None:
-    with pytest.raises(ValueError, match="get_backend: argument 'name'") as info:
+    with pytest.raises(ValueError, match="get_backend: `name` must be one of") as info:
         get_backend("simplex-by-hand")
     for name in BACKENDS:
         assert name in str(info.value)
