@@ -53,7 +53,7 @@ QUICK_SEEDS = 2
 def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = None, progress: bool = True,
                  config: DigitsConfig | None = None, architectures=None, language_config=None,
                  language_sizes=None, threads: int | None = 1, cache: Path | str | None = None,
-                 parallel: bool = True, command: str | None = None) -> Path:
+                 parallel: bool = True, language: bool = True, command: str | None = None) -> Path:
     """Run the experiments and write ``out/report.md``, ``out/report.json`` and the PNG figures.
 
     Parameters
@@ -86,6 +86,9 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         Folder of trained models (digits and language), default ``out / "cache"``.
     parallel : bool, default=True
         Run the language part in a second process while the digits part runs.
+    language : bool, default=True
+        Without ``quick``: also run the language models (False: the full digits part
+        alone, recorded as kind ``"digits"``).
     command : str, optional
         The command line recorded in ``report.json``.
 
@@ -100,6 +103,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
     start = time.perf_counter()
     quick = check_bool(quick, func="write_report", name="quick")
     parallel = check_bool(parallel, func="write_report", name="parallel")
+    with_language = check_bool(language, func="write_report", name="language") and not quick
     seeds = check_int(seeds, func="write_report", name="seeds", low=1, none_ok=True)
     n_digits = seeds or (QUICK_SEEDS if quick else DIGITS_SEEDS)
     n_language = seeds or LANGUAGE_SEEDS
@@ -115,7 +119,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
     cache = out / "cache" if cache is None else Path(cache)
     language_job = None
     with _torch_threads(threads):
-        if not quick:
+        if with_language:
             language_job = _start_language(out, language_config, n_language, language_sizes, cache, progress,
                                            parallel, threads)
         digits_runs = {a: run_digits_seeds(replace(base, **ARCHITECTURES[a]), range(n_digits), progress=progress,
@@ -125,7 +129,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         language = language_job() if language_job is not None else None
     record = {
         "schema": 1,
-        "kind": "quick" if quick else "full",
+        "kind": "quick" if quick else ("full" if with_language else "digits"),
         "command": command or ("polylens report --out DIR" + (" --quick" if quick else "")
                                + (f" --seeds {seeds}" if seeds else "")),
         "threads": torch.get_num_threads() if threads is None else threads,
@@ -135,7 +139,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         "language_missing": language[2] if language else None,
         "figures": _figure_record(reference, figures, out, language),
     }
-    parts = [_header(quick, n_digits, archs), seeds_markdown(record),
+    parts = [_header(quick, n_digits, archs, with_language), seeds_markdown(record),
              digits_section(reference, figures, out)]
     if language:
         parts.append(language[0])
@@ -213,9 +217,10 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def _header(quick: bool, n_seeds: int, archs: list) -> str:
+def _header(quick: bool, n_seeds: int, archs: list, with_language: bool) -> str:
     scope = ("one image classifier only (`--quick`)" if quick
-             else "image classifiers and transformer language models")
+             else "image classifiers and transformer language models" if with_language
+             else "image classifiers only (the language part was not run)")
     commands = "\n".join(f"- {purpose}: `{cmd}`" for purpose, cmd in COMMANDS.items())
     return (
         "# The polytope lens, measured\n\n"

@@ -180,9 +180,12 @@ def readme_results(record: dict) -> str:
     out = [f"*Generated from `docs/report.json` ({kind} run: `{record['command']}`; {record['seconds']:.0f} s on "
            f"{record['versions']['machine']} with {record['threads']} torch thread(s), torch "
            f"{record['versions']['torch']}). Regenerate with `python scripts/readme_results.py`.*"]
-    if kind != "full":
-        out.append("**These numbers come from a quick run (fewer paths and seeds, no language models), not a full "
-                   "report.**")
+    if kind == "quick":
+        out.append("**These numbers come from a quick run (one CNN, fewer paths and seeds, no language models), "
+                   "not a full report.**")
+    elif kind == "digits":
+        out.append("**These numbers come from the full digits part alone: the language models were not run in "
+                   "this record.**")
     for a in record["digits"]:
         p1, p2, p3 = a["prediction1"], a["prediction2"], a["prediction3"]
         h = p1["hdbscan"]
@@ -229,7 +232,7 @@ def readme_results(record: dict) -> str:
         out.append(record["language_missing"])
     fig = record.get("figures", {})
     for key, caption in fig.get("captions", {}).items():
-        out.append(f"![{caption}]({fig['files'][key]})\n\n*{caption}*")
+        out.append(f"![{caption}](docs/{fig['files'][key]})\n\n*{caption}*")
     return "\n\n".join(out)
 
 
