@@ -8,8 +8,8 @@ replicate draws ``S`` seeds with replacement, then for every drawn seed one of i
 within-model replicates (itself a resample of that model's items), and averages them.
 Its interval therefore carries both the spread between trained models and the
 uncertainty within each. It is the standard hierarchical bootstrap (resample clusters,
-then units within clusters), slightly conservative: it counts the within-model variance
-twice over the between-model one.
+then units within clusters), slightly conservative: the spread of the per-seed values
+already contains each model's within-model noise, which the second stage adds once more.
 
 :class:`SeedSummary` also says in how many seeds the statistic's own within-model
 interval lies above (or below) a reference value, the per-seed verdict.

@@ -208,7 +208,8 @@ def readme_results(record: dict) -> str:
             f"class changes; observed / permuted {_est(p2['input']['excess'])}, {_holds(p2['input']['excess'])}. "
             f"In the activations: observed / permuted {_est(p2['hidden']['excess'])}, "
             f"{_holds(p2['hidden']['excess'])}.\n"
-            f"- *Prediction 3 (a direction is valid only within its region) holds.* Scaling the activations of "
+            f"- *Prediction 3 (a direction is valid only within its region) "
+            f"{'holds' if p3['changed_top']['ci'][0] > 0 else 'is not established'}.* Scaling the activations of "
             f"`{p3['layer']}` up to {p3['top']:g}× changes the prediction for "
             f"{_n(100 * p3['changed_top']['mean'], 1)}% of images (95% CI {_n(100 * p3['changed_top']['ci'][0], 1)}–"
             f"{_n(100 * p3['changed_top']['ci'][1], 1)}%) and {_n(100 * p3['code_change_top']['mean'], 1)}% of the "
@@ -232,7 +233,7 @@ def readme_results(record: dict) -> str:
         out.append(record["language_missing"])
     fig = record.get("figures", {})
     for key, caption in fig.get("captions", {}).items():
-        out.append(f"![{caption}](docs/{fig['files'][key]})\n\n*{caption}*")
+        out.append(f"![{caption.split(' (')[0]}](docs/{fig['files'][key]})\n\n*{caption}*")
     return "\n\n".join(out)
 
 

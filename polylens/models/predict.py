@@ -15,7 +15,9 @@ def predicted_class(outputs):
     Parameters
     ----------
     outputs : ndarray or torch.Tensor of shape (..., n_outputs)
-        Logits (or scores). ``n_outputs == 1`` is a binary logit.
+        Logits (or scores). ``n_outputs == 1`` is a binary logit; a 0-d or 1-d input is
+        read as binary logits (one per entry), as
+        :func:`polylens.sampling.density.predictions` does.
 
     Returns
     -------
@@ -32,10 +34,14 @@ def predicted_class(outputs):
     [0, 1]
     """
     if hasattr(outputs, "detach"):  # a torch tensor, kept a tensor
+        if outputs.ndim < 2:
+            return (outputs > 0).long()
         return (outputs[..., 0] > 0).long() if outputs.shape[-1] == 1 else outputs.argmax(-1)
     import numpy as np
 
     outputs = np.asarray(outputs)
+    if outputs.ndim < 2:
+        return (outputs > 0).astype(np.int64)
     if outputs.shape[-1] == 1:
         return (outputs[..., 0] > 0).astype(np.int64)
     return np.argmax(outputs, axis=-1).astype(np.int64)

@@ -21,7 +21,7 @@ from polylens.experiments.monosemanticity import METHODS
 
 def test_run_digits_trains_a_classifier_better_than_chance(tiny_digits):
     assert tiny_digits.model.test_accuracy > 0.5
-    assert set(tiny_digits.seconds) == {"training", "input paths", "hidden paths", "scaling", "groupings"}
+    assert set(tiny_digits.seconds) == {"training", "input paths", "hidden paths", "scaling", "groupings", "HDBSCAN"}
 
 
 @pytest.mark.parametrize("space", ["input", "hidden"])

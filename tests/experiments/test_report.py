@@ -43,7 +43,7 @@ def test_quick_report_records_every_seed_and_its_configuration(quick_report):
     record = read_record(quick_report.parent / "report.json")
     assert record["kind"] == "quick" and record["language"] is None
     (digits,) = record["digits"]
-    assert digits["seeds"] == [0, 1] and digits["architecture"] == DigitsConfig.tiny().architecture
+    assert digits["seeds"] == [0, 1] and digits["architecture"] == "BN 8/16"  # the first of ARCHITECTURES
     assert digits["config"]["n_pairs"] == DigitsConfig.tiny().n_pairs
     assert len(digits["prediction1"]["codes_minus"]["neurons"]["values"]) == 2
     assert record["versions"]["torch"] and record["command"].endswith("--quick --seeds 2")
