@@ -53,7 +53,8 @@ QUICK_SEEDS = 2
 def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = None, progress: bool = True,
                  config: DigitsConfig | None = None, architectures=None, language_config=None,
                  language_sizes=None, threads: int | None = 1, cache: Path | str | None = None,
-                 parallel: bool = True, language: bool = True, command: str | None = None) -> Path:
+                 parallel: bool = True, language: bool = True, workers: int = 1,
+                 command: str | None = None) -> Path:
     """Run the experiments and write ``out/report.md``, ``out/report.json`` and the PNG figures.
 
     Parameters
@@ -86,6 +87,10 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         Folder of trained models (digits and language), default ``out / "cache"``.
     parallel : bool, default=True
         Run the language part in a second process while the digits part runs.
+    workers : int, default=1
+        Processes for the digits architectures: with more than 1, the architectures
+        after the first run in up to ``workers - 1`` other processes while this one runs
+        the first (whose models draw the figures).
     language : bool, default=True
         Without ``quick``: also run the language models (False: the full digits part
         alone, recorded as kind ``"digits"``).
@@ -105,6 +110,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
     parallel = check_bool(parallel, func="write_report", name="parallel")
     with_language = check_bool(language, func="write_report", name="language") and not quick
     seeds = check_int(seeds, func="write_report", name="seeds", low=1, none_ok=True)
+    workers = check_int(workers, func="write_report", name="workers", low=1)
     n_digits = seeds or (QUICK_SEEDS if quick else DIGITS_SEEDS)
     n_language = seeds or LANGUAGE_SEEDS
     archs = list(architectures) if architectures is not None else list(ARCHITECTURES)[:1 if quick else None]
@@ -122,10 +128,13 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         if with_language:
             language_job = _start_language(out, language_config, n_language, language_sizes, cache, progress,
                                            parallel, threads)
-        digits_runs = {a: run_digits_seeds(replace(base, **ARCHITECTURES[a]), range(n_digits), progress=progress,
-                                           cache=cache) for a in archs}
-        reference = digits_runs[archs[0]][0]
+        others = _start_digits([replace(base, **ARCHITECTURES[a]) for a in archs[1:]], n_digits, cache, progress,
+                               workers, threads)
+        reference_runs = run_digits_seeds(replace(base, **ARCHITECTURES[archs[0]]), range(n_digits),
+                                          progress=progress, cache=cache)
+        reference = reference_runs[0]
         figures = save_digits_figures(reference, out)
+        digits = [digits_record(reference_runs)] + [wait() for wait in others]
         language = language_job() if language_job is not None else None
     record = {
         "schema": 1,
@@ -134,7 +143,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
                                + (f" --seeds {seeds}" if seeds else "")),
         "threads": torch.get_num_threads() if threads is None else threads,
         "versions": versions(),
-        "digits": [digits_record(runs) for runs in digits_runs.values()],
+        "digits": digits,
         "language": language[1] if language else None,
         "language_missing": language[2] if language else None,
         "figures": _figure_record(reference, figures, out, language),
@@ -174,6 +183,29 @@ def _start_language(out, config, n_seeds, sizes, cache, progress, parallel, thre
         finally:
             pool.shutdown()
     return wait
+
+
+def _start_digits(configs: list, n_seeds: int, cache: Path, progress: bool, workers: int, threads):
+    """Start the digits architectures of ``configs`` (in other processes when ``workers > 1``);
+    return one function per architecture that waits for its ``digits_record``."""
+    if workers <= 1 or not configs:
+        return [lambda c=c: _digits_arch_record(c, n_seeds, cache, progress) for c in configs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(min(workers - 1, len(configs)), mp_context=multiprocessing.get_context(method),
+                               initializer=_set_threads, initargs=(threads,))
+    futures = [pool.submit(_digits_arch_record, c, n_seeds, cache, progress) for c in configs]
+    pool.shutdown(wait=False)
+    return [f.result for f in futures]
+
+
+def _digits_arch_record(config: DigitsConfig, n_seeds: int, cache: Path, progress: bool) -> dict:
+    """The ``report.json`` record of one architecture over ``n_seeds`` seeds."""
+    from polylens.experiments.record import digits_record
+
+    return digits_record(run_digits_seeds(config, range(n_seeds), progress=progress, cache=cache))
 
 
 def _set_threads(n: int | None) -> None:
