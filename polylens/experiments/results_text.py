@@ -181,8 +181,10 @@ def readme_results(record: dict) -> str:
            f"{record['versions']['machine']} with {record['threads']} torch thread(s), torch "
            f"{record['versions']['torch']}). Regenerate with `python scripts/readme_results.py`.*"]
     if kind == "quick":
-        out.append("**These numbers come from a quick run (one CNN, fewer paths and seeds, no language models), "
-                   "not a full report.**")
+        n_seeds = sorted({len(a["seeds"]) for a in record["digits"]})
+        out.append(f"**These numbers come from a quick run ({len(record['digits'])} digits CNN(s), "
+                   f"{'/'.join(map(str, n_seeds))} seeds each, the smaller sizes of `DigitsConfig.quick()`, no "
+                   "language models), not a full report.**")
     elif kind == "digits":
         out.append("**These numbers come from the full digits part alone: the language models were not run in "
                    "this record.**")
