@@ -21,6 +21,7 @@ def quick_report(tmp_path_factory):
     return write_report(out, quick=True, seeds=2, progress=False, config=DigitsConfig.tiny())
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_quick_report_writes_markdown_and_every_linked_figure(quick_report):
     text = quick_report.read_text(encoding="utf-8")
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -29,6 +30,7 @@ def test_quick_report_writes_markdown_and_every_linked_figure(quick_report):
         assert (quick_report.parent / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_quick_report_has_a_section_per_prediction_with_intervals_and_commands(quick_report):
     text = quick_report.read_text(encoding="utf-8")
     for heading in ("### Prediction 1", "### Prediction 2", "### Prediction 3", "## Across seeds"):
@@ -39,6 +41,7 @@ def test_quick_report_has_a_section_per_prediction_with_intervals_and_commands(q
     assert "--quick" in text and "## Language models" not in text
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_quick_report_records_every_seed_and_its_configuration(quick_report):
     record = read_record(quick_report.parent / "report.json")
     assert record["kind"] == "quick" and record["language"] is None
