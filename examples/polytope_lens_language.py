@@ -11,7 +11,9 @@ MiniLM-L6 when the optional package is installed
 are approximate). Writes the figures and ``language.md`` into ``--out`` and prints the
 tables, the top clusters and the wall time of every step.
 
-Run: ``python examples/polytope_lens_language.py [--out DIR] [--cache DIR]`` (training
+One model per run (``--seed``); ``polylens report`` runs two sizes over several seeds.
+
+Run: ``python examples/polytope_lens_language.py [--out DIR] [--cache DIR] [--seed S]`` (training
 takes a few minutes on 2 CPU cores the first time; the trained model is cached).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,12 +35,15 @@ def main() -> None:
     parser.add_argument("--out", default="polytope-lens-language", help="output folder")
     parser.add_argument("--cache", default=None, help="folder of the trained model (default: OUT/cache)")
     parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run (the numbers mean little)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed of the ReLU model (also sentence order and clusterings)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args()
     torch.set_num_threads(1)  # on a shared 2-core machine one thread per process is the fastest under load
     start = time.perf_counter()
     out = Path(args.out)
     config = LanguageConfig.tiny() if args.tiny else LanguageConfig()
+    config = replace(config, seed=args.seed, train=replace(config.train, seed=args.seed))
     results, missing = run_language(config, out / "cache" if args.cache is None else args.cache,
                                     progress=not args.no_progress)
     text = language_markdown(results, out, missing)

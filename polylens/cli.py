@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     report.add_argument("--quick", action="store_true",
                         help="the image-classifier part only (about a minute on 2 cores)")
+    report.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="models trained per architecture (default 5 digits CNNs, 3 ReLU language models)")
     report.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -233,7 +235,7 @@ def _enumerate(args) -> int:
 def _report(args) -> int:
     from polylens.experiments.report import write_report
 
-    path = write_report(args.out, quick=args.quick, progress=not args.no_progress)
+    path = write_report(args.out, quick=args.quick, seeds=args.seeds, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from polylens._validation import check_number, invalid
 from polylens.experiments.stats import N_BOOT, Estimate, bootstrap
 
 __all__ = ["BoundaryContrast", "contrast_near_changes", "density_profile", "binned"]
@@ -203,10 +204,8 @@ def density_profile(weights: np.ndarray, changes: list[np.ndarray], *, half_widt
         :data:`BASELINE_DRAWS` random derangements; NaN with fewer than 2 paths).
     """
     W, pos = _validate(weights, changes, None)
-    if not isinstance(half_width, (int, float, np.floating)) or isinstance(half_width, bool) \
-            or not 0 <= half_width < 0.5:
-        raise ValueError(f"density_profile: `half_width` must be a fraction of the path in [0, 0.5); "
-                         f"got {half_width!r}")
+    if not 0 <= check_number(half_width, func="density_profile", name="half_width", low=0.0) < 0.5:
+        raise invalid("density_profile", "half_width", "a fraction of the path in [0, 0.5)", half_width)
     mean = W.mean(axis=1, keepdims=True)
     keep = mean[:, 0] > 0
     R, pos = W[keep] / mean[keep], pos[keep]
@@ -253,9 +252,8 @@ def _validate(weights, changes, window) -> tuple[np.ndarray, np.ndarray]:
     if len(changes) != W.shape[0]:
         raise ValueError(f"`changes` must list the class changes of each of the {W.shape[0]} paths; "
                          f"got {len(changes)} entries")
-    if window is not None and (not isinstance(window, (int, float, np.floating)) or isinstance(window, bool)
-                               or not 0 < window < 0.5):
-        raise ValueError(f"`window` must be a fraction of the path in (0, 0.5); got {window!r}")
+    if window is not None and not 0 < check_number(window, func="contrast_near_changes", name="window") < 0.5:
+        raise invalid("contrast_near_changes", "window", "a fraction of the path in (0, 0.5)", window)
     pos = [np.asarray(c, dtype=np.float64).reshape(-1) for c in changes]
     for p, c in enumerate(pos):
         if c.size and (not np.all(np.isfinite(c)) or c.min() < 0 or c.max() > 1):

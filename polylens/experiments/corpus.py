@@ -75,8 +75,9 @@ class Corpus:
         >>> train.sources, test.sources
         (('a', 'c'), ('d',))
         """
-        if not isinstance(held_out, int) or isinstance(held_out, bool) or held_out < 2:
-            raise ValueError(f"Corpus.split: `held_out` must be an int >= 2; got {held_out!r}")
+        from polylens._validation import check_int
+
+        check_int(held_out, func="Corpus.split", name="held_out", low=2)
         test = [zlib.crc32(s.encode()) % held_out == 0 for s in self.sources]
         pick = [(d, s) for d, s, t in zip(self.documents, self.sources, test) if not t]
         rest = [(d, s) for d, s, t in zip(self.documents, self.sources, test) if t]

@@ -22,26 +22,40 @@ Every function takes a :class:`DigitsConfig`; ``DigitsConfig.tiny()`` runs in se
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from polylens import zoo
+from polylens._validation import check_bool, check_int, check_number, check_option, invalid
 from polylens.experiments.boundaries import BoundaryContrast, binned, contrast_near_changes
-from polylens.experiments.monosemanticity import GroupingComparison, compare_groupings
+from polylens.experiments.monosemanticity import GroupingComparison, HDBSCANScore, compare_groupings, hdbscan_purity
 from polylens.experiments.stats import mean_ci
 from polylens.geometry import PathCrossings, path_crossings
 from polylens.models import PWLNet
+from polylens.models.predict import predicted_class
 from polylens.sampling import codes, path_density, scale_activations
 
 __all__ = [
     "DigitsConfig", "DigitsModel", "InterpolationDensity", "ActivationScaling", "DigitsResults",
     "train_digits_cnn", "interpolation_density", "activation_scaling", "layer_groupings", "run_digits",
-    "layer_outputs",
+    "layer_outputs", "digits_model", "ARCHITECTURES", "code_hdbscan", "run_digits_seeds",
 ]
+
+ARCHITECTURES = {
+    "BN 8/16": dict(batchnorm=True, channels=(8, 16)),
+    "no BN 8/16": dict(batchnorm=False, channels=(8, 16)),
+    "BN 16/32": dict(batchnorm=True, channels=(16, 32)),
+}
+"""The digits CNNs the report compares: with and without BatchNorm, and two widths
+(keyword arguments of :class:`DigitsConfig`)."""
 
 SPACES = ("input", "hidden")
 
@@ -53,9 +67,11 @@ class DigitsConfig:
     Attributes
     ----------
     channels : tuple of int, default=(8, 16)
-        Convolution channels of :func:`polylens.zoo.digits_cnn`.
+        Convolution channels of :func:`digits_model`.
+    batchnorm : bool, default=True
+        A BatchNorm after each convolution (the layout of :func:`polylens.zoo.digits_cnn`).
     epochs : int, default=8
-    hidden : str, default="3"
+    hidden : str, default="pool1"
         The nonlinearity (module name, also its :attr:`PWLNet.layer_names` name) whose
         output space the hidden-layer paths and the scaling use: the first max pool.
     n_pairs : int, default=200
@@ -73,9 +89,12 @@ class DigitsConfig:
         Test images whose activations are scaled.
     n_exact_scaled : int, default=10
         Of those, the first are scaled exactly (the ray from 0 to the largest scale).
-    groups_layer : str, default="6"
+    groups_layer : str, default="relu2"
         The layer whose codes and activations are grouped (the second ReLU).
     n_groups : int, default=20
+    hdbscan_min_size : int, default=10
+        ``min_cluster_size`` of the paper's protocol: HDBSCAN on the Hamming distances
+        of the spline codes (:func:`~polylens.experiments.monosemanticity.hdbscan_purity`).
     n_boot : int, default=1000
         Bootstrap replicates of every interval.
     seed : int, default=0
@@ -83,8 +102,9 @@ class DigitsConfig:
     """
 
     channels: tuple[int, int] = (8, 16)
+    batchnorm: bool = True
     epochs: int = 8
-    hidden: str = "3"
+    hidden: str = "pool1"
     n_pairs: int = 200
     n_exact_input: int = 8
     n_exact_hidden: int = 24
@@ -94,31 +114,56 @@ class DigitsConfig:
     scales: tuple[float, ...] = tuple(float(s) for s in np.arange(41) / 8)
     n_scaled: int = 300
     n_exact_scaled: int = 10
-    groups_layer: str = "6"
+    groups_layer: str = "relu2"
     n_groups: int = 20
+    hdbscan_min_size: int = 10
     n_boot: int = 1000
     seed: int = 0
 
     def __post_init__(self):
         for name in ("epochs", "n_pairs", "n_exact_input", "n_exact_hidden", "steps", "n_scaled", "n_groups",
-                     "n_boot"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"DigitsConfig: `{name}` must be a positive int; got {value!r}")
-        if not isinstance(self.n_exact_scaled, (int, np.integer)) or isinstance(self.n_exact_scaled, bool) \
-                or self.n_exact_scaled < 0:
-            raise ValueError(f"DigitsConfig: `n_exact_scaled` must be an int >= 0; got {self.n_exact_scaled!r}")
+                     "n_boot", "hdbscan_min_size"):
+            check_int(getattr(self, name), func="DigitsConfig", name=name, low=1)
+        check_int(self.n_exact_scaled, func="DigitsConfig", name="n_exact_scaled", low=0)
+        check_int(self.seed, func="DigitsConfig", name="seed", low=0)
+        check_bool(self.batchnorm, func="DigitsConfig", name="batchnorm")
+        if len(self.channels) != 2:
+            raise invalid("DigitsConfig", "channels", "two channel counts", self.channels)
+        for c in self.channels:
+            check_int(c, func="DigitsConfig", name="channels", low=1)
         for w in (self.window, *self.windows):
-            if not 0 < w < 0.5:
-                raise ValueError(f"DigitsConfig: windows must lie in (0, 0.5) (fractions of a path); got {w!r}")
-        if not self.scales or not np.all(np.isfinite(self.scales)):
-            raise ValueError(f"DigitsConfig: `scales` must be a non-empty tuple of finite factors; got {self.scales!r}")
+            check_number(w, func="DigitsConfig", name="window", low=0.0, high=0.5, low_open=True)
+            if w == 0.5:
+                raise invalid("DigitsConfig", "window", "a fraction of a path in (0, 0.5)", w)
+        if not self.scales:
+            raise invalid("DigitsConfig", "scales", "a non-empty tuple of finite factors", self.scales)
+        for v in self.scales:
+            check_number(v, func="DigitsConfig", name="scales")
+
+    @property
+    def architecture(self) -> str:
+        """A short name of the CNN: ``"BN 8/16"``, ``"no BN 16/32"``, ..."""
+        return f"{'BN' if self.batchnorm else 'no BN'} {self.channels[0]}/{self.channels[1]}"
 
     @classmethod
     def tiny(cls) -> "DigitsConfig":
         """A configuration that runs in a few seconds (tests)."""
         return cls(channels=(4, 8), epochs=3, n_pairs=12, n_exact_input=1, n_exact_hidden=3, steps=64, windows=(0.02,),
                    scales=(0.0, 0.5, 1.0, 2.0, 4.0), n_scaled=40, n_exact_scaled=2, n_groups=4, n_boot=100)
+
+    @classmethod
+    def replicated(cls) -> "DigitsConfig":
+        """The configuration of a full ``polylens report``, run once per seed and architecture:
+        fewer paths, samples and exact crossings than the default, so that five seeds of
+        three CNNs fit in about ten minutes on two cores."""
+        return cls(n_pairs=120, n_exact_input=4, n_exact_hidden=8, steps=384, n_scaled=200, n_exact_scaled=4)
+
+    @classmethod
+    def quick(cls) -> "DigitsConfig":
+        """The configuration of ``polylens report --quick``: fewer paths and inputs, so that
+        two seeds run in about a minute."""
+        return cls(n_pairs=80, n_exact_input=2, n_exact_hidden=6, steps=256, n_scaled=150, n_exact_scaled=4,
+                   n_boot=500)
 
 
 @dataclass(frozen=True)
@@ -247,6 +292,9 @@ class ActivationScaling:
     n_bits : int
         Downstream code bits.
     seconds : float
+    changed_estimates : tuple of Estimate
+        ``changed`` of every scale with its bootstrap replicates (for
+        :func:`polylens.experiments.replication.across_seeds`).
     """
 
     layer: str
@@ -264,6 +312,7 @@ class ActivationScaling:
     sampled_above: np.ndarray
     n_bits: int
     seconds: float
+    changed_estimates: tuple = field(default=(), repr=False)
 
     def at(self, scale: float) -> int:
         """Index of ``scale`` in :attr:`scales`."""
@@ -286,6 +335,9 @@ class DigitsResults:
     scaling : ActivationScaling
     groupings : GroupingComparison
         Class purity of the groups of ``config.groups_layer``.
+    hdbscan : HDBSCANScore
+        The paper's protocol on the same layer: class purity of HDBSCAN clusters of its
+        spline codes.
     seconds : dict of str to float
         Wall time of every stage.
     """
@@ -295,11 +347,17 @@ class DigitsResults:
     paths: dict
     scaling: ActivationScaling
     groupings: GroupingComparison
+    hdbscan: HDBSCANScore
     seconds: dict
 
 
-def train_digits_cnn(config: DigitsConfig = DigitsConfig()) -> DigitsModel:
-    """Train :func:`polylens.zoo.digits_cnn` on scikit-learn's digits (seeded; seconds on a CPU).
+def digits_model(config: DigitsConfig = DigitsConfig()) -> torch.nn.Sequential:
+    """The untrained CNN of ``config`` (seeded): Conv [+ BatchNorm] + ReLU + MaxPool, twice, then Linear.
+
+    Modules are named ``conv1, bn1, relu1, pool1, conv2, bn2, relu2, pool2, flatten, head``
+    (no ``bn*`` without BatchNorm), so the layer names of the experiments mean the same
+    in every architecture. With BatchNorm the weights are those of
+    :func:`polylens.zoo.digits_cnn` for the same seed and channels.
 
     Parameters
     ----------
@@ -307,20 +365,72 @@ def train_digits_cnn(config: DigitsConfig = DigitsConfig()) -> DigitsModel:
 
     Returns
     -------
+    torch.nn.Sequential
+        Input (n, 1, 8, 8), output (n, 10).
+    """
+    torch.manual_seed(config.seed)
+    c1, c2 = config.channels
+    parts: list[tuple[str, torch.nn.Module]] = []
+    for k, (cin, cout) in enumerate(((1, c1), (c1, c2)), start=1):
+        parts.append((f"conv{k}", torch.nn.Conv2d(cin, cout, 3, padding=1)))
+        if config.batchnorm:
+            parts.append((f"bn{k}", torch.nn.BatchNorm2d(cout)))
+        parts += [(f"relu{k}", torch.nn.ReLU()), (f"pool{k}", torch.nn.MaxPool2d(2))]
+    parts += [("flatten", torch.nn.Flatten()), ("head", torch.nn.Linear(c2 * 2 * 2, 10))]
+    return torch.nn.Sequential(OrderedDict(parts))
+
+
+_RECIPE = 1
+"""Version of the digits training in the cache key: raised whenever training changes."""
+
+
+def _cache_file(config: DigitsConfig, cache: Path) -> Path:
+    keys = {k: v for k, v in asdict(config).items() if k in ("channels", "batchnorm", "epochs", "seed")}
+    text = json.dumps({**keys, "torch": torch.__version__, "recipe": _RECIPE}, sort_keys=True)
+    return cache / f"digits-cnn-{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
+
+
+def train_digits_cnn(config: DigitsConfig = DigitsConfig(), cache: str | Path | None = None) -> DigitsModel:
+    """Train the CNN of ``config`` on scikit-learn's digits (seeded; seconds on a CPU).
+
+    Parameters
+    ----------
+    config : DigitsConfig
+    cache : path, optional
+        Folder of trained models (created), keyed by architecture, epochs, seed and torch
+        version: a model trained before with the same key is loaded instead of trained
+        (``seconds`` is then the original training time).
+
+    Returns
+    -------
     DigitsModel
     """
     start = time.perf_counter()
     X, y, Xt, yt = zoo.digits_data(seed=config.seed)
-    model = zoo.digits_cnn(seed=config.seed, channels=config.channels)
-    train_acc = zoo.train_classifier(model, X, y, epochs=config.epochs, seed=config.seed)
+    model = digits_model(config)
+    file = None if cache is None else _cache_file(config, Path(cache))
+    if file is not None and file.exists():
+        saved = torch.load(file, weights_only=True)
+        model.load_state_dict(saved["state"])
+        model.eval()
+        train_acc, seconds = float(saved["train_accuracy"]), float(saved["seconds"])
+    else:
+        train_acc = zoo.train_classifier(model, X, y, epochs=config.epochs, seed=config.seed)
+        seconds = time.perf_counter() - start
+        if file is not None:
+            from polylens._files import atomic_output
+
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(file) as tmp:
+                torch.save({"state": model.state_dict(), "train_accuracy": train_acc, "seconds": seconds}, tmp)
     with torch.no_grad():
-        test_acc = float((model(Xt).argmax(1) == yt).float().mean())
+        test_acc = float((predicted_class(model(Xt)) == yt).float().mean())
     net = PWLNet.from_torch(model, Xt[:1])
     for name in (config.hidden, config.groups_layer):
         if name not in net.layer_names:
-            raise ValueError(f"DigitsConfig: layer {name!r} is no nonlinearity of the model; "
-                             f"choose one of {net.layer_names}")
-    return DigitsModel(model, net, X, y, Xt, yt, train_acc, test_acc, time.perf_counter() - start)
+            raise invalid("DigitsConfig", "hidden" if name == config.hidden else "groups_layer",
+                          f"a nonlinearity of the model, one of {net.layer_names}", name)
+    return DigitsModel(model, net, X, y, Xt, yt, train_acc, test_acc, seconds)
 
 
 def layer_outputs(model: torch.nn.Module, x: torch.Tensor, name: str) -> np.ndarray:
@@ -338,8 +448,7 @@ def layer_outputs(model: torch.nn.Module, x: torch.Tensor, name: str) -> np.ndar
     ndarray of shape (n, n_outputs), float64
     """
     modules = dict(model.named_modules())
-    if name not in modules:
-        raise ValueError(f"layer_outputs: `name`={name!r} is no module of the model; have {list(modules)[1:]}")
+    check_option(name, list(modules)[1:], func="layer_outputs", name="name")
     captured = []
     handle = modules[name].register_forward_hook(lambda mod, args, out: captured.append(out.detach()))
     try:
@@ -373,8 +482,7 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
     -------
     InterpolationDensity
     """
-    if space not in SPACES:
-        raise ValueError(f"interpolation_density: `space` must be one of {SPACES}; got {space!r}")
+    check_option(space, SPACES, func="interpolation_density", name="space")
     pairs = _pairs(dm, config.n_pairs, config.seed)
     at = config.hidden if space == "hidden" else None
     net = dm.net.split(at=at) if at else dm.net
@@ -386,7 +494,7 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
     for i, j in tqdm(pairs, disable=not progress, desc=f"sampled paths ({space})"):
         res = path_density(dm.model, dm.X_test[[i, j]], steps=G, at=at)
         sampled.append(res.step_flips.sum(axis=1))
-        pred = net.forward(ends[i] + frac[:, None] * (ends[j] - ends[i])).argmax(axis=1)
+        pred = predicted_class(net.forward(ends[i] + frac[:, None] * (ends[j] - ends[i])))
         classes.append(pred)
         changes.append((np.flatnonzero(pred[1:] != pred[:-1]) + 0.5) / G)
     seconds_sampled = time.perf_counter() - start
@@ -428,7 +536,7 @@ def _pairs(dm: DigitsModel, n_pairs: int, seed: int) -> np.ndarray:
     """``n_pairs`` random pairs of correctly classified test images of different classes,
     shape (n_pairs, 2); no two pairs are the same path (in either direction)."""
     with torch.no_grad():
-        correct = np.flatnonzero((dm.model(dm.X_test).argmax(1) == dm.y_test).numpy())
+        correct = np.flatnonzero((predicted_class(dm.model(dm.X_test)) == dm.y_test).numpy())
     labels = dm.y_test.numpy()
     rng = np.random.default_rng(seed)
     chosen: dict[frozenset[int], tuple[int, int]] = {}
@@ -463,8 +571,8 @@ def activation_scaling(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -
     counts = np.abs(np.diff(res.crossed, axis=0))[:, ok]
     density = counts / (np.diff(scales)[:, None] * res.norms[ok][None, :])
     density[scales[:-1] <= 0] = np.nan  # the interval from 0: see ActivationScaling.density
-    density_mean, density_ci = _row_means(density, config)
-    changed_mean, changed_ci = _row_means(res.prediction_changed.astype(np.float64), config)
+    density_mean, density_ci, _ = _row_means(density, config)
+    changed_mean, changed_ci, changed_est = _row_means(res.prediction_changed.astype(np.float64), config)
     n_bits = res.codes.layout.n_bits
     up, down = scales > 1, scales < 1
     first_up = _first(res.prediction_changed[up], scales[up])
@@ -489,18 +597,21 @@ def activation_scaling(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -
         sampled_above=res.crossed[-1, rows].astype(np.int64),
         n_bits=int(n_bits),
         seconds=time.perf_counter() - start,
+        changed_estimates=tuple(changed_est),
     )
 
 
-def _row_means(values: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray]:
+def _row_means(values: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray, list]:
     """Mean of every row of ``values`` (n_rows, n) and its bootstrap CI, shapes (n_rows,)
-    and (n_rows, 2); NaN for rows with a NaN."""
-    means, cis = np.full(len(values), np.nan), np.full((len(values), 2), np.nan)
+    and (n_rows, 2), and the Estimates (None for rows with a NaN, whose mean is NaN)."""
+    means, cis, ests = np.full(len(values), np.nan), np.full((len(values), 2), np.nan), []
     for r, row in enumerate(values):
+        est = None
         if row.size and np.all(np.isfinite(row)):
             est = mean_ci(row, n_boot=config.n_boot, seed=config.seed)
             means[r], cis[r] = est.value, est.ci
-    return means, cis
+        ests.append(est)
+    return means, cis, ests
 
 
 def _first(changed: np.ndarray, scales: np.ndarray) -> np.ndarray:
@@ -537,27 +648,53 @@ def layer_groupings(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -> G
     GroupingComparison
         Label set ``"class"``.
     """
+    acts, bits, y = _layer_data(dm, config)
+    return compare_groupings(acts, bits, {"class": y}, n_groups=config.n_groups, seed=config.seed)
+
+
+def code_hdbscan(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -> HDBSCANScore:
+    """The paper's protocol on ``config.groups_layer``: HDBSCAN clusters of the spline codes
+    (Hamming distance) of every digit, scored by class purity.
+
+    Parameters
+    ----------
+    dm : DigitsModel
+    config : DigitsConfig
+
+    Returns
+    -------
+    HDBSCANScore
+    """
+    _, bits, y = _layer_data(dm, config)
+    return hdbscan_purity(bits, {"class": y}, min_cluster_size=config.hdbscan_min_size, seed=config.seed)[0]
+
+
+def _layer_data(dm: DigitsModel, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Activations, code bits and classes of every digit (train, then test) at ``config.groups_layer``."""
     X = torch.cat([dm.X_train, dm.X_test])
     y = torch.cat([dm.y_train, dm.y_test]).numpy()
     acts = layer_outputs(dm.model, X, config.groups_layer)
     bits = codes(dm.model, X, sites=config.groups_layer, progress=False).unpack()
-    return compare_groupings(acts, bits, {"class": y}, n_groups=config.n_groups, seed=config.seed)
+    return acts, bits, y
 
 
-def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = False) -> DigitsResults:
-    """Train the CNN and run every digits experiment.
+def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = False,
+               cache: str | Path | None = None) -> DigitsResults:
+    """Train the CNN (or load it from ``cache``) and run every digits experiment.
 
     Parameters
     ----------
     config : DigitsConfig
     progress : bool, default=False
         Progress bars over paths.
+    cache : path, optional
+        Folder of trained models (see :func:`train_digits_cnn`).
 
     Returns
     -------
     DigitsResults
     """
-    dm = train_digits_cnn(config)
+    dm = train_digits_cnn(config, cache)
     seconds = {"training": dm.seconds}
     paths = {}
     for space in SPACES:
@@ -570,4 +707,31 @@ def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = False)
     start = time.perf_counter()
     groupings = layer_groupings(dm, config)
     seconds["groupings"] = time.perf_counter() - start
-    return DigitsResults(config, dm, paths, scaling, groupings, seconds)
+    start = time.perf_counter()
+    hdbscan = code_hdbscan(dm, config)
+    seconds["HDBSCAN"] = time.perf_counter() - start
+    return DigitsResults(config, dm, paths, scaling, groupings, hdbscan, seconds)
+
+
+def run_digits_seeds(config: DigitsConfig = DigitsConfig(), seeds=(0, 1, 2, 3, 4), *, progress: bool = False,
+                     cache: str | Path | None = None) -> list[DigitsResults]:
+    """:func:`run_digits` once per seed: independently trained models of one architecture.
+
+    Parameters
+    ----------
+    config : DigitsConfig
+        Its ``seed`` is replaced by each of ``seeds`` (data split, weights, training,
+        pairs, clustering and bootstrap all change with it).
+    seeds : sequence of int, default=(0, 1, 2, 3, 4)
+    progress : bool, default=False
+    cache : path, optional
+
+    Returns
+    -------
+    list of DigitsResults
+        In the order of ``seeds``.
+    """
+    seeds = [check_int(s, func="run_digits_seeds", name="seeds", low=0) for s in seeds]
+    if not seeds:
+        raise invalid("run_digits_seeds", "seeds", "at least one seed", seeds)
+    return [run_digits(replace(config, seed=s), progress=progress, cache=cache) for s in seeds]

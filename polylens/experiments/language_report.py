@@ -7,6 +7,9 @@ the largest spline-code clusters with tokens in context); :func:`plot_language` 
 mean purity per layer and method with CI error bars and chance; :func:`verdict` counts
 the layers where spline-code clusters were purer than each other method (by the 95%
 bootstrap interval of the difference in mean purity, as in the digits section).
+:func:`language_part` runs every model over seeds and token protocols
+(:func:`polylens.experiments.language.run_language_seeds`) and returns the section with
+its ``report.json`` records; :func:`language_section` is its Markdown alone.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from polylens.experiments.stats import difference_ci
 if TYPE_CHECKING:
     from polylens.experiments.language import LanguageResult
 
-__all__ = ["language_markdown", "result_markdown", "summary_markdown", "plot_language", "verdict", "Verdict", "figure_name"]
+__all__ = ["language_markdown", "result_markdown", "summary_markdown", "plot_language", "verdict", "Verdict",
+           "figure_name", "language_part", "language_section"]
 
 _LABELS = ("token", "category")
 _DPI = 130
@@ -224,3 +228,75 @@ def language_markdown(results: list["LanguageResult"], out: str | Path, missing:
         figure = plot_language(result, out / figure_name(result))
         parts.append(result_markdown(result, figure.name))
     return "\n\n".join(parts)
+
+
+def language_part(out: str | Path, *, config=None, seeds=(0, 1, 2), sizes=None, cache: str | Path | None = None,
+                  progress: bool = True) -> tuple[str, list[dict], str | None]:
+    """The language part of ``polylens report``: every model over seeds and protocols.
+
+    Parameters
+    ----------
+    out : path
+        Folder for the figures (created).
+    config : LanguageConfig, optional
+        Default ``LanguageConfig()``.
+    seeds : sequence of int, default=(0, 1, 2)
+        Training seeds of the ReLU models.
+    sizes : dict of str to LMConfig, optional
+        Default :data:`polylens.experiments.language.LM_SIZES`.
+    cache : path, optional
+        Where the trained ReLU models are cached; default ``out / "cache"``.
+    progress : bool, default=True
+
+    Returns
+    -------
+    markdown : str
+        The section: the detail (table, verdict, clusters, figure) of every model's first
+        seed under the ``"all"`` protocol. The across-seeds numbers are in the records.
+    records : list of dict
+        One :func:`polylens.experiments.record.language_record` per model and protocol.
+    missing : str or None
+        Why MiniLM was not run, or None.
+    """
+    from polylens.experiments.language import LanguageConfig, run_language_seeds
+    from polylens.experiments.record import language_record
+
+    out = Path(out)
+    config = LanguageConfig() if config is None else config
+    runs, missing = run_language_seeds(config, out / "cache" if cache is None else cache, seeds=seeds, sizes=sizes,
+                                       progress=progress)
+    keep = ("n_tokens", "max_words", "n_groups", "skip", "stride", "hdbscan_min_size")
+    records = []
+    for (name, protocol), results in runs.items():
+        shape = {k: getattr(config, k) for k in keep}
+        records.append(language_record(results, name=name, protocol=protocol, config=shape))
+    firsts = [results[0] for (name, protocol), results in runs.items() if protocol == "all"]
+    return language_markdown(firsts, out, missing), records, missing
+
+
+def language_section(out: str | Path, progress: bool = True, *, quick_config: bool = False,
+                     cache: str | Path | None = None) -> str:
+    """The language-model Markdown of one seed per model (see :func:`language_part`).
+
+    Parameters
+    ----------
+    out : path
+        Folder for the figures (created).
+    progress : bool, default=True
+    quick_config : bool, default=False
+        :meth:`LanguageConfig.tiny` (one tiny ReLU size, seed 0) instead of the full
+        configuration: a smoke test in seconds; the numbers mean little.
+    cache : path, optional
+        Where the trained ReLU models are cached; default ``out / "cache"``.
+
+    Returns
+    -------
+    str
+    """
+    from polylens.experiments.language import LanguageConfig
+
+    if quick_config:
+        config = LanguageConfig.tiny()
+        return language_part(out, config=config, seeds=(0,), sizes={"ReLU LM (tiny)": config.lm}, cache=cache,
+                             progress=progress)[0]
+    return language_part(out, seeds=(0,), cache=cache, progress=progress)[0]

@@ -26,6 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from polylens._validation import check_int, check_number
+
 __all__ = ["LMConfig", "TrainConfig", "TrainLog", "ReLULM", "train_lm", "evaluate_lm", "save_lm", "load_lm"]
 
 
@@ -59,10 +61,8 @@ class LMConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "context"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"LMConfig: `{name}` must be a positive int; got {value!r}")
-        if not 0 <= self.dropout < 1:
+            check_int(getattr(self, name), func="LMConfig", name=name, low=1)
+        if not 0 <= check_number(self.dropout, func="LMConfig", name="dropout", low=0.0) < 1:
             raise ValueError(f"LMConfig: `dropout` must be in [0, 1); got {self.dropout!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"LMConfig: `n_heads`={self.n_heads} must divide `d_model`={self.d_model}")
@@ -95,13 +95,10 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig: `{name}` must be a positive int; got {value!r}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"TrainConfig: `warmup` must be a non-negative int; got {self.warmup!r}")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig: `lr` must be positive; got {self.lr!r}")
+            check_int(getattr(self, name), func="TrainConfig", name=name, low=1)
+        check_int(self.warmup, func="TrainConfig", name="warmup", low=0)
+        check_int(self.seed, func="TrainConfig", name="seed", low=0)
+        check_number(self.lr, func="TrainConfig", name="lr", low=0.0, low_open=True)
 
 
 @dataclass

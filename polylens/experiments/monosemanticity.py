@@ -27,9 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polylens.experiments.stats import mean_ci
+from polylens._repr import short_repr
+from polylens._validation import check_int, invalid
+from polylens.experiments.stats import Estimate, mean_ci
 
-__all__ = ["purity", "GroupingScore", "GroupingComparison", "compare_groupings", "METHODS"]
+__all__ = ["purity", "GroupingScore", "GroupingComparison", "compare_groupings", "METHODS", "HDBSCANScore",
+           "hdbscan_purity", "hdbscan_codes"]
 
 METHODS = ("spline codes", "activations", "neurons", "NMF")
 """The grouping methods, in the order of :attr:`GroupingComparison.scores`."""
@@ -182,12 +185,8 @@ def compare_groupings(activations: np.ndarray, bits: np.ndarray, labels: dict[st
     """
     acts, code_bits, label_sets = _validate(activations, bits, labels)
     n = acts.shape[0]
-    if not isinstance(n_groups, (int, np.integer)) or isinstance(n_groups, bool) or not 1 <= n_groups <= n // 2:
-        raise ValueError(f"compare_groupings: `n_groups` must be an int between 1 and n // 2 = {n // 2}; "
-                         f"got {n_groups!r}")
-    if group_size is not None and (not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool)
-                                   or not 1 <= group_size <= n):
-        raise ValueError(f"compare_groupings: `group_size` must be an int between 1 and {n}; got {group_size!r}")
+    n_groups = check_int(n_groups, func="compare_groupings", name="n_groups", low=1, high=max(1, n // 2))
+    group_size = check_int(group_size, func="compare_groupings", name="group_size", low=1, high=n, none_ok=True)
     rng = np.random.default_rng(seed)
     rankings = {
         "spline codes": _code_clusters(code_bits, int(n_groups), seed),
@@ -292,3 +291,107 @@ def _chance(labels: np.ndarray, size: int, rng: np.random.Generator) -> float:
     """Mean purity of :data:`CHANCE_DRAWS` uniformly random groups of ``size`` members."""
     draws = [rng.choice(labels.size, size, replace=False) for _ in range(CHANCE_DRAWS)]
     return float(purity(labels, draws).mean())
+
+
+@short_repr
+@dataclass(frozen=True)
+class HDBSCANScore:
+    """The paper's protocol: HDBSCAN clusters of spline codes (Hamming distance), scored by purity.
+
+    Attributes
+    ----------
+    labels : str
+        Name of the label set.
+    sizes : ndarray of shape (n_clusters,), int
+        Members of every cluster (noise points belong to none).
+    purity : ndarray of shape (n_clusters,)
+        Purity of every cluster.
+    mean : Estimate
+        Mean purity over clusters, with its bootstrap interval over clusters (NaN
+        bounds without clusters).
+    weighted : float
+        Purity of all clustered points together (each cluster weighted by its size).
+    chance : float
+        Mean purity of random groups with the same sizes (drawn).
+    noise : float
+        Fraction of points HDBSCAN left unclustered.
+    min_cluster_size : int
+    """
+
+    labels: str
+    sizes: np.ndarray
+    purity: np.ndarray
+    mean: Estimate
+    weighted: float
+    chance: float
+    noise: float
+    min_cluster_size: int
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.sizes.size)
+
+
+def hdbscan_codes(bits: np.ndarray, *, min_cluster_size: int = 10) -> np.ndarray:
+    """HDBSCAN (scikit-learn's) on the Hamming distances between spline codes, as in the paper.
+
+    Parameters
+    ----------
+    bits : ndarray of shape (n, n_bits), bool
+    min_cluster_size : int, default=10
+
+    Returns
+    -------
+    ndarray of shape (n,), int
+        Cluster of every point, ``-1`` for noise.
+    """
+    from sklearn.cluster import HDBSCAN
+
+    from polylens.sampling import pairwise_hamming
+
+    b = np.asarray(bits)
+    if b.ndim != 2 or b.shape[0] < 2:
+        raise invalid("hdbscan_codes", "bits", "a bool array of shape (n >= 2, n_bits)", b.shape)
+    min_cluster_size = check_int(min_cluster_size, func="hdbscan_codes", name="min_cluster_size", low=2,
+                                 high=b.shape[0])
+    D = pairwise_hamming(np.packbits(b.astype(bool), axis=1, bitorder="little")).astype(np.float64)
+    return HDBSCAN(min_cluster_size=min_cluster_size, metric="precomputed", copy=True).fit(D).labels_
+
+
+def hdbscan_purity(bits: np.ndarray, labels: dict[str, np.ndarray] | np.ndarray, *, min_cluster_size: int = 10,
+                   seed: int = 0) -> list[HDBSCANScore]:
+    """Purity of HDBSCAN clusters of spline codes (:func:`hdbscan_codes`) under every label set.
+
+    Parameters
+    ----------
+    bits : ndarray of shape (n, n_bits), bool
+    labels : ndarray of shape (n,) or dict of str to ndarray of shape (n,)
+    min_cluster_size : int, default=10
+    seed : int, default=0
+        Chance draws and bootstrap.
+
+    Returns
+    -------
+    list of HDBSCANScore
+        One per label set, in order.
+    """
+    sets = labels if isinstance(labels, dict) else {"label": labels}
+    cluster = hdbscan_codes(bits, min_cluster_size=min_cluster_size)
+    found = np.unique(cluster[cluster >= 0])
+    groups = [np.flatnonzero(cluster == c) for c in found]
+    sizes = np.array([g.size for g in groups], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, y in sets.items():
+        codes = _encoded(np.asarray(y), f"labels[{name!r}]", "hdbscan_purity")
+        if codes.size != cluster.size:
+            raise invalid("hdbscan_purity", f"labels[{name!r}]", f"shape ({cluster.size},)", codes.shape)
+        p = purity(codes, groups) if groups else np.zeros(0)
+        mean = mean_ci(p, seed=seed) if p.size else Estimate(float("nan"), (float("nan"), float("nan")), 0.95, 0)
+        draws = [rng.choice(codes.size, int(s), replace=False) for s in sizes for _ in range(max(1, CHANCE_DRAWS
+                                                                                             // max(1, sizes.size)))]
+        chance = float(purity(codes, draws).mean()) if draws else float("nan")
+        weighted = float((p * sizes).sum() / sizes.sum()) if sizes.size else float("nan")
+        out.append(HDBSCANScore(str(name), sizes, p, mean, weighted, chance, float(np.mean(cluster < 0)),
+                                int(min_cluster_size)))
+    return out

@@ -1,10 +1,17 @@
-"""``polylens report``: run the experiments, write figures and a Markdown summary.
+"""``polylens report``: run the experiments over seeds and architectures, write figures,
+``report.md`` and ``report.json``.
 
-:func:`write_report` runs the digits experiments (:func:`polylens.experiments.digits.run_digits`),
-draws their figures (:mod:`polylens.experiments.figures`) and writes ``report.md``: per
-prediction of the polytope lens, what was measured, with 95% confidence intervals, and
-whether the prediction held -- the wording follows the numbers. Without ``quick`` it
-appends the language-model section (:func:`polylens.experiments.language.language_section`).
+:func:`write_report` trains every digits CNN of :data:`~polylens.experiments.digits.ARCHITECTURES`
+from several seeds (:func:`polylens.experiments.digits.run_digits_seeds`; trained models
+are cached by configuration), summarises every headline number across seeds
+(:mod:`polylens.experiments.record`, :mod:`polylens.experiments.replication`), draws the
+figures of the reference model (the first architecture, first seed) and writes
+``report.json`` (every number, interval, seed, configuration and version) and
+``report.md``: the across-seeds tables (:func:`polylens.experiments.results_text.seeds_markdown`),
+then the detail of the reference model, prediction by prediction, where the wording
+follows the numbers. Without ``quick`` it adds the language models
+(:func:`polylens.experiments.language_report.language_part`), run in a second process
+while the digits part runs.
 """
 
 from __future__ import annotations
@@ -12,67 +19,219 @@ from __future__ import annotations
 import platform
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from polylens._validation import check_bool, check_int
 from polylens.experiments.boundaries import BoundaryContrast
-from polylens.experiments.digits import DigitsConfig, DigitsResults, InterpolationDensity, run_digits
-from polylens.experiments.figures import save_digits_figures
+from polylens.experiments.digits import (
+    ARCHITECTURES, DigitsConfig, DigitsResults, InterpolationDensity, run_digits_seeds,
+)
+from polylens.experiments.figures import FIGURES, save_digits_figures
 from polylens.experiments.stats import Estimate, difference_ci
 
-__all__ = ["write_report", "digits_section", "COMMANDS"]
+__all__ = ["write_report", "digits_section", "COMMANDS", "DIGITS_SEEDS", "LANGUAGE_SEEDS", "QUICK_SEEDS"]
 
 COMMANDS = {
-    "quick report (image classifier only, about a minute)": "polylens report --out DIR --quick",
-    "full report (adds the language models)": "polylens report --out DIR",
+    "quick report (one digits CNN, two seeds, about a minute)": "polylens report --out DIR --quick",
+    "full report (three digits CNNs, five seeds; the language models, three seeds)": "polylens report --out DIR",
     "the digits experiments alone, with their figures": "python examples/polytope_lens_digits.py --out DIR",
 }
 """What reproduces the report, by purpose."""
 
+DIGITS_SEEDS = 5
+"""Digits models trained per architecture in a full report."""
+LANGUAGE_SEEDS = 3
+"""ReLU language models trained per size in a full report."""
+QUICK_SEEDS = 2
+"""Digits models trained in a quick report."""
 
-def write_report(out: Path | str, *, quick: bool = False, progress: bool = True,
-                 config: DigitsConfig | None = None, threads: int | None = 1) -> Path:
-    """Run the experiments and write ``out/report.md`` with its PNG figures.
+
+def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = None, progress: bool = True,
+                 config: DigitsConfig | None = None, architectures=None, language_config=None,
+                 language_sizes=None, threads: int | None = 1, cache: Path | str | None = None,
+                 parallel: bool = True, language: bool = True, workers: int = 1,
+                 command: str | None = None) -> Path:
+    """Run the experiments and write ``out/report.md``, ``out/report.json`` and the PNG figures.
 
     Parameters
     ----------
     out : path
         Folder (created if missing).
     quick : bool, default=False
-        The image-classifier part only (about a minute on two CPU cores).
+        One digits CNN (the first architecture) with :meth:`DigitsConfig.quick` and
+        :data:`QUICK_SEEDS` seeds, no language models (about a minute on two free cores).
+    seeds : int, optional
+        Models trained per architecture: default :data:`DIGITS_SEEDS` for the digits CNNs
+        and :data:`LANGUAGE_SEEDS` for the ReLU language models (:data:`QUICK_SEEDS` with
+        ``quick``); a number given here is used for both.
     progress : bool, default=True
-        Progress bars.
     config : DigitsConfig, optional
-        Sizes of the digits experiments; default ``DigitsConfig()`` (``DigitsConfig.tiny()``
-        for a smoke test).
+        Sizes of the digits experiments (``DigitsConfig.tiny()`` for a smoke test); its
+        architecture and seed are replaced per run. Default ``DigitsConfig.replicated()``
+        (``DigitsConfig.quick()`` with ``quick``).
+    architectures : sequence of str, optional
+        Keys of :data:`~polylens.experiments.digits.ARCHITECTURES`; default all of them
+        (the first with ``quick``).
+    language_config : LanguageConfig, optional
+    language_sizes : dict of str to LMConfig, optional
+        Default :data:`polylens.experiments.language.LM_SIZES`.
     threads : int or None, default=1
-        Torch threads while the digits experiments run (restored afterwards; None leaves
-        them alone). The exact engine runs many small torch operations, which more threads
-        only slow down: on a busy 2-core machine the default of 2 threads made the quick
-        report ten times slower than 1 thread.
+        Torch threads while the experiments run (restored afterwards; None leaves them
+        alone). The exact engine runs many small torch operations, which more threads
+        only slow down.
+    cache : path, optional
+        Folder of trained models (digits and language), default ``out / "cache"``.
+    parallel : bool, default=True
+        Run the language part in a second process while the digits part runs.
+    workers : int, default=1
+        Processes for the digits architectures: with more than 1, the architectures
+        after the first run in up to ``workers - 1`` other processes while this one runs
+        the first (whose models draw the figures).
+    language : bool, default=True
+        Without ``quick``: also run the language models (False: the full digits part
+        alone, recorded as kind ``"digits"``).
+    command : str, optional
+        The command line recorded in ``report.json``.
 
     Returns
     -------
     Path
         The written ``report.md``.
     """
+    from polylens.experiments.record import digits_record, versions, write_record
+    from polylens.experiments.results_text import seeds_markdown
+
     start = time.perf_counter()
+    quick = check_bool(quick, func="write_report", name="quick")
+    parallel = check_bool(parallel, func="write_report", name="parallel")
+    with_language = check_bool(language, func="write_report", name="language") and not quick
+    seeds = check_int(seeds, func="write_report", name="seeds", low=1, none_ok=True)
+    workers = check_int(workers, func="write_report", name="workers", low=1)
+    n_digits = seeds or (QUICK_SEEDS if quick else DIGITS_SEEDS)
+    n_language = seeds or LANGUAGE_SEEDS
+    archs = list(architectures) if architectures is not None else list(ARCHITECTURES)[:1 if quick else None]
+    for a in archs:
+        if a not in ARCHITECTURES:
+            from polylens._validation import invalid
+
+            raise invalid("write_report", "architectures", f"keys of ARCHITECTURES {list(ARCHITECTURES)}", a)
+    base = config if config is not None else (DigitsConfig.quick() if quick else DigitsConfig.replicated())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache" if cache is None else Path(cache)
+    language_job = None
     with _torch_threads(threads):
-        results = run_digits(DigitsConfig() if config is None else config, progress=progress)
-        figures = save_digits_figures(results, out)
-    parts = [_header(quick), digits_section(results, figures, out)]
-    if not quick:
-        from polylens.experiments.language import language_section
-
-        parts.append(language_section(out, progress))
-    parts.append(_footer(time.perf_counter() - start, threads))
+        if with_language:
+            language_job = _start_language(out, language_config, n_language, language_sizes, cache, progress,
+                                           parallel, threads)
+        others = _start_digits([replace(base, **ARCHITECTURES[a]) for a in archs[1:]], n_digits, cache, progress,
+                               workers, threads)
+        reference_runs = run_digits_seeds(replace(base, **ARCHITECTURES[archs[0]]), range(n_digits),
+                                          progress=progress, cache=cache)
+        reference = reference_runs[0]
+        figures = save_digits_figures(reference, out)
+        digits = [digits_record(reference_runs)] + [wait() for wait in others]
+        language = language_job() if language_job is not None else None
+    record = {
+        "schema": 1,
+        "kind": "quick" if quick else ("full" if with_language else "digits"),
+        "command": command or ("polylens report --out DIR" + (" --quick" if quick else "")
+                               + (f" --seeds {seeds}" if seeds else "")),
+        "threads": torch.get_num_threads() if threads is None else threads,
+        "versions": versions(),
+        "digits": digits,
+        "language": language[1] if language else None,
+        "language_missing": language[2] if language else None,
+        "figures": _figure_record(reference, figures, out, language),
+    }
+    parts = [_header(quick, n_digits, archs, with_language), seeds_markdown(record),
+             digits_section(reference, figures, out)]
+    if language:
+        parts.append(language[0])
+    record["seconds"] = time.perf_counter() - start
+    parts.append(_footer(record["seconds"], threads))
+    write_record(record, out / "report.json")
     path = out / "report.md"
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
+
+
+def _start_language(out, config, n_seeds, sizes, cache, progress, parallel, threads):
+    """Start the language part (in a second process when ``parallel``); return a function
+    that waits for it and returns ``(markdown, records, missing)``."""
+    from polylens.experiments.language_report import language_part
+
+    kwargs = dict(config=config, seeds=tuple(range(n_seeds)), sizes=sizes, cache=cache, progress=progress)
+    if not parallel:
+        return lambda: language_part(out, **kwargs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork where there is one: spawn would re-run a calling script that lacks a __main__ guard
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method), initializer=_set_threads,
+                               initargs=(threads,))
+    future = pool.submit(language_part, out, **kwargs)
+
+    def wait():
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+    return wait
+
+
+def _start_digits(configs: list, n_seeds: int, cache: Path, progress: bool, workers: int, threads):
+    """Start the digits architectures of ``configs`` (in other processes when ``workers > 1``);
+    return one function per architecture that waits for its ``digits_record``."""
+    if workers <= 1 or not configs:
+        return [lambda c=c: _digits_arch_record(c, n_seeds, cache, progress) for c in configs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(min(workers - 1, len(configs)), mp_context=multiprocessing.get_context(method),
+                               initializer=_set_threads, initargs=(threads,))
+    futures = [pool.submit(_digits_arch_record, c, n_seeds, cache, progress) for c in configs]
+    pool.shutdown(wait=False)
+    return [f.result for f in futures]
+
+
+def _digits_arch_record(config: DigitsConfig, n_seeds: int, cache: Path, progress: bool) -> dict:
+    """The ``report.json`` record of one architecture over ``n_seeds`` seeds."""
+    from polylens.experiments.record import digits_record
+
+    return digits_record(run_digits_seeds(config, range(n_seeds), progress=progress, cache=cache))
+
+
+def _set_threads(n: int | None) -> None:
+    if n is not None:
+        torch.set_num_threads(n)
+
+
+def _figure_record(reference: DigitsResults, figures: dict, out: Path, language) -> dict:
+    """File names and captions of the figures: the model, its seed and the command that draws them."""
+    cfg = reference.config
+    who = f"digits CNN {cfg.architecture}, seed {cfg.seed}; drawn by `polylens report`"
+    captions = {
+        "groupings": f"Class purity of spline-code clusters, activation clusters, neurons and NMF directions ({who})",
+        "profile": f"Boundary density around class changes against the permuted baseline ({who})",
+        "scaling": f"Activation scaling: prediction and code changes against the factor ({who})",
+    }
+    files = {k: Path(v).name for k, v in figures.items()}
+    if language and language[1]:
+        first = next(r for r in language[1] if r["protocol"] == "all")
+        import re
+
+        name = "language-" + re.sub(r"[^a-z0-9]+", "-", first["model"].lower()).strip("-") + ".png"
+        files["language"] = name
+        captions["language"] = (f"Token and category purity per MLP layer, {first['model']}, seed {first['seeds'][0]}"
+                                f", every token; drawn by `polylens report`")
+    return {"reference": {"architecture": cfg.architecture, "seed": cfg.seed}, "files": files, "captions": captions}
 
 
 @contextmanager
@@ -81,8 +240,7 @@ def _torch_threads(n: int | None):
     if n is None:
         yield
         return
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"write_report: `threads` must be a positive int or None; got {n!r}")
+    check_int(n, func="write_report", name="threads", low=1)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -91,16 +249,21 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def _header(quick: bool) -> str:
-    scope = "the image classifier only (`--quick`)" if quick else "the image classifier and the language models"
+def _header(quick: bool, n_seeds: int, archs: list, with_language: bool) -> str:
+    scope = ("one image classifier only (`--quick`)" if quick
+             else "image classifiers and transformer language models" if with_language
+             else "image classifiers only (the language part was not run)")
     commands = "\n".join(f"- {purpose}: `{cmd}`" for purpose, cmd in COMMANDS.items())
     return (
         "# The polytope lens, measured\n\n"
         "Three predictions of *Interpreting Neural Networks through the Polytope Lens* (Black, Sharkey et "
-        "al., 2022), tested on " + scope + ". Every interval is a 95% percentile bootstrap; every baseline is "
-        "computed the same way as the statistic it is compared with. Where a prediction does not hold, the "
-        "report says so.\n\n"
-        "Reproduce (CPU only, no downloads; seeds are fixed, so the numbers repeat):\n\n" + commands
+        f"al., 2022), tested on {scope}: digits CNNs {', '.join(archs)}, {n_seeds} independently trained models "
+        "each. Every interval is a 95% percentile bootstrap; every baseline is computed the same way as the "
+        "statistic it is compared with. Where a prediction does not hold, the report says so. Every number is "
+        "also in `report.json`.\n\n"
+        "Reproduce (CPU only, no downloads; seeds are fixed, but float round-off differs between CPUs, so a "
+        "trained model and its numbers differ between machines -- which is why findings are stated across "
+        "seeds):\n\n" + commands
     )
 
 
@@ -128,8 +291,9 @@ def digits_section(results: DigitsResults, figures: dict[str, Path], out: Path |
     cfg, dm = results.config, results.model
     rel = {k: Path(v).resolve().relative_to(Path(out).resolve()).as_posix() for k, v in figures.items()}
     intro = (
-        "## Image classifier: a CNN on scikit-learn's digits\n\n"
-        f"`polylens.zoo.digits_cnn(channels={cfg.channels})` (Conv+BatchNorm+ReLU+MaxPool twice, then Linear), "
+        f"## Image classifier in detail: the reference model (CNN {cfg.architecture}, seed {cfg.seed})\n\n"
+        f"`polylens.experiments.digits.digits_model` with channels {cfg.channels} "
+        f"({'Conv+BatchNorm+ReLU+MaxPool' if cfg.batchnorm else 'Conv+ReLU+MaxPool'} twice, then Linear), "
         f"trained {cfg.epochs} epochs with seed {cfg.seed}: train accuracy {dm.train_accuracy:.3f}, test accuracy "
         f"{dm.test_accuracy:.3f} ({len(dm.y_train)} train / {len(dm.y_test)} test images). Hidden layer for "
         f"paths and scaling: the output of module `{cfg.hidden}` (first max pool, "
@@ -326,6 +490,11 @@ def _groupings_part(results: DigitsResults, rel: dict) -> str:
         "",
         "- " + ";\n- ".join(verdicts) + ".",
         f"- In short, {summary}",
+        f"- The paper's protocol, HDBSCAN (scikit-learn, `min_cluster_size={results.hdbscan.min_cluster_size}`) on "
+        f"the Hamming distances of the same codes: {results.hdbscan.n_clusters} clusters, "
+        f"{results.hdbscan.noise:.0%} of the images left as noise, mean class purity {_ci(results.hdbscan.mean)} "
+        f"over clusters ({results.hdbscan.weighted:.2f} weighting clusters by size; random groups of the same "
+        f"sizes {results.hdbscan.chance:.2f}).",
         f"\n![Monosemanticity]({rel['groupings']})",
     ])
 

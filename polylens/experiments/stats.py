@@ -8,11 +8,13 @@ of a mean. Results are :class:`Estimate` objects that print as ``value (95% CI l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap", "mean_ci", "difference_ci"]
+from polylens._validation import check_int, check_number, invalid
+
+__all__ = ["Estimate", "bootstrap", "mean_ci", "difference_ci", "interval"]
 
 N_BOOT = 2000
 """Default bootstrap replicates."""
@@ -32,12 +34,17 @@ class Estimate:
         Coverage of the interval, e.g. 0.95.
     n : int
         Number of resampled units.
+    replicates : ndarray of shape (n_boot,) or None
+        The bootstrap replicates (NaN where a replicate was undefined); kept so that
+        :func:`polylens.experiments.replication.across_seeds` can resample them as the
+        second stage of a two-level bootstrap. Not part of equality or the repr.
     """
 
     value: float
     ci: tuple[float, float]
     level: float
     n: int
+    replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.value:.3g} ({self.level:.0%} CI {self.ci[0]:.3g}–{self.ci[1]:.3g})"
@@ -73,13 +80,12 @@ def bootstrap(statistic: Callable[[np.ndarray, np.random.Generator], float], n: 
     >>> est.value, est.ci[0] <= 2.5 <= est.ci[1]
     (2.5, True)
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"bootstrap: `n` must be a positive int; got {n!r}")
-    _check_options("bootstrap", n_boot, level)
+    n = check_int(n, func="bootstrap", name="n", low=1)
+    n_boot, level = _check_options("bootstrap", n_boot, level)
     rng = np.random.default_rng(seed)
     value = float(statistic(np.arange(n), rng))
     reps = np.array([statistic(rng.integers(0, n, n), rng) for _ in range(int(n_boot))], dtype=np.float64)
-    return Estimate(value, _interval(reps, level), float(level), int(n))
+    return Estimate(value, interval(reps, level), level, n, reps)
 
 
 def mean_ci(values, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> Estimate:
@@ -104,10 +110,10 @@ def mean_ci(values, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0)
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError(f"mean_ci: `values` must be a non-empty 1-D array of finite numbers; got shape {v.shape}")
-    _check_options("mean_ci", n_boot, level)
+    n_boot, level = _check_options("mean_ci", n_boot, level)
     rng = np.random.default_rng(seed)
-    reps = v[rng.integers(0, v.size, (int(n_boot), v.size))].mean(axis=1)  # bootstrap(), vectorised
-    return Estimate(float(v.mean()), _interval(reps, level), float(level), int(v.size))
+    reps = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)  # bootstrap(), vectorised
+    return Estimate(float(v.mean()), interval(reps, level), level, int(v.size), reps)
 
 
 def difference_ci(a, b, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> Estimate:
@@ -136,22 +142,23 @@ def difference_ci(a, b, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int 
         if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
             raise ValueError(f"difference_ci: `{name}` must be a non-empty 1-D array of finite numbers; "
                              f"got shape {v.shape}")
-    _check_options("difference_ci", n_boot, level)
+    n_boot, level = _check_options("difference_ci", n_boot, level)
 
     rng = np.random.default_rng(seed)
-    reps = (x[rng.integers(0, x.size, (int(n_boot), x.size))].mean(axis=1)
-            - y[rng.integers(0, y.size, (int(n_boot), y.size))].mean(axis=1))
-    return Estimate(float(x.mean() - y.mean()), _interval(reps, level), float(level), int(x.size))
+    reps = (x[rng.integers(0, x.size, (n_boot, x.size))].mean(axis=1)
+            - y[rng.integers(0, y.size, (n_boot, y.size))].mean(axis=1))
+    return Estimate(float(x.mean() - y.mean()), interval(reps, level), level, int(x.size), reps)
 
 
-def _check_options(func: str, n_boot, level) -> None:
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
-        raise ValueError(f"{func}: `n_boot` must be a positive int; got {n_boot!r}")
-    if not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
-        raise ValueError(f"{func}: `level` must lie strictly between 0 and 1; got {level!r}")
+def _check_options(func: str, n_boot, level) -> tuple[int, float]:
+    n_boot = check_int(n_boot, func=func, name="n_boot", low=1)
+    level = check_number(level, func=func, name="level", low=0.0, high=1.0, low_open=True)
+    if level >= 1:
+        raise invalid(func, "level", "a number strictly between 0 and 1", level)
+    return n_boot, level
 
 
-def _interval(reps: np.ndarray, level: float) -> tuple[float, float]:
+def interval(reps: np.ndarray, level: float) -> tuple[float, float]:
     """Percentile interval of the finite replicates (NaN bounds if there are none)."""
     reps = reps[np.isfinite(reps)]
     if reps.size == 0:

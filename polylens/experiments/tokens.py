@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = [
     "CATEGORIES", "FUNCTION_WORDS", "SPECIAL_TOKENS", "EncodedSentences",
-    "train_tokenizer", "encode_sentences", "token_category", "require_tokenizers",
+    "train_tokenizer", "encode_sentences", "token_category", "require_tokenizers", "spaced_positions",
 ]
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]")
@@ -188,8 +188,9 @@ def encode_sentences(tokenizer, sentences, *, max_tokens: int, prefix: str | Non
         ``max_tokens`` is not a positive int, no sentence has a studied token within
         ``max_tokens``, or ``prefix`` is not in the vocabulary.
     """
-    if not isinstance(max_tokens, (int, np.integer)) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise ValueError(f"encode_sentences: `max_tokens` must be a positive int; got {max_tokens!r}")
+    from polylens._validation import check_int
+
+    check_int(max_tokens, func="encode_sentences", name="max_tokens", low=1)
     tok = _plain_copy(tokenizer)
     pad_id = _pad_id(tok)
     prefix_id = None
@@ -219,6 +220,38 @@ def encode_sentences(tokenizer, sentences, *, max_tokens: int, prefix: str | Non
         ids[i, :k], mask[i, :k], spans[i, :k] = row, 1, span
         studied[i, :k] = ~np.array(special, dtype=bool)
     return EncodedSentences(tuple(kept), ids, mask, studied, spans)
+
+
+def spaced_positions(studied: np.ndarray, *, skip: int, stride: int) -> np.ndarray:
+    """The paper's token protocol: of each sentence's studied tokens, leave out the first
+    ``skip`` and keep every ``stride``-th of the rest (evenly spaced positions).
+
+    Parameters
+    ----------
+    studied : ndarray of shape (n_sentences, length), bool
+        As :attr:`EncodedSentences.studied`.
+    skip : int
+        Studied tokens left out at the start of every sentence (>= 0).
+    stride : int
+        Spacing of the kept tokens (>= 1).
+
+    Returns
+    -------
+    ndarray of shape (n_sentences, length), bool
+        A subset of ``studied``.
+
+    Examples
+    --------
+    >>> spaced_positions(np.array([[False, True, True, True, True, True, True]]), skip=1, stride=2).astype(int)
+    array([[0, 0, 1, 0, 1, 0, 1]])
+    """
+    from polylens._validation import check_int
+
+    skip = check_int(skip, func="spaced_positions", name="skip", low=0)
+    stride = check_int(stride, func="spaced_positions", name="stride", low=1)
+    mask = np.asarray(studied, dtype=bool)
+    rank = np.cumsum(mask, axis=1) - 1  # the k-th studied token of its sentence has rank k
+    return mask & (rank >= skip) & ((rank - skip) % stride == 0)
 
 
 def _plain_copy(tokenizer):

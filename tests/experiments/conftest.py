@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
+
+torch.set_num_threads(1)  # the exact engine's many small torch operations only slow down with more
 
 
 @pytest.fixture(scope="session")

