@@ -23,7 +23,7 @@ import numpy as np
 
 from polylens import tolerances as tol
 from polylens._repr import short_repr
-from polylens._validation import check_array, check_bool, check_int, check_option, invalid
+from polylens._validation import check_array, check_int, check_number, check_option, invalid
 from polylens.studies._common import adjacency, bfs_distances, check_result, locate_codes
 
 __all__ = ["pair_distances", "PairDistances", "region_path", "RegionPath", "first_layer_groups"]
@@ -216,8 +216,51 @@ def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
     return groups.reshape(-1)
 
 
+def _differing_moves(region, target: np.ndarray) -> list:
+    """Facets of ``region`` whose units take another piece in ``target``, found one LP
+    per candidate row (the Chebyshev centre of the row's face within its hyperplane):
+    ``[(rows, point, new_code)]``. Cheaper than every facet when few units differ."""
+    from polylens.geometry.region import crossed_codes
+    from polylens.solvers import LPStatus
+
+    space = region.space
+    A, b, src = region.A, region.b, region.source
+    scale = space.scale
+    unit = np.clip(src, 0, None)
+    cand = np.flatnonzero((src >= 0) & (region.code[unit] != target[unit]))
+    done = np.zeros(A.shape[0], bool)
+    groups, points = [], []
+    k = A.shape[1]
+    cap = tol.RADIUS_CAP * scale
+    for j in cand.tolist():
+        if done[j]:
+            continue
+        same = np.flatnonzero((np.abs(A - A[j]).max(axis=1) <= tol.COINCIDENT)
+                              & (np.abs(b - b[j]) <= tol.COINCIDENT * scale))
+        done[same] = True
+        others = np.setdiff1d(np.arange(A.shape[0]), same)
+        Ao, bo = A[others], b[others]
+        along = np.linalg.norm(Ao - np.outer(Ao @ A[j], A[j]), axis=1)
+        A_lp = np.vstack([np.hstack([Ao, along[:, None]]), np.append(A[j], 0.0), np.append(-A[j], 0.0)])
+        b_lp = np.concatenate([bo, [b[j], -b[j]]])
+        c = np.zeros(k + 1)
+        c[-1] = -1.0
+        lb, ub = np.full(k + 1, -np.inf), np.full(k + 1, np.inf)
+        lb[-1], ub[-1] = 0.0, cap
+        res = space.backend.solve(c, A_lp, b_lp, lb, ub)
+        space.lp_solves += 1
+        if res.status == LPStatus.OPTIMAL and res.x[-1] > tol.MIN_RADIUS * scale:
+            groups.append(same)
+            points.append(res.x[:k])
+    if not groups:
+        return []
+    points = np.array(points)
+    return list(zip(groups, points, crossed_codes(region, groups, points)))
+
+
 def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions: int = 10000,
-                heuristic: str = "first_layer", solver: str = "highs") -> RegionPath:
+                heuristic: str = "first_layer", moves: str = "auto", weight: float = 1.0,
+                solver: str = "highs") -> RegionPath:
     """A shortest facet path from the region of ``a`` to the region of ``b``, lazily.
 
     A* over regions: each step crosses one facet into a neighbour (computed on demand);
@@ -242,6 +285,16 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         then shortest. ``"hamming"``: relucent's full-code Hamming distance (faster on
         deep nets, not admissible when one facet flips several units): optimality is
         then claimed only when the length meets the first-layer lower bound.
+    moves : {"auto", "all", "differing"}, default="auto"
+        ``"all"``: cross every facet (all neighbours; the search is then exact A*).
+        ``"differing"``: cross only facets of units whose piece differs from the
+        target's, one LP per such row (much cheaper in high dimension, where a region
+        has hundreds of facets): the path found is a path, claimed shortest only when
+        its length meets the lower bound. ``"auto"``: ``"all"`` up to 6 dimensions.
+    weight : float, default=1.0
+        Weighted A*: the priority is ``g + weight * h``. Above 1 the search goes
+        greedily toward the target (far fewer regions in high dimension) and the path
+        is claimed shortest only when its length meets the lower bound.
     solver : str, default="highs"
 
     Returns
@@ -271,11 +324,15 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     domain = as_domain(domain, func=func)
     max_regions = check_int(max_regions, func=func, name="max_regions", low=1)
     heuristic = check_option(heuristic, ("first_layer", "hamming"), func=func, name="heuristic")
+    moves = check_option(moves, ("auto", "all", "differing"), func=func, name="moves")
+    weight = check_number(weight, func=func, name="weight", low=1.0)
     start_time = time.perf_counter()
     space = Space(net, domain, x0=origin, U=basis, solver=solver)
     ta = space.check_point(a, func, "a")
     tb = space.check_point(b, func, "b")
     code_a, code_b = net.codes(space.to_input(np.stack([ta, tb])))
+    every = moves == "all" or (moves == "auto" and space.dim <= 6)
+    exact = heuristic == "first_layer" and every and weight == 1.0
     groups = first_layer_groups(net, origin, basis)
     n_first = groups.size
 
@@ -288,7 +345,7 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
 
     def priority(g: int, code: np.ndarray) -> tuple:
         h_adm, h_ham = bound(code), ham(code)
-        return (g + h_adm, h_ham) if heuristic == "first_layer" else (g + h_ham, h_adm)
+        return (g + weight * h_adm, h_ham) if heuristic == "first_layer" else (g + weight * h_ham, h_adm)
 
     key_a, key_b = code_a.tobytes(), code_b.tobytes()
     lp_before = space.lp_solves
@@ -306,24 +363,28 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         if key in closed:
             continue
         g = best_g[key]
-        if heuristic == "first_layer":
+        if exact:
             lower = max(lower, f)
         if key == key_b:
             stop_reason = "found"
             closed.add(key)
-            region = build_region(space, codes[key], hint=hints[key])
-            points[key] = region.point
+            points[key] = build_region(space, codes[key], hint=hints[key] if every else None).point
             break
         if visited >= max_regions:
             stop_reason = "max_regions"
             heapq.heappush(heap, (f, _, _, key))
             break
         closed.add(key)
-        region = build_region(space, codes[key], hint=hints[key])
+        # Without every facet, skip the hinted build (it computes all facets at once).
+        region = build_region(space, codes[key], hint=hints[key] if every else None)
         points[key] = region.point
         visited += 1
-        data = region.facet_data
-        for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points)):
+        if every:
+            data = region.facet_data
+            steps = zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
+        else:
+            steps = _differing_moves(region, code_b)
+        for rows, point, new in steps:
             if new is None:
                 continue
             nkey = new.tobytes()
@@ -347,11 +408,11 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         units.reverse()
         for k in chain:
             if k not in points:
-                points[k] = build_region(space, codes[k], hint=hints[k]).point
+                points[k] = build_region(space, codes[k], hint=hints[k] if every else None).point
         path_codes = np.array([codes[k] for k in chain], dtype=np.int8)
         path_points = np.array([points[k] for k in chain])
         length = len(units)
-        optimal = heuristic == "first_layer" or length == bound(code_a)
+        optimal = exact or length == bound(code_a)
         lower = length if optimal else max(lower, bound(code_a))
     else:
         path_codes = np.zeros((0, net.n_units), np.int8)
@@ -359,7 +420,7 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         units, length, optimal = [], -1, False
         if stop_reason == "exhausted":
             lower = max(lower, bound(code_a))
-        elif heuristic == "first_layer" and heap:
+        elif exact and heap:
             lower = max(lower, int(min(h[0] for h in heap)))
     return RegionPath(path_codes, path_points, units, length, found, bool(optimal), int(lower), ham(code_a),
                       visited, len(best_g), stop_reason, space.lp_solves - lp_before,

@@ -86,7 +86,8 @@ def laplacian_spectrum(result, *, k: int = 20, classes=None) -> Spectrum:
     ----------
     result : EnumerationResult
     k : int, default=20
-        Eigenvalues computed on graphs larger than ``DENSE_LIMIT`` (all of them below).
+        Eigenvalues computed on graphs larger than ``DENSE_LIMIT`` (all of them below;
+        at most ``n_regions - 1``).
     classes : array-like of shape (n_regions,), optional
         Class of every region (default: the predicted class at its interior point).
 
@@ -102,7 +103,7 @@ def laplacian_spectrum(result, *, k: int = 20, classes=None) -> Spectrum:
     n = result.n_regions
     if n < 3:
         raise invalid(func, "result", "an enumeration of at least 3 regions", f"{n} regions")
-    k = check_int(k, func=func, name="k", low=2, high=n - 1)
+    k = min(check_int(k, func=func, name="k", low=2), n - 1)
     cls = result.predicted_class() if classes is None else np.asarray(classes)
     if cls.shape != (n,):
         raise invalid(func, "classes", f"an array of shape ({n},)", f"shape {cls.shape}")
