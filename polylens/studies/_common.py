@@ -30,15 +30,29 @@ def adjacency(n: int, edges: np.ndarray):
     return graph
 
 
-def bfs_distances(graph, sources: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Hop distances from each source, shape (n_sources, n) (``inf``: unreachable)."""
-    from scipy.sparse.csgraph import shortest_path
+def bfs_distances(graph, sources) -> np.ndarray:
+    """Hop distances from each source, shape (n_sources, n) (``inf``: unreachable).
 
-    sources = np.asarray(sources, dtype=np.int64)
-    out = np.empty((sources.size, graph.shape[0]))
-    for start in range(0, sources.size, batch):
-        idx = sources[start:start + batch]
-        out[start:start + idx.size] = shortest_path(graph, method="D", unweighted=True, directed=False, indices=idx)
+    One compiled breadth-first order per source (``scipy.sparse.csgraph``). Nodes leave
+    the queue in order, so the positions of their parents in that order never decrease:
+    each level ends where the parents' positions pass the end of the level before (one
+    ``searchsorted`` per level), several times faster than ``shortest_path``. ``graph``
+    must be symmetric (CSR).
+    """
+    from scipy.sparse.csgraph import breadth_first_order
+
+    sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+    n = graph.shape[0]
+    out = np.full((sources.size, n), np.inf)
+    for i, s in enumerate(sources.tolist()):
+        order, pred = breadth_first_order(graph, s, directed=True, return_predecessors=True)
+        position = np.empty(n, np.int64)
+        position[order] = np.arange(order.size)
+        parent_pos = position[pred[order[1:]]]  # non-decreasing
+        ends = [1]
+        while ends[-1] < order.size:
+            ends.append(1 + int(np.searchsorted(parent_pos, ends[-1], side="left")))
+        out[i, order] = np.repeat(np.arange(len(ends)), np.diff(np.r_[0, ends]))
     return out
 
 

@@ -222,7 +222,8 @@ def graph_statistics(result, *, diameter: bool = True, all_eccentricities: bool 
 
     Parameters
     ----------
-    result : EnumerationResult
+    result : EnumerationResult or PlanePartition
+        An enumeration, or the exact polygons of a plane (every region bounded).
     diameter : bool, default=True
         Compute the exact diameter (bounding breadth-first searches).
     all_eccentricities : bool, default=False
@@ -236,27 +237,33 @@ def graph_statistics(result, *, diameter: bool = True, all_eccentricities: bool 
     """
     from scipy.sparse.csgraph import connected_components
 
+    from polylens.geometry.plane import PlanePartition
+
     func = "graph_statistics"
-    result = check_result(result, func)
+    if isinstance(result, PlanePartition):
+        n, edges, dim, complete = result.n_regions, result.edges, 2, True
+        bounded = np.ones(n, bool)
+    else:
+        result = check_result(result, func)
+        n, edges, dim, complete = result.n_regions, result.edges, int(result.space.dim), bool(result.complete)
+        bounded = result.bounded
     diameter = check_bool(diameter, func=func, name="diameter")
     all_eccentricities = check_bool(all_eccentricities, func=func, name="all_eccentricities")
     max_searches = check_int(max_searches, func=func, name="max_searches", low=1, none_ok=True)
     start = time.perf_counter()
-    n = result.n_regions
-    A = adjacency(n, result.edges)
+    A = adjacency(n, edges)
     degrees = np.diff(A.indptr).astype(np.int64)
     n_comp = int(connected_components(A, directed=False)[0]) if n else 0
     ecc = None
     if n and n_comp == 1 and (diameter or all_eccentricities):
         ecc = _bounding(A, max_searches, not all_eccentricities, func)
-    bounded = result.bounded
     return GraphStatistics(
-        n_regions=n, n_edges=int(result.edges.shape[0]), input_dim=int(result.space.dim), degrees=degrees,
+        n_regions=n, n_edges=int(edges.shape[0]), input_dim=dim, degrees=degrees,
         degree_histogram=np.bincount(degrees, minlength=1), mean_degree=float(degrees.mean()) if n else 0.0,
-        mean_degree_bound=2 * int(result.space.dim), diameter=-1 if ecc is None else ecc.diameter,
+        mean_degree_bound=2 * dim, diameter=-1 if ecc is None else ecc.diameter,
         eccentricities=ecc, n_bounded=int(bounded.sum()), n_unbounded=int((~bounded).sum()),
         mean_degree_bounded=_mean(degrees[bounded]), mean_degree_unbounded=_mean(degrees[~bounded]),
-        n_components=n_comp, complete=bool(result.complete), seconds=time.perf_counter() - start,
+        n_components=n_comp, complete=complete, seconds=time.perf_counter() - start,
     )
 
 
