@@ -122,7 +122,7 @@ def _bounding(A, max_searches, diameter_only, func):
     if n_comp > 1:
         raise invalid(func, "graph", "a connected graph", f"a graph of {n_comp} components")
     lower = np.zeros(n, np.int64)
-    upper = np.full(n, np.iinfo(np.int64).max // 4)
+    upper = np.full(n, n, np.int64)  # an eccentricity is below n in a connected graph
     degree = np.diff(A.indptr)
     open_ = np.ones(n, bool)
     searches, pick_high, budget_hit = 0, True, False
@@ -130,11 +130,9 @@ def _bounding(A, max_searches, diameter_only, func):
         if max_searches is not None and searches >= max_searches:
             budget_hit = True
             break
-        cand = np.flatnonzero(open_)
-        if pick_high:  # alternate: largest upper bound, then smallest lower bound (ties: high degree)
-            v = cand[np.lexsort((-degree[cand], -upper[cand]))[0]]
-        else:
-            v = cand[np.lexsort((-degree[cand], lower[cand]))[0]]
+        # Alternate: largest upper bound, then smallest lower bound (ties: high degree).
+        key = (upper if pick_high else -lower) * (int(degree.max()) + 1) + degree
+        v = int(np.argmax(np.where(open_, key, np.iinfo(np.int64).min)))
         pick_high = not pick_high
         d = bfs_distances(A, np.array([v]))[0].astype(np.int64)
         searches += 1
