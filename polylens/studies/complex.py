@@ -235,7 +235,7 @@ def _piece_ok(result) -> tuple[np.ndarray, np.ndarray]:
             qs.append(np.full(act.n_units, q))
     if not units:
         return np.zeros(0, int), np.zeros(0, int)
-    # Labels are laid out break by break within each layer (see _labels).
+    # Labels are laid out break by break within each layer (see _signed_distances).
     return np.concatenate(units), np.concatenate(qs)
 
 

@@ -187,7 +187,8 @@ class RegionPath:
         assert (self.length == len(self.units) == self.codes.shape[0] - 1) if self.found else self.length == -1
         for (a, b), units in zip(zip(self.codes[:-1], self.codes[1:]), self.units):
             assert set(units) <= set(np.flatnonzero(a != b).tolist())
-        assert self.lower_bound <= max(self.length, self.lower_bound) and (not self.optimal or self.found)
+        assert not self.optimal or (self.found and self.lower_bound == self.length)
+        assert not self.found or self.lower_bound <= self.length
         if net is not None and self.found:
             from polylens.geometry.space import Space
 
@@ -196,20 +197,27 @@ class RegionPath:
 
 
 def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
-    """Group id of every first-layer unit (coincident hyperplanes share one), shape
-    (n_first,); first-layer units are ``0 .. n_first - 1`` of the code."""
+    """Group id of every first-layer unit (units on the same hyperplane, whatever its
+    orientation, share one), shape (n_first,); first-layer units are ``0 .. n_first - 1``
+    of the code."""
     from polylens.geometry.space import Space
 
+    from polylens.models.activations import Elementwise
+
+    if not net.activations or not isinstance(net.activations[0], Elementwise):
+        return np.zeros(0, np.int64)  # no first-layer hyperplanes to count (e.g. a max-pool first)
     space = Space(net, None, x0=origin, U=basis)
-    n_first = int(net.layer_sizes[0]) if net.layer_sizes else 0
+    n_first = int(net.layer_sizes[0])
     pre, _ = net.frozen_forms(np.zeros(net.n_units, np.int8), space.basis)
-    z = pre[0][:, :n_first] if pre else np.zeros((space.dim + 1, 0))
-    if len(net.activations) and getattr(net.activations[0], "n_in", None) != net.layer_sizes[0]:
-        return np.arange(0)  # not elementwise (max-pool first): no bound from this layer
+    z = pre[0][:, :n_first]
     rows = np.vstack([z[1:], z[:1]]).T  # (n_first, k + 1): slope | offset
     norms = np.linalg.norm(rows[:, :-1], axis=1)
     live = norms > tol.ZERO_ROW * max(1.0, norms.max(initial=0.0))
     rows[live] /= norms[live, None]
+    # Units whose rows agree up to sign share their hyperplanes (relu(a.x) and relu(-a.x)),
+    # or may share one (other breakpoints): one group, so the bound stays admissible.
+    first = np.argmax(np.abs(rows[:, :-1]) > tol.ZERO_ROW, axis=1)
+    rows *= np.where(rows[np.arange(rows.shape[0]), first] < 0, -1.0, 1.0)[:, None]
     key = np.round(rows / tol.COINCIDENT).astype(np.int64)
     key[~live] = np.arange(np.count_nonzero(~live))[:, None] - 2 ** 40  # constant units: own groups
     _, groups = np.unique(key, axis=0, return_inverse=True)

@@ -92,10 +92,8 @@ def _betti_duality(cc: CellComplex, masks: list[np.ndarray]) -> list[int]:
     e = cc.boundary[1].tocsc()[:, masks[1]].tocoo()
     remap = np.full(len(cc.cells[0]), -1)
     remap[verts] = np.arange(verts.size)
-    ends = remap[e.row].reshape(-1)
-    col = e.col
-    order = np.argsort(col, kind="stable")
-    pairs = ends[order].reshape(-1, 2)
+    order = np.argsort(e.col, kind="stable")  # the two ends of each edge, side by side
+    pairs = remap[e.row][order].reshape(-1, 2)
     b0 = int(connected_components(adjacency(verts.size, pairs), directed=False)[0])
     holes = _complement_components(cc, masks) - 1
     betti = [0] * (d + 1)

@@ -59,13 +59,15 @@ def test_budget_stops_cleanly(deep):
     assert path.length == -1 and path.codes.shape[0] == 0
 
 
-def test_coincident_units_count_once():
-    W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+@pytest.mark.parametrize("W", [[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],  # a duplicated unit
+                               [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]])  # the same line, opposite sides
+def test_units_on_one_hyperplane_count_once(W):
     from _nets import linear_relu_net
 
-    net = PWLNet.from_torch(linear_relu_net(W, np.zeros(3)))
+    net = PWLNet.from_torch(linear_relu_net(np.array(W), np.zeros(3)))
     path = region_path(net, [-1.0, -1.0], [1.0, 1.0])
-    assert path.length == 2 and path.optimal and path.hamming == 3
+    assert path.length == 2 and path.optimal and path.lower_bound == 2 and path.hamming == 3
+    path.check(net)
 
 
 @pytest.mark.slow
