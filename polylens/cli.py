@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="models trained per architecture (default 5 digits CNNs, 3 ReLU language models)")
     report.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    from polylens.studies.command import add_parser as add_graph_parser
+
+    add_graph_parser(sub, _model_command)
     return parser
 
 
@@ -252,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_demo(args.out, progress=not args.no_progress)
             print(json.dumps(summary, indent=2))
             return 0
+        if args.command == "graph":
+            from polylens.studies.command import run as run_graph
+
+            return run_graph(args)
         return {"enumerate": _enumerate, "slice": _slice, "path": _path, "report": _report}[args.command](args)
     except (PolylensError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"polylens: error: {err}", file=sys.stderr)

@@ -1,0 +1,435 @@
+"""Distances between regions, and shortest facet paths found lazily.
+
+:func:`pair_distances` compares three distances between pairs of regions of an
+enumeration (or the regions of data points): the geodesic distance in the region graph
+(fewest facets crossed), the Hamming distance of their codes and the Euclidean distance
+of their interior points, with their correlations.
+
+:func:`region_path` finds a shortest facet path between the regions of two points
+without enumerating anything: A* over neighbours, expanding one region at a time. Its
+bound is the number of distinct first-layer hyperplanes that separate a region from the
+target: crossing one facet crosses at most one first-layer hyperplane (coincident units
+count once), so the bound never overestimates and the path found is a shortest one. A
+tie-break on the full Hamming distance (relucent's heuristic) steers the search.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from polylens import tolerances as tol
+from polylens._repr import short_repr
+from polylens._validation import check_array, check_int, check_number, check_option, invalid
+from polylens.studies._common import adjacency, bfs_distances, check_result, locate_codes
+
+__all__ = ["pair_distances", "PairDistances", "region_path", "RegionPath", "first_layer_groups"]
+
+
+@short_repr
+@dataclass(frozen=True)
+class PairDistances:
+    """Three distances between pairs of regions.
+
+    Attributes
+    ----------
+    pairs : ndarray of shape (n_pairs, 2), int
+        Region indices.
+    geodesic : ndarray of shape (n_pairs,)
+        Fewest facets crossed (``inf``: disconnected).
+    hamming : ndarray of shape (n_pairs,), int
+        Units whose piece differs.
+    euclidean : ndarray of shape (n_pairs,)
+        Between interior points (Chebyshev centres), in the enumeration's coordinates.
+    pearson, spearman : dict
+        Correlations ``{"geodesic-hamming": r, "geodesic-euclidean": r, "hamming-euclidean": r}``.
+    all_pairs : bool
+        Every pair was measured (otherwise a seeded sample).
+    geodesic_below_hamming : int
+        Pairs with ``geodesic < hamming``: possible only where a facet flips several
+        units at once (deeper layers, coincident units).
+    """
+
+    pairs: np.ndarray
+    geodesic: np.ndarray
+    hamming: np.ndarray
+    euclidean: np.ndarray
+    pearson: dict
+    spearman: dict
+    all_pairs: bool
+    geodesic_below_hamming: int
+
+    def check(self) -> None:
+        assert self.pairs.shape[0] == self.geodesic.size == self.hamming.size == self.euclidean.size
+        assert np.all(self.geodesic >= 0) and np.all(self.hamming >= 0)
+        assert self.geodesic_below_hamming == int(np.count_nonzero(self.geodesic < self.hamming))
+
+
+def pair_distances(result, *, pairs=None, points=None, max_pairs: int = 20000, seed: int = 0) -> PairDistances:
+    """Geodesic, Hamming and Euclidean distances between pairs of regions.
+
+    Parameters
+    ----------
+    result : EnumerationResult
+    pairs : array-like of shape (n_pairs, 2), optional
+        Region index pairs. Default: every pair when there are at most ``max_pairs``,
+        otherwise ``max_pairs`` pairs drawn with ``seed``.
+    points : array-like of shape (n_points, k), optional
+        Data points: their regions (located through their codes) replace the regions of
+        the enumeration as the set pairs are drawn from. Points on a boundary or outside
+        the enumerated regions are dropped.
+    max_pairs : int, default=20000
+    seed : int, default=0
+
+    Returns
+    -------
+    PairDistances
+    """
+    from scipy import stats
+
+    func = "pair_distances"
+    result = check_result(result, func)
+    max_pairs = check_int(max_pairs, func=func, name="max_pairs", low=1)
+    seed = check_int(seed, func=func, name="seed", low=0)
+    n = result.n_regions
+    pool = np.arange(n)
+    if points is not None:
+        pts = check_array(points, func=func, name="points", shape=(None, result.space.dim))
+        where = locate_codes(result.codes, result.net.codes(result.space.to_input(pts)))
+        pool = np.unique(where[where >= 0])
+    if pairs is not None:
+        pairs = check_array(pairs, func=func, name="pairs", shape=(None, 2), dtype=np.int64)
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
+            raise invalid(func, "pairs", f"region indices in 0..{n - 1}", pairs)
+        all_pairs = False
+    else:
+        m = pool.size
+        if m * (m - 1) // 2 <= max_pairs:
+            i, j = np.triu_indices(m, 1)
+            pairs, all_pairs = np.stack([pool[i], pool[j]], axis=1), True
+        else:
+            rng = np.random.default_rng(seed)
+            a = rng.integers(0, m, size=(max_pairs, 2))
+            a = a[a[:, 0] != a[:, 1]]
+            pairs, all_pairs = pool[a], False
+    A = adjacency(n, result.edges)
+    sources, inverse = np.unique(pairs[:, 0], return_inverse=True)
+    dist = bfs_distances(A, sources)
+    geodesic = dist[inverse, pairs[:, 1]]
+    hamming = np.count_nonzero(result.codes[pairs[:, 0]] != result.codes[pairs[:, 1]], axis=1)
+    euclidean = np.linalg.norm(result.points[pairs[:, 0]] - result.points[pairs[:, 1]], axis=1)
+    values = {"geodesic": geodesic, "hamming": hamming.astype(float), "euclidean": euclidean}
+    finite = np.isfinite(geodesic)
+    pearson, spearman = {}, {}
+    for a, b in (("geodesic", "hamming"), ("geodesic", "euclidean"), ("hamming", "euclidean")):
+        x, y = values[a][finite], values[b][finite]
+        ok = x.size > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+        pearson[f"{a}-{b}"] = float(stats.pearsonr(x, y)[0]) if ok else float("nan")
+        spearman[f"{a}-{b}"] = float(stats.spearmanr(x, y)[0]) if ok else float("nan")
+    return PairDistances(pairs, geodesic, hamming, euclidean, pearson, spearman, all_pairs,
+                         int(np.count_nonzero(geodesic < hamming)))
+
+
+@short_repr
+@dataclass(frozen=True)
+class RegionPath:
+    """A facet path between the regions of two points, found by :func:`region_path`.
+
+    Attributes
+    ----------
+    codes : ndarray of shape (length + 1, n_units), int8
+        Codes of the regions along the path, start first (empty when not found).
+    points : ndarray of shape (length + 1, k)
+        An interior point of each.
+    units : list of tuple of int
+        The unit(s) crossed at each step.
+    length : int
+        Facets crossed (-1 when not found).
+    found : bool
+    optimal : bool
+        The path is proved shortest: A* with an admissible bound popped the target, or
+        the length equals the lower bound.
+    lower_bound : int
+        A proved lower bound on the shortest length (the best open bound when the search
+        stopped at the budget).
+    hamming : int
+        Hamming distance between the two end codes.
+    regions_visited : int
+        Regions expanded (their facets computed).
+    regions_seen : int
+        Regions reached (expanded or queued).
+    stop_reason : str
+        ``"found"``, ``"max_regions"`` or ``"exhausted"`` (no path inside the domain).
+    lp_solves : int
+    seconds : float
+    """
+
+    codes: np.ndarray
+    points: np.ndarray
+    units: list
+    length: int
+    found: bool
+    optimal: bool
+    lower_bound: int
+    hamming: int
+    regions_visited: int
+    regions_seen: int
+    stop_reason: str
+    lp_solves: int
+    seconds: float
+
+    def check(self, net=None, origin=None, basis=None) -> None:
+        """Consecutive regions differ exactly in the units crossed; with ``net``, every
+        point has its region's code."""
+        assert (self.length == len(self.units) == self.codes.shape[0] - 1) if self.found else self.length == -1
+        for (a, b), units in zip(zip(self.codes[:-1], self.codes[1:]), self.units):
+            assert set(units) <= set(np.flatnonzero(a != b).tolist())
+        assert not self.optimal or (self.found and self.lower_bound == self.length)
+        assert not self.found or self.lower_bound <= self.length
+        if net is not None and self.found:
+            from polylens.geometry.space import Space
+
+            space = Space(net, None, x0=origin, U=basis)
+            assert np.array_equal(net.codes(space.to_input(self.points)), self.codes)
+
+
+def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
+    """Group id of every first-layer unit (units on the same hyperplane, whatever its
+    orientation, share one), shape (n_first,); first-layer units are ``0 .. n_first - 1``
+    of the code."""
+    from polylens.geometry.space import Space
+
+    from polylens.models.activations import Elementwise
+
+    if not net.activations or not isinstance(net.activations[0], Elementwise):
+        return np.zeros(0, np.int64)  # no first-layer hyperplanes to count (e.g. a max-pool first)
+    space = Space(net, None, x0=origin, U=basis)
+    n_first = int(net.layer_sizes[0])
+    pre, _ = net.frozen_forms(np.zeros(net.n_units, np.int8), space.basis)
+    z = pre[0][:, :n_first]
+    rows = np.vstack([z[1:], z[:1]]).T  # (n_first, k + 1): slope | offset
+    norms = np.linalg.norm(rows[:, :-1], axis=1)
+    live = norms > tol.ZERO_ROW * max(1.0, norms.max(initial=0.0))
+    rows[live] /= norms[live, None]
+    # Units whose rows agree up to sign share their hyperplanes (relu(a.x) and relu(-a.x)),
+    # or may share one (other breakpoints): one group, so the bound stays admissible.
+    first = np.argmax(np.abs(rows[:, :-1]) > tol.ZERO_ROW, axis=1)
+    rows *= np.where(rows[np.arange(rows.shape[0]), first] < 0, -1.0, 1.0)[:, None]
+    key = np.round(rows / tol.COINCIDENT).astype(np.int64)
+    key[~live] = np.arange(np.count_nonzero(~live))[:, None] - 2 ** 40  # constant units: own groups
+    _, groups = np.unique(key, axis=0, return_inverse=True)
+    return groups.reshape(-1)
+
+
+def _differing_moves(region, target: np.ndarray) -> list:
+    """Facets of ``region`` whose units take another piece in ``target``, found one LP
+    per candidate row (the Chebyshev centre of the row's face within its hyperplane):
+    ``[(rows, point, new_code)]``. Cheaper than every facet when few units differ."""
+    from polylens.geometry.region import crossed_codes
+    from polylens.solvers import LPStatus
+
+    space = region.space
+    A, b, src = region.A, region.b, region.source
+    scale = space.scale
+    unit = np.clip(src, 0, None)
+    cand = np.flatnonzero((src >= 0) & (region.code[unit] != target[unit]))
+    done = np.zeros(A.shape[0], bool)
+    groups, points = [], []
+    k = A.shape[1]
+    cap = tol.RADIUS_CAP * scale
+    for j in cand.tolist():
+        if done[j]:
+            continue
+        same = np.flatnonzero((np.abs(A - A[j]).max(axis=1) <= tol.COINCIDENT)
+                              & (np.abs(b - b[j]) <= tol.COINCIDENT * scale))
+        done[same] = True
+        others = np.setdiff1d(np.arange(A.shape[0]), same)
+        Ao, bo = A[others], b[others]
+        along = np.linalg.norm(Ao - np.outer(Ao @ A[j], A[j]), axis=1)
+        A_lp = np.vstack([np.hstack([Ao, along[:, None]]), np.append(A[j], 0.0), np.append(-A[j], 0.0)])
+        b_lp = np.concatenate([bo, [b[j], -b[j]]])
+        c = np.zeros(k + 1)
+        c[-1] = -1.0
+        lb, ub = np.full(k + 1, -np.inf), np.full(k + 1, np.inf)
+        lb[-1], ub[-1] = 0.0, cap
+        res = space.backend.solve(c, A_lp, b_lp, lb, ub)
+        space.lp_solves += 1
+        if res.status == LPStatus.OPTIMAL and res.x[-1] > tol.MIN_RADIUS * scale:
+            groups.append(same)
+            points.append(res.x[:k])
+    if not groups:
+        return []
+    points = np.array(points)
+    return list(zip(groups, points, crossed_codes(region, groups, points)))
+
+
+def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions: int = 10000,
+                heuristic: str = "first_layer", moves: str = "auto", weight: float = 1.0,
+                solver: str = "highs") -> RegionPath:
+    """A shortest facet path from the region of ``a`` to the region of ``b``, lazily.
+
+    A* over regions: each step crosses one facet into a neighbour (computed on demand);
+    no enumeration, so it runs in any dimension (a 64-dimensional image input, a hidden
+    layer's activation space through :meth:`PWLNet.split`).
+
+    Parameters
+    ----------
+    net : PWLNet
+    a, b : array-like of shape (input_dim,) or input_shape, or (k,) with ``basis``
+        The two points.
+    domain : Box, Polyhedron, (lo, hi) or None, default=None
+        Paths stay inside it (``None``: all of the space).
+    origin, basis : array-like, optional
+        Work on the subspace ``x = origin + basis @ t`` (see :func:`polylens.region_at`).
+    max_regions : int, default=10000
+        Budget of regions expanded; the search then stops cleanly with ``found=False``
+        and the best proved lower bound.
+    heuristic : {"first_layer", "hamming"}, default="first_layer"
+        ``"first_layer"``: the admissible bound (first-layer hyperplanes separating the
+        region from the target), ties broken by the full Hamming distance; the path is
+        then shortest. ``"hamming"``: relucent's full-code Hamming distance (faster on
+        deep nets, not admissible when one facet flips several units): optimality is
+        then claimed only when the length meets the first-layer lower bound.
+    moves : {"auto", "all", "differing"}, default="auto"
+        ``"all"``: cross every facet (all neighbours; the search is then exact A*).
+        ``"differing"``: cross only facets of units whose piece differs from the
+        target's, one LP per such row (much cheaper in high dimension, where a region
+        has hundreds of facets): the path found is a path, claimed shortest only when
+        its length meets the lower bound. ``"auto"``: ``"all"`` up to 6 dimensions.
+    weight : float, default=1.0
+        Weighted A*: the priority is ``g + weight * h``. Above 1 the search goes
+        greedily toward the target (far fewer regions in high dimension) and the path
+        is claimed shortest only when its length meets the lower bound.
+    solver : str, default="highs"
+
+    Returns
+    -------
+    RegionPath
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polylens import PWLNet
+    >>> lin = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.eye(2)); _ = lin.bias.zero_()
+    >>> net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU()))
+    >>> p = region_path(net, [-1.0, -1.0], [1.0, 1.0])
+    >>> p.length, p.optimal
+    (2, True)
+    """
+    from polylens.geometry.domain import as_domain
+    from polylens.geometry.region import build_region, crossed_codes
+    from polylens.geometry.space import Space
+    from polylens.models.pwlnet import PWLNet
+
+    func = "region_path"
+    if not isinstance(net, PWLNet):
+        raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
+    domain = as_domain(domain, func=func)
+    max_regions = check_int(max_regions, func=func, name="max_regions", low=1)
+    heuristic = check_option(heuristic, ("first_layer", "hamming"), func=func, name="heuristic")
+    moves = check_option(moves, ("auto", "all", "differing"), func=func, name="moves")
+    weight = check_number(weight, func=func, name="weight", low=1.0)
+    start_time = time.perf_counter()
+    space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    ta = space.check_point(a, func, "a")
+    tb = space.check_point(b, func, "b")
+    code_a, code_b = net.codes(space.to_input(np.stack([ta, tb])))
+    every = moves == "all" or (moves == "auto" and space.dim <= 6)
+    exact = heuristic == "first_layer" and every and weight == 1.0
+    groups = first_layer_groups(net, origin, basis)
+    n_first = groups.size
+
+    def bound(code: np.ndarray) -> int:
+        diff = code[:n_first] != code_b[:n_first]
+        return int(np.unique(groups[diff]).size) if diff.any() else 0
+
+    def ham(code: np.ndarray) -> int:
+        return int(np.count_nonzero(code != code_b))
+
+    def priority(g: int, code: np.ndarray) -> tuple:
+        h_adm, h_ham = bound(code), ham(code)
+        return (g + weight * h_adm, h_ham) if heuristic == "first_layer" else (g + weight * h_ham, h_adm)
+
+    key_a, key_b = code_a.tobytes(), code_b.tobytes()
+    lp_before = space.lp_solves
+    best_g = {key_a: 0}
+    parent: dict[bytes, tuple] = {key_a: (None, (), None)}
+    codes = {key_a: code_a}
+    hints = {key_a: (ta, None)}
+    heap = [(*priority(0, code_a), 0, key_a)]
+    tie = 1
+    closed: set[bytes] = set()
+    visited, stop_reason, points = 0, "exhausted", {}
+    lower = bound(code_a)
+    while heap:
+        f, _, _, key = heapq.heappop(heap)
+        if key in closed:
+            continue
+        g = best_g[key]
+        if exact:
+            lower = max(lower, f)
+        if key == key_b:
+            stop_reason = "found"
+            closed.add(key)
+            points[key] = build_region(space, codes[key], hint=hints[key] if every else None).point
+            break
+        if visited >= max_regions:
+            stop_reason = "max_regions"
+            heapq.heappush(heap, (f, _, _, key))
+            break
+        closed.add(key)
+        # Without every facet, skip the hinted build (it computes all facets at once).
+        region = build_region(space, codes[key], hint=hints[key] if every else None)
+        points[key] = region.point
+        visited += 1
+        if every:
+            data = region.facet_data
+            steps = zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
+        else:
+            steps = _differing_moves(region, code_b)
+        for rows, point, new in steps:
+            if new is None:
+                continue
+            nkey = new.tobytes()
+            if nkey in closed or best_g.get(nkey, np.inf) <= g + 1:
+                continue
+            best_g[nkey] = g + 1
+            codes[nkey] = new
+            hints[nkey] = (point, region.A[rows[0]])
+            src = region.source[rows]
+            parent[nkey] = (key, tuple(int(u) for u in src[src >= 0]), None)
+            heapq.heappush(heap, (*priority(g + 1, new), tie, nkey))
+            tie += 1
+    found = stop_reason == "found"
+    if found:
+        chain, units = [key_b], []
+        while parent[chain[-1]][0] is not None:
+            prev, crossed, _ = parent[chain[-1]]
+            units.append(crossed)
+            chain.append(prev)
+        chain.reverse()
+        units.reverse()
+        for k in chain:
+            if k not in points:
+                points[k] = build_region(space, codes[k], hint=hints[k] if every else None).point
+        path_codes = np.array([codes[k] for k in chain], dtype=np.int8)
+        path_points = np.array([points[k] for k in chain])
+        length = len(units)
+        optimal = exact or length == bound(code_a)
+        lower = length if optimal else max(lower, bound(code_a))
+    else:
+        path_codes = np.zeros((0, net.n_units), np.int8)
+        path_points = np.zeros((0, space.dim))
+        units, length, optimal = [], -1, False
+        if stop_reason == "exhausted":
+            lower = max(lower, bound(code_a))
+        elif exact and heap:
+            lower = max(lower, int(min(h[0] for h in heap)))
+    return RegionPath(path_codes, path_points, units, length, found, bool(optimal), int(lower), ham(code_a),
+                      visited, len(best_g), stop_reason, space.lp_solves - lp_before,
+                      time.perf_counter() - start_time)

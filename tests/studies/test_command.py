@@ -1,0 +1,54 @@
+"""``polylens graph``: JSON keys, files, and refused arguments."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+import _shapes as S
+from polylens.cli import main
+
+
+def _save(tmp_path, module, name="m.pt"):
+    path = tmp_path / name
+    torch.save(module, path)
+    return str(path)
+
+
+def test_graph_json_keys_over_rd(tmp_path, capsys):
+    model = _save(tmp_path, S.annulus())
+    assert main(["graph", model, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("regions", "edges", "mean_degree", "diameter", "class_components", "decision_boundary_betti",
+                "seconds"):
+        assert key in out
+    assert out["class_components"] == {"0": 2, "1": 1}
+    assert out["decision_boundary_betti"] == [2, 2]
+    assert out["domain"] == "R^d"
+
+
+def test_graph_writes_summary_and_figures(tmp_path, capsys):
+    model = _save(tmp_path, S.disc())
+    X = np.random.default_rng(0).uniform(-1.5, 1.5, (40, 2))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", (np.abs(X).sum(axis=1) < 1).astype(int))
+    out = tmp_path / "report"
+    args = ["graph", model, "--box", "-2", "2", "--data", str(tmp_path / "X.npy"), "--labels",
+            str(tmp_path / "y.npy"), "--out", str(out), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["data"]["points"] == 40
+    for name in ("summary.json", "summary.md", "degrees.png", "geodesic_hamming.png", "classes.png",
+                 "persistence.png"):
+        assert (out / name).stat().st_size > 0
+    assert "Decision boundary Betti numbers: [1, 1]" in (out / "summary.md").read_text()
+    assert main(args) == 2  # the folder holds results already: refused, nothing replaced
+    assert "already holds" in capsys.readouterr().err
+
+
+def test_labels_need_data(tmp_path, capsys):
+    model = _save(tmp_path, S.disc())
+    assert main(["graph", model, "--labels", "y.npy"]) == 2
+    assert "--labels needs --data" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""Distances and lazy A* paths against breadth-first search on the full graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import _shapes as S
+from _nets import make_mlp
+from polylens import Box, PWLNet, enumerate_regions
+from polylens.errors import InvalidParameterError
+from polylens.studies._common import adjacency, bfs_distances, locate_codes
+from polylens.studies.distances import pair_distances, region_path
+
+
+def test_arrangement_geodesic_equals_hamming():
+    # in a hyperplane arrangement over R^d the graph distance is the number of
+    # separating hyperplanes
+    res = enumerate_regions(PWLNet.from_torch(S.arrangement(6, 2, seed=2)), None, progress=False)
+    dist = pair_distances(res)
+    assert dist.all_pairs and np.array_equal(dist.geodesic, dist.hamming)
+    dist.check()
+
+
+def test_geodesic_at_least_hamming_in_a_box():
+    res = enumerate_regions(PWLNet.from_torch(S.arrangement(7, 2, seed=3)), Box(-1, 1), progress=False)
+    dist = pair_distances(res, max_pairs=50, seed=1)
+    assert not dist.all_pairs and dist.pairs.shape[0] <= 50
+    assert np.all(dist.geodesic >= dist.hamming) and dist.geodesic_below_hamming == 0
+
+
+@pytest.fixture(scope="module")
+def deep():
+    net = PWLNet.from_torch(make_mlp(2, [8, 8], seed=1))
+    res = enumerate_regions(net, Box(-3, 3), progress=False)
+    return net, res, adjacency(res.n_regions, res.edges)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_astar_length_is_bfs_distance(deep, seed):
+    net, res, A = deep
+    a, b = np.random.default_rng(seed).uniform(-3, 3, (2, 2))
+    ia, ib = locate_codes(res.codes, net.codes(np.stack([a, b])))
+    path = region_path(net, a, b, (-3, 3))
+    assert path.found and path.optimal
+    assert path.length == bfs_distances(A, [ia])[0, ib] == path.lower_bound
+    assert path.regions_visited <= res.n_regions
+    path.check(net)
+
+
+def test_budget_stops_cleanly(deep):
+    net, res, A = deep
+    a, b = np.array([-2.9, -2.9]), np.array([2.9, 2.9])
+    ia, ib = locate_codes(res.codes, net.codes(np.stack([a, b])))
+    path = region_path(net, a, b, (-3, 3), max_regions=2)
+    assert not path.found and path.stop_reason == "max_regions" and path.regions_visited == 2
+    assert path.lower_bound <= bfs_distances(A, [ia])[0, ib]
+    assert path.length == -1 and path.codes.shape[0] == 0
+
+
+@pytest.mark.parametrize("W", [[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],  # a duplicated unit
+                               [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]])  # the same line, opposite sides
+def test_units_on_one_hyperplane_count_once(W):
+    from _nets import linear_relu_net
+
+    net = PWLNet.from_torch(linear_relu_net(np.array(W), np.zeros(3)))
+    path = region_path(net, [-1.0, -1.0], [1.0, 1.0])
+    assert path.length == 2 and path.optimal and path.lower_bound == 2 and path.hamming == 3
+    path.check(net)
+
+
+@pytest.mark.slow
+def test_high_dimensional_path_on_the_digits_cnn():
+    # 64 inputs, 480 units: no enumeration; facets of differing units only, weighted A*
+    from polylens import zoo
+
+    model = zoo.digits_cnn(seed=0, channels=(4, 8)).eval()
+    X = zoo.digits_data()[0][:1]
+    net = PWLNet.from_torch(model, X)
+    a = X[0].numpy().astype(np.float64)
+    b = a + 0.003 * np.random.default_rng(0).standard_normal(a.shape)
+    path = region_path(net, a, b, max_regions=40, heuristic="hamming", weight=4.0)
+    assert path.found and path.regions_visited <= 40
+    assert path.length >= max(path.lower_bound, 1)
+    path.check(net)  # every step crosses real facets; every point has its code
+    stopped = region_path(net, a, b, max_regions=1, heuristic="hamming", weight=4.0)
+    assert stopped.stop_reason == "max_regions" and not stopped.found
+
+
+def test_bad_arguments():
+    net = PWLNet.from_torch(S.arrangement(3, 2))
+    with pytest.raises(InvalidParameterError, match="region_path: `heuristic`"):
+        region_path(net, [0.0, 0.0], [1.0, 1.0], heuristic="fast")
+    with pytest.raises(InvalidParameterError, match="region_path: `max_regions`"):
+        region_path(net, [0.0, 0.0], [1.0, 1.0], max_regions=0)
