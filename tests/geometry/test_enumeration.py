@@ -312,12 +312,12 @@ def test_summary_is_json_ready(full):
 def _interrupt_on_call(monkeypatch, n: int):
     """Simulate Ctrl-C: the n-th region's facet crossings raise KeyboardInterrupt.
 
-    Patches the name ``crossed_codes`` that the enumeration module calls (an internal hook,
+    Patches the name ``crossed_codes`` that the expansion module calls (an internal hook,
     the only place where an interrupt can be injected deterministically).
     """
-    import polylens.geometry.enumeration as enumeration
+    import polylens.geometry.expansion as expansion
 
-    original = enumeration.crossed_codes
+    original = expansion.crossed_codes
     calls = {"n": 0}
 
     def crossing(*args, **kwargs):
@@ -326,7 +326,7 @@ def _interrupt_on_call(monkeypatch, n: int):
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(enumeration, "crossed_codes", crossing)
+    monkeypatch.setattr(expansion, "crossed_codes", crossing)
 
 
 def test_interrupted_run_stops_cleanly_and_resumes_to_the_full_answer(net2d, full, tmp_path, monkeypatch):
