@@ -132,7 +132,7 @@ def _validate(arrays: dict[str, np.ndarray], where: str, *, n_units: int, k: int
                                   f"shape {arr.shape} and dtype {arr.dtype}; {_WHAT_TO_DO}")
     n = arrays["codes"].shape[0]
     checks = [
-        ("codes", np.unique(arrays["codes"], axis=0).shape[0] == n),
+        ("codes", len(set(map(bytes, arrays["codes"]))) == n),
         ("status", np.isin(arrays["status"], (0, 1, 2)).all()),
         ("edges", arrays["edges"].size == 0 or (arrays["edges"].min() >= 0 and arrays["edges"].max() < n)),
         ("edge_unit_lengths", arrays["edge_unit_lengths"].size == 0 or (

@@ -244,15 +244,18 @@ class _Search:
         s.radii = data["radii"].tolist()
         s.bounded = data["bounded"].tolist()
         s.n_facets = data["n_facets"].tolist()
-        lengths = data["edge_unit_lengths"]
-        units = np.split(data["edge_unit_values"], np.cumsum(lengths)[:-1]) if lengths.size else []
-        s.edges = {(a, b): [tuple(u.tolist()), count] for (a, b), u, count in zip(
-            data["edges"].tolist(), units, data["edge_counts"].tolist())}
+        values = data["edge_unit_values"].tolist()
+        ends = np.cumsum(data["edge_unit_lengths"]).tolist()
+        starts = [0, *ends[:-1]]
+        s.edges = {(a, b): [tuple(values[lo:hi]), count] for (a, b), lo, hi, count in zip(
+            data["edges"].tolist(), starts, ends, data["edge_counts"].tolist())}
         s.degenerate = data["degenerate"].tolist()
-        owners = data["vertex_owner"]
+        owners, vertices = data["vertex_owner"], data["vertex_values"]
         if owners.size:
             starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            s.vertices = dict(zip(owners[starts].tolist(), np.split(data["vertex_values"], starts[1:])))
+            ends = np.r_[starts[1:], owners.size]
+            s.vertices = {owner: vertices[lo:hi] for owner, lo, hi in zip(
+                owners[starts].tolist(), starts.tolist(), ends.tolist())}
         s.maps = dict(zip(data["map_owner"].tolist(), data["map_values"]))
         s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
         pending = np.flatnonzero(data["status"] == _PENDING)
