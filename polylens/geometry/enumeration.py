@@ -488,8 +488,8 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
             write_checkpoint(path, fingerprint, search.to_arrays())
 
     terminated = _TermSignal()
-    try:
-        with terminated:
+    with terminated:  # through the final save: a SIGTERM then waits for the checkpoint
+        try:
             while search.next < len(search.codes):
                 if max_regions is not None and done >= max_regions:
                     stop_reason = "max_regions"
@@ -508,15 +508,15 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
                     start = time.perf_counter()
                     save()
                     last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-    finally:
-        bar.close()
-        search.seconds += time.perf_counter() - start
-        try:
-            save()
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
         finally:
-            expander.close()
+            bar.close()
+            search.seconds += time.perf_counter() - start
+            try:
+                save()
+            finally:
+                expander.close()
     terminated.pass_on()
     return _result(search, space, stop_reason)
 
@@ -533,7 +533,12 @@ class _TermSignal:
         self._active = False
 
     def __enter__(self) -> "_TermSignal":
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+            return self
+        previous = signal.getsignal(signal.SIGTERM)
+        # An ignored SIGTERM stays ignored; a handler set outside Python (None) could not
+        # be put back.
+        if previous is not None and previous is not signal.SIG_IGN:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
             self._active = True
         return self
