@@ -23,7 +23,7 @@ from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
 from polylens.parallel import locate
 
-__all__ = ["SearchSpec", "expand_batch", "expand_batch_packed", "Expansion", "PackedExpansions", "pack", "unpack"]
+__all__ = ["SearchSpec", "expand_batch", "expand_batch_packed", "Expansion", "PackedExpansions", "pack"]
 
 
 class SearchSpec:
@@ -165,26 +165,6 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
         n_vertices=np.array([-1 if e.vertices is None else e.vertices.shape[0] for e in expansions], dtype=np.int64),
         vertices=np.concatenate([np.zeros((0, k)), *vertices]),
     )
-
-
-def unpack(packed: PackedExpansions) -> list[Expansion]:
-    """The expansions of a packed batch, in order (the inverse of :func:`pack`)."""
-    units = packed.units.tolist()
-    unit_ends = np.cumsum(packed.n_units).tolist()
-    crossings = [
-        (code, (hint[0], hint[1]), tuple(units[end - n:end]))
-        for code, hint, end, n in zip(packed.codes, packed.hints, unit_ends, packed.n_units.tolist())
-    ]
-    cross_ends = np.cumsum(packed.n_crossings).tolist()
-    vertex_ends = np.cumsum(np.maximum(packed.n_vertices, 0)).tolist()
-    out = []
-    for j, (index, empty, notes) in enumerate(zip(packed.index.tolist(), packed.empty, packed.notes)):
-        nc, nv = int(packed.n_crossings[j]), int(packed.n_vertices[j])
-        vertices = None if nv < 0 else packed.vertices[vertex_ends[j] - nv:vertex_ends[j]]
-        out.append(Expansion(index, empty, crossings[cross_ends[j] - nc:cross_ends[j]], notes, packed.point[j],
-                             float(packed.radius[j]), bool(packed.bounded[j]), int(packed.n_facets[j]), vertices,
-                             packed.out_map[j], int(packed.lp_solves[j])))
-    return out
 
 
 def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:

