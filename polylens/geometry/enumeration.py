@@ -178,6 +178,8 @@ class _Search:
         self.next = 0
         self.k = k
         self.n_units = n_units
+        self._no_point = np.full(k, np.nan)  # placeholder of a pending region (never written into)
+        self._no_point.flags.writeable = False
 
     def add(self, code: np.ndarray, hint: np.ndarray | None = None) -> int:
         """Index of ``code``, appended (with its hint, shape (2, k)) if new."""
@@ -189,7 +191,7 @@ class _Search:
             self.codes.append(code)
             self.hints.append(np.full((2, self.k), np.nan) if hint is None else np.array(hint))
             self.status.append(_PENDING)
-            self.points.append(np.full(self.k, np.nan))
+            self.points.append(self._no_point)
             self.radii.append(np.nan)
             self.bounded.append(False)
             self.n_facets.append(0)
@@ -392,16 +394,18 @@ def _merge(search: _Search, batch: PackedExpansions) -> int:
     n_vertices = batch.n_vertices.tolist()
     vertex_ends = np.cumsum(np.maximum(batch.n_vertices, 0)).tolist()
     index, edges, status = search.index, search.edges, search.status
+    rows = zip(batch.index.tolist(), batch.lp_solves.tolist(), batch.empty, batch.notes, n_vertices, vertex_ends,
+               cross_starts, cross_ends, list(batch.point), list(batch.out_map), batch.radius.tolist(),
+               batch.bounded.tolist(), batch.n_facets.tolist())
     finished = 0
-    for j, (i, lp_solves, empty, notes) in enumerate(zip(batch.index.tolist(), batch.lp_solves.tolist(),
-                                                          batch.empty, batch.notes)):
+    for i, lp_solves, empty, notes, nv, v_end, c_start, c_end, point, out_map, radius, bounded, n_facets in rows:
         search.lp_solves += lp_solves
         if empty is not None:
             status[i] = _EMPTY
             search.degenerate.append(empty)
             continue
         search.degenerate.extend(notes)
-        for c in range(cross_starts[j], cross_ends[j]):
+        for c in range(c_start, c_end):
             key = keys[c * u:(c + 1) * u]
             other = index.get(key)
             if other is None:
@@ -413,13 +417,13 @@ def _merge(search: _Search, batch: PackedExpansions) -> int:
             else:
                 entry[1] += 1
         status[i] = _DONE
-        if n_vertices[j] >= 0:
-            search.vertices[i] = batch.vertices[vertex_ends[j] - n_vertices[j]:vertex_ends[j]]
-        search.maps[i] = batch.out_map[j]
-        search.points[i] = batch.point[j]
-        search.radii[i] = float(batch.radius[j])
-        search.bounded[i] = bool(batch.bounded[j])
-        search.n_facets[i] = int(batch.n_facets[j])
+        if nv >= 0:
+            search.vertices[i] = batch.vertices[v_end - nv:v_end]
+        search.maps[i] = out_map
+        search.points[i] = point
+        search.radii[i] = radius
+        search.bounded[i] = bounded
+        search.n_facets[i] = n_facets
         finished += 1
     return finished
 
