@@ -197,14 +197,6 @@ class _Search:
             self.n_facets.append(0)
         return j
 
-    def edge(self, i: int, j: int, units: tuple) -> None:
-        key = (i, j) if i < j else (j, i)
-        entry = self.edges.get(key)
-        if entry is None:
-            self.edges[key] = [units, 1]
-        else:
-            entry[1] += 1
-
     # ---------------------------------------------------------------- checkpoints
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as the arrays of a checkpoint (:data:`~polylens.geometry.checkpoint.LAYOUT`)."""

@@ -158,7 +158,7 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
         bounded=np.array([e.bounded for e in expansions], dtype=bool),
         out_map=np.array([e.out_map for e in expansions], dtype=np.float64).reshape(-1, n_outputs, 1 + k),
         n_crossings=np.array([len(e.crossings) for e in expansions], dtype=np.int64),
-        codes=np.array([c[0] for c in crossings], dtype=np.int8).reshape(-1, n_units),
+        codes=np.array([c[0] for c in crossings], dtype=np.int8).reshape(len(crossings), n_units),
         hints=np.array([c[1] for c in crossings], dtype=np.float64).reshape(-1, 2, k),
         n_units=np.array([len(c[2]) for c in crossings], dtype=np.int64),
         units=np.array([u for c in crossings for u in c[2]], dtype=np.int64),
