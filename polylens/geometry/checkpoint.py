@@ -1,9 +1,10 @@
 """Checkpoint files of an enumeration: checking the path, writing, reading, validating.
 
 A checkpoint is an uncompressed ``.npz`` archive of plain arrays (no pickles) that holds
-the whole state of a search (see :class:`polylens.geometry.enumeration`'s ``_Search``):
+the whole state of a search (``_Search`` in :mod:`polylens.geometry.enumeration`):
 every region found, finished or pending, the graph so far and the counters, with the
-fingerprint of the net, domain and subspace it belongs to. It is written atomically
+fingerprint of the net, domain and subspace it belongs to. The layout is the one earlier
+versions wrote, so their checkpoints still resume. It is written atomically
 (a temporary file moved into place), so an interruption while writing leaves the
 previous checkpoint intact. Reading validates every array against :data:`LAYOUT` before
 anything is used, so a corrupt, truncated or foreign file raises
