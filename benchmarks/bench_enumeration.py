@@ -197,6 +197,8 @@ ROWS: list[Row] = [
     Row((2, 32, 32, 32, 1), 1.0, "relucent"),
     Row((4, 12, 12, 1), 1.0, "relucent"),
     Row((2, 64, 64, 64), 1.0, None, final_linear=False),
+    Row((2, 12, 12), None, None, final_linear=False),
+    Row((3, 24, 24), 1.0, None, final_linear=False),
     # 6-32-32 has well over a million regions in [-1,1]^6 (2e7 samples already hit
     # 1.38e6 distinct codes), i.e. tens of minutes for any exact tool: by default it is
     # a rate measurement over the first 20000 regions (--no-budget runs it to the end).
@@ -321,6 +323,7 @@ def run_polylens(seq_hidden, row: Row, max_regions: int | None = None) -> Result
     except ImportError as e:
         return Result(f"not importable ({e})")
     d = row.dims[0]
+    rss_before = _peak_rss_mib()
     t0 = time.perf_counter()
     net = PWLNet.from_torch(seq_hidden)
     domain = None if row.box is None else Box(-row.box * np.ones(d), row.box * np.ones(d))
@@ -334,8 +337,17 @@ def run_polylens(seq_hidden, row: Row, max_regions: int | None = None) -> Result
         "complete": getattr(res, "complete", None),
         "stop_reason": getattr(res, "stop_reason", None),
         "degenerate": len(getattr(res, "degenerate", []) or []),
+        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_grew": _peak_rss_mib() > rss_before,
     }
     return Result(n=int(res.n_regions), seconds=dt, codes=_polylens_codes(res, n_neurons), info=info)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def guarded(fn, *args) -> Result:
@@ -631,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         rps = f"{poly.n / poly.seconds:.0f}" if poly.n and poly.seconds else "—"
         lps = poly.info.get("lp_solves") if poly.n is not None else None
         lpr = f"{lps / poly.n:.3f}" if lps is not None and poly.n else "—"
+        rss = poly.info.get("peak_rss_mib")
+        peak = "—" if rss is None else f"{rss:.0f}" + ("" if poly.info.get("peak_rss_grew") else " (not raised)")
         table.append(
             [
                 row.net_name,
@@ -644,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                 speed,
                 rps,
                 lpr,
+                peak,
             ]
         )
 
@@ -659,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         "speed-up",
         "polylens regions/s",
         "polylens LPs/region",
+        "peak RSS MiB",
     ]
     total = time.perf_counter() - t_start
     print()
@@ -676,7 +692,9 @@ def main(argv: list[str] | None = None) -> int:
         "parx: compute_partition(seq, [0]*d, method='exact_python') over R^d (final Linear dropped by parx); "
         "relucent: Complex(seq).bfs(nworkers=1, cube_radius=1, cube_mode='intersect'); "
         "polylens: enumerate_regions(PWLNet.from_torch(seq without final Linear), Box(-1, 1) | None). "
-        "Times are wall-clock seconds of that call, after a warm-up run of each tool."
+        "Times are wall-clock seconds of that call, after a warm-up run of each tool. "
+        "Peak RSS: the process's peak resident memory after the row (rows run in order; "
+        "'not raised': the row stayed below an earlier peak)."
     )
     print(f"Total benchmark wall time: {total:.0f} s")
     if notes:

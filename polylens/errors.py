@@ -11,13 +11,14 @@ with one ``except`` clause; warnings derive from :class:`PolylensWarning`.
 ``InfeasibleRegionError``   a region or domain is empty or thinner than tolerance
 ``SolverError``             an LP back end is missing or failed
 ``TaskError``               a task failed on a Dask worker
+``CheckpointError``         a checkpoint file cannot be resumed from
 ``PolylensWarning``         a degenerate configuration was met and reported
 ==========================  =====================================================
 """
 
 __all__ = [
     "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
-    "SolverError", "TaskError", "PolylensWarning",
+    "SolverError", "TaskError", "PolylensWarning", "CheckpointError",
 ]
 
 
@@ -68,3 +69,9 @@ class PolylensWarning(UserWarning):
 class InvariantError(PolylensError, AssertionError):
     """A result failed one of its invariants (see ``EnumerationResult.check`` and
     ``PlanePartition.check``): the message names the first violation."""
+
+
+class CheckpointError(PolylensError):
+    """A checkpoint file cannot be resumed from: it is empty, truncated, corrupt or not a
+    checkpoint, or it belongs to another net, domain or subspace (the message names the
+    file and what to do)."""

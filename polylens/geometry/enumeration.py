@@ -7,15 +7,16 @@ set is connected; over all of R^k the same search runs with unbounded regions al
 (every LP and hull step copes with unboundedness, so no region is missed however far
 out it lies).
 
-A budget (``max_regions``) or Ctrl-C stops the search cleanly with a partial result; a
-checkpoint file (which records every finished region and the frontier) lets a later call
-resume without repeating work.
+A budget (``max_regions``), Ctrl-C or SIGTERM stops the search cleanly with a partial
+result; a checkpoint file (which records every finished region and the frontier; format
+in :mod:`polylens.geometry.checkpoint`) lets a later call resume without repeating work.
 
-Expanding a region is a pure task, :func:`expand_batch` (the search's :class:`SearchSpec`
-and a batch of codes -> one :class:`~polylens.geometry.expansion.Expansion` per code).
-The driver merges expansions strictly in frontier order, so the result does not depend
-on where the tasks ran: in-process, one region at a time, or on a Dask cluster
-(``client=``), in batches across workers (see :mod:`polylens.parallel`).
+Expanding a region is a pure task, :func:`~polylens.geometry.expansion.expand_batch`
+(the search's :class:`~polylens.geometry.expansion.SearchSpec` and a batch of codes ->
+one :class:`~polylens.geometry.expansion.Expansion` per code). The driver merges
+expansions strictly in frontier order, so the result does not depend on where the tasks
+ran: in-process, one region at a time, or on a Dask cluster (``client=``), in batches
+across workers (see :mod:`polylens.parallel`).
 """
 
 from __future__ import annotations
@@ -23,25 +24,30 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import signal
+import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from polylens import tolerances as tol
-from polylens.errors import InfeasibleRegionError, PolylensError
-from polylens.geometry.expansion import Expansion, PackedExpansions, pack, unpack
-from polylens.geometry.facet_finding import METHODS, compute_facets
-from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
+from polylens._repr import short_repr
+from polylens._validation import check_bool, check_int, check_number, check_option, invalid
+from polylens.errors import InfeasibleRegionError
+from polylens.geometry.checkpoint import check_checkpoint_path, read_checkpoint, write_checkpoint
+from polylens.geometry.domain import as_domain
+from polylens.geometry.expansion import PackedExpansions, SearchSpec, expand_batch_packed
+from polylens.geometry.facet_finding import METHODS
+from polylens.geometry.region import Region, build_region
 from polylens.geometry.space import Space
 from polylens.models.pwlnet import PWLNet
-from polylens.parallel import TaskQueue, check_client, locate
+from polylens.parallel import TaskQueue, check_client
+from polylens.solvers import BACKENDS
 
-__all__ = ["enumerate_regions", "EnumerationResult", "SearchSpec", "expand_batch", "expand_batch_packed"]
+__all__ = ["enumerate_regions", "EnumerationResult"]
 
 _PENDING, _DONE, _EMPTY = 0, 1, 2
 
@@ -53,6 +59,7 @@ BATCH_REGIONS = 256
 MIN_BATCH_REGIONS = 32
 
 
+@short_repr
 @dataclass(eq=False)
 class EnumerationResult:
     """Every region found by :func:`enumerate_regions` (arrays indexed by region).
@@ -166,7 +173,8 @@ class EnumerationResult:
 
 
 class _Search:
-    """Mutable state of one search; saved to and restored from a checkpoint."""
+    """Mutable state of one search; saved to and restored from a checkpoint (see
+    :mod:`polylens.geometry.checkpoint`)."""
 
     def __init__(self, n_units: int, k: int):
         self.codes: list[np.ndarray] = []
@@ -186,6 +194,8 @@ class _Search:
         self.next = 0
         self.k = k
         self.n_units = n_units
+        self._no_point = np.full(k, np.nan)  # placeholder of a pending region (never written into)
+        self._no_point.flags.writeable = False
 
     def add(self, code: np.ndarray, hint: np.ndarray | None = None) -> int:
         """Index of ``code``, appended (with its hint, shape (2, k)) if new."""
@@ -197,79 +207,68 @@ class _Search:
             self.codes.append(code)
             self.hints.append(np.full((2, self.k), np.nan) if hint is None else np.array(hint))
             self.status.append(_PENDING)
-            self.points.append(np.full(self.k, np.nan))
+            self.points.append(self._no_point)
             self.radii.append(np.nan)
             self.bounded.append(False)
             self.n_facets.append(0)
         return j
 
-    def edge(self, i: int, j: int, units: tuple) -> None:
-        key = (i, j) if i < j else (j, i)
-        entry = self.edges.get(key)
-        if entry is None:
-            self.edges[key] = [units, 1]
-        else:
-            entry[1] += 1
-
     # ---------------------------------------------------------------- checkpoints
-    def save(self, path: Path, fingerprint: str) -> None:
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The state as the arrays of a checkpoint (:data:`~polylens.geometry.checkpoint.LAYOUT`)."""
         keys = list(self.edges)
         units = [self.edges[e][0] for e in keys]
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                fingerprint=np.array(fingerprint),
-                codes=np.array(self.codes, dtype=np.int8).reshape(len(self.codes), self.n_units),
-                status=np.array(self.status, dtype=np.int8),
-                points=np.array(self.points).reshape(-1, self.k),
-                radii=np.array(self.radii),
-                bounded=np.array(self.bounded, dtype=bool),
-                n_facets=np.array(self.n_facets, dtype=np.int64),
-                hints=np.array(self.hints).reshape(-1, 2, self.k),
-                edges=np.array(keys, dtype=np.int64).reshape(-1, 2),
-                edge_counts=np.array([self.edges[e][1] for e in keys], dtype=np.int64),
-                edge_unit_lengths=np.array([len(u) for u in units], dtype=np.int64),
-                edge_unit_values=np.array([v for u in units for v in u], dtype=np.int64),
-                degenerate=np.array(self.degenerate, dtype=str),
-                vertex_owner=np.repeat(np.array(list(self.vertices), dtype=np.int64),
-                                       [v.shape[0] for v in self.vertices.values()]),
-                vertex_values=np.concatenate([np.zeros((0, self.k)), *self.vertices.values()]),
-                map_owner=np.array(list(self.maps), dtype=np.int64),
-                map_values=np.array(list(self.maps.values())).reshape(len(self.maps), -1, self.k + 1),
-                counters=np.array([self.lp_solves, self.seconds]),
-            )
-        os.replace(tmp, path)
+        return {
+            "codes": np.array(self.codes, dtype=np.int8).reshape(len(self.codes), self.n_units),
+            "status": np.array(self.status, dtype=np.int8),
+            "points": np.array(self.points).reshape(-1, self.k),
+            "radii": np.array(self.radii),
+            "bounded": np.array(self.bounded, dtype=bool),
+            "n_facets": np.array(self.n_facets, dtype=np.int64),
+            "hints": np.array(self.hints).reshape(-1, 2, self.k),
+            "edges": np.array(keys, dtype=np.int64).reshape(-1, 2),
+            "edge_counts": np.array([self.edges[e][1] for e in keys], dtype=np.int64),
+            "edge_unit_lengths": np.array([len(u) for u in units], dtype=np.int64),
+            "edge_unit_values": np.array([v for u in units for v in u], dtype=np.int64),
+            "degenerate": np.array(self.degenerate, dtype=str),
+            "vertex_owner": np.repeat(np.array(list(self.vertices), dtype=np.int64),
+                                      [v.shape[0] for v in self.vertices.values()]),
+            "vertex_values": np.concatenate([np.zeros((0, self.k)), *self.vertices.values()]),
+            "map_owner": np.array(list(self.maps), dtype=np.int64),
+            "map_values": np.array(list(self.maps.values())).reshape(len(self.maps), -1, self.k + 1),
+            "counters": np.array([self.lp_solves, self.seconds]),
+        }
 
     @classmethod
-    def load(cls, path: Path, fingerprint: str, n_units: int, k: int) -> "_Search":
-        with np.load(path) as data:
-            if str(data["fingerprint"]) != fingerprint:
-                raise PolylensError(
-                    f"checkpoint {str(path)!r} belongs to another net, domain or subspace; "
-                    "delete it or pass another `checkpoint` path"
-                )
-            s = cls(n_units, k)
-            for code, hint in zip(data["codes"], data["hints"]):
-                s.add(code.copy(), hint.copy())
-            s.status = data["status"].tolist()
-            s.points = list(data["points"])
-            s.radii = data["radii"].tolist()
-            s.bounded = data["bounded"].tolist()
-            s.n_facets = data["n_facets"].tolist()
-            ends = np.cumsum(data["edge_unit_lengths"])
-            values = data["edge_unit_values"]
-            for (a, b), count, end, length in zip(
-                data["edges"].tolist(), data["edge_counts"].tolist(), ends.tolist(), data["edge_unit_lengths"].tolist()
-            ):
-                s.edges[(a, b)] = [tuple(values[end - length:end].tolist()), count]
-            s.degenerate = data["degenerate"].tolist()
-            owners, values = data["vertex_owner"], data["vertex_values"]
-            for owner in np.unique(owners):
-                s.vertices[int(owner)] = values[owners == owner]
-            s.maps = dict(zip(data["map_owner"].tolist(), data["map_values"]))
-            s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
-        s.next = s.status.index(_PENDING) if _PENDING in s.status else len(s.status)
+    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int) -> "_Search":
+        """The state saved by :meth:`to_arrays` (validated by
+        :func:`~polylens.geometry.checkpoint.read_checkpoint`); linear in its size."""
+        s = cls(n_units, k)
+        codes = data["codes"]
+        s.codes = list(codes)
+        s.index = dict(zip(map(bytes, codes), range(codes.shape[0])))
+        s.hints = list(data["hints"])
+        s.status = data["status"].tolist()
+        s.points = list(data["points"])
+        s.radii = data["radii"].tolist()
+        s.bounded = data["bounded"].tolist()
+        s.n_facets = data["n_facets"].tolist()
+        values = data["edge_unit_values"].tolist()
+        ends = np.cumsum(data["edge_unit_lengths"]).tolist()
+        starts = [0, *ends[:-1]]
+        s.edges = {(a, b): [tuple(values[lo:hi]), count] for (a, b), lo, hi, count in zip(
+            data["edges"].tolist(), starts, ends, data["edge_counts"].tolist())}
+        s.degenerate = data["degenerate"].tolist()
+        owners, vertices = data["vertex_owner"], data["vertex_values"]
+        if owners.size:
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            ends = np.r_[starts[1:], owners.size]
+            s.vertices = {owner: vertices[lo:hi] for owner, lo, hi in zip(
+                owners[starts].tolist(), starts.tolist(), ends.tolist())}
+        s.maps = dict(zip(data["map_owner"].tolist(), data["map_values"]))
+        s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
+        pending = np.flatnonzero(data["status"] == _PENDING)
+        s.next = int(pending[0]) if pending.size else len(s.status)
         return s
 
 
@@ -293,9 +292,10 @@ def enumerate_regions(
     Parameters
     ----------
     net : PWLNet
-    domain : Box, Polyhedron or None, default=None
+    domain : Box, Polyhedron, (lo, hi) or None, default=None
         Convex domain (in subspace coordinates when ``basis`` is given); ``None`` is the
-        whole space (unbounded regions are found and flagged).
+        whole space (unbounded regions are found and flagged); a pair ``(lo, hi)`` is
+        ``Box(lo, hi)``.
     max_regions : int, optional
         Stop after expanding this many regions; the result is then partial
         (``complete=False``, ``stop_reason="max_regions"``) and can be resumed from
@@ -311,8 +311,12 @@ def enumerate_regions(
     checkpoint : path, optional
         ``.npz`` file. If it exists, the search resumes from it (it must come from the same
         net and domain); the state (every finished region and the frontier) is written
-        there every ``checkpoint_every`` seconds, at a budget stop, on Ctrl-C, when a task
-        fails and on completion.
+        there (atomically: an interrupted write leaves the previous file) every
+        ``checkpoint_every`` seconds, at a budget stop, on Ctrl-C or SIGTERM, when a task
+        fails and on completion. The path is checked before any work starts. On SIGTERM
+        (in the main thread) the search stops at the next region, writes the
+        checkpoint, and then passes the signal on to the handler that was installed
+        before (by default the process ends as SIGTERM would end it).
     checkpoint_every : float, default=30.0
         Seconds between checkpoint writes.
     solver : str, default="highs"
@@ -329,6 +333,19 @@ def enumerate_regions(
     -------
     EnumerationResult
 
+    Raises
+    ------
+    InvalidParameterError
+        If an argument is invalid, or ``checkpoint`` names a directory or a file whose
+        directory is missing or not writable.
+    CheckpointError
+        If ``checkpoint`` exists but cannot be resumed from (empty, truncated, corrupt,
+        or from another net, domain or subspace).
+    InfeasibleRegionError
+        If no region with an interior lies near the seed point.
+    TaskError
+        If a task failed on the Dask cluster.
+
     Examples
     --------
     >>> import torch
@@ -340,18 +357,25 @@ def enumerate_regions(
     >>> res.n_regions, res.complete   # 3 lines in general position cut the plane in 7
     (7, True)
     """
-    if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 0):
-        raise ValueError(f"enumerate_regions: `max_regions` must be a non-negative int or None; got {max_regions!r}")
-    if method not in METHODS:
-        raise ValueError(f"enumerate_regions: `method` must be one of {METHODS}; got {method!r}")
+    func = "enumerate_regions"
+    if not isinstance(net, PWLNet):
+        raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", net)
+    domain = as_domain(domain, func=func)
+    max_regions = check_int(max_regions, func=func, name="max_regions", low=0, none_ok=True)
+    progress = check_bool(progress, func=func, name="progress")
+    checkpoint_every = check_number(checkpoint_every, func=func, name="checkpoint_every", low=0)
+    solver = check_option(solver, BACKENDS, func=func, name="solver")
+    method = check_option(method, METHODS, func=func, name="method")
+    path = None if checkpoint is None else check_checkpoint_path(checkpoint, func=func)
     if client is not None:
-        check_client(client, "enumerate_regions")
+        check_client(client, func)
     spec = SearchSpec(net, domain, origin, basis, solver, method)
     space = spec.space
-    path = Path(checkpoint) if checkpoint is not None else None
     fingerprint = _fingerprint(space)
     if path is not None and path.exists():
-        search = _Search.load(path, fingerprint, net.n_units, space.dim)
+        arrays = read_checkpoint(path, fingerprint, n_units=net.n_units, k=space.dim, n_outputs=net.output_dim,
+                                 func=func)
+        search = _Search.from_arrays(arrays, net.n_units, space.dim)
     else:
         search = _Search(net.n_units, space.dim)
         search.add(_seed_code(space, seed))
@@ -360,111 +384,56 @@ def enumerate_regions(
     return _run(search, space, expander, max_regions, progress, path, fingerprint, checkpoint_every)
 
 
-class SearchSpec:
-    """What every expansion task of one search shares (picklable).
+def _merge(search: _Search, batch: PackedExpansions) -> int:
+    """Commit a batch of expansions, in order, each with all its edges together (so an
+    interruption between two leaves none half-recorded); returns how many regions it
+    finished (the others were empty).
 
-    Parameters
-    ----------
-    net : PWLNet
-    domain, origin, basis, solver, method
-        As given to :func:`enumerate_regions`.
-
-    Attributes
-    ----------
-    space : Space
-        Built on first use, once per process (a copy sent to a Dask worker builds its
-        own).
+    The driver's whole cost per region: plain Python over lists and bytes, the packed
+    arrays read once (no object per expansion or crossing).
     """
-
-    def __init__(self, net: PWLNet, domain, origin, basis, solver: str, method: str):
-        self.net, self.domain, self.origin, self.basis = net, domain, origin, basis
-        self.solver, self.method = solver, method
-        self._space: Space | None = None
-
-    @property
-    def space(self) -> Space:
-        if self._space is None:
-            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver,
-                                func="enumerate_regions")
-        return self._space
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_space": None}
-
-
-def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:
-    """Expand a batch of regions: the pure task of the search, in-process or on a worker.
-
-    Parameters
-    ----------
-    spec : SearchSpec
-    batch : tuple (indices, codes, hints)
-        Sequences of length m: index of each region in the search, its code (shape
-        (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
-        region; all NaN: none).
-
-    Returns
-    -------
-    list of Expansion
-        In the order of ``batch``.
-    """
-    space = spec.space
-    return [_expand(space, spec.method, int(i), code, hint) for i, code, hint in zip(*batch)]
-
-
-def expand_batch_packed(spec: SearchSpec, batch: tuple) -> PackedExpansions:
-    """:func:`expand_batch`, packed for the trip from a worker to the driver."""
-    net = spec.net
-    return pack(expand_batch(spec, batch), net.n_units, spec.space.dim, net.output_dim)
-
-
-def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarray) -> Expansion:
-    lp_before = space.lp_solves
-    try:
-        try:
-            region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
-        except InfeasibleRegionError as err:
-            k, n_out = space.dim, space.net.output_dim
-            return Expansion(i, f"code {i} reached across a facet has no interior: {err}", [], [],
-                             np.full(k, np.nan), np.nan, False, 0, None, np.full((n_out, 1 + k), np.nan),
-                             space.lp_solves - lp_before)
-        data = region.facet_data if "facet_data" in region.__dict__ else compute_facets(
-            region.A, region.b, region.point, space, method, region.candidates)
-        crossings = [
-            (new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist()))
-            for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
-            if new is not None
-        ]
-        vertices = None if data.vertices is None else unique_rows(data.vertices)
-        return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
-                         data.bounded, len(data.groups), vertices,
-                         np.hstack([region.out_bias[:, None], region.out_weight]),
-                         space.lp_solves - lp_before + data.lp_solves)
-    except Exception as err:
-        locate(err, f"region {i} (code {_short(code)})")
-        raise
-
-
-def _merge(search: _Search, e: Expansion) -> None:
-    """Commit one expansion (all its edges together, so an interruption leaves none
-    half-recorded)."""
-    i = e.index
-    search.lp_solves += e.lp_solves
-    if e.empty is not None:
-        search.status[i] = _EMPTY
-        search.degenerate.append(e.empty)
-        return
-    search.degenerate.extend(e.notes)
-    for new, hint, units in e.crossings:
-        search.edge(i, search.add(new, hint), units)
-    search.status[i] = _DONE
-    if e.vertices is not None:
-        search.vertices[i] = e.vertices
-    search.maps[i] = e.out_map
-    search.points[i] = e.point
-    search.radii[i] = e.radius
-    search.bounded[i] = e.bounded
-    search.n_facets[i] = e.n_facets
+    u = search.n_units
+    keys = batch.codes.tobytes()
+    units = batch.units.tolist()
+    unit_ends = np.cumsum(batch.n_units).tolist()
+    unit_starts = [0, *unit_ends[:-1]]
+    cross_ends = np.cumsum(batch.n_crossings).tolist()
+    cross_starts = [0, *cross_ends[:-1]]
+    n_vertices = batch.n_vertices.tolist()
+    vertex_ends = np.cumsum(np.maximum(batch.n_vertices, 0)).tolist()
+    index, edges, status = search.index, search.edges, search.status
+    rows = zip(batch.index.tolist(), batch.lp_solves.tolist(), batch.empty, batch.notes, n_vertices, vertex_ends,
+               cross_starts, cross_ends, list(batch.point), list(batch.out_map), batch.radius.tolist(),
+               batch.bounded.tolist(), batch.n_facets.tolist())
+    finished = 0
+    for i, lp_solves, empty, notes, nv, v_end, c_start, c_end, point, out_map, radius, bounded, n_facets in rows:
+        search.lp_solves += lp_solves
+        if empty is not None:
+            status[i] = _EMPTY
+            search.degenerate.append(empty)
+            continue
+        search.degenerate.extend(notes)
+        for c in range(c_start, c_end):
+            key = keys[c * u:(c + 1) * u]
+            other = index.get(key)
+            if other is None:
+                other = search.add(np.frombuffer(key, dtype=np.int8), batch.hints[c])
+            pair = (i, other) if i < other else (other, i)
+            entry = edges.get(pair)
+            if entry is None:
+                edges[pair] = [tuple(units[unit_starts[c]:unit_ends[c]]), 1]
+            else:
+                entry[1] += 1
+        status[i] = _DONE
+        if nv >= 0:
+            search.vertices[i] = batch.vertices[v_end - nv:v_end]
+        search.maps[i] = out_map
+        search.points[i] = point
+        search.radii[i] = radius
+        search.bounded[i] = bounded
+        search.n_facets[i] = n_facets
+        finished += 1
+    return finished
 
 
 class _Here:
@@ -473,31 +442,28 @@ class _Here:
     def __init__(self, spec: SearchSpec):
         self.spec = spec
 
-    def next(self, search: _Search, done: int) -> Expansion:
+    def next(self, search: _Search, done: int) -> PackedExpansions:
         i = search.next
-        return expand_batch(self.spec, ((i,), (search.codes[i],), (search.hints[i],)))[0]
+        return expand_batch_packed(self.spec, ((i,), (search.codes[i],), (search.hints[i],)))
 
     def close(self) -> None:
         pass
 
 
 class _OnCluster:
-    """Expands the frontier in batches on a Dask cluster and hands the expansions back
-    in frontier order (the order :class:`_Here` produces them)."""
+    """Expands the frontier in batches on a Dask cluster and hands the batches back in
+    frontier order (the order :class:`_Here` produces them)."""
 
     def __init__(self, client: Any, spec: SearchSpec, max_regions: int | None):
         self.queue = TaskQueue(client, "enumerate_regions", spec)
         self.max_regions = max_regions
         self.submitted = None  # regions before this index are in flight or merged
-        self.ready: deque = deque()
 
-    def next(self, search: _Search, done: int) -> Expansion:
+    def next(self, search: _Search, done: int) -> PackedExpansions:
         if self.submitted is None:
             self.submitted = search.next
         self._fill(search, done)
-        if not self.ready:
-            self.ready.extend(unpack(self.queue.take()))
-        return self.ready.popleft()
+        return self.queue.take()
 
     def _fill(self, search: _Search, done: int) -> None:
         """Submit batches of the unsubmitted frontier while there is room, spread over the
@@ -553,53 +519,78 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
     bar = tqdm(total=None, disable=not progress, unit="region", desc="regions", mininterval=0.5)
     done = sum(1 for s in search.status if s == _DONE)
     bar.update(done)
-    try:
-        while search.next < len(search.codes):
-            if max_regions is not None and done >= max_regions:
-                stop_reason = "max_regions"
-                break
-            expansion = expander.next(search, done)
-            _merge(search, expansion)
-            search.next += 1
-            if expansion.empty is None:
-                done += 1
-                bar.update(1)
-            if path is not None and time.perf_counter() - last_save > checkpoint_every:
-                search.seconds += time.perf_counter() - start
-                start = time.perf_counter()
-                search.save(path, fingerprint)
-                last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-    finally:
-        bar.close()
-        search.seconds += time.perf_counter() - start
+
+    def save() -> None:
+        if path is not None:
+            write_checkpoint(path, fingerprint, search.to_arrays())
+
+    terminated = _TermSignal()
+    with terminated:  # through the final save: a SIGTERM then waits for the checkpoint
         try:
-            if path is not None:
-                search.save(path, fingerprint)
+            while search.next < len(search.codes):
+                if max_regions is not None and done >= max_regions:
+                    stop_reason = "max_regions"
+                    break
+                if terminated.received:
+                    stop_reason = "interrupted"
+                    break
+                batch = expander.next(search, done)
+                finished = _merge(search, batch)
+                search.next += batch.index.shape[0]
+                done += finished
+                bar.update(finished)
+                if path is not None and time.perf_counter() - last_save > checkpoint_every:
+                    search.seconds += time.perf_counter() - start
+                    start = time.perf_counter()
+                    save()
+                    last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
         finally:
-            expander.close()
+            bar.close()
+            search.seconds += time.perf_counter() - start
+            try:
+                save()
+            finally:
+                expander.close()
+    terminated.pass_on()
     return _result(search, space, stop_reason)
 
 
-def _slivers(region: Region, groups: list) -> list[str]:
-    """Reports of facets whose coincident rows of one layer are close but not identical:
-    the regions between them are thinner than the tolerance and are skipped."""
-    net = region.space.net
-    notes = []
-    for rows in groups:
-        if len(rows) < 2:
-            continue
-        src = region.source[rows]
-        units = src[src >= 0]
-        layers = net.unit_layer[units]
-        same = units[layers == layers.min()] if units.size else units
-        keep = np.isin(region.source[rows], same)
-        A, b = region.A[rows][keep], region.b[rows][keep]
-        if same.size > 1 and (np.any(A != A[0]) or np.any(b != b[0])):
-            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
-                          "tolerance: the sliver between them is treated as their common boundary")
-    return notes
+class _TermSignal:
+    """While active (a context manager, in the main thread only), SIGTERM stops the
+    search at the next region instead of killing the process at once, so the checkpoint
+    is written; :meth:`pass_on` then delivers the signal to the handler that was there
+    before (by default: the process ends, killed by SIGTERM)."""
+
+    def __init__(self):
+        self.received = False
+        self._previous = None
+        self._active = False
+
+    def __enter__(self) -> "_TermSignal":
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+            return self
+        previous = signal.getsignal(signal.SIGTERM)
+        # An ignored SIGTERM stays ignored; a handler set outside Python (None) could not
+        # be put back.
+        if previous is not None and previous is not signal.SIG_IGN:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._active = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+
+    def __exit__(self, *exc) -> None:
+        if self._active:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._active = False
+
+    def pass_on(self) -> None:
+        """Deliver a SIGTERM received while active to the previous handler."""
+        if self.received:
+            signal.raise_signal(signal.SIGTERM)
 
 
 def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResult:

@@ -1,8 +1,10 @@
-"""What expanding one region of a search found, and its compact form between processes.
+"""Expanding regions of a search: the pure task, its result, and its compact form.
 
-:class:`Expansion` is the result of expanding one region (see
-:func:`polylens.geometry.enumeration.expand_batch`). A batch of them sent from a Dask
-worker to the driver travels as :class:`PackedExpansions`: a few stacked arrays instead
+:func:`expand_batch` is the task of :func:`polylens.enumerate_regions`: the search's
+:class:`SearchSpec` and a batch of codes -> one :class:`Expansion` per code (the region's
+interior point, facets, the codes across them, its output map). It runs in-process or
+on a Dask worker; a batch of expansions sent from a worker to the driver travels as
+:class:`PackedExpansions` (:func:`expand_batch_packed`): a few stacked arrays instead
 of thousands of small ones (each small array would cost a frame and a Python object on
 both sides, several times the cost of the arrays' bytes).
 """
@@ -13,7 +15,47 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Expansion", "PackedExpansions", "pack", "unpack"]
+from polylens.errors import InfeasibleRegionError
+from polylens.geometry.facet_finding import compute_facets
+from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
+from polylens.geometry.space import Space
+from polylens.models.pwlnet import PWLNet
+from polylens.parallel import locate
+
+__all__ = ["SearchSpec", "expand_batch", "expand_batch_packed", "Expansion", "PackedExpansions", "pack"]
+
+
+class SearchSpec:
+    """What every expansion task of one search shares (picklable).
+
+    Parameters
+    ----------
+    net : PWLNet
+    domain, origin, basis, solver, method
+        As given to :func:`polylens.enumerate_regions` (``domain`` already read by
+        :func:`~polylens.geometry.domain.as_domain`).
+
+    Attributes
+    ----------
+    space : Space
+        Built on first use, once per process (a copy sent to a Dask worker builds its
+        own).
+    """
+
+    def __init__(self, net: PWLNet, domain, origin, basis, solver: str, method: str):
+        self.net, self.domain, self.origin, self.basis = net, domain, origin, basis
+        self.solver, self.method = solver, method
+        self._space: Space | None = None
+
+    @property
+    def space(self) -> Space:
+        if self._space is None:
+            self._space = Space(self.net, self.domain, x0=self.origin, U=self.basis, solver=self.solver,
+                                func="enumerate_regions")
+        return self._space
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_space": None}
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -116,7 +158,7 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
         bounded=np.array([e.bounded for e in expansions], dtype=bool),
         out_map=np.array([e.out_map for e in expansions], dtype=np.float64).reshape(-1, n_outputs, 1 + k),
         n_crossings=np.array([len(e.crossings) for e in expansions], dtype=np.int64),
-        codes=np.array([c[0] for c in crossings], dtype=np.int8).reshape(-1, n_units),
+        codes=np.array([c[0] for c in crossings], dtype=np.int8).reshape(len(crossings), n_units),
         hints=np.array([c[1] for c in crossings], dtype=np.float64).reshape(-1, 2, k),
         n_units=np.array([len(c[2]) for c in crossings], dtype=np.int64),
         units=np.array([u for c in crossings for u in c[2]], dtype=np.int64),
@@ -125,21 +167,74 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
     )
 
 
-def unpack(packed: PackedExpansions) -> list[Expansion]:
-    """The expansions of a packed batch, in order (the inverse of :func:`pack`)."""
-    units = packed.units.tolist()
-    unit_ends = np.cumsum(packed.n_units).tolist()
-    crossings = [
-        (code, (hint[0], hint[1]), tuple(units[end - n:end]))
-        for code, hint, end, n in zip(packed.codes, packed.hints, unit_ends, packed.n_units.tolist())
-    ]
-    cross_ends = np.cumsum(packed.n_crossings).tolist()
-    vertex_ends = np.cumsum(np.maximum(packed.n_vertices, 0)).tolist()
-    out = []
-    for j, (index, empty, notes) in enumerate(zip(packed.index.tolist(), packed.empty, packed.notes)):
-        nc, nv = int(packed.n_crossings[j]), int(packed.n_vertices[j])
-        vertices = None if nv < 0 else packed.vertices[vertex_ends[j] - nv:vertex_ends[j]]
-        out.append(Expansion(index, empty, crossings[cross_ends[j] - nc:cross_ends[j]], notes, packed.point[j],
-                             float(packed.radius[j]), bool(packed.bounded[j]), int(packed.n_facets[j]), vertices,
-                             packed.out_map[j], int(packed.lp_solves[j])))
-    return out
+def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:
+    """Expand a batch of regions: the pure task of the search, in-process or on a worker.
+
+    Parameters
+    ----------
+    spec : SearchSpec
+    batch : tuple (indices, codes, hints)
+        Sequences of length m: index of each region in the search, its code (shape
+        (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
+        region; all NaN: none).
+
+    Returns
+    -------
+    list of Expansion
+        In the order of ``batch``.
+    """
+    space = spec.space
+    return [_expand(space, spec.method, int(i), code, hint) for i, code, hint in zip(*batch)]
+
+
+def expand_batch_packed(spec: SearchSpec, batch: tuple) -> PackedExpansions:
+    """:func:`expand_batch`, packed for the trip from a worker to the driver."""
+    net = spec.net
+    return pack(expand_batch(spec, batch), net.n_units, spec.space.dim, net.output_dim)
+
+
+def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarray) -> Expansion:
+    lp_before = space.lp_solves
+    try:
+        try:
+            region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
+        except InfeasibleRegionError as err:
+            k, n_out = space.dim, space.net.output_dim
+            return Expansion(i, f"code {i} reached across a facet has no interior: {err}", [], [],
+                             np.full(k, np.nan), np.nan, False, 0, None, np.full((n_out, 1 + k), np.nan),
+                             space.lp_solves - lp_before)
+        data = region.found_facets if region.found_facets is not None else compute_facets(
+            region.A, region.b, region.point, space, method, region.candidates)
+        crossings = [
+            (new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist()))
+            for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
+            if new is not None
+        ]
+        vertices = None if data.vertices is None else unique_rows(data.vertices)
+        return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
+                         data.bounded, len(data.groups), vertices,
+                         np.hstack([region.out_bias[:, None], region.out_weight]),
+                         space.lp_solves - lp_before + data.lp_solves)
+    except Exception as err:
+        locate(err, f"region {i} (code {_short(code)})")
+        raise
+
+
+def _slivers(region: Region, groups: list) -> list[str]:
+    """Reports of facets whose coincident rows of one layer are close but not identical:
+    the regions between them are thinner than the tolerance and are skipped."""
+    net = region.space.net
+    notes = []
+    for rows in groups:
+        if len(rows) < 2:
+            continue
+        src = region.source[rows]
+        units = src[src >= 0]
+        layers = net.unit_layer[units]
+        same = units[layers == layers.min()] if units.size else units
+        keep = np.isin(region.source[rows], same)
+        A, b = region.A[rows][keep], region.b[rows][keep]
+        if same.size > 1 and (np.any(A != A[0]) or np.any(b != b[0])):
+            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
+                          "tolerance: the sliver between them is treated as their common boundary")
+    return notes

@@ -64,6 +64,9 @@ class Region:
         Rows that the domain's bounding box does not already make redundant.
     space : Space
         The net, subspace, domain and LP back end this region lives in.
+    found_facets : FacetData or None
+        The facets found while the region was built from a hint (with the method the
+        builder asked for), or None; :attr:`facet_data` starts from them.
     """
 
     code: np.ndarray
@@ -79,6 +82,7 @@ class Region:
     across: np.ndarray = field(repr=False)
     candidates: np.ndarray = field(repr=False)
     space: Space = field(repr=False)
+    found_facets: FacetData | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -97,7 +101,9 @@ class Region:
 
     @cached_property
     def facet_data(self) -> FacetData:
-        """Facets as arrays, computed once (method ``"auto"``)."""
+        """Facets as arrays, computed once (method ``"auto"``), or :attr:`found_facets`."""
+        if self.found_facets is not None:
+            return self.found_facets
         return compute_facets(self.A, self.b, self.point, self.space, candidates=self.candidates)
 
     @property
@@ -182,10 +188,8 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
     data = compute_facets(h.A, h.b, inner, space, method, cand)
     rows = np.concatenate(data.groups) if data.groups else np.zeros(0, int)
     point, radius = space.chebyshev(h.A[rows], h.b[rows], what=what)
-    region = Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
-                    h.constant_units, h.tied_units, h.across, cand, space)
-    region.__dict__["facet_data"] = data
-    return region
+    return Region(code, h.A, h.b, h.source, h.out_weight, h.out_bias, point, radius,
+                  h.constant_units, h.tied_units, h.across, cand, space, data)
 
 
 def _inner_point(A, b, hint, length: float):

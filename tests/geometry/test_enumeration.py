@@ -13,6 +13,7 @@ import torch
 
 from polylens import (
     Box,
+    InvalidParameterError,
     EnumerationResult,
     Polyhedron,
     PolylensError,
@@ -76,6 +77,33 @@ def test_max_regions_at_least_the_total_completes(net2d, full):
 def test_bad_max_regions_raises_value_error(net2d, bad):
     with pytest.raises(ValueError, match="`max_regions`"):
         enumerate_regions(net2d, BOX, progress=False, max_regions=bad)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"method": "simplex"}, "method"),
+    ({"solver": "gurobi-ish"}, "solver"),
+    ({"progress": "yes"}, "progress"),
+    ({"checkpoint_every": -1.0}, "checkpoint_every"),
+    ({"checkpoint_every": float("nan")}, "checkpoint_every"),
+    ({"max_regions": True}, "max_regions"),
+    ({"domain": "box"}, "domain"),
+    ({"domain": (1, -1)}, "domain"),
+])
+def test_bad_arguments_raise_an_error_naming_enumerate_regions_and_the_parameter(net2d, kwargs, name):
+    kwargs = {"domain": BOX, "progress": False, **kwargs}
+    with pytest.raises(InvalidParameterError, match=rf"^enumerate_regions: `{name}`"):
+        enumerate_regions(net2d, **kwargs)
+
+
+def test_a_net_that_is_not_a_pwlnet_is_refused_by_name():
+    with pytest.raises(InvalidParameterError, match=r"^enumerate_regions: `net` must be a PWLNet"):
+        enumerate_regions(torch.nn.Linear(2, 2), BOX, progress=False)
+
+
+def test_a_lo_hi_pair_is_the_box(net2d, full):
+    res = enumerate_regions(net2d, (-2, 2), progress=False)
+    np.testing.assert_array_equal(res.codes, full.codes)
+    np.testing.assert_array_equal(res.edges, full.edges)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -312,12 +340,12 @@ def test_summary_is_json_ready(full):
 def _interrupt_on_call(monkeypatch, n: int):
     """Simulate Ctrl-C: the n-th region's facet crossings raise KeyboardInterrupt.
 
-    Patches the name ``crossed_codes`` that the enumeration module calls (an internal hook,
+    Patches the name ``crossed_codes`` that the expansion module calls (an internal hook,
     the only place where an interrupt can be injected deterministically).
     """
-    import polylens.geometry.enumeration as enumeration
+    import polylens.geometry.expansion as expansion
 
-    original = enumeration.crossed_codes
+    original = expansion.crossed_codes
     calls = {"n": 0}
 
     def crossing(*args, **kwargs):
@@ -326,7 +354,7 @@ def _interrupt_on_call(monkeypatch, n: int):
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(enumeration, "crossed_codes", crossing)
+    monkeypatch.setattr(expansion, "crossed_codes", crossing)
 
 
 def test_interrupted_run_stops_cleanly_and_resumes_to_the_full_answer(net2d, full, tmp_path, monkeypatch):
@@ -369,3 +397,9 @@ def test_enumeration_does_not_depend_on_the_lp_back_end(solver, domain):
     order = {c.tobytes(): i for i, c in enumerate(ref.codes)}
     idx = np.array([order[c.tobytes()] for c in res.codes])
     np.testing.assert_array_equal(res.bounded, ref.bounded[idx])
+
+
+def test_the_result_repr_is_one_short_line(full):
+    text = repr(full)
+    assert "\n" not in text and len(text) < 1000
+    assert text.startswith("EnumerationResult(") and "complete=True" in text
