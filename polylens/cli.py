@@ -494,6 +494,7 @@ def _in_flags(message: str) -> str:
     for pattern, text in _SUBSTITUTIONS:
         message = pattern.sub(text, message)
     message = re.sub(r"`([A-Za-z_]\w*)`", lambda m: f"`{_FLAGS.get(m.group(1), m.group(1))}`", message)
+    message = re.sub(r"`(--[\w/-]+)` and `\1` are\b", r"`\1` is", message)
     return re.sub(r"`(--[\w/-]+)` and `\1`", r"`\1`", message)
 
 
