@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples"]
+__all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples", "input_files"]
 
 _KINDS = "a tensor, an array, a .npy path, a list of .npy paths or an iterable of batches"
 
@@ -175,6 +175,15 @@ def n_samples(inputs) -> int | None:
         return len(dataset) if dataset is not None else None
     except TypeError:
         return None
+
+
+def input_files(inputs) -> list[str]:
+    """The files ``inputs`` reads (a ``.npy`` path or a list of them; else none)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    if isinstance(inputs, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in inputs):
+        return [os.fspath(p) for p in inputs]
+    return []
 
 
 def _batch_chunks(iterator, batches_per_chunk: int) -> Iterator[BatchesChunk]:
