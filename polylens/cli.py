@@ -261,8 +261,11 @@ def _fit_inputs(arrays, net, files: list[str], flag: str):
 
 
 def _load(args, example=None):
+    import torch
+
     from polylens.models.io import load_model
 
+    torch.set_num_threads(1)  # the exact engine's many small operations run fastest on one thread
     return load_model(args.model, example, input_shape=getattr(args, "input_shape", None),
                       trust_pickle=args.trust_pickle)
 
@@ -312,12 +315,10 @@ def _enumerate(args) -> int:
         check_output_path(args.checkpoint, func="polylens enumerate", name="--checkpoint", overwrite=True,
                           inputs=[args.model])
     import numpy as np
-    import torch
 
     from polylens.geometry.domain import Box
     from polylens.geometry.enumeration import enumerate_regions
 
-    torch.set_num_threads(1)
     net = _load(args)
     domain = None if args.box is None else Box(np.array(args.box[0]), np.array(args.box[1]))
     with _client(args) as client:
