@@ -15,7 +15,9 @@ version manager.
 
 ``--compare`` adds the same rows for another checkout of polylens (its directory put
 first on ``PYTHONPATH``), e.g. the commit before lazy imports. Targets: every help text
-within 0.3 s of a bare interpreter, ``import polylens`` within 0.3 s of ``import torch``.
+within 0.3 s of a bare interpreter, ``import polylens`` within 0.3 s of ``import torch``
+(``import polylens`` loads no torch at all; the row that imports the exact engine's names
+shows what using it adds to torch).
 Exit status 1 if a target is missed.
 """
 
@@ -45,6 +47,8 @@ def _rows() -> list[tuple[str, list[str], str | None]]:
     rows = [("python -c pass", ["-c", "pass"], None),
             ("python -c 'import torch'", ["-c", "import torch"], None),
             ("import polylens", ["-c", "import polylens"], "python -c 'import torch'"),
+            ("from polylens import PWLNet, enumerate_regions",
+             ["-c", "from polylens import PWLNet, enumerate_regions"], "python -c 'import torch'"),
             ("polylens --help", _cli("--help"), "python -c pass")]
     rows += [(f"polylens {sub} --help", _cli(sub, "--help"), "python -c pass") for sub in SUB_COMMANDS]
     return rows
@@ -87,7 +91,7 @@ def main() -> int:
             continue
         base = median["this tree", ref]
         print(f"| {tree} | `{label}` | {t:.3f} | {t - base:+.3f} | {t / base:.2f} | `{ref}` |")
-        if tree == "this tree" and t - base > TARGET:
+        if tree == "this tree" and t - base > TARGET and not label.startswith("from "):
             missed.append(label)
     if missed:
         print(f"\nmissed the {TARGET} s target: {', '.join(missed)}", file=sys.stderr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from polylens._repr import short_repr
 from polylens.sampling.packed_codes import Codes
 
 __all__ = [
@@ -220,6 +221,7 @@ def n_distinct(codes, sites=None) -> int:
     return int(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel()).shape[0])
 
 
+@short_repr
 @dataclass(frozen=True)
 class SiteStats:
     """Per-site breakdown of a set of codes.

@@ -42,6 +42,7 @@ from polylens.sampling.bits import pack_bits, unpack_bits
 __all__ = ["SiteLayout", "CodeLayout", "Codes", "CodeStore", "check_store_path"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class SiteLayout:
     """Where one site's bits are in a code.
@@ -104,6 +105,7 @@ class SiteLayout:
         return self.shape[0] if len(self.shape) == 2 else None
 
 
+@short_repr
 @dataclass(frozen=True)
 class CodeLayout:
     """The sites of a code, in order.
