@@ -312,8 +312,7 @@ def _enumerate(args) -> int:
 
     out = _check_out(args, inputs=[args.model, args.checkpoint])
     if args.checkpoint is not None:
-        check_output_path(args.checkpoint, func="polylens enumerate", name="--checkpoint", overwrite=True,
-                          inputs=[args.model])
+        _check_checkpoint(args.checkpoint, args.model)
     import numpy as np
 
     from polylens.geometry.domain import Box
@@ -348,6 +347,21 @@ def _enumerate(args) -> int:
         _say_interrupted(args)
         return _INTERRUPTED[0]
     return 0
+
+
+def _check_checkpoint(path: str, model: str) -> None:
+    """``--checkpoint``: writable, and when it exists, a checkpoint archive (not an empty,
+    truncated or foreign file), checked before any work."""
+    import zipfile
+    from pathlib import Path
+
+    from polylens._validation import check_output_path
+
+    p = check_output_path(path, func="polylens enumerate", name="--checkpoint", overwrite=True, inputs=[model])
+    if p.exists() and not zipfile.is_zipfile(p):
+        raise CliError(f"`--checkpoint` {path!r} exists but is not a checkpoint (an .npz archive"
+                       f"{'; the file is empty' if Path(p).stat().st_size == 0 else ': truncated or corrupt?'}); "
+                       "delete it to start afresh, or give another path")
 
 
 def _client(args):

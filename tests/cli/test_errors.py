@@ -124,6 +124,10 @@ MODEL_CASES = [
     (["enumerate", "{d}/mlp.pt2", "--out", "{d}/mlp.pt2", "--overwrite"], ["--out", "one of the inputs"]),
     (["enumerate", "{d}/mlp.pt2", "--out", "{d}/text.pt"], ["--out", "exists already", "--overwrite"]),
     (["enumerate", "{d}/mlp.pt2", "--checkpoint", "{d}/no/such/run.npz"], ["--checkpoint", "does not exist"]),
+    (["enumerate", "{d}/mlp.pt2", "--checkpoint", "{d}/text.pt"], ["--checkpoint", "not a checkpoint", "delete"]),
+    (["enumerate", "{d}/mlp.pt2", "--checkpoint", "{d}/empty.pt"], ["--checkpoint", "empty"]),
+    (["enumerate", "{d}/mlp.pt2", "--checkpoint", "{d}/truncated.pt"], ["--checkpoint", "truncated or corrupt"]),
+    (["enumerate", "{d}/mlp.pt2", "--checkpoint", "{d}/folder.pt"], ["--checkpoint", "directory"]),
     (["slice", "{d}/mlp.pt2", "--out", "{d}/text.pt"], ["--out", "exists already"]),
     (["report", "--out", "{d}/text.pt"], ["--out", "names the file"]),
     (["report", "--out", "{d}/no/such/rep"], ["--out", "does not exist"]),
@@ -214,6 +218,7 @@ def test_usage_errors_in_a_subprocess(files):
     assert obj["kind"] == "UsageError" and "--windows" in obj["error"]
 
 
+@pytest.mark.slow
 def test_model_file_error_in_a_subprocess_and_debug_shows_the_traceback(files):
     plain = _run(["enumerate", str(files / "mlp.pt"), "--json"])
     assert plain.returncode == 2 and "Traceback" not in plain.stdout + plain.stderr

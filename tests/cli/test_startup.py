@@ -54,6 +54,7 @@ def test_every_public_name_loads_on_first_use():
         polylens.nope  # noqa: B018
 
 
+@pytest.mark.slow
 def test_enumerate_and_slice_load_only_what_they_use(tmp_path):
     model = make_mlp(2, [4], out=2, seed=0, dtype=torch.float32)
     torch.export.save(torch.export.export(model, (torch.zeros(1, 2),)), tmp_path / "m.pt2")
