@@ -308,8 +308,6 @@ def _demo(args) -> int:
 
 
 def _enumerate(args) -> int:
-    from polylens._validation import check_output_path
-
     out = _check_out(args, inputs=[args.model, args.checkpoint])
     if args.checkpoint is not None:
         _check_checkpoint(args.checkpoint, args.model)

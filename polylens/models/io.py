@@ -61,7 +61,11 @@ def load_model(path: str | os.PathLike, example_input=None, *, input_shape=None,
     import torch
 
 
-    path = check_input_file(path, func="load_model", name="path")
+    try:
+        path = check_input_file(path, func="load_model", name="path")
+    except InvalidParameterError as err:
+        raise InvalidParameterError(f"{err}; give a model file: a torch.export program (.pt2) or a module "
+                                    "saved with torch.save") from None
     trust_pickle = check_bool(trust_pickle, func="load_model", name="trust_pickle")
     if input_shape is not None:
         input_shape = parse_shape(input_shape, func="load_model", name="input_shape")
