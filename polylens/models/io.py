@@ -60,7 +60,6 @@ def load_model(path: str | os.PathLike, example_input=None, *, input_shape=None,
     """
     import torch
 
-
     try:
         path = check_input_file(path, func="load_model", name="path")
     except InvalidParameterError as err:
