@@ -92,7 +92,8 @@ def throughput(device: torch.device, repeat: int) -> str:
 
         with tempfile.TemporaryDirectory() as tmp:
             def stored():
-                codes(model, x, batch_size=batch, sites=sites, store=Path(tmp) / "codes", progress=False)
+                codes(model, x, batch_size=batch, sites=sites, store=Path(tmp) / "codes", overwrite=True,
+                      progress=False)
                 sync(device)
 
             plain(), sampled()  # warm-up

@@ -20,17 +20,35 @@ from pathlib import Path
 import numpy as np
 
 from polylens import zoo
+from polylens._files import atomic_output
+from polylens._validation import check_output_path
+from polylens.errors import InvalidParameterError
 from polylens.geometry.domain import Box
 from polylens.geometry.enumeration import enumerate_regions
 from polylens.geometry.graph import region_graph, write_graphml
 from polylens.geometry.plane import plane_partition
 from polylens.models.pwlnet import PWLNet
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "OUTPUTS"]
+
+# what the demo writes into its folder, by role
+OUTPUTS = {"partition.png": "figure", "regions.graphml": "graph", "summary.json": "summary"}
 
 
-def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) -> dict:
-    """Train, enumerate, draw and summarise; returns the summary written to JSON."""
+def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True, overwrite: bool = False) -> dict:
+    """Train, enumerate, draw and summarise; returns the summary written to JSON.
+
+    Parameters
+    ----------
+    out : path, default="polylens-demo"
+        Output folder (created if missing; its parent must exist).
+    progress : bool, default=True
+        Show the enumeration's progress bar.
+    overwrite : bool, default=False
+        Replace the files of an earlier demo in ``out`` (otherwise they are refused before
+        any work starts). Every file is written to a temporary name and moved into place
+        when complete.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,9 +57,13 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
 
     from polylens.plotting import plot_plane
 
-    torch.set_num_threads(1)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InvalidParameterError(f"run_demo: `out` names the file {str(out)!r}; give a folder")
+    out.mkdir(exist_ok=True)
+    paths = {name: check_output_path(out / name, func="run_demo", name="out", overwrite=overwrite)
+             for name in OUTPUTS}
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
     X, y = zoo.moons_data(n_samples=400, seed=0)
     model = zoo.mlp([2, 16, 16, 1], seed=0)
@@ -52,12 +74,14 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
     result = enumerate_regions(net, Box(lo, hi), progress=progress)
     part = plane_partition(net, domain=(lo, hi))
     graph = region_graph(result)
-    write_graphml(graph, out / "regions.graphml")
+    with atomic_output(paths["regions.graphml"]) as tmp:
+        write_graphml(graph, tmp)
     fig, ax = plt.subplots(figsize=(7, 5))
     plot_plane(part, ax=ax, data=X.numpy(), labels=y.numpy())
     ax.set_title(f"2-16-16-1 ReLU MLP on two moons: {result.n_regions} regions (exact)")
     fig.tight_layout()
-    fig.savefig(out / "partition.png", dpi=150)
+    with atomic_output(paths["partition.png"]) as tmp:
+        fig.savefig(tmp, dpi=150)
     plt.close(fig)
     classes = result.predicted_class()
     summary = {
@@ -71,5 +95,6 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True) ->
         "graph_edges": graph.number_of_edges(),
         "outputs": {"figure": str(out / "partition.png"), "graph": str(out / "regions.graphml")},
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic_output(paths["summary.json"]) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

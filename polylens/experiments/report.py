@@ -30,7 +30,7 @@ from polylens.experiments.boundaries import BoundaryContrast
 from polylens.experiments.digits import (
     ARCHITECTURES, DigitsConfig, DigitsResults, InterpolationDensity, run_digits_seeds,
 )
-from polylens.experiments.figures import FIGURES, save_digits_figures
+from polylens.experiments.figures import save_digits_figures
 from polylens.experiments.stats import Estimate, difference_ci
 
 __all__ = ["write_report", "digits_section", "COMMANDS", "DIGITS_SEEDS", "LANGUAGE_SEEDS", "QUICK_SEEDS"]

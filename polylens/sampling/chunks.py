@@ -27,7 +27,7 @@ import torch
 
 from polylens.sampling.mapping_inputs import MappingChunk, mapping_rows, split_mapping
 
-__all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples"]
+__all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples", "input_files"]
 
 _KINDS = "a tensor, an array, a mapping of tensors, a .npy path, a list of .npy paths or an iterable of batches"
 
@@ -183,6 +183,15 @@ def n_samples(inputs) -> int | None:
         return len(dataset) if dataset is not None else None
     except TypeError:
         return None
+
+
+def input_files(inputs) -> list[str]:
+    """The files ``inputs`` reads (a ``.npy`` path or a list of them; else none)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    if isinstance(inputs, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in inputs):
+        return [os.fspath(p) for p in inputs]
+    return []
 
 
 def _batch_chunks(iterator, batches_per_chunk: int) -> Iterator[BatchesChunk]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
+from polylens._validation import check_int, check_option, invalid
 from polylens.sampling.hamming_geometry import pairwise_hamming
 
 __all__ = ["cluster_codes", "ClusterResult", "ClusterSummary"]
@@ -19,6 +21,7 @@ __all__ = ["cluster_codes", "ClusterResult", "ClusterSummary"]
 METHODS = ("hdbscan", "agglomerative", "kmedoids")
 
 
+@short_repr
 @dataclass(frozen=True)
 class ClusterSummary:
     """One cluster.
@@ -43,6 +46,7 @@ class ClusterSummary:
     mean_distance: float
 
 
+@short_repr
 @dataclass(frozen=True)
 class ClusterResult:
     """Labels and per-cluster summaries.
@@ -105,22 +109,17 @@ def cluster_codes(codes, method: str = "hdbscan", *, n_clusters: int | None = No
     >>> res.labels.tolist(), [c.medoid for c in res.clusters]
     ([0, 0, 0, 1, 1, 1], [1, 4])
     """
-    if method not in METHODS:
-        raise ValueError(f"cluster_codes: `method` must be one of {METHODS}; got {method!r}")
+    check_option(method, METHODS, func="cluster_codes", name="method")
     D = pairwise_hamming(codes) if distances is None else np.asarray(distances)
-    n = D.shape[0]
+    n = D.shape[0] if D.ndim else 0
     if D.ndim != 2 or D.shape != (n, n):
-        raise ValueError(f"cluster_codes: `distances` must be a square matrix; got shape {D.shape}")
+        raise invalid("cluster_codes", "distances", "a square matrix", f"an array of shape {D.shape}")
     if n < 2:
-        raise ValueError(f"cluster_codes: need at least 2 codes; got {n}")
+        raise invalid("cluster_codes", "codes", "at least 2 codes", f"{n}")
     for name, value in (("n_nearest", n_nearest), ("min_cluster_size", min_cluster_size), ("max_iter", max_iter)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"cluster_codes: `{name}` must be a positive int; got {value!r}")
+        check_int(value, func="cluster_codes", name=name, low=1)
     if method != "hdbscan":
-        if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
-            raise ValueError(
-                f"cluster_codes: method {method!r} needs `n_clusters` between 1 and {n}; got {n_clusters!r}"
-            )
+        check_int(n_clusters, func=f"cluster_codes(method={method!r})", name="n_clusters", low=1, high=n)
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
@@ -128,8 +127,7 @@ def cluster_codes(codes, method: str = "hdbscan", *, n_clusters: int | None = No
         model = HDBSCAN(min_cluster_size=int(min_cluster_size), metric="precomputed", copy=False)
         labels = model.fit_predict(D.astype(np.float64))
     elif method == "agglomerative":
-        if linkage not in ("average", "complete", "single"):
-            raise ValueError(f"cluster_codes: `linkage` must be 'average', 'complete' or 'single'; got {linkage!r}")
+        check_option(linkage, ("average", "complete", "single"), func="cluster_codes", name="linkage")
         from sklearn.cluster import AgglomerativeClustering
 
         model = AgglomerativeClustering(n_clusters=int(n_clusters), metric="precomputed", linkage=linkage)

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from polylens._validation import check_bool
-from polylens.errors import PolylensError
+from polylens._validation import check_bool, check_int
+from polylens.errors import InvalidParameterError, PolylensError
 from polylens.parallel import check_client, locate, map_ordered
 from polylens.sampling import chunks
 from polylens.sampling.bits import pack
-from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore
+from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore, check_store_path
 from polylens.sampling.sites import Site, find_sites, on_cpu
 from polylens.sampling.tokens import BatchTokens, ChunkTokens, TokenCollector, at_tokens, batch_tokens, chunk_tokens
 
@@ -32,7 +32,7 @@ __all__ = ["codes", "code_chunk", "CodesJob", "ChunkCodes", "Session", "threshol
 
 
 def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, device=None,
-          store: str | os.PathLike | None = None, progress: bool = True, client=None,
+          store: str | os.PathLike | None = None, overwrite: bool = False, progress: bool = True, client=None,
           batches_per_task: int = 8, per_token: bool = False) -> Codes:
     """Polytope codes of every input: the piece of every unit at the activation sites.
 
@@ -59,6 +59,12 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     store : path, optional
         Stream the codes to ``<store>.npy`` (+ ``<store>.layout.json``) instead of
         memory; the result is then memory-mapped, so data sets larger than RAM work.
+        The path is checked before any work (its folder must exist and be writable; it
+        may not be one of the input files), the codes go to a temporary file and the
+        store is moved into place only when complete: a failing run leaves an earlier
+        store as it was.
+    overwrite : bool, default=False
+        Replace an existing store at ``store`` (otherwise it is refused).
     progress : bool, default=True
         Show a progress bar (samples).
     client : dask.distributed.Client, optional
@@ -87,8 +93,10 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
 
     Raises
     ------
-    ValueError
-        Empty ``inputs``, a bad ``batch_size``, ``batches_per_task`` or ``device``, or a
+    InvalidParameterError
+        Empty ``inputs``, inputs that are not numbers or hold NaN or infinite values, a
+        bad ``batch_size``, ``batches_per_task``, ``device`` or ``store`` (an existing
+        store without ``overwrite=True``, a store that is one of the inputs), or a
         ``sites`` pattern that matches nothing.
     PolylensError
         A site whose activations have no batch axis or change shape between batches
@@ -102,12 +110,14 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     >>> c.packed.shape, c.layout.names, c.approximate
     ((10, 1), ['1'], False)
     """
-    for name, value in (("batch_size", batch_size), ("batches_per_task", batches_per_task)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"codes: `{name}` must be a positive int; got {value!r}")
+    batch_size = check_int(batch_size, func="codes", name="batch_size", low=1)
+    batches_per_task = check_int(batches_per_task, func="codes", name="batches_per_task", low=1)
+    overwrite = check_bool(overwrite, func="codes", name="overwrite")
     if client is not None:
         check_client(client, "codes")
     per_token = check_bool(per_token, func="codes", name="per_token")
+    if store is not None:
+        store = check_store_path(store, func="codes", overwrite=overwrite, inputs=chunks.input_files(inputs))
     collector = TokenCollector() if per_token else None
     job = CodesJob(model, sites, device, int(batch_size), per_token=per_token)
     pieces = chunks.split(inputs, int(batch_size), int(batches_per_task) if client is not None else 1)
@@ -125,7 +135,9 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
                 if store is None:
                     found.append(part.packed)
                 else:
-                    writer = writer or CodeStore(store, layout)
+                    writer = writer or CodeStore(store, layout, overwrite=overwrite,
+                                                 inputs=chunks.input_files(inputs), func="codes",
+                                                 name="store")
                     writer.append(part.packed)
                 if collector is not None:
                     collector.add(part.tokens)
@@ -395,9 +407,16 @@ class Session:
 
     # -------------------------------------------------------------- running
     def to_device(self, value):
-        """Move a tensor (floating tensors also to the model's dtype) or array to the device."""
+        """Move a tensor (floating tensors also to the model's dtype) or array to the device.
+
+        Raises InvalidParameterError for an array that does not hold numbers and for
+        floating inputs with NaN or infinite values (which have no code: every
+        comparison with NaN is false, so they would read as all-zero bits).
+        """
         if isinstance(value, np.ndarray):
-            value = torch.from_numpy(value)
+            if value.dtype.kind not in "biuf":
+                raise InvalidParameterError(f"codes: `inputs` must hold numbers; got an array of dtype {value.dtype}")
+            value = torch.from_numpy(np.ascontiguousarray(value))
         if isinstance(value, torch.Tensor):
             dtype = self.dtype if value.is_floating_point() and self.dtype is not None else value.dtype
             return value.to(device=self.device, dtype=dtype)
@@ -412,11 +431,26 @@ class Session:
         kwargs = kwargs or {}
         args = tuple(self.to_device(a) for a in args)
         kwargs = {key: self.to_device(v) for key, v in kwargs.items()}
+        tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
+        for t in tensors:
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad = int(t.numel() - torch.isfinite(t).sum())
+                raise InvalidParameterError(
+                    f"codes: `inputs` holds {bad} NaN or infinite values; they have no polytope code (every "
+                    "comparison with NaN is false): drop or replace those samples")
         self.tokens = batch_tokens(args, kwargs) if self.per_token else None
         n = _batch_len(args, kwargs) if self.tokens is None else len(self.tokens.table)
         self._events, self._calls = [], {}
-        with torch.no_grad():
-            output = self.plan.runner(*args, **kwargs)
+        try:
+            with torch.no_grad():
+                output = self.plan.runner(*args, **kwargs)
+        except RuntimeError as err:
+            other = next((t for t in tensors if not t.is_floating_point()), None)
+            if other is None:
+                raise
+            raise InvalidParameterError(
+                f"codes: `inputs` has dtype {other.dtype}, and the model fails on it ({str(err).splitlines()[0]}); "
+                "pass floating-point inputs (x.float())") from err
         events = self._events
         self._events = []
         self._check(events, n)

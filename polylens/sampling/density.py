@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from polylens._repr import short_repr
+from polylens._validation import check_int, check_number, invalid
 from polylens.errors import PolylensError
 from polylens.sampling.packed_codes import Codes
 from polylens.sampling.collect import Session, _first_tensor
@@ -34,6 +36,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- paths
+@short_repr
 @dataclass(frozen=True)
 class PathDensity:
     """Code changes sampled along a polyline.
@@ -160,8 +163,8 @@ def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None =
         raise ValueError(
             f"path_density: `points` must have shape (n_points >= 2, *input_shape); got {tuple(pts.shape)}"
         )
-    steps = _positive_int(steps, "steps", "path_density")
-    batch_size = _positive_int(batch_size, "batch_size", "path_density")
+    steps = check_int(steps, func="path_density", name="steps", low=1)
+    batch_size = check_int(batch_size, func="path_density", name="batch_size", low=1)
     n_seg = pts.shape[0] - 1
     n = n_seg * steps + 1
     seg = np.minimum(np.arange(n) // steps, n_seg - 1)
@@ -222,6 +225,7 @@ def _replace(out: torch.Tensor, new: torch.Tensor, at: str) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- scaling
+@short_repr
 @dataclass(frozen=True)
 class ScaleResult:
     """The downstream code and prediction as a site's activations are scaled.
@@ -303,7 +307,7 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
     given = np.asarray(scales, dtype=np.float64)
     if given.ndim != 1 or given.size == 0 or not np.all(np.isfinite(given)):
         raise ValueError(f"scale_activations: `scales` must be a non-empty 1-D array of finite numbers; got {scales!r}")
-    batch_size = _positive_int(batch_size, "batch_size", "scale_activations")
+    batch_size = check_int(batch_size, func="scale_activations", name="batch_size", low=1)
     grid = np.unique(np.concatenate([given, [1.0]]))
     n, m = xs.shape[0], grid.size
     rows = np.arange(n * m)
@@ -375,6 +379,7 @@ def _main_output(output) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- neighbourhoods
+@short_repr
 @dataclass(frozen=True)
 class LocalComplexity:
     """Codes sampled in a ball or disc around a point.
@@ -444,10 +449,9 @@ def local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples: int
     """
     center = _float_tensor(x, "x")
     d = int(center.numel())
-    if not (isinstance(radius, (int, float, np.floating, np.integer)) and np.isfinite(radius) and radius > 0):
-        raise ValueError(f"local_complexity: `radius` must be a positive finite number; got {radius!r}")
-    n_samples = _positive_int(n_samples, "n_samples", "local_complexity")
-    batch_size = _positive_int(batch_size, "batch_size", "local_complexity")
+    radius = check_number(radius, func="local_complexity", name="radius", low=0.0, low_open=True)
+    n_samples = check_int(n_samples, func="local_complexity", name="n_samples", low=1)
+    batch_size = check_int(batch_size, func="local_complexity", name="batch_size", low=1)
     rng = np.random.default_rng(seed)
     U = disc_basis(d, k, basis, rng)
     dim = d if U is None else U.shape[1]
@@ -484,20 +488,21 @@ def local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples: int
     )
 
 
-def disc_basis(d: int, k: int | None, basis, rng: np.random.Generator) -> np.ndarray | None:
+def disc_basis(d: int, k: int | None, basis, rng: np.random.Generator,
+               func: str = "local_complexity") -> np.ndarray | None:
     """The orthonormal basis of shape (d, k) of a disc: ``basis`` checked, or a random
-    one for ``k``, or None (the full ball) when both are None."""
+    one for ``k``, or None (the full ball) when both are None; errors name ``func``."""
     if basis is not None:
         U = np.asarray(basis, dtype=np.float64)
         if U.ndim != 2 or U.shape[0] != d or (k is not None and U.shape[1] != k):
-            raise ValueError(f"`basis` must have shape ({d}, {k if k is not None else 'k'}); got {U.shape}")
+            raise invalid(func, "basis", f"an array of shape ({d}, {k if k is not None else 'k'})",
+                          f"shape {U.shape}")
         if not np.allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-8):
-            raise ValueError("`basis` must have orthonormal columns")
+            raise invalid(func, "basis", "an array with orthonormal columns", "columns that are not")
         return U
     if k is None:
         return None
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= d:
-        raise ValueError(f"`k` must be an int between 1 and the input size {d}; got {k!r}")
+    k = check_int(k, func=func, name="k", low=1, high=d)
     q, r = np.linalg.qr(rng.standard_normal((d, int(k))))
     return q * np.sign(np.diag(r))
 
@@ -523,9 +528,3 @@ def _float_tensor(value, name: str) -> torch.Tensor:
     if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise TypeError(f"`{name}` must hold real numbers; got dtype {t.dtype}")
     return t.to(torch.float64)
-
-
-def _positive_int(value, name: str, func: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{func}: `{name}` must be a positive int; got {value!r}")
-    return int(value)

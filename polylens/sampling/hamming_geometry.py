@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from polylens._repr import short_repr
+from polylens._validation import invalid
 from polylens.sampling.packed_codes import Codes
 
 __all__ = [
@@ -25,12 +27,12 @@ _COL_BLOCK = 4096
 _TILE = 256
 
 
-def _packed(codes, argument: str) -> np.ndarray:
+def _packed(codes, argument: str, func: str) -> np.ndarray:
     if isinstance(codes, Codes):
         return codes.packed
     arr = np.asarray(codes)
     if arr.dtype != np.uint8:
-        raise TypeError(f"`{argument}` must be Codes or a uint8 array of packed codes; got dtype {arr.dtype}")
+        raise invalid(func, argument, "Codes or a uint8 array of packed codes", f"an array of dtype {arr.dtype}")
     return arr
 
 
@@ -51,7 +53,7 @@ def hamming(a, b) -> np.ndarray:
     >>> hamming(np.array([0b1011], np.uint8), np.array([[0b0001], [0b1011]], np.uint8))
     array([2, 0])
     """
-    pa, pb = _packed(a, "a"), _packed(b, "b")
+    pa, pb = _packed(a, "a", "hamming"), _packed(b, "b", "hamming")
     if pa.shape[-1] != pb.shape[-1]:
         raise ValueError(f"hamming: `a` has {pa.shape[-1]} bytes per code but `b` has {pb.shape[-1]}")
     return np.bitwise_count(np.bitwise_xor(pa, pb)).sum(axis=-1, dtype=np.int64)
@@ -125,8 +127,8 @@ def pairwise_hamming(codes, other=None, *, device=None, progress: bool = False) 
            [1, 0, 1],
            [2, 1, 0]], dtype=int32)
     """
-    a = _packed(codes, "codes")
-    b = a if other is None else _packed(other, "other")
+    a = _packed(codes, "codes", "pairwise_hamming")
+    b = a if other is None else _packed(other, "other", "pairwise_hamming")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(
             f"pairwise_hamming: `codes` and `other` must be 2-D with the same bytes per code; got {a.shape}, {b.shape}"
@@ -214,12 +216,13 @@ def n_distinct(codes, sites=None) -> int:
         if not isinstance(codes, Codes):
             raise TypeError("n_distinct: `sites` needs `codes` to be Codes")
         codes = codes.select(sites)
-    packed = np.ascontiguousarray(_packed(codes, "codes"))
+    packed = np.ascontiguousarray(_packed(codes, "codes", "n_distinct"))
     if packed.shape[0] == 0:
         return 0
     return int(np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel()).shape[0])
 
 
+@short_repr
 @dataclass(frozen=True)
 class SiteStats:
     """Per-site breakdown of a set of codes.
@@ -263,7 +266,7 @@ def site_stats(codes: Codes, chunk_rows: int = 65536) -> SiteStats:
     SiteStats
     """
     if not isinstance(codes, Codes):
-        raise TypeError(f"site_stats: `codes` must be Codes; got {type(codes).__name__}")
+        raise invalid("site_stats", "codes", "Codes", type(codes).__name__)
     if len(codes) == 0:
         raise ValueError("site_stats: `codes` is empty")
     layout = codes.layout

@@ -27,17 +27,22 @@ from __future__ import annotations
 import json
 import os
 import struct
+import tempfile
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from polylens._files import atomic_output
+from polylens._repr import short_repr
+from polylens._validation import check_output_path, invalid
 from polylens.sampling.bits import pack_bits, unpack_bits
 
-__all__ = ["SiteLayout", "CodeLayout", "Codes", "CodeStore"]
+__all__ = ["SiteLayout", "CodeLayout", "Codes", "CodeStore", "check_store_path"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class SiteLayout:
     """Where one site's bits are in a code.
@@ -100,6 +105,7 @@ class SiteLayout:
         return self.shape[0] if len(self.shape) == 2 else None
 
 
+@short_repr
 @dataclass(frozen=True)
 class CodeLayout:
     """The sites of a code, in order.
@@ -207,6 +213,7 @@ class CodeLayout:
         return cls(tuple(sites))
 
 
+@short_repr
 @dataclass(frozen=True)
 class Codes:
     """Bit-packed polytope codes of ``n`` samples.
@@ -300,9 +307,14 @@ class Codes:
         ])
         return Codes(np.ascontiguousarray(self.packed[:, cols]), sub)
 
-    def save(self, path: str | os.PathLike, chunk_rows: int = 65536) -> Path:
-        """Write ``<path>.npy`` and ``<path>.layout.json`` (in chunks); returns the ``.npy`` path."""
-        with CodeStore(path, self.layout) as store:
+    def save(self, path: str | os.PathLike, chunk_rows: int = 65536, *, overwrite: bool = False) -> Path:
+        """Write ``<path>.npy`` and ``<path>.layout.json`` (in chunks); returns the ``.npy`` path.
+
+        An existing store at ``path`` is refused unless ``overwrite=True`` (see
+        :class:`CodeStore`); a memory-mapped store cannot be saved over itself.
+        """
+        inputs = [self.packed.filename] if isinstance(self.packed, np.memmap) and self.packed.filename else []
+        with CodeStore(path, self.layout, overwrite=overwrite, inputs=inputs, func="Codes.save") as store:
             for i in range(0, len(self), chunk_rows):
                 store.append(np.asarray(self.packed[i:i + chunk_rows]))
         return store.path
@@ -329,25 +341,36 @@ class Codes:
 class CodeStore:
     """Append-only ``.npy`` writer for packed codes, memory-bounded.
 
-    Rows are appended to the file as they come; the header (shape) is rewritten on
-    :meth:`close`, and the layout file is written only when the store is closed without
-    an error, so :meth:`Codes.load` never reads a half-written store.
+    Rows are appended to a temporary file beside the target as they come; on
+    :meth:`close` the header (shape) is rewritten and, only when the store is complete,
+    the file and its layout are moved into place. An earlier store at the target is
+    untouched until then, so a failing run leaves it as it was, and :meth:`Codes.load`
+    never reads a half-written store.
 
     Parameters
     ----------
     path : path
-        Target ``.npy`` file (the suffix is added if missing); overwritten.
+        Target ``.npy`` file (the suffix is added if missing).
     layout : CodeLayout
+    overwrite : bool, default=False
+        Replace an existing store at ``path``; otherwise an existing ``.npy`` or
+        ``.layout.json`` file there is refused before anything is written.
+    inputs : sequence of paths, optional
+        Files the caller reads; the store may not be one of them.
+    func, name : str, default="CodeStore", "path"
+        The public function and its parameter named in error messages.
     """
 
     _HEADER = 128  # bytes; a multiple of 64 as the .npy format asks
 
-    def __init__(self, path: str | os.PathLike, layout: CodeLayout):
-        self.path = _npy_path(path)
+    def __init__(self, path: str | os.PathLike, layout: CodeLayout, *, overwrite: bool = False, inputs=(),
+                 func: str = "CodeStore", name: str = "path"):
+        self.path = check_store_path(path, func=func, name=name, overwrite=overwrite, inputs=inputs)
         self.layout = layout
         self.n = 0
-        _layout_path(self.path).unlink(missing_ok=True)
-        self._file = open(self.path, "wb")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "wb")
         self._file.write(self._header())
 
     def _header(self) -> bytes:
@@ -365,20 +388,48 @@ class CodeStore:
         self.n += packed.shape[0]
 
     def close(self, complete: bool = True) -> None:
-        """Finish the header; write the layout file when ``complete``."""
+        """Finish the file; when ``complete``, move it and its layout into place, else
+        delete it (an earlier store at the target stays as it was)."""
         if self._file.closed:
             return
-        self._file.seek(0)
-        self._file.write(self._header())
-        self._file.close()
-        if complete:
-            _layout_path(self.path).write_text(self.layout.to_json())
+        try:
+            if complete:
+                self._file.seek(0)
+                self._file.write(self._header())
+        finally:
+            self._file.close()
+        if not complete:
+            self._tmp.unlink(missing_ok=True)
+            return
+        layout = _layout_path(self.path)
+        with atomic_output(layout) as tmp_layout:
+            tmp_layout.write_text(self.layout.to_json())
+            # the old layout goes first: a crash between the two moves leaves a store that
+            # Codes.load refuses (no layout), never new codes read with an old layout
+            layout.unlink(missing_ok=True)
+            os.replace(self._tmp, self.path)
 
     def __enter__(self) -> "CodeStore":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(complete=exc_type is None)
+
+
+def check_store_path(path, *, func: str, overwrite: bool = False, inputs=(), name: str = "store") -> Path:
+    """The ``.npy`` path of a code store that may be written now (see :class:`CodeStore`).
+
+    Refuses, before any work: a missing or read-only directory, a directory, a store that
+    exists (its ``.npy`` or its ``.layout.json``) unless ``overwrite``, and a store that
+    is one of ``inputs``.
+    """
+    try:
+        npy = _npy_path(os.fspath(path))
+    except TypeError:
+        raise invalid(func, name, "a file path (str or os.PathLike)", path) from None
+    check_output_path(npy, func=func, name=name, overwrite=overwrite, inputs=inputs)
+    check_output_path(_layout_path(npy), func=func, name=name, overwrite=overwrite, inputs=inputs)
+    return npy
 
 
 def _npy_path(path) -> Path:

@@ -48,8 +48,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from polylens.errors import PolylensError
-from polylens.errors import PolylensWarning
+from polylens._repr import short_repr
+from polylens.errors import PolylensError, PolylensWarning
 from polylens.sampling.hf_activations import hf_activation, is_transformers_model
 
 __all__ = ["Site", "Pool", "SitePlan", "find_sites"]
@@ -58,6 +58,7 @@ _SMOOTH_MODULES = (nn.GELU, nn.SiLU, nn.Mish, nn.ELU, nn.CELU, nn.SELU, nn.Softp
 _SIGN_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.RReLU)
 
 
+@short_repr
 @dataclass(frozen=True)
 class Site:
     """One activation site and the rule that codes it.
@@ -104,6 +105,7 @@ class Site:
         return "one-hot" if self.pool is not None else "thermometer"
 
 
+@short_repr
 @dataclass(frozen=True)
 class Pool:
     """Max-pooling windows (1-D or 2-D, as ``nn.MaxPool1d/2d`` takes them).
@@ -170,6 +172,8 @@ def on_cpu(t: torch.Tensor) -> bool:
     return t.device.type == "cpu" and t.dtype != torch.bfloat16
 
 
+@short_repr
+@short_repr
 @dataclass(frozen=True)
 class SitePlan:
     """The sites of a model and the module that runs them.

@@ -257,10 +257,11 @@ class TokenCodes(Codes):
         return TokenCodes(Codes(self.packed, self.layout).select(sites).packed, self.layout.select(sites),
                           self.tokens)
 
-    def save(self, path: str | os.PathLike, chunk_rows: int = 65536) -> Path:
-        """Write the codes as :meth:`Codes.save` does and the tokens to
-        ``<path>.tokens.npy``; returns the codes' ``.npy`` path."""
-        npy = Codes(self.packed, self.layout).save(path, chunk_rows)
+    def save(self, path: str | os.PathLike, chunk_rows: int = 65536, *, overwrite: bool = False) -> Path:
+        """Write the codes as :meth:`Codes.save` does (an existing store is refused unless
+        ``overwrite=True``) and the tokens to ``<path>.tokens.npy``; returns the codes'
+        ``.npy`` path."""
+        npy = Codes(self.packed, self.layout).save(path, chunk_rows, overwrite=overwrite)
         _write_tokens(_tokens_path(npy), self.tokens)
         return npy
 

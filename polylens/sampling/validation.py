@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
+from polylens._validation import invalid
 from polylens.errors import PolylensError
 from polylens.geometry import Box, enumerate_regions
 from polylens.models import PWLNet
@@ -28,6 +30,7 @@ from polylens.sampling.hamming_geometry import n_distinct
 __all__ = ["validate_density", "DensityValidation", "validate_local_complexity", "LocalComplexityValidation"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class DensityValidation:
     """Sampled against exact boundary crossings along one polyline.
@@ -131,8 +134,7 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     UnsupportedLayerError
         The exact adapter does not support the model.
     PolylensError
-        No exact path engine is available, or the sampled sites do not match the exact
-        net's units.
+        The sampled sites do not match the exact net's units.
 
     Examples
     --------
@@ -147,20 +149,13 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     """
     net = _exact_net(model, _tensor(points, "points")[:1])
     if crossings is None:
-        import polylens
-
-        crossings = getattr(polylens, "path_crossings", None)
-        if crossings is None:
-            raise PolylensError(
-                "validate_density: the exact path engine `polylens.path_crossings` is not available in this "
-                "version; pass `crossings=`"
-            )
+        from polylens.geometry.paths import path_crossings as crossings
     steps = np.asarray(steps)
     if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer) or np.any(steps < 1):
-        raise ValueError(f"validate_density: `steps` must be a non-empty sequence of positive ints; got {steps!r}")
+        raise invalid("validate_density", "steps", "a non-empty sequence of ints >= 1", steps)
     pts = net.flatten_inputs(points, "points")
     if pts.shape[0] < 2:
-        raise ValueError(f"validate_density: `points` needs at least 2 vertices; got {pts.shape[0]}")
+        raise invalid("validate_density", "points", "at least 2 vertices", f"{pts.shape[0]}")
     found = [crossings(net, pts[i:i + 2]) for i in range(pts.shape[0] - 1)]
     exact = np.array([int(c.n_crossings) for c in found])
     changes, flips = [], []
@@ -183,6 +178,7 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     )
 
 
+@short_repr
 @dataclass(frozen=True)
 class LocalComplexityValidation:
     """Sampled distinct codes in a disc against the exact number of regions meeting it.
@@ -243,11 +239,13 @@ def validate_local_complexity(model: torch.nn.Module, x, *, radius: float, n_sam
     net = _exact_net(model, _tensor(x, "x")[None])
     counts = np.asarray(n_samples)
     if counts.ndim != 1 or counts.size == 0 or not np.issubdtype(counts.dtype, np.integer) or np.any(counts < 1):
-        raise ValueError(f"validate_local_complexity: `n_samples` must be positive ints; got {n_samples!r}")
+        raise invalid("validate_local_complexity", "n_samples", "a non-empty sequence of ints >= 1", n_samples)
     x0 = net.flatten_inputs(x, "x")[0]
-    U = disc_basis(net.input_dim, None if basis is not None else k, basis, np.random.default_rng(seed))
+    U = disc_basis(net.input_dim, None if basis is not None else k, basis, np.random.default_rng(seed),
+                   func="validate_local_complexity")
     if U is None or U.shape[1] not in (1, 2):
-        raise ValueError("validate_local_complexity: the exact count needs a disc of dimension 1 or 2 (`k` or `basis`)")
+        raise invalid("validate_local_complexity", "k", "1 or 2 (or a `basis` of 1 or 2 columns): the exact count "
+                      "needs a disc of dimension 1 or 2", k if basis is None else f"a basis of shape {U.shape}")
     lc = local_complexity(model, x, radius=radius, n_samples=int(counts.max()), basis=U, seed=seed,
                           batch_size=batch_size, device=device)
     _check_units(lc.codes.layout, net)

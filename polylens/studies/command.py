@@ -1,73 +1,37 @@
 """``polylens graph MODEL``: the region graph's statistics, topology and figures.
 
-Registered by :mod:`polylens.cli` (``add_parser`` builds the sub-command's options,
-``run`` executes it; this module imports nothing heavy at import time).
+:mod:`polylens.cli` declares the sub-command's options, checks its output folder and
+loads the model; :func:`run` does the rest.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_parser", "run", "graph_report"]
+__all__ = ["run", "graph_report", "FILES"]
 
 FILES = ("summary.json", "summary.md", "degrees.png", "geodesic_hamming.png", "classes.png", "persistence.png")
 
 
-def add_parser(sub, model_command) -> argparse.ArgumentParser:
-    """Add ``graph`` to the sub-parsers ``sub``; ``model_command(sub, name, help,
-    description)`` is the CLI's helper for sub-commands that read a MODEL."""
-    from polylens.cli import _corner
-
-    cmd = model_command(sub, "graph", "statistics, decision topology and figures of the region graph",
-                        "Enumerate every region (in a box, or over all of R^d) and study the region graph: "
-                        "degrees, diameter, geodesic vs Hamming distances, Laplacian spectrum, components "
-                        "and Betti numbers of the decision regions and boundary (2-D and 3-D inputs).")
-    cmd.add_argument("--box", nargs=2, type=_corner, metavar=("LO", "HI"),
-                     help="input box; LO/HI are numbers or comma-separated lists (default: all of R^d)")
-    cmd.add_argument("--data", default=None, metavar="X.npy", help="data points (n, input_dim)")
-    cmd.add_argument("--labels", default=None, metavar="y.npy", help="labels of the data points (n,)")
-    cmd.add_argument("--out", default=None, metavar="DIR",
-                     help="write summary.json, summary.md and PNG figures there (created)")
-    cmd.add_argument("--max-regions", type=int, default=None, metavar="N", help="refuse more than N regions")
-    cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    cmd.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return cmd
-
-
-def run(args) -> int:
-    """Execute ``polylens graph`` with parsed ``args``."""
-    import numpy as np
-    import torch
-
+def run(args, net, out: Path | None) -> int:
+    """Execute ``polylens graph`` on the loaded ``net`` with parsed ``args``; ``out`` is the
+    output folder the command line has already checked (or None)."""
     from polylens.errors import InvalidParameterError
-    from polylens.models.io import load_model
 
-    torch.set_num_threads(1)
     if args.labels is not None and args.data is None:
-        raise InvalidParameterError("polylens graph: --labels needs --data")
-    out = None
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise InvalidParameterError(f"polylens graph: --out {str(out)!r} is a file, not a folder")
-        taken = [f for f in FILES if (out / f).exists()]
-        if taken:
-            raise InvalidParameterError(f"polylens graph: --out {str(out)!r} already holds {taken[0]}; "
-                                        "give another folder")
-        out.mkdir(parents=True, exist_ok=True)
+        raise InvalidParameterError("polylens graph: `--labels` needs `--data`")
     data = _load(args.data, "--data") if args.data else None
     labels = _load(args.labels, "--labels").astype(np.int64) if args.labels else None
-    net = load_model(args.model)
     domain = None if args.box is None else tuple(args.box)
     summary, parts = graph_report(net, domain, data=data, labels=labels, max_regions=args.max_regions,
                                   progress=not (args.no_progress or args.json))
     summary["model"] = repr(net)
     if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
         summary["outputs"] = _write(out, summary, parts, data, labels)
     if args.json:
         print(json.dumps(summary))

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from polylens import PolylensError, PolylensWarning, PWLNet
+from polylens import InvalidParameterError, PolylensError, PolylensWarning, PWLNet
 from polylens.sampling import CodeLayout, Codes, codes, find_sites, pack_bits
 from polylens.sampling.bits import pack, pack_tensor
 from _models import TwoBranch, conv1d_net, small_cnn
@@ -318,18 +318,83 @@ def test_store_on_disk_reads_back_identical_and_memory_mapped(tmp_path):
     np.testing.assert_array_equal(Codes.load(tmp_path / "copy").packed, in_memory.packed)
 
 
-def test_a_failed_stream_leaves_no_loadable_store(tmp_path):
-    model = make_mlp(2, [3], seed=0)
-
+def _failing(n_good: int = 1):
     def batches():
-        yield torch.randn(4, 2, dtype=torch.float64)
+        for _ in range(n_good):
+            yield torch.randn(4, 2, dtype=torch.float64)
         raise KeyboardInterrupt
+    return batches()
 
+
+def test_a_failed_stream_leaves_no_store_and_no_temporary_file(tmp_path):
+    model = make_mlp(2, [3], seed=0)
     with pytest.raises(KeyboardInterrupt):
-        codes(model, batches(), store=tmp_path / "partial", progress=False)
-    assert np.load(tmp_path / "partial.npy").shape == (4, 1)  # what was written is readable
-    with pytest.raises(FileNotFoundError, match="layout"):
-        Codes.load(tmp_path / "partial.npy")
+        codes(model, _failing(), store=tmp_path / "partial", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_store_is_refused_unless_overwrite_and_survives_a_failing_run(tmp_path):
+    model = make_mlp(2, [3], seed=0)
+    x = torch.randn(10, 2, dtype=torch.float64)
+    first = codes(model, x, store=tmp_path / "c", progress=False)
+    kept = np.array(first.packed)
+    for store in (tmp_path / "c", tmp_path / "c.npy"):
+        with pytest.raises(InvalidParameterError, match=r"codes: `store`.*exists already.*overwrite=True"):
+            codes(model, x[:3], store=store, progress=False)
+    (tmp_path / "lonely.layout.json").write_text("{}")  # a layout file alone also counts as a store
+    with pytest.raises(InvalidParameterError, match="exists already"):
+        codes(model, x, store=tmp_path / "lonely", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        codes(model, _failing(2), store=tmp_path / "c", overwrite=True, progress=False)
+    np.testing.assert_array_equal(Codes.load(tmp_path / "c.npy").packed, kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.layout.json", "c.npy", "lonely.layout.json"]
+    replaced = codes(model, x[:3], store=tmp_path / "c", overwrite=True, progress=False)
+    assert len(Codes.load(tmp_path / "c.npy")) == len(replaced) == 3
+    with pytest.raises(InvalidParameterError, match="Codes.save: `path`.*exists already"):
+        Codes(kept, first.layout).save(tmp_path / "c")
+    with pytest.raises(InvalidParameterError, match="one of the inputs"):
+        replaced.save(tmp_path / "c", overwrite=True)  # a memory-mapped store saved over itself
+
+
+def test_a_store_never_replaces_its_input_file(tmp_path):
+    model = make_mlp(2, [3], seed=0)
+    data = np.random.default_rng(0).normal(size=(20, 2))
+    np.save(tmp_path / "data.npy", data)
+    for store in (tmp_path / "data.npy", tmp_path / "data", str(tmp_path / "data")):
+        with pytest.raises(InvalidParameterError, match="one of the inputs"):
+            codes(model, tmp_path / "data.npy", store=store, overwrite=True, progress=False)
+        with pytest.raises(InvalidParameterError, match="one of the inputs"):
+            codes(model, [tmp_path / "data.npy"], store=store, overwrite=True, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "data.npy"), data)
+
+
+def test_a_bad_store_path_is_refused_before_any_forward_pass(tmp_path):
+    model = make_mlp(2, [3], seed=0)
+    calls = []
+    model.register_forward_hook(lambda *a: calls.append(1))
+    x = torch.randn(5, 2, dtype=torch.float64)
+    with pytest.raises(InvalidParameterError, match="does not exist"):
+        codes(model, x, store=tmp_path / "missing" / "c", progress=False)
+    (tmp_path / "folder.npy").mkdir()
+    with pytest.raises(InvalidParameterError, match="directory"):
+        codes(model, x, store=tmp_path / "folder", progress=False)
+    assert calls == []
+
+
+def test_nan_non_numeric_and_integer_inputs_are_refused_by_name():
+    model = make_mlp(2, [3], seed=0)
+    x = torch.randn(6, 2, dtype=torch.float64)
+    x[4, 1] = float("nan")
+    with pytest.raises(InvalidParameterError, match="`inputs` holds 1 NaN or infinite"):
+        codes(model, x, progress=False)
+    with pytest.raises(InvalidParameterError, match="NaN or infinite"):
+        codes(model, np.full((3, 2), np.inf), progress=False)
+    with pytest.raises(InvalidParameterError, match="must hold numbers"):
+        codes(model, np.array([["a", "b"]]), progress=False)
+    with pytest.raises(InvalidParameterError, match=r"dtype torch.int64.*x.float\(\)"):
+        codes(model, torch.ones(3, 2, dtype=torch.int64), progress=False)
+    embed = nn.Sequential(nn.Embedding(5, 3), nn.ReLU())  # integer token ids stay accepted
+    assert codes(embed, torch.tensor([[1, 2], [3, 4]]), progress=False).packed.shape == (2, 1)
 
 
 @pytest.mark.parametrize("pool", [

@@ -166,9 +166,9 @@ def test_local_complexity_errors_name_the_argument():
         local_complexity(model, x, radius=1.0, n_samples=0)
     with pytest.raises(ValueError, match="`k`"):
         local_complexity(model, x, radius=1.0, n_samples=10, k=4)
-    with pytest.raises(ValueError, match="`basis` must have orthonormal columns"):
+    with pytest.raises(ValueError, match="`basis` must be an array with orthonormal columns"):
         local_complexity(model, x, radius=1.0, n_samples=10, basis=np.ones((3, 2)))
-    with pytest.raises(ValueError, match="`basis` must have shape"):
+    with pytest.raises(ValueError, match="`basis` must be an array of shape"):
         local_complexity(model, x, radius=1.0, n_samples=10, basis=np.eye(2))
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 import polylens
-from polylens import PolylensError, UnsupportedLayerError
+from polylens import UnsupportedLayerError
 from polylens.sampling import validate_density, validate_local_complexity
 from _models import small_cnn
 from _nets import make_mlp
@@ -43,8 +43,6 @@ def test_sampled_density_rises_to_the_exact_count_and_never_exceeds_it():
 
 
 def test_validate_density_against_polylens_path_crossings():
-    if not hasattr(polylens, "path_crossings"):
-        pytest.skip("polylens.path_crossings (the exact 1-D path engine) is not available yet")
     model = make_mlp(3, [6, 6], out=2, seed=1)
     points = np.array([[-2.0, 1.0, 0.5], [2.0, -1.0, 1.5]])
     res = validate_density(model, points, steps=(4096,))
@@ -52,20 +50,12 @@ def test_validate_density_against_polylens_path_crossings():
 
 
 def test_cnn_with_max_pooling_and_relu6_converges_to_path_crossings():
-    if not hasattr(polylens, "path_crossings"):
-        pytest.skip("polylens.path_crossings (the exact 1-D path engine) is not available yet")
     model = small_cnn()
     # seed 4: the closest two crossings are 0.0015 of the path apart, more than a step of 1/4096
     points = torch.randn(2, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     res = validate_density(model, points, steps=(1, 16, 256, 4096))
     assert res.violations.tolist() == [0] * 4 and np.all(np.diff(res.sampled) >= 0)
     assert res.sampled[-1] == res.exact and res.sampled_flips[-1] == res.exact_flips > res.sampled_flips[0]
-
-
-def test_validate_density_without_an_exact_path_engine_says_so(monkeypatch):
-    monkeypatch.delattr(polylens, "path_crossings", raising=False)
-    with pytest.raises(PolylensError, match="path_crossings"):
-        validate_density(make_mlp(2, [3], seed=0), np.eye(2))
 
 
 @pytest.mark.parametrize("k", [1, 2])
@@ -94,5 +84,5 @@ def test_validation_needs_a_model_the_exact_adapter_supports():
     model = nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1)).double()
     with pytest.raises(UnsupportedLayerError):
         validate_local_complexity(model, np.zeros(2), radius=1.0, n_samples=(10,))
-    with pytest.raises(ValueError, match="dimension 1 or 2"):
+    with pytest.raises(ValueError, match="disc of dimension 1 or 2"):
         validate_local_complexity(make_mlp(3, [3], seed=0), np.zeros(3), radius=1.0, k=3)
