@@ -12,12 +12,14 @@ with one ``except`` clause; warnings derive from :class:`PolylensWarning`.
 ``SolverError``             an LP back end is missing or failed
 ``TaskError``               a task failed on a Dask worker
 ``PolylensWarning``         a degenerate configuration was met and reported
+``ConversionError``         a converted net does not reproduce its torch model
+                            (an ``UnsupportedLayerError``)
 ==========================  =====================================================
 """
 
 __all__ = [
     "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
-    "SolverError", "TaskError", "PolylensWarning",
+    "SolverError", "TaskError", "PolylensWarning", "ConversionError",
 ]
 
 
@@ -63,3 +65,10 @@ class TaskError(PolylensError):
 
 class PolylensWarning(UserWarning):
     """A degenerate configuration was met and reported (see the message)."""
+
+
+class ConversionError(UnsupportedLayerError):
+    """A converted net does not reproduce its torch model (checked after every conversion).
+
+    The message names the first traced node (or layer) whose value differs.
+    """

@@ -37,3 +37,8 @@ CROSSING_STEP = 1e-7
 #: (relative to the function's largest absolute value over the vertices) lies on the cut
 #: line.
 VERTEX_ON_LINE = 1e-12
+
+#: Model conversion check: the converted net and the model agree, node by node, when
+#: every difference is at most this relative to the larger absolute entry of the two
+#: values compared (float64 rounding through a deep network stays far below it).
+CONVERSION_CHECK = 1e-9

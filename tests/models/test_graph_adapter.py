@@ -215,7 +215,7 @@ def test_split_across_a_skip_connection_is_refused(architectures):
 
 def test_split_with_unknown_name_lists_the_names(architectures):
     _, _, net = _conv_net("cnn", architectures)
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="one of the layer names"):
         net.split(at="nope")
 
 
