@@ -141,7 +141,7 @@ class GraphProgram:
                 continue
             args, kwargs = _load(node.args, env), _load(node.kwargs, env)
             if step.kind == "nonlinear":
-                z = args[0]
+                z = args[step.operand]
                 recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
                 if upto is not None and len(recorded) > upto:
                     return recorded, None
@@ -158,8 +158,9 @@ class GraphProgram:
             env[node] = out
             if step.inplace:  # later readers of the overwritten tensor see the result
                 env[node.args[0]] = out
-            if values is not None and step.kind != "shape":
-                values[node.name] = out[0] if step.first_only else out
+            if values is not None and step.kind != "shape":  # a copy: a later in-place op may overwrite it
+                value = out[0] if step.first_only else out
+                values[node.name] = value.clone() if isinstance(value, torch.Tensor) else value
         raise UnsupportedLayerError("the traced graph has no output")
 
     def _call(self, node, args, kwargs):
@@ -350,7 +351,7 @@ def _classify(gm, x, strip: str = "") -> list[Step]:
         if not batch_inputs or (not _holds_tensor(value) and node.target in _SHAPE_QUERIES):
             steps.append(Step(node, "shape"))
             continue
-        step = classify_node(node, gm, args, kwargs, value)
+        step = classify_node(node, gm, args, kwargs, value, env)
         if step.inplace:
             _check_inplace(node, gm, order)
         if step.kind == "affine":

@@ -64,6 +64,8 @@ class Step:
     first_only : bool
         The op returns a tuple whose first entry is the batch result (max pool with
         indices, the decomposed batch norms); only ``[0]`` is ever read.
+    operand : int
+        Nonlinear only: the argument that holds its input (0 but for ``where``).
     """
 
     node: object
@@ -74,6 +76,7 @@ class Step:
     name: str = ""
     inplace: bool = False
     first_only: bool = False
+    operand: int = 0
 
 
 # ----------------------------------------------------------------------------- tables
@@ -212,13 +215,22 @@ def _pair(v, dims: int) -> tuple:
 
 # ----------------------------------------------------------------------------- classification
 
-def classify_node(node, gm, args, kwargs, value) -> Step:
+def classify_node(node, gm, args, kwargs, value, env: dict) -> Step:
     """Classify a call node whose inputs include the batch (see the module notes).
 
     ``args`` / ``kwargs`` are the node's evaluated arguments and ``value`` its value, for
-    one example sample.
+    one example sample; ``env`` holds the values of the earlier nodes.
     """
     inplace = is_inplace(node, gm, args, kwargs)
+    if node.op == "call_function" and _hashable(node.target):
+        if node.target in _WHERE and _prelu_pattern(node) is not None:
+            z, slope = _prelu_pattern(node)
+            slopes = np.broadcast_to(_value(slope, env), tuple(env[z].shape))[0].reshape(-1)
+            return Step(node, "nonlinear", activation=leaky_relu(slopes.size, slopes),
+                        out_shape=tuple(value.shape[1:]), name=_layer_name(node), operand=1)
+        if node.target in _GREATER and node.users and all(
+                u.target in _WHERE and _prelu_pattern(u) is not None for u in node.users):
+            return Step(node, "shape")  # the piece test of a PReLU: read by the frozen `where` only
     if node.op == "call_module":
         sub = gm.get_submodule(node.target)
         if type(sub) in _AFFINE_MODULES:
@@ -236,11 +248,9 @@ def classify_node(node, gm, args, kwargs, value) -> Step:
     if first_only:
         _check_first_only(node, gm)
     if target in _NONLINEAR_FUNCTIONS:
-        src = node.meta.get("source")
-        name = src if src and node.meta.get("leaf") else f"{src + '.' if src else ''}{node.name}"
         return Step(node, "nonlinear", activation=_function_activation(target, args, kwargs, node, gm),
                     out_shape=tuple((value[0] if first_only else value).shape[1:]),
-                    name=name, inplace=inplace, first_only=first_only)
+                    name=_layer_name(node), inplace=inplace, first_only=first_only)
     if target in _AFFINE_FUNCTIONS:
         return Step(node, "affine", inplace=inplace, first_only=first_only)
     if target in _PRODUCTS or target in _QUOTIENTS:
@@ -252,6 +262,35 @@ def classify_node(node, gm, args, kwargs, value) -> Step:
             )
         return Step(node, "affine", inplace=inplace)
     raise unsupported(node, gm)
+
+
+def _layer_name(node) -> str:
+    src = node.meta.get("source")
+    return src if src and node.meta.get("leaf") else f"{src + '.' if src else ''}{node.name}"
+
+
+_WHERE = {aten.where.self, torch.where}
+_GREATER = {aten.gt.Scalar, operator.gt, torch.gt}
+_MULTIPLY = {aten.mul.Tensor, aten.mul.Scalar, operator.mul, torch.mul}
+
+
+def _prelu_pattern(node):
+    """``(z, slope)`` where ``node`` is ``where(z > 0, z, slope * z)`` (PReLU, as
+    ``run_decompositions()`` writes it) with a slope that does not depend on the input."""
+    if len(node.args) != 3 or not all(isinstance(a, fx.Node) for a in node.args):
+        return None
+    cond, z, other = node.args
+    if not (cond.target in _GREATER and len(cond.args) == 2 and cond.args[0] is z and cond.args[1] == 0):
+        return None
+    if not (other.op == "call_function" and other.target in _MULTIPLY and z in other.args and len(other.args) == 2):
+        return None
+    slope = other.args[1] if other.args[0] is z else other.args[0]
+    return None if _is_batch(slope) else (z, slope)
+
+
+def _value(arg, env):
+    value = env[arg] if isinstance(arg, fx.Node) else arg
+    return torch.as_tensor(value, dtype=torch.float64).detach().cpu().numpy()
 
 
 def _hashable(target) -> bool:
