@@ -163,6 +163,9 @@ def _check_module(module) -> None:
                                     "register_module_forward_hook); tracing does not see them: remove them first")
     for name, sub in module.named_modules():
         label = f"module {name!r} ({type(sub).__name__})" if name else f"the model ({type(sub).__name__})"
+        if "forward" in vars(sub):
+            raise UnsupportedLayerError(f"{label} has its forward replaced on the instance, which tracing does "
+                                        "not follow: define a subclass with that forward instead")
         if sub._forward_hooks or sub._forward_pre_hooks:
             raise UnsupportedLayerError(
                 f"{label} has forward hooks or pre-hooks, which can change what it computes and which tracing "

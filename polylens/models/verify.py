@@ -66,10 +66,10 @@ def check_conversion(program, reference: Callable, inputs: np.ndarray,
         parts = [act.pieces(z[i:i + 1])[0] for act, z in zip(program.activations, pre)]
         v = inputs[(i + 1) % len(inputs)] - x
         line, *_ = program.node_values(np.vstack([x, v]), parts)
-        _compare({k: a[i:i + 1] for k, a in run_values.items()}, {k: a[:1] for k, a in line.items()},
+        _compare(program, {k: a[i:i + 1] for k, a in run_values.items()}, {k: a[:1] for k, a in line.items()},
                  "with the pieces of the input frozen, the value at the input")
         end, *_ = program.node_values((x + v)[None], parts)
-        _compare(end, {k: a[:1] + a[1:] for k, a in line.items()},
+        _compare(program, end, {k: a[:1] + a[1:] for k, a in line.items()},
                  "with the pieces frozen, the affine form along a direction (its linear part)")
 
 
@@ -86,10 +86,10 @@ def _difference(a: np.ndarray, b: np.ndarray) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def _compare(expected: dict, got: dict, what: str) -> None:
+def _compare(program, expected: dict, got: dict, what: str) -> None:
     for name, value in expected.items():
         if name in got and not _close(got[name], value):
-            raise _mismatch(what, name, _difference(got[name], value))
+            raise _mismatch(what, _where(program, name), _difference(got[name], value))
 
 
 def _mismatch(what: str, where: str, relative: float) -> ConversionError:
