@@ -106,9 +106,10 @@ def check_outputs(model, inputs, net) -> None:
     np.testing.assert_allclose(net.forward(batch), expected, rtol=1e-9, atol=1e-12)
 
 
-def check_codes(model, inputs, net) -> None:
-    """The pieces of every layer named after an activation module equal those of its
-    hooked input; the codes are as long as the net's units."""
+def check_codes(model, inputs, net, prefix: str = "") -> tuple[np.ndarray, int]:
+    """The pieces of every layer named after an activation module (its path less
+    ``prefix``) equal those of its hooked input. Returns the codes and how many layers
+    were compared."""
     model64 = float64(model)
     captured: dict = {}
     calls: dict = {}
@@ -117,23 +118,24 @@ def check_codes(model, inputs, net) -> None:
         calls[key] = calls.get(key, 0) + 1
         captured[key if calls[key] == 1 else f"{key}@{calls[key]}"] = inp[0].detach().clone()
 
-    handles = [m.register_forward_pre_hook(lambda mod, inp, key=key: record(key, inp))
-               for key, m in model64.named_modules() if key in net.layer_names]
+    handles = [m.register_forward_pre_hook(lambda mod, inp, key=key.removeprefix(prefix): record(key, inp))
+               for key, m in model64.named_modules() if key.removeprefix(prefix) in net.layer_names]
     try:
         with torch.no_grad():
             model64(inputs.double())
     finally:
         for h in handles:
             h.remove()
-    assert captured or not any(k in dict(model64.named_modules()) for k in net.layer_names)
     codes = net.codes(inputs)
     assert codes.shape == (len(inputs), net.n_units)
+    checked = 0
     for layer, key in enumerate(net.layer_names):
         if key in captured:
             z = captured[key].reshape(len(inputs), -1).numpy()
             lo, hi = net.layer_offsets[layer], net.layer_offsets[layer + 1]
             np.testing.assert_array_equal(codes[:, lo:hi], net.activations[layer].pieces(z))
-    return codes
+            checked += 1
+    return codes, checked
 
 
 def plane(inputs):
