@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.models.activations import Activation
 
 __all__ = ["Stage", "ChainProgram"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class Stage:
     """An affine map ``z = weight @ a + bias`` followed by an activation.

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
+from polylens._validation import check_array
+from polylens.errors import InvalidParameterError
+
 __all__ = ["PWLNet", "AffineForms"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class AffineForms:
     """Pre-activations and outputs as affine functions of subspace coordinates ``t``.
@@ -228,17 +233,17 @@ class PWLNet:
         """
         arr = _to_numpy(x)
         if arr.ndim == 0:
-            raise ValueError(f"PWLNet: `{name}` must be an array of inputs, got a scalar")
+            raise InvalidParameterError(f"PWLNet: `{name}` must be an array of inputs, got a scalar")
         if arr.shape == self.input_shape or arr.shape == (self.input_dim,):
             arr = arr.reshape(1, -1)
         if arr.ndim < 2 or int(np.prod(arr.shape[1:])) != self.input_dim:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"PWLNet: `{name}` must have shape (n, {self.input_dim}) or (n, *{self.input_shape}); "
                 f"got shape {tuple(arr.shape)}"
             )
         arr = arr.reshape(arr.shape[0], self.input_dim)
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"PWLNet: `{name}` contains NaN or infinite values")
+            raise InvalidParameterError(f"PWLNet: `{name}` contains NaN or infinite values")
         return arr
 
     # ------------------------------------------------------------------ forward
@@ -267,11 +272,11 @@ class PWLNet:
         """Validate a code and return it as ``int8`` of shape (n_units,)."""
         arr = np.asarray(code)
         if arr.shape != (self.n_units,):
-            raise ValueError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
+            raise InvalidParameterError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
         arr = arr.astype(np.int8)
         for act, name, lo, hi in zip(self.activations, self.layer_names, self.layer_offsets[:-1], self.layer_offsets[1:]):
             if np.any((arr[lo:hi] < 0) | (arr[lo:hi] >= act.n_pieces)):
-                raise ValueError(f"PWLNet: `code` has a piece outside 0..{act.n_pieces - 1} in layer {name!r}")
+                raise InvalidParameterError(f"PWLNet: `code` has a piece outside 0..{act.n_pieces - 1} in layer {name!r}")
         return arr
 
     def split_code(self, code: np.ndarray) -> list[np.ndarray]:
@@ -306,9 +311,7 @@ class PWLNet:
         if U is None:
             U = np.eye(self.input_dim)
         else:
-            U = np.asarray(U, dtype=np.float64)
-            if U.ndim != 2 or U.shape[0] != self.input_dim:
-                raise ValueError(f"PWLNet.affine_forms: `U` must have shape ({self.input_dim}, k); got {U.shape}")
+            U = check_array(U, func="PWLNet.affine_forms", name="U", shape=(self.input_dim, None))
         pre, out = self.frozen_forms(code, np.vstack([x0, U.T]))
         z = np.concatenate(pre, axis=1) if pre else np.zeros((U.shape[1] + 1, 0))
         return AffineForms(weight=z[1:].T, bias=z[0], out_weight=out[1:].T, out_bias=out[0])

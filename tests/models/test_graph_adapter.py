@@ -382,3 +382,33 @@ def test_activations_at_an_unknown_layer_lists_the_names(models):
     _, inputs, net = _conv_net("cnn", models)
     with pytest.raises(InvalidParameterError, match=r"PWLNet.activations_at: `name` must be one of the layer names"):
         net.activations_at(inputs, "nope")
+
+
+class _PadModes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.pads = nn.ModuleList([nn.ReflectionPad2d(1), nn.ReplicationPad2d(1), nn.ConstantPad2d(1, -0.3)])
+
+    def forward(self, x):
+        h = torch.relu(self.conv(F.pad(x, (1, 1, 1, 1), mode="circular")))
+        return torch.cat([p(h).flatten(1) for p in self.pads], dim=1)
+
+
+@pytest.mark.parametrize("route", ["fx", "export"])
+def test_every_padding_mode_is_exact(route):
+    torch.manual_seed(0)
+    model = _PadModes().eval()
+    x = torch.rand(3, 1, 5, 5)
+    net = conf.convert(model, x, route)
+    conf.check_outputs(model, x, net)
+    conf.check_affine_map_on_a_slice(model, x, net)
+
+
+def test_decomposed_reflection_padding_is_refused_with_the_node_named():
+    """run_decompositions() writes reflect/circular padding as copies into an empty
+    float32 buffer, which is not modelled: refused, not approximated."""
+    model = _PadModes().eval()
+    x = torch.rand(2, 1, 5, 5)
+    with pytest.raises(UnsupportedLayerError, match=r"node '\w+' \(call_function"):
+        conf.convert(model, x, "export_decomposed")
