@@ -101,9 +101,10 @@ class GraphProgram:
         """Refuse graphs that mix the samples of a batch (the forms batch relies on it)."""
         pair = torch.cat([x, 0.5 * x + 0.25])
         try:
-            together = self._execute(pair, "run")[1]
+            recorded, together = self._execute(pair, "run")
             apart = torch.cat([self._execute(pair[i:i + 1], "run")[1] for i in range(2)])
-            same = together.shape == apart.shape and _close(together, apart)
+            floor = max((float(r.abs().max()) for r in recorded if r.numel()), default=0.0)
+            same = together.shape == apart.shape and _close(together, apart, floor)
         except RuntimeError:
             same = False
         if not same:
@@ -245,9 +246,10 @@ class _SourceTracer(fx.Tracer):
         return node
 
 
-def _close(a, b) -> bool:
-    """Equal up to float64 rounding, relative to the larger entry of the two."""
-    scale = max(float(a.abs().max()) if a.numel() else 0.0, float(b.abs().max()) if b.numel() else 0.0)
+def _close(a, b, floor: float = 0.0) -> bool:
+    """Equal up to float64 rounding, relative to the larger entry of the two or to
+    ``floor`` (the size of the values they were computed from), if larger."""
+    scale = max(float(a.abs().max()) if a.numel() else 0.0, float(b.abs().max()) if b.numel() else 0.0, floor)
     return bool(torch.all((a - b).abs() <= tolerances.CONVERSION_CHECK * scale))
 
 

@@ -60,7 +60,8 @@ def check_conversion(program, reference: Callable, inputs: np.ndarray,
     """
     expected = reference(inputs)
     run_values, got, pre = program.node_values(inputs)
-    if got.shape != expected.shape or not _close(got, expected):
+    floor = max((_magnitude(v) for v in run_values.values()), default=0.0)
+    if got.shape != expected.shape or not _close(got, expected, floor):
         _blame_forward(program, inputs, expected, got, reference_values)
     for i, x in enumerate(inputs):
         parts = [act.pieces(z[i:i + 1])[0] for act, z in zip(program.activations, pre)]
@@ -73,23 +74,38 @@ def check_conversion(program, reference: Callable, inputs: np.ndarray,
                  "with the pieces frozen, the affine form along a direction (its linear part)")
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    return _difference(a, b) <= tolerances.CONVERSION_CHECK
+def _close(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> bool:
+    return _difference(a, b, floor) <= tolerances.CONVERSION_CHECK
 
 
-def _difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest difference relative to the larger absolute entry (0 for two zero arrays)."""
+def _magnitude(a: np.ndarray) -> float:
+    return float(np.abs(a).max(initial=0.0))
+
+
+def _difference(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> float:
+    """Largest difference relative to the larger absolute entry, or to ``floor`` (the
+    largest value computed before, where cancellation leaves a small result) if larger."""
     if a.shape != b.shape:
         return np.inf
-    scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+    scale = max(_magnitude(a), _magnitude(b), floor)
     diff = float(np.abs(a - b).max(initial=0.0))
     return diff / scale if scale > 0 else diff
 
 
+def _running_scales(values: dict) -> dict:
+    """For each node (in execution order), the largest absolute value of the nodes before it."""
+    scales, running = {}, 0.0
+    for name, value in values.items():
+        scales[name] = running
+        running = max(running, _magnitude(value))
+    return scales
+
+
 def _compare(program, expected: dict, got: dict, what: str) -> None:
+    floors = _running_scales(expected)
     for name, value in expected.items():
-        if name in got and not _close(got[name], value):
-            raise _mismatch(what, _where(program, name), _difference(got[name], value))
+        if name in got and not _close(got[name], value, floors[name]):
+            raise _mismatch(what, _where(program, name), _difference(got[name], value, floors[name]))
 
 
 def _mismatch(what: str, where: str, relative: float) -> ConversionError:
@@ -107,18 +123,20 @@ def _blame_forward(program, inputs, expected, got, reference_values) -> None:
     if reference_values is not None:
         ours, *_ = program.node_values(x)
         theirs = reference_values(x)
+        floors = _running_scales(ours)
         for name in ours:
-            if name in theirs and not _close(ours[name], theirs[name]):
+            if name in theirs and not _close(ours[name], theirs[name], floors[name]):
                 raise _mismatch(f"{what} (compared with the model's own submodules)", _where(program, name),
-                                _difference(ours[name], theirs[name]))
+                                _difference(ours[name], theirs[name], floors[name]))
     gm = getattr(program, "gm", None)
     if gm is not None:
         ours, *_ = program.node_values(x)
         theirs = _interpreter_values(program, x)
+        floors = _running_scales(ours)
         for name in ours:
-            if name in theirs and not _close(ours[name], theirs[name]):
+            if name in theirs and not _close(ours[name], theirs[name], floors[name]):
                 raise _mismatch(f"{what} (compared with torch.fx.Interpreter on the traced graph)",
-                                _where(program, name), _difference(ours[name], theirs[name]))
+                                _where(program, name), _difference(ours[name], theirs[name], floors[name]))
     raise _mismatch(what, "the output (every node the model exposes agrees; the model's forward does something "
                           "its trace does not record, such as hooks or data-dependent control flow)",
                     _difference(got[worst], expected[worst]) if got.shape == expected.shape else np.inf)
