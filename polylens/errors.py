@@ -12,13 +12,16 @@ with one ``except`` clause; warnings derive from :class:`PolylensWarning`.
 ``SolverError``             an LP back end is missing or failed
 ``TaskError``               a task failed on a Dask worker
 ``CheckpointError``         a checkpoint file cannot be resumed from
+``InvariantError``          a result failed one of its invariant checks
+``ConversionError``         a converted net does not reproduce its torch model
+                            (an ``UnsupportedLayerError``)
 ``PolylensWarning``         a degenerate configuration was met and reported
 ==========================  =====================================================
 """
 
 __all__ = [
     "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
-    "SolverError", "TaskError", "PolylensWarning", "CheckpointError",
+    "SolverError", "TaskError", "CheckpointError", "InvariantError", "ConversionError", "PolylensWarning",
 ]
 
 
@@ -75,3 +78,10 @@ class CheckpointError(PolylensError):
     """A checkpoint file cannot be resumed from: it is empty, truncated, corrupt or not a
     checkpoint, or it belongs to another net, domain or subspace (the message names the
     file and what to do)."""
+
+
+class ConversionError(UnsupportedLayerError):
+    """A converted net does not reproduce its torch model (checked after every conversion).
+
+    The message names the first traced node (or layer) whose value differs.
+    """

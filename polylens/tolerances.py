@@ -120,3 +120,8 @@ CHECK_RELATIVE = 1e-6
 #: Invariant checks: round-off allowed to a forward pass, in units of ``eps`` times its
 #: largest pre-activation.
 CHECK_ROUNDING = 1e3
+
+#: Model conversion check: the converted net and the model agree, node by node, when
+#: every difference is at most this relative to the larger absolute entry of the two
+#: values compared (float64 rounding through a deep network stays far below it).
+CONVERSION_CHECK = 1e-9

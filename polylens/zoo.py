@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "digits_data", "moons_data", "train_classifier",
-    "mlp", "digits_cnn", "digits_resnet", "digits_conv1d", "vgg_style_cnn",
+    "mlp", "digits_cnn", "digits_resnet", "digits_conv1d", "vgg_style_cnn", "resnet18_style",
 ]
 
 
@@ -144,3 +144,69 @@ def vgg_style_cnn(seed: int = 0, n_classes: int = 10) -> nn.Sequential:
         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(128 * 8 * 8, n_classes),
     ).eval()
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet ``BasicBlock``: two 3x3 convolutions with BatchNorm, an
+    optional 1x1 downsampling shortcut, ``out += identity`` and one ReLU module used twice."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.downsample = None
+        if stride != 1 or in_channels != channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18Style(nn.Module):
+    """torchvision's ResNet-18 layout (a plain ``nn.Module``, fx-traceable): a 7x7 stem
+    with BatchNorm, ReLU and 3x3 max pooling, four stages of two :class:`BasicBlock`,
+    adaptive average pooling, ``torch.flatten`` and a Linear head."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (64, 128, 256, 512), n_classes: int = 1000,
+                 in_channels: int = 3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        stages, width = [], widths[0]
+        for i, w in enumerate(widths):
+            stages.append(nn.Sequential(BasicBlock(width, w, stride=1 if i == 0 else 2), BasicBlock(w, w)))
+            width = w
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(width, n_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet18_style(seed: int = 0, widths: tuple[int, int, int, int] = (64, 128, 256, 512), n_classes: int = 1000,
+                   in_channels: int = 3) -> ResNet18Style:
+    """A seeded torchvision-style ResNet-18 in eval mode, with random BatchNorm statistics
+    (so that every BatchNorm is a non-trivial affine map); see :class:`ResNet18Style`."""
+    torch.manual_seed(seed)
+    model = ResNet18Style(widths, n_classes, in_channels)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return model.eval()

@@ -3,4 +3,13 @@
 from polylens.models.activations import Activation, Elementwise, MaxPool
 from polylens.models.pwlnet import AffineForms, PWLNet
 
-__all__ = ["PWLNet", "AffineForms", "Activation", "Elementwise", "MaxPool"]
+
+def exported_input_shape(program):
+    """Shape of one input of a ``torch.export`` program, or None (see
+    :func:`polylens.models.adapters.exported_input_shape`)."""
+    from polylens.models.adapters import exported_input_shape as shape
+
+    return shape(program)
+
+
+__all__ = ["PWLNet", "AffineForms", "Activation", "Elementwise", "MaxPool", "exported_input_shape"]

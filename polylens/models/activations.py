@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
+
 __all__ = ["Activation", "Elementwise", "MaxPool", "PieceRows", "relu", "leaky_relu", "hardtanh", "absolute"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class PieceRows:
     """Inequalities ``sign * (z[pos] - z[neg]) <= offset`` (``z[-1]`` reads as 0).

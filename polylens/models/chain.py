@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.models.activations import Activation
 
 __all__ = ["Stage", "ChainProgram"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class Stage:
     """An affine map ``z = weight @ a + bias`` followed by an activation.
@@ -58,6 +60,7 @@ class ChainProgram:
         self.output_dim = self.stages[-1].weight.shape[0]
         self.activations = [s.activation for s in self.stages[:-1]]
         self.names = [s.name for s in self.stages[:-1]]
+        self.layer_shapes = [(s.weight.shape[0],) for s in self.stages[:-1]]
 
     def run(self, x: np.ndarray, upto: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch.
@@ -100,6 +103,13 @@ class ChainProgram:
         out = m @ self.stages[-1].weight.T
         out[0] += self.stages[-1].bias
         return pre, out
+
+    def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
+        """Every activation's input (name -> array of shape (n, n_in_l)), the output and
+        the list of activation inputs of a batch, run as is (``parts`` None) or with the
+        activations frozen to ``parts``."""
+        pre, out = self.run(x) if parts is None else self.forms(parts, x)
+        return dict(zip(self.names, pre)), out, pre
 
     def split(self, layer: int) -> "ChainProgram":
         """The program from the output of activation ``layer`` onward."""

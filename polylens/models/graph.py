@@ -1,112 +1,60 @@
 """Any piecewise-linear torch model as a traced graph, evaluated in float64 torch.
 
-``GraphProgram.trace`` traces a float64 copy of the model with ``torch.fx`` and classifies
-every node:
-
-- *nonlinear*: ReLU, LeakyReLU, PReLU, ReLU6, Hardtanh, clamp, Abs, MaxPool1d/2d (as
-  modules or functional calls); each becomes an
-  :class:`~polylens.models.activations.Activation` sized by the example input;
-- *affine*: Linear, Conv1d/2d, BatchNorm (eval), AvgPool, AdaptiveAvgPool, Flatten,
-  Identity, Dropout, add/sub/neg, multiplication or division by a constant, cat, stack,
-  reshapes, permutes, indexing, mean/sum over non-batch dimensions;
-- *shape*: ``size``, ``dim``, ``getattr`` of shapes and their arithmetic (evaluated as is).
-
-Anything else raises :class:`~polylens.errors.UnsupportedLayerError` naming the node and
-the module it comes from.
+``GraphProgram.trace`` traces a float64 copy of the model with ``torch.fx`` (or takes the
+graph of a ``torch.export`` program) and classifies every node with
+:func:`polylens.models.ops.classify_node`: nonlinear nodes (ReLU, LeakyReLU, PReLU,
+ReLU6, Hardtanh, clamp, Abs, max pooling) become
+:class:`~polylens.models.activations.Activation` objects sized by the example input;
+affine nodes (Linear, convolutions, BatchNorm in eval, pooling, padding, reshapes,
+residual adds, concatenation, products with constants, ...) pass values through; nodes
+without a batch input and shape queries are evaluated as they are. Anything else raises
+:class:`~polylens.errors.UnsupportedLayerError` naming the node and its module.
 
 Affine forms on a subspace are computed by pushing a batch of ``1 + k`` rows through the
 graph: row 0 is the subspace's origin, rows 1.. its basis vectors. Nonlinear nodes apply
-their frozen pieces; an affine node that adds constants (a bias, a BatchNorm shift, a
-constant summand) has its constant part — the node evaluated with zero inputs — removed
-from rows 1.., so those rows stay linear. Memory and time are those of a forward pass of
+their frozen pieces; every affine node has its constant part (its value at zero input,
+measured once when tracing: a bias, a BatchNorm shift, a padding value) removed from
+rows 1.., so those rows stay linear. Memory and time are those of a forward pass of
 ``1 + k`` samples: no input-space Jacobian is formed.
 """
 
 from __future__ import annotations
 
 import copy
-import operator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.fx as fx
-import torch.nn.functional as F
 
-from polylens.errors import UnsupportedLayerError
-from polylens.models.activations import Activation, MaxPool, absolute, hardtanh, leaky_relu, relu
+from polylens import tolerances
+from polylens.errors import InvalidParameterError, UnsupportedLayerError
+from polylens.models.ops import SAMPLING_HINT, VIEWS, Step, classify_node, describe
 
-__all__ = ["GraphProgram"]
-
-_SAMPLING_HINT = "For models with such layers use the sampling API (polylens.sampling), which works with any module."
+__all__ = ["GraphProgram", "TraceFailed"]
 
 
-@dataclass
-class _Step:
-    """One node of the traced graph, classified."""
-
-    node: object
-    kind: str  # "input", "const", "shape", "affine", "nonlinear", "output"
-    homogeneous: bool = True  # affine only: adds no constant
-    constant: object = None  # affine, not homogeneous: the node's value at zero input, shape (1, ...)
-    activation: Activation | None = None
-    out_shape: tuple | None = None  # nonlinear: shape of one output sample
-    name: str = ""
-
-
-def _module_tables():
-    nn = torch.nn
-    affine = {
-        nn.Linear: False, nn.Conv1d: False, nn.Conv2d: False,
-        nn.BatchNorm1d: False, nn.BatchNorm2d: False,
-        nn.AvgPool1d: True, nn.AvgPool2d: True, nn.AdaptiveAvgPool1d: True, nn.AdaptiveAvgPool2d: True,
-        nn.Flatten: True, nn.Unflatten: True, nn.Identity: True,
-        nn.Dropout: True, nn.Dropout1d: True, nn.Dropout2d: True,
-    }
-    nonlinear = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6, nn.Hardtanh, nn.MaxPool1d, nn.MaxPool2d)
-    return affine, nonlinear
-
-
-def _function_tables():
-    aten = torch.ops.aten
-    homogeneous = {
-        aten.view.default, aten.reshape.default, aten.flatten.using_ints, aten.permute.default,
-        aten.transpose.int, aten.cat.default, aten.stack.default, aten.slice.Tensor, aten.select.int,
-        aten.squeeze.dim, aten.unsqueeze.default, aten.neg.default, aten.mean.dim, aten.sum.dim_IntList,
-        aten.avg_pool1d.default, aten.avg_pool2d.default, aten.adaptive_avg_pool1d.default,
-        aten.adaptive_avg_pool2d.default, aten.dropout.default, aten.clone.default, aten.alias.default,
-        aten.expand.default,
-        torch.cat, torch.stack, torch.flatten, torch.reshape, torch.permute, torch.transpose,
-        torch.squeeze, torch.unsqueeze, torch.neg, operator.neg, operator.getitem,
-        torch.mean, torch.sum, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d,
-        F.dropout, F.pad,
-        "view", "reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "contiguous",
-        "mean", "sum", "neg", "flip", "expand", "repeat",
-    }
-    maybe_constant = {operator.add, operator.sub, torch.add, torch.sub, "add", "sub", "__add__", "__sub__",
-                      operator.mul, operator.truediv, torch.mul, torch.div, "mul", "div",
-                      F.linear, F.conv1d, F.conv2d, F.batch_norm,
-                      aten.add.Tensor, aten.sub.Tensor, aten.add.Scalar, aten.sub.Scalar, aten.mul.Tensor,
-                      aten.mul.Scalar, aten.div.Tensor, aten.div.Scalar, aten.linear.default, aten.conv1d.default,
-                      aten.conv2d.default, aten.constant_pad_nd.default}
-    nonlinear = {F.relu, torch.relu, "relu", F.leaky_relu, F.relu6, F.hardtanh, torch.clamp, "clamp",
-                 torch.clamp_min, "clamp_min", torch.abs, "abs", F.max_pool1d, F.max_pool2d,
-                 aten.relu.default, aten.leaky_relu.default, aten.hardtanh.default, aten.clamp.default,
-                 aten.clamp_min.default, aten.abs.default, aten.max_pool1d.default, aten.max_pool2d.default,
-                 F.prelu, aten.prelu.default, aten.relu6.default, aten.relu_.default, aten.leaky_relu_.default,
-                 aten.hardtanh_.default, aten.clamp_.default, aten.clamp_min_.default, torch.relu_, "relu_"}
-    return homogeneous, maybe_constant, nonlinear
+class TraceFailed(UnsupportedLayerError):
+    """torch.fx could not trace the model (the adapter then tries torch.export)."""
 
 
 class GraphProgram:
     """Program of a :class:`~polylens.models.pwlnet.PWLNet` traced from any module.
 
     Build with :meth:`trace`.
+
+    Attributes
+    ----------
+    gm : torch.fx.GraphModule
+        The float64 graph.
+    steps : list of Step
+    module_outputs : dict of str to str
+        For a model traced with torch.fx: the node whose value each submodule returned.
     """
 
-    def __init__(self, gm, steps: list[_Step], input_shape: tuple):
+    def __init__(self, gm, steps: list[Step], input_shape: tuple, module_outputs: dict | None = None):
         self.gm = gm
         self.steps = steps
+        self.module_outputs = dict(module_outputs or {})
         self.input_shape = tuple(int(v) for v in input_shape)
         self.input_dim = int(np.prod(self.input_shape))
         probe = torch.zeros((1, *self.input_shape), dtype=torch.float64)
@@ -114,42 +62,38 @@ class GraphProgram:
         nonlinear = [s for s in steps if s.kind == "nonlinear"]
         self.activations = [s.activation for s in nonlinear]
         self.names = [s.name for s in nonlinear]
+        self.layer_shapes = [s.out_shape for s in nonlinear]
 
     # ------------------------------------------------------------------ tracing
     @classmethod
-    def trace(cls, module, example_input) -> "GraphProgram":
-        """Trace ``module`` (a float64 copy) and size every layer with ``example_input``."""
-        if not isinstance(example_input, torch.Tensor) or example_input.dim() < 2:
-            raise ValueError(
-                "PWLNet.from_torch: `example_input` must be a tensor with a batch dimension, "
-                f"e.g. torch.zeros(1, 3, 32, 32); got {type(example_input).__name__}"
-                + (f" of shape {tuple(example_input.shape)}" if isinstance(example_input, torch.Tensor) else "")
-            )
+    def trace(cls, module, example_input, strip: str = "") -> "GraphProgram":
+        """Trace ``module`` (a float64 copy, in eval mode) and size every layer with
+        ``example_input`` (a tensor of shape (n, *input_shape); its first row is used).
+        ``strip``: a prefix taken off the layer names (that of a wrapper module)."""
         model = copy.deepcopy(module).to(torch.float64)
         for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
             if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
                 owner = name.rpartition(".")[0]
-                raise ValueError(f"module {owner!r}: {name.rpartition('.')[2]} contains NaN or infinite values")
-        for name, sub in model.named_modules():
-            if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm) and sub.training:
-                raise UnsupportedLayerError(
-                    f"module {name!r} ({type(sub).__name__}) is in train mode, where it normalises with "
-                    "batch statistics (not piecewise linear in one input): call model.eval() first"
-                )
+                raise InvalidParameterError(f"PWLNet.from_torch: module {owner!r}: {name.rpartition('.')[2]} "
+                                            "contains NaN or infinite values")
+        model.eval()  # dropout is the identity; BatchNorm in train mode was refused before
+        module_outputs: dict = {}
         if isinstance(model, fx.GraphModule):
             graph = model.graph
         else:
+            tracer = _SourceTracer()
             try:
-                graph = _SourceTracer().trace(model)
+                graph = tracer.trace(model)
             except Exception as err:  # torch.fx raises many kinds of errors for untraceable code
-                raise UnsupportedLayerError(
-                    f"torch.fx could not trace {type(module).__name__}: {err}. Export it with torch.export, "
-                    f"or make its forward traceable. {_SAMPLING_HINT}"
+                raise TraceFailed(
+                    f"torch.fx could not trace {type(module).__name__}: {type(err).__name__}: "
+                    f"{str(err).splitlines()[0] if str(err) else ''}"
                 ) from err
+            module_outputs = tracer.module_outputs
         gm = fx.GraphModule(model, graph)
         x = example_input.detach().to(torch.float64)[:1]
-        steps = _classify(gm, x)
-        program = cls(gm, steps, tuple(x.shape[1:]))
+        steps = _classify(gm, x, strip)
+        program = cls(gm, steps, tuple(x.shape[1:]), module_outputs)
         program._check_samples_independent(x)
         return program
 
@@ -157,9 +101,10 @@ class GraphProgram:
         """Refuse graphs that mix the samples of a batch (the forms batch relies on it)."""
         pair = torch.cat([x, 0.5 * x + 0.25])
         try:
-            together = self._execute(pair, "run")[1]
+            recorded, together = self._execute(pair, "run")
             apart = torch.cat([self._execute(pair[i:i + 1], "run")[1] for i in range(2)])
-            same = together.shape == apart.shape and torch.allclose(together, apart, rtol=1e-10, atol=1e-12)
+            floor = max((float(r.abs().max()) for r in recorded if r.numel()), default=0.0)
+            same = together.shape == apart.shape and _close(together, apart, floor)
         except RuntimeError:
             same = False
         if not same:
@@ -170,17 +115,18 @@ class GraphProgram:
             )
 
     # ------------------------------------------------------------------ execution
-    def _execute(self, x, mode: str, parts=None, upto: int | None = None):
+    def _execute(self, x, mode: str, parts=None, upto: int | None = None, values: dict | None = None):
         """Run the steps on a batch; returns (inputs of nonlinear nodes, output tensor).
 
         ``mode`` is ``"run"`` (ordinary forward) or ``"forms"`` (rows: offset, then
         linear parts; nonlinear nodes frozen to ``parts``). With ``upto``, stop once
-        nonlinear node ``upto``'s input is recorded (the output is then None).
+        nonlinear node ``upto``'s input is recorded (the output is then None). With
+        ``values``, every node's tensor value is stored there under the node's name.
         """
         with torch.no_grad():
-            return self._steps(x, mode, parts, upto)
+            return self._steps(x, mode, parts, upto, values)
 
-    def _steps(self, x, mode: str, parts, upto: int | None = None):
+    def _steps(self, x, mode: str, parts, upto: int | None = None, values: dict | None = None):
         env: dict = {}
         recorded = []
         layer = 0
@@ -196,21 +142,26 @@ class GraphProgram:
                 continue
             args, kwargs = _load(node.args, env), _load(node.kwargs, env)
             if step.kind == "nonlinear":
-                z = args[0]
+                z = args[step.operand]
                 recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
                 if upto is not None and len(recorded) > upto:
                     return recorded, None
                 if mode == "run":
-                    env[node] = self._call(node, args, kwargs)
+                    out = self._call(node, args, kwargs)
                 else:
-                    env[node] = step.activation.frozen(z, parts[layer])
+                    out = step.activation.frozen(z, parts[layer])
+                    out = (out, None) if step.first_only else out
                 layer += 1
-                continue
-            out = self._call(node, args, kwargs)
-            if mode == "forms" and step.constant is not None:
-                out = out.clone()
-                out[1:] -= step.constant
+            else:
+                out = self._call(node, args, kwargs)
+                if mode == "forms" and step.constant is not None:
+                    out = _subtract(out, step.constant, step.first_only)
             env[node] = out
+            if step.inplace:  # later readers of the overwritten tensor see the result
+                env[node.args[0]] = out
+            if values is not None and step.kind != "shape":  # a copy: a later in-place op may overwrite it
+                value = out[0] if step.first_only else out
+                values[node.name] = value.clone() if isinstance(value, torch.Tensor) else value
         raise UnsupportedLayerError("the traced graph has no output")
 
     def _call(self, node, args, kwargs):
@@ -229,6 +180,17 @@ class GraphProgram:
         recorded, out = self._execute(batch, "forms", parts)
         return [r.numpy() for r in recorded], out.reshape(basis.shape[0], -1).numpy()
 
+    def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
+        """Every node's value (name -> array of shape (n, ...)), the output and the
+        nonlinearities' inputs (as :meth:`run`) of a batch, run as is (``parts`` None) or
+        with the nonlinearities frozen to ``parts`` (forms)."""
+        batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
+        values: dict = {}
+        pre, out = self._execute(batch, "run" if parts is None else "forms", parts, values=values)
+        arrays = {k: v.reshape(v.shape[0], -1).numpy() for k, v in values.items()
+                  if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == x.shape[0]}
+        return arrays, out.reshape(x.shape[0], -1).numpy(), [r.numpy() for r in pre]
+
     def split(self, layer: int) -> "GraphProgram":
         """The program from the output of nonlinearity ``layer`` onward."""
         positions = [i for i, s in enumerate(self.steps) if s.kind == "nonlinear"]
@@ -240,12 +202,15 @@ class GraphProgram:
                 continue
             used = {n for n in step.node.all_input_nodes if n in earlier}
             if used:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"PWLNet.split: node {step.name or step.node.name!r} also reads "
                     f"{sorted(n.name for n in used)}, computed before {cut_step.name!r}: a skip connection "
                     "crosses the split point, so the rest of the net is not a function of that layer alone"
                 )
-        steps = [_Step(cut_step.node, "input")] + [s for s in self.steps[cut + 1:] if s.kind != "input"]
+        if cut_step.first_only:
+            raise InvalidParameterError(f"PWLNet.split: cannot split at {cut_step.name!r} (a max pool that "
+                                        "returns indices); split at another layer")
+        steps = [Step(cut_step.node, "input")] + [s for s in self.steps[cut + 1:] if s.kind != "input"]
         consts = [s for s in self.steps[:cut] if s.kind == "const"]
         return GraphProgram(self.gm, consts + steps, cut_step.out_shape)
 
@@ -256,18 +221,24 @@ class GraphProgram:
 
 
 class _SourceTracer(fx.Tracer):
-    """An fx tracer that records, for every node, the module whose forward made it."""
+    """An fx tracer that records, for every node, the module whose forward made it, and
+    for every module the node it returned."""
 
     def __init__(self):
         super().__init__()
         self._stack = [""]
+        self.module_outputs: dict[str, str] = {}
 
     def call_module(self, m, forward, args, kwargs):
-        self._stack.append(self.path_of_module(m))
+        path = self.path_of_module(m)
+        self._stack.append(path)
         try:
-            return super().call_module(m, forward, args, kwargs)
+            out = super().call_module(m, forward, args, kwargs)
         finally:
             self._stack.pop()
+        if isinstance(out, fx.Proxy):
+            self.module_outputs[path] = out.node.name
+        return out
 
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
@@ -275,19 +246,43 @@ class _SourceTracer(fx.Tracer):
         return node
 
 
+def _close(a, b, floor: float = 0.0) -> bool:
+    """Equal up to float64 rounding, relative to the larger entry of the two or to
+    ``floor`` (the size of the values they were computed from), if larger."""
+    scale = max(float(a.abs().max()) if a.numel() else 0.0, float(b.abs().max()) if b.numel() else 0.0, floor)
+    return bool(torch.all((a - b).abs() <= tolerances.CONVERSION_CHECK * scale))
+
+
+def _subtract(out, constant, first_only: bool):
+    """``out`` with ``constant`` taken off rows 1.. (the linear parts)."""
+    if first_only:
+        return (_subtract(out[0], constant[0], False), *out[1:])
+    if isinstance(out, (tuple, list)):
+        return type(out)(_subtract(o, c, False) if c is not None else o for o, c in zip(out, constant))
+    out = out.clone()
+    out[1:] -= constant
+    return out
+
+
 def _load(value, env, zero: bool = False):
     """Replace nodes in (nested) arguments by their values (zeros of one row if ``zero``
-    and the value is a traced tensor of the batch)."""
+    and the value is a traced tensor of the batch, or a tuple of them)."""
     if isinstance(value, fx.Node):
         v = env[value]
-        if zero and isinstance(v, torch.Tensor) and value.meta.get("batch", False):
-            return torch.zeros((1, *v.shape[1:]), dtype=v.dtype, device=v.device)
-        return v
+        return _zeros(v) if zero and value.meta.get("batch", False) else v
     if isinstance(value, (list, tuple)):
         return type(value)(_load(v, env, zero) for v in value)
     if isinstance(value, dict):
         return {k: _load(v, env, zero) for k, v in value.items()}
     return value
+
+
+def _zeros(v):
+    if isinstance(v, torch.Tensor):
+        return torch.zeros((1, *v.shape[1:]), dtype=v.dtype, device=v.device)
+    if isinstance(v, (tuple, list)):
+        return type(v)(_zeros(e) for e in v)
+    return v
 
 
 def _single(value):
@@ -302,54 +297,112 @@ def _fetch(gm, node):
     return obj
 
 
-def _source(node) -> str:
-    src = node.meta.get("source", "")
-    return f" in module {src!r}" if src else ""
+#: Calls on a traced tensor that only read its shape.
+_SHAPE_QUERIES = {"size", "dim", "numel", getattr, len, torch.ops.aten.sym_size.int, torch.ops.aten.sym_numel.default}
 
 
-def _classify(gm, x) -> list[_Step]:
+def _holds_tensor(value) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value)
+
+
+def _classify(gm, x, strip: str = "") -> list[Step]:
     """Classify every node, size the nonlinearities with one forward pass of ``x``."""
-    affine_modules, nonlinear_modules = _module_tables()
-    homogeneous, maybe_constant, nonlinear_funcs = _function_tables()
     env: dict = {}
-    steps: list[_Step] = []
+    steps: list[Step] = []
+    order = {node: i for i, node in enumerate(gm.graph.nodes)}
+    calls: dict[str, int] = {}
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             if any(s.kind == "input" for s in steps):
                 raise UnsupportedLayerError(f"the model takes more than one input (node {node.name!r})")
             env[node] = x
             node.meta["batch"] = True
-            steps.append(_Step(node, "input"))
+            steps.append(Step(node, "input"))
             continue
         if node.op == "get_attr":
             env[node] = _fetch(gm, node)
             node.meta["batch"] = False
-            steps.append(_Step(node, "const"))
+            steps.append(Step(node, "const"))
             continue
         if node.op == "output":
-            steps.append(_Step(node, "output"))
+            steps.append(Step(node, "output"))
             if not isinstance(_single(_load(node.args[0], env)), torch.Tensor):
-                raise UnsupportedLayerError("the model must return a single tensor")
+                raise UnsupportedLayerError(
+                    "the model must return a single tensor; for a model that returns a dict, a tuple or a "
+                    "ModelOutput, choose one with `output` (e.g. output='logits')")
             continue
         if not node.users:  # dead code, e.g. torch.export's input guards: never run
             continue
         args, kwargs = _load(node.args, env), _load(node.kwargs, env)
         batch_inputs = [n for n in node.all_input_nodes if n.meta.get("batch", False)]
-        with torch.no_grad():
-            value = _evaluate(gm, node, args, kwargs)
-        env[node] = value
-        is_batch = bool(batch_inputs) and isinstance(value, torch.Tensor)
-        node.meta["batch"] = is_batch
-        if not batch_inputs or (not isinstance(value, torch.Tensor) and node.target in _SHAPE_QUERIES):
-            steps.append(_Step(node, "shape"))
-            continue
-        step = _classify_node(node, gm, args, kwargs, value, batch_inputs,
-                              affine_modules, nonlinear_modules, homogeneous, maybe_constant, nonlinear_funcs)
-        if step.kind == "affine" and not step.homogeneous:
+        try:
             with torch.no_grad():
-                step.constant = _evaluate(gm, node, _load(node.args, env, zero=True), _load(node.kwargs, env, zero=True))
+                value = _evaluate(gm, node, args, kwargs)
+        except (RuntimeError, IndexError, ValueError, TypeError) as err:
+            shape = tuple(x.shape[1:])
+            raise InvalidParameterError(
+                f"PWLNet.from_torch: the model fails on an input of shape {shape} (the shape of "
+                f"`example_input` without its batch dimension) at {describe(node, gm)}: "
+                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}. Give `example_input` (or "
+                "`input_shape`) of the shape the model takes"
+            ) from None
+        env[node] = value
+        node.meta["batch"] = bool(batch_inputs) and _holds_tensor(value)
+        if not batch_inputs or (not _holds_tensor(value) and node.target in _SHAPE_QUERIES):
+            steps.append(Step(node, "shape"))
+            continue
+        step = classify_node(node, gm, args, kwargs, value, env)
+        if step.inplace:
+            _check_inplace(node, gm, order)
+        if step.kind == "affine":
+            with torch.no_grad():
+                const = _evaluate(gm, node, _load(node.args, env, zero=True), _load(node.kwargs, env, zero=True))
+            step.constant = _nonzero(const[:1] if step.first_only else const)
+        if step.kind == "nonlinear":
+            step.name = step.name.removeprefix(strip)
+            calls[step.name] = calls.get(step.name, 0) + 1
+            step.name += f"@{calls[step.name]}" if calls[step.name] > 1 else ""
         steps.append(step)
     return steps
+
+
+def _nonzero(const):
+    """The constant part, or None where it is zero (tuples: per entry)."""
+    if isinstance(const, torch.Tensor):
+        return const if torch.any(const != 0) else None
+    if isinstance(const, (tuple, list)):
+        parts = [_nonzero(c) if isinstance(c, torch.Tensor) else None for c in const]
+        return None if all(p is None for p in parts) else tuple(parts)
+    return None
+
+
+def _check_inplace(node, gm, order) -> None:
+    """An op that overwrites its input is run as one whose result replaces that input; this
+    is exact unless another view of the same memory is read later (refused)."""
+    target = node.args[0]
+    group, todo = {target}, [target]
+    while todo:  # every node that shares memory with the overwritten tensor
+        n = todo.pop()
+        linked = [u for u in n.users if _is_view(u) and u.args[0] is n]
+        if _is_view(n) and isinstance(n.args[0], fx.Node):
+            linked.append(n.args[0])
+        for m in linked:
+            if m not in group:
+                group.add(m)
+                todo.append(m)
+    for other in group - {target}:
+        late = [u for u in other.users if order[u] > order[node]]
+        if late:
+            raise UnsupportedLayerError(
+                f"{describe(node, gm)} overwrites {target.name!r} in place while {describe(late[0], gm)} reads "
+                f"{other.name!r}, another view of the same memory, later; use the out-of-place op. {SAMPLING_HINT}"
+            )
+
+
+def _is_view(node) -> bool:
+    return node.op in ("call_method", "call_function") and bool(node.args) and node.target in VIEWS
 
 
 def _evaluate(gm, node, args, kwargs):
@@ -359,151 +412,3 @@ def _evaluate(gm, node, args, kwargs):
     if node.op == "call_method":
         return getattr(args[0], node.target)(*args[1:], **kwargs)
     return node.target(*args, **kwargs)
-
-
-def _describe(node, gm) -> str:
-    if node.op == "call_module":
-        return f"module {node.target!r} ({type(gm.get_submodule(node.target)).__name__})"
-    target = getattr(node.target, "__name__", str(node.target))
-    return f"node {node.name!r} ({node.op} {target}){_source(node)}"
-
-
-def _unsupported(node, gm) -> UnsupportedLayerError:
-    return UnsupportedLayerError(
-        f"{_describe(node, gm)} is not piecewise linear or not supported by the exact engine. {_SAMPLING_HINT}"
-    )
-
-
-def _classify_node(node, gm, args, kwargs, value, batch_inputs, affine_modules, nonlinear_modules,
-                   homogeneous, maybe_constant, nonlinear_funcs) -> _Step:
-    z = args[0] if args else None
-    if node.op == "call_module":
-        sub = gm.get_submodule(node.target)
-        kind = type(sub)
-        if kind in affine_modules:
-            return _Step(node, "affine", homogeneous=affine_modules[kind] or _no_bias(sub))
-        if kind in nonlinear_modules:
-            return _Step(node, "nonlinear", activation=_module_activation(sub, z, node, gm),
-                         out_shape=tuple(value.shape[1:]), name=node.target)
-        raise _unsupported(node, gm)
-    target = node.target
-    name = f"{node.meta.get('source') + '.' if node.meta.get('source') else ''}{node.name}"
-    if target in nonlinear_funcs:
-        return _Step(node, "nonlinear", activation=_function_activation(target, args, kwargs, node, gm),
-                     out_shape=tuple(value.shape[1:]), name=name)
-    if target in homogeneous:
-        return _Step(node, "affine", homogeneous=True)
-    if target in maybe_constant:
-        tensor_inputs = [a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, torch.Tensor)]
-        if target in _MULTIPLICATIVE:
-            if sum(_is_batch(a) for a in _flat(list(node.args))) > 1 or (target in _DIVISIONS and not _is_batch(node.args[0])):
-                raise UnsupportedLayerError(
-                    f"{_describe(node, gm)} multiplies or divides by an input-dependent tensor, which is not "
-                    f"piecewise linear. {_SAMPLING_HINT}"
-                )
-            return _Step(node, "affine", homogeneous=True)
-        homog = len(tensor_inputs) == len(batch_inputs) and all(
-            not isinstance(a, (int, float)) or a == 0 for a in _flat(args)[1:] if not isinstance(a, torch.Tensor))
-        return _Step(node, "affine", homogeneous=homog)
-    raise _unsupported(node, gm)
-
-
-#: Calls on a traced tensor that only read its shape.
-_SHAPE_QUERIES = {"size", "dim", "numel", getattr, len, torch.ops.aten.sym_size.int}
-
-_DIVISIONS = {operator.truediv, torch.div, "div", torch.ops.aten.div.Tensor, torch.ops.aten.div.Scalar}
-_MULTIPLICATIVE = _DIVISIONS | {operator.mul, torch.mul, "mul", torch.ops.aten.mul.Tensor, torch.ops.aten.mul.Scalar}
-
-
-def _is_batch(value) -> bool:
-    return isinstance(value, fx.Node) and value.meta.get("batch", False)
-
-
-def _flat(values) -> list:
-    out = []
-    for v in values:
-        if isinstance(v, (list, tuple)):
-            out.extend(_flat(v))
-        else:
-            out.append(v)
-    return out
-
-
-def _no_bias(sub) -> bool:
-    return getattr(sub, "bias", None) is None and not isinstance(sub, torch.nn.modules.batchnorm._BatchNorm)
-
-
-def _pair(v, dims: int) -> tuple:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * dims
-
-
-def _maxpool(in_shape, kernel, stride, padding, dilation, ceil_mode, node, gm) -> MaxPool:
-    dims = len(in_shape) - 1
-    if dims not in (1, 2):
-        raise UnsupportedLayerError(f"{_describe(node, gm)}: max pooling over {dims} dimensions is not supported")
-    stride = kernel if stride is None or stride == [] or stride == () else stride
-    try:
-        return MaxPool(in_shape, _pair(kernel, dims), _pair(stride, dims), _pair(padding, dims),
-                       _pair(dilation, dims), ceil_mode)
-    except ValueError as err:
-        raise UnsupportedLayerError(f"{_describe(node, gm)}: {err}") from err
-
-
-def _module_activation(sub, z, node, gm) -> Activation:
-    nn = torch.nn
-    n = int(np.prod(z.shape[1:]))
-    if isinstance(sub, nn.ReLU):
-        return relu(n)
-    if isinstance(sub, nn.LeakyReLU):
-        return leaky_relu(n, sub.negative_slope)
-    if isinstance(sub, nn.PReLU):
-        return _prelu(sub.weight.detach().cpu().double().numpy(), z)
-    if isinstance(sub, nn.Hardtanh):  # ReLU6 is a Hardtanh
-        return hardtanh(n, float(sub.min_val), float(sub.max_val))
-    if sub.return_indices:
-        raise UnsupportedLayerError(f"{_describe(node, gm)}: return_indices=True is not supported")
-    return _maxpool(tuple(z.shape[1:]), sub.kernel_size, sub.stride, sub.padding, sub.dilation, sub.ceil_mode, node, gm)
-
-
-def _prelu(weight: np.ndarray, z) -> Activation:
-    """PReLU: one slope, or one per channel (dimension 1), broadcast to every unit."""
-    n = int(np.prod(z.shape[1:]))
-    if weight.size == 1:
-        return leaky_relu(n, np.full(n, float(weight.reshape(-1)[0])))
-    per_unit = np.broadcast_to(weight.reshape(-1, *([1] * (z.dim() - 2))), tuple(z.shape[1:]))
-    return leaky_relu(n, per_unit.reshape(-1))
-
-
-def _function_activation(target, args, kwargs, node, gm) -> Activation:
-    z = args[0]
-    n = int(np.prod(z.shape[1:]))
-    rest = list(args[1:])
-
-    def arg(i, key, default):
-        return rest[i] if len(rest) > i else kwargs.get(key, default)
-
-    aten = torch.ops.aten
-    if target in (F.relu, torch.relu, "relu", aten.relu.default, aten.relu_.default, torch.relu_, "relu_"):
-        return relu(n)
-    if target in (F.leaky_relu, aten.leaky_relu.default, aten.leaky_relu_.default):
-        return leaky_relu(n, arg(0, "negative_slope", 0.01))
-    if target in (F.prelu, aten.prelu.default):
-        return _prelu(arg(0, "weight", None).detach().cpu().double().numpy(), z)
-    if target in (F.relu6, aten.relu6.default):
-        return hardtanh(n, 0.0, 6.0)
-    if target in (F.hardtanh, aten.hardtanh.default, aten.hardtanh_.default):
-        return hardtanh(n, float(arg(0, "min_val", -1.0)), float(arg(1, "max_val", 1.0)))
-    if target in (torch.clamp, "clamp", torch.clamp_min, "clamp_min", aten.clamp.default, aten.clamp_min.default,
-                  aten.clamp_.default, aten.clamp_min_.default):
-        lo = arg(0, "min", None)
-        hi = arg(1, "max", None) if target in (torch.clamp, "clamp", aten.clamp.default, aten.clamp_.default) else None
-        if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor) or (lo is None and hi is None):
-            raise UnsupportedLayerError(f"{_describe(node, gm)}: clamp needs scalar bounds")
-        return hardtanh(n, -np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
-    if target in (torch.abs, "abs", aten.abs.default):
-        return absolute(n)
-    kernel = arg(0, "kernel_size", None)
-    if arg(5, "return_indices", False):
-        raise UnsupportedLayerError(f"{_describe(node, gm)}: return_indices=True is not supported")
-    return _maxpool(tuple(z.shape[1:]), kernel, arg(1, "stride", None), arg(2, "padding", 0),
-                    arg(3, "dilation", 1), arg(4, "ceil_mode", False), node, gm)

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
+from polylens._validation import check_array
+from polylens.errors import InvalidParameterError
+
 __all__ = ["PWLNet", "AffineForms"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class AffineForms:
     """Pre-activations and outputs as affine functions of subspace coordinates ``t``.
@@ -89,7 +94,8 @@ class PWLNet:
         self.unit_index = np.arange(self.n_units) - self.layer_offsets[self.unit_layer]
 
     @classmethod
-    def from_torch(cls, module, example_input=None, *, input_shape: tuple[int, ...] | None = None) -> "PWLNet":
+    def from_torch(cls, module, example_input=None, *, input_shape: tuple[int, ...] | None = None,
+                   output=None) -> "PWLNet":
         """Convert a torch model (a float64 copy; the model itself is not touched).
 
         Parameters
@@ -97,39 +103,113 @@ class PWLNet:
         module : torch.nn.Module or torch.export.ExportedProgram
             An ``nn.Sequential`` MLP (Linear, ReLU, LeakyReLU, Identity, Dropout,
             Flatten) becomes a fast dense chain; any other module is traced with
-            ``torch.fx`` (convolutions, pooling, BatchNorm in eval mode, residual
-            additions, concatenation, reshapes and the functional forms of every
-            supported nonlinearity).
-        example_input : torch.Tensor, optional
+            ``torch.fx`` (convolutions, pooling, padding, BatchNorm in eval mode,
+            residual additions, concatenation, reshapes and the functional forms of
+            every supported nonlinearity), or with ``torch.export`` where ``torch.fx``
+            cannot trace it (Hugging Face models). A ``torch.export`` program is run
+            from its ATen graph, before or after ``run_decompositions()``. Dropout is
+            the identity (eval mode).
+        example_input : torch.Tensor of shape (n, *input_shape), optional
             One input batch; needed to trace a model that is not a plain MLP (it fixes
-            every layer's shape).
+            every layer's shape), unless ``input_shape`` is given or the program
+            records its input shape (see :func:`polylens.models.exported_input_shape`).
         input_shape : tuple of int, optional
-            Shape of one sample, for an MLP that starts with ``Flatten``.
+            Shape of one sample: for an MLP that starts with ``Flatten``, or instead of
+            ``example_input`` (the model is then traced on zeros of that shape).
+        output : str, int or callable, optional
+            For a model that returns a dict, a tuple or a ``ModelOutput``: the key,
+            attribute or index of the tensor to study (``output="logits"``), or a
+            function of the model's result that returns it.
 
         Raises
         ------
         UnsupportedLayerError
             For anything not piecewise linear (GELU, Softmax, LayerNorm, attention, a
-            BatchNorm in train mode, ...); the message names the module or traced node.
+            BatchNorm in train mode or without running statistics, ...), an option the
+            engine does not model, or a module with forward hooks; the message names the
+            module or traced node.
+        ConversionError
+            If the converted net does not reproduce the model's own forward pass at the
+            example input and perturbed copies of it (it names the first node that
+            differs). A subclass of UnsupportedLayerError.
+        InvalidParameterError
+            For a bad argument: not a model, an example input of the wrong shape for
+            the model, tensors on the meta device, NaN weights, an unknown ``output``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from polylens import PWLNet
+        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(),
+        ...                             torch.nn.Flatten(), torch.nn.Linear(32, 3)).eval()
+        >>> net = PWLNet.from_torch(model, input_shape=(1, 4, 4))
+        >>> net.layer_names, net.layer_sizes
+        (['1'], [32])
         """
         from polylens.models.adapters import convert
 
-        return convert(module, example_input=example_input, input_shape=input_shape)
+        return convert(module, example_input=example_input, input_shape=input_shape, output=output)
 
     def split(self, at: str) -> "PWLNet":
         """The sub-network from the output of nonlinearity ``at`` onward.
 
         Its input space is the activation space of that layer, so every exact tool
-        (regions, facets, enumeration, paths) runs there. See :attr:`layer_names`.
+        (regions, facets, enumeration, paths) runs there; its inputs are what
+        :meth:`activations_at` returns for that layer. See :attr:`layer_names`.
 
         Raises
         ------
-        ValueError
-            If ``at`` names no nonlinearity (the message lists the names).
+        InvalidParameterError
+            If ``at`` names no nonlinearity (the message lists the names), or a skip
+            connection crosses the layer.
         """
-        if at not in self.layer_names:
-            raise ValueError(f"PWLNet.split: `at`={at!r} names no nonlinearity; choose one of {self.layer_names}")
-        return PWLNet(self.program.split(self.layer_names.index(at)))
+        return PWLNet(self.program.split(self._layer("PWLNet.split", "at", at)))
+
+    def activations_at(self, x, name: str) -> np.ndarray:
+        """The activations (outputs) of the nonlinearity ``name`` for a batch of inputs.
+
+        Parameters
+        ----------
+        x : array-like of shape (n, *input_shape) or (n, input_dim)
+        name : str
+            One of :attr:`layer_names` (the naming of :meth:`split`).
+
+        Returns
+        -------
+        ndarray of shape (n, *layer_shape), float64
+            The layer's output for every input: for a max pool its pooled values, for
+            an elementwise activation its activated values. ``net.split(at=name)`` takes
+            exactly these as inputs.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``name`` names no nonlinearity, or ``x`` has the wrong shape.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from polylens import PWLNet
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> net = PWLNet.from_torch(torch.nn.Sequential(
+        ...     torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+        >>> net.activations_at([[0.5, -0.2], [1.0, 1.0]], "1").shape
+        (2, 3)
+        """
+        layer = self._layer("PWLNet.activations_at", "name", name)
+        arr = self.flatten_inputs(x)
+        z = self.program.run(arr, upto=layer)[0][layer]
+        shape = tuple(self.program.layer_shapes[layer])
+        return self.activations[layer].apply(z).reshape(arr.shape[0], *shape)
+
+    def _layer(self, func: str, param: str, name) -> int:
+        """Index of the nonlinearity called ``name``."""
+        if not isinstance(name, str) or name not in self.layer_names:
+            from polylens._validation import invalid
+
+            raise invalid(func, param, f"one of the layer names {self.layer_names}", name)
+        return self.layer_names.index(name)
 
     def unit_label(self, unit: int) -> str:
         """Readable label of a unit (global index into the code)."""
@@ -153,17 +233,17 @@ class PWLNet:
         """
         arr = _to_numpy(x)
         if arr.ndim == 0:
-            raise ValueError(f"PWLNet: `{name}` must be an array of inputs, got a scalar")
+            raise InvalidParameterError(f"PWLNet: `{name}` must be an array of inputs, got a scalar")
         if arr.shape == self.input_shape or arr.shape == (self.input_dim,):
             arr = arr.reshape(1, -1)
         if arr.ndim < 2 or int(np.prod(arr.shape[1:])) != self.input_dim:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"PWLNet: `{name}` must have shape (n, {self.input_dim}) or (n, *{self.input_shape}); "
                 f"got shape {tuple(arr.shape)}"
             )
         arr = arr.reshape(arr.shape[0], self.input_dim)
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"PWLNet: `{name}` contains NaN or infinite values")
+            raise InvalidParameterError(f"PWLNet: `{name}` contains NaN or infinite values")
         return arr
 
     # ------------------------------------------------------------------ forward
@@ -192,11 +272,11 @@ class PWLNet:
         """Validate a code and return it as ``int8`` of shape (n_units,)."""
         arr = np.asarray(code)
         if arr.shape != (self.n_units,):
-            raise ValueError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
+            raise InvalidParameterError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
         arr = arr.astype(np.int8)
         for act, name, lo, hi in zip(self.activations, self.layer_names, self.layer_offsets[:-1], self.layer_offsets[1:]):
             if np.any((arr[lo:hi] < 0) | (arr[lo:hi] >= act.n_pieces)):
-                raise ValueError(f"PWLNet: `code` has a piece outside 0..{act.n_pieces - 1} in layer {name!r}")
+                raise InvalidParameterError(f"PWLNet: `code` has a piece outside 0..{act.n_pieces - 1} in layer {name!r}")
         return arr
 
     def split_code(self, code: np.ndarray) -> list[np.ndarray]:
@@ -231,9 +311,7 @@ class PWLNet:
         if U is None:
             U = np.eye(self.input_dim)
         else:
-            U = np.asarray(U, dtype=np.float64)
-            if U.ndim != 2 or U.shape[0] != self.input_dim:
-                raise ValueError(f"PWLNet.affine_forms: `U` must have shape ({self.input_dim}, k); got {U.shape}")
+            U = check_array(U, func="PWLNet.affine_forms", name="U", shape=(self.input_dim, None))
         pre, out = self.frozen_forms(code, np.vstack([x0, U.T]))
         z = np.concatenate(pre, axis=1) if pre else np.zeros((U.shape[1] + 1, 0))
         return AffineForms(weight=z[1:].T, bias=z[0], out_weight=out[1:].T, out_bias=out[0])

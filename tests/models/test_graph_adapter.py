@@ -1,14 +1,14 @@
-"""Conformance suite of the traced-graph adapter: every supported layer and architecture.
+"""The traced-graph adapter: splitting, export programs, and the errors for what it refuses.
 
-Each architecture runs the same checks: outputs and codes agree with the torch model's own
-forward pass, affine maps agree with ``torch.func.jacrev``, facet crossings land in the
-neighbour, and enumeration in a 2-D slice through three inputs finds every code that
-dense sampling of the slice finds.
+The per-architecture checks (outputs, codes, affine maps, facets) are the conformance
+suite in ``test_conformance.py``.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,184 +16,33 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from polylens import Box, PWLNet, UnsupportedLayerError, enumerate_regions, facets, region_at
-from polylens import zoo
+from polylens import PWLNet, UnsupportedLayerError, zoo
+from polylens.errors import ConversionError, InvalidParameterError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _conformance as conf  # noqa: E402
 
-class FunctionalNet(nn.Module):
-    """Functional nonlinearities, concatenation, subtraction and scalar multiplication."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 3, 3, padding=1)
-        self.prelu = nn.PReLU(3)
-        self.fc = nn.Linear(3 * 4 * 4 * 2, 4)
-
-    def forward(self, x):
-        h = torch.relu(self.conv(x))
-        h = F.max_pool2d(h, 2)
-        a = self.prelu(h).clamp(min=0.0)
-        b = F.relu6(h * 3.0) - 0.5 * h.abs()
-        h = torch.cat([a, -b], dim=1)
-        return self.fc(h.reshape(h.shape[0], -1).relu())
-
-
-class PoolingNet(nn.Module):
-    """Stride, dilation, groups, AvgPool, AdaptiveAvgPool, permute, Dropout, Identity."""
-
-    def __init__(self):
-        super().__init__()
-        self.c1 = nn.Conv2d(1, 4, 3, stride=1, padding=2, dilation=2)
-        self.c2 = nn.Conv2d(4, 4, 3, padding=1, groups=2, bias=False)
-        self.drop = nn.Dropout(0.3)
-        self.pool = nn.AvgPool2d(2)
-        self.adapt = nn.AdaptiveAvgPool2d(2)
-        self.id = nn.Identity()
-        self.fc = nn.Linear(16, 3)
-
-    def forward(self, x):
-        h = F.leaky_relu(self.c1(x), 0.05)
-        h = self.pool(F.hardtanh(self.c2(self.drop(h)), -0.5, 0.5))
-        h = self.id(self.adapt(h)).permute(0, 2, 3, 1)
-        return self.fc(torch.flatten(h, 1))
-
-
-def _trained(model, X, y, epochs=3):
-    zoo.train_classifier(model, X, y, epochs=epochs, seed=0)
-    return model.eval()
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return zoo.digits_data(seed=0)
+def models():
+    """name -> (model, inputs of the model's shape)."""
+    X, y, Xt, _ = zoo.digits_data(seed=0)
+    cnn = zoo.digits_cnn()
+    zoo.train_classifier(cnn, X, y, epochs=2, seed=0)
+    torch.manual_seed(2)
+    return {"cnn": (cnn.eval(), Xt[:3]), "resnet": (zoo.digits_resnet().eval(), Xt[:3]),
+            "functional": (conf.FunctionalNet().eval(), Xt[:3])}
 
 
-@pytest.fixture(scope="module")
-def architectures(digits):
-    """(name, model, inputs of the model's shape): trained on digits or random weights."""
-    X, y, Xt, _ = digits
-    flat = X.reshape(len(X), -1)
-    with torch.no_grad():
-        cnn_random = zoo.digits_cnn(seed=1).eval()
-        for m in cnn_random.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-    return [
-        ("mlp", _trained(zoo.mlp([64, 24, 16, 10]), flat, y), Xt[:3].reshape(3, -1)),
-        ("cnn", _trained(zoo.digits_cnn(), X, y), Xt[:3]),
-        ("cnn_random_bn", cnn_random, Xt[:3]),
-        ("resnet", _trained(zoo.digits_resnet(), X, y), Xt[:3]),
-        ("leaky_mlp", _trained(zoo.mlp([64, 16, 16, 10], activation=lambda: nn.LeakyReLU(0.1)), flat, y),
-         Xt[:3].reshape(3, -1)),
-        ("hardtanh_mlp", _trained(zoo.mlp([64, 16, 16, 10], activation=nn.Hardtanh), flat, y), Xt[:3].reshape(3, -1)),
-        ("conv1d", _trained(zoo.digits_conv1d(), X.reshape(len(X), 1, 64), y), Xt[:3].reshape(3, 1, 64)),
-        ("functional", _seeded(FunctionalNet, 2), Xt[:3]),
-        ("pooling", _seeded(PoolingNet, 3), Xt[:3]),
-    ]
-
-
-def _seeded(cls, seed):
-    torch.manual_seed(seed)
-    return cls().eval()
-
-
-def _conv_net(name, architectures):
-    model, inputs = next((m, x) for n, m, x in architectures if n == name)
+def _conv_net(name, models):
+    model, inputs = models[name]
     return model, inputs, PWLNet.from_torch(model, inputs)
 
 
-NAMES = ["mlp", "cnn", "cnn_random_bn", "resnet", "leaky_mlp", "hardtanh_mlp", "conv1d", "functional", "pooling"]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_outputs_match_the_float64_model(name, architectures):
-    model, inputs, net = _conv_net(name, architectures)
-    batch = torch.cat([inputs, inputs * 0.5 + 0.1])
-    expected = copy.deepcopy(model).double()(batch.double()).detach().numpy()
-    np.testing.assert_allclose(net.forward(batch), expected, rtol=1e-9, atol=1e-12)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_codes_agree_with_the_models_own_activations(name, architectures):
-    """Pieces of every nonlinearity module equal those read off its input in torch."""
-    model, inputs, net = _conv_net(name, architectures)
-    model64 = copy.deepcopy(model).double()
-    captured = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, key=key: captured.__setitem__(key, inp[0].detach()))
-             for key, m in model64.named_modules() if key in net.layer_names]
-    try:
-        model64(inputs.double())
-    finally:
-        for h in hooks:
-            h.remove()
-    codes = net.codes(inputs)
-    for layer, key in enumerate(net.layer_names):
-        if key in captured:
-            z = captured[key].reshape(len(inputs), -1).numpy()
-            lo, hi = net.layer_offsets[layer], net.layer_offsets[layer + 1]
-            np.testing.assert_array_equal(codes[:, lo:hi], net.activations[layer].pieces(z))
-    assert codes.shape == (len(inputs), net.n_units)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_affine_map_equals_jacrev_at_the_point(name, architectures):
-    model, inputs, net = _conv_net(name, architectures)
-    model64 = copy.deepcopy(model).double()
-    x = inputs[1].reshape(-1).double()
-    forms = net.affine_forms(net.codes(inputs[1:2])[0])
-    jac = torch.func.jacrev(lambda v: model64(v.reshape(1, *inputs.shape[1:])).reshape(-1))(x).detach().numpy()
-    np.testing.assert_allclose(forms.out_weight, jac, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(forms.out_weight @ x.numpy() + forms.out_bias, net.forward(inputs[1:2])[0],
-                               rtol=1e-9, atol=1e-12)
-
-
-def _plane(inputs):
-    a, b, c = (v.reshape(-1).double().numpy() for v in inputs[:3])
-    return a, np.stack([b - a, c - a], axis=1)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_facet_crossings_land_in_the_neighbour(name, architectures):
-    _, inputs, net = _conv_net(name, architectures)
-    origin, basis = _plane(inputs)
-    region = region_at(net, [0.3, 0.3], Box(0, 1), origin=origin, basis=basis)
-    from polylens import neighbors
-
-    by_rows = {f.rows: nb.region for f, nb in ((nb.facet, nb) for nb in neighbors(region))}
-    assert by_rows, "an interior region of the slice has inner facets"
-    for facet in facets(region):
-        if facet.rows not in by_rows:
-            continue
-        step = 1e-7 * facet.normal
-        across = net.codes(origin + (facet.point + step) @ basis.T)[0]
-        inside = net.codes(origin + (facet.point - step) @ basis.T)[0]
-        np.testing.assert_array_equal(across, by_rows[facet.rows].code)
-        np.testing.assert_array_equal(inside, region.code)
-    t = region.point + 0.5 * region.radius * np.array([0.6, -0.8])
-    out = region.output(t)[0]
-    np.testing.assert_allclose(out, net.forward(origin + t @ basis.T)[0], rtol=1e-9, atol=1e-10)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_slice_enumeration_finds_every_sampled_code(name, architectures):
-    _, inputs, net = _conv_net(name, architectures)
-    origin, basis = _plane(inputs)
-    lo, hi = np.array([0.3, 0.3]), np.array([0.38, 0.38])
-    res = enumerate_regions(net, Box(lo, hi), origin=origin, basis=basis, progress=False)
-    assert res.complete and not res.degenerate
-    # A jittered grid: exact grid points such as (b + c) / 2 can sit exactly on a
-    # boundary (a max-pool tie between equal pixels), where the code has no interior.
-    cells = np.stack(np.meshgrid(np.arange(120), np.arange(120)), -1).reshape(-1, 2)
-    t = lo + (hi - lo) * (cells + np.random.default_rng(0).uniform(0.01, 0.99, cells.shape)) / 120
-    sampled = {c.tobytes() for c in net.codes(origin + t @ basis.T)}
-    found = {c.tobytes() for c in res.codes}
-    assert sampled <= found
-    np.testing.assert_array_equal(net.codes(origin + res.points @ basis.T), res.codes)
-
-
-def test_split_gives_the_activation_space_subnetwork(architectures):
-    model, inputs, net = _conv_net("cnn", architectures)
+def test_split_gives_the_activation_space_subnetwork(models):
+    model, inputs, net = _conv_net("cnn", models)
     tail = net.split(at=net.layer_names[1])
     captured = {}
     model64 = copy.deepcopy(model).double()
@@ -207,34 +56,34 @@ def test_split_gives_the_activation_space_subnetwork(architectures):
     assert tail.n_units == net.n_units - sum(net.layer_sizes[:2])
 
 
-def test_split_across_a_skip_connection_is_refused(architectures):
-    _, _, net = _conv_net("resnet", architectures)
+def test_split_across_a_skip_connection_is_refused(models):
+    _, _, net = _conv_net("resnet", models)
     with pytest.raises(ValueError, match="skip connection"):
         net.split(at=net.layer_names[1])
 
 
-def test_split_with_unknown_name_lists_the_names(architectures):
-    _, _, net = _conv_net("cnn", architectures)
-    with pytest.raises(ValueError, match="choose one of"):
+def test_split_with_unknown_name_lists_the_names(models):
+    _, _, net = _conv_net("cnn", models)
+    with pytest.raises(ValueError, match="one of the layer names"):
         net.split(at="nope")
 
 
-def test_exported_cnn_matches_the_module(architectures):
-    model, inputs, net = _conv_net("functional", architectures)
+def test_exported_cnn_matches_the_module(models):
+    model, inputs, net = _conv_net("functional", models)
     program = torch.export.export(model, (inputs[:2],), dynamic_shapes=({0: torch.export.Dim("batch")},))
     exported = PWLNet.from_torch(program)
     np.testing.assert_allclose(exported.forward(inputs), net.forward(inputs), rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(exported.codes(inputs), net.codes(inputs))
 
 
-def test_export_with_a_fixed_batch_size_is_refused_with_advice(architectures):
-    model, inputs, _ = _conv_net("functional", architectures)
+def test_export_with_a_fixed_batch_size_is_refused_with_advice(models):
+    model, inputs, _ = _conv_net("functional", models)
     with pytest.raises(UnsupportedLayerError, match="dynamic_shapes"):
         PWLNet.from_torch(torch.export.export(model, (inputs[:1],)))
 
 
-def test_conversion_leaves_the_model_untouched(architectures):
-    model, inputs, _ = _conv_net("cnn", architectures)
+def test_conversion_leaves_the_model_untouched(models):
+    model, inputs, _ = _conv_net("cnn", models)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     PWLNet.from_torch(model, inputs)
     after = model.state_dict()
@@ -303,3 +152,263 @@ def test_batchnorm_in_train_mode_is_refused():
 def test_traced_model_without_example_input_asks_for_one():
     with pytest.raises(ValueError, match="example_input"):
         PWLNet.from_torch(zoo.digits_cnn().eval())
+
+
+# ----------------------------------------------------------------------------- what adapters refuse (trust issue)
+
+
+class _Padded(nn.Module):
+    """Constant padding with a non-zero value in front of a convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Linear(2 * 6 * 6, 2)
+
+    def forward(self, x):
+        return self.fc(F.relu(self.c(F.pad(x, (1, 1, 1, 1), value=0.7))).flatten(1))
+
+
+def test_constant_padding_with_a_non_zero_value_is_exact():
+    torch.manual_seed(0)
+    model = _Padded().eval()
+    x = torch.rand(1, 1, 6, 6)
+    net = PWLNet.from_torch(model, x)
+    forms = net.affine_forms(net.codes(x)[0])
+    model64 = copy.deepcopy(model).double()
+    conv = lambda v: model64.c(F.pad(v.reshape(1, 1, 6, 6), (1, 1, 1, 1), value=0.7)).reshape(-1)  # noqa: E731
+    flat = x.double().reshape(-1)
+    np.testing.assert_allclose(forms.weight, torch.func.jacrev(conv)(flat).detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(forms.weight @ flat.numpy() + forms.bias, conv(flat).detach().numpy(),
+                               rtol=1e-9, atol=1e-12)
+
+
+class _ShiftedLinear(nn.Linear):
+    def forward(self, x):
+        return super().forward(x) + 0.2
+
+
+def test_linear_subclass_with_its_own_forward_is_traced_through():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), _ShiftedLinear(4, 1)).double()
+    x = torch.randn(20, 2, dtype=torch.float64)
+    net = PWLNet.from_torch(model)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.forward(x), model(x).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["forward", "pre"])
+@pytest.mark.parametrize("example", [None, torch.zeros(1, 2)])
+def test_module_with_forward_hooks_is_refused(kind, example):
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    if kind == "forward":
+        handle = model[2].register_forward_hook(lambda m, i, o: o + 0.2)
+    else:
+        handle = model[2].register_forward_pre_hook(lambda m, i: (i[0] * 2,))
+    try:
+        with pytest.raises(UnsupportedLayerError, match=r"module '2' \(Linear\) has forward hooks"):
+            PWLNet.from_torch(model, example)
+    finally:
+        handle.remove()
+    PWLNet.from_torch(model, example)  # without the hook it converts
+
+
+def test_batchnorm_without_running_statistics_says_why():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False), nn.ReLU()).eval()
+    with pytest.raises(UnsupportedLayerError, match=r"'1' \(BatchNorm2d\) has track_running_stats=False"):
+        PWLNet.from_torch(model, torch.zeros(1, 1, 5, 5))
+
+
+class _Options(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer(self.conv(x)).flatten(1)
+
+
+class _ActiveDropout(nn.Module):
+    def forward(self, x):
+        return F.dropout(x.flatten(1), 0.5, True)
+
+
+@pytest.mark.parametrize("model, match", [
+    (_Options(nn.MaxPool2d(3, ceil_mode=True)), r"'layer' \(MaxPool2d\): max pooling with ceil_mode=True"),
+    (_Options(nn.MaxPool2d(2, return_indices=True)), r"'layer' \(MaxPool2d\): return_indices=True"),
+    (_ActiveDropout(), r"'dropout'.*active \(random\) dropout"),
+])
+def test_unsupported_layer_options_raise_unsupported_layer_error(model, match):
+    with pytest.raises(UnsupportedLayerError, match=match):
+        PWLNet.from_torch(model, torch.zeros(1, 1, 8, 8))
+
+
+def test_example_input_of_the_wrong_size_names_the_shape_and_the_node():
+    with pytest.raises(InvalidParameterError, match=r"input of shape \(1, 5, 5\).*module 'fc' \(Linear\)"):
+        PWLNet.from_torch(_Padded().eval(), torch.zeros(1, 1, 5, 5))
+
+
+def test_model_on_the_meta_device_is_refused():
+    with pytest.raises(InvalidParameterError, match="meta device"):
+        PWLNet.from_torch(_Padded().to("meta"), torch.zeros(1, 1, 6, 6))
+    with pytest.raises(InvalidParameterError, match="`example_input` is on the meta device"):
+        PWLNet.from_torch(_Padded(), torch.zeros(1, 1, 6, 6, device="meta"))
+
+
+def test_a_wrong_constant_part_is_caught_and_named(monkeypatch):
+    """The conversion check catches a broken adapter: without the constant parts
+    removed from the linear rows, the first affine node with a constant (the padding
+    with 0.7) is named."""
+    import polylens.models.graph as graph
+
+    monkeypatch.setattr(graph, "_subtract", lambda out, constant, first_only: out)
+    with pytest.raises(ConversionError, match=r"linear part\) first differs at node 'pad' \(call_function pad\)"):
+        PWLNet.from_torch(_Padded().eval(), torch.rand(1, 1, 6, 6))
+
+
+def test_a_forward_that_differs_from_its_trace_is_caught_and_named(monkeypatch):
+    import polylens.models.graph as graph
+
+    original = graph.GraphProgram._call
+
+    def wrong(self, node, args, kwargs):
+        out = original(self, node, args, kwargs)
+        return out + 1.0 if node.name == "c" else out
+
+    monkeypatch.setattr(graph.GraphProgram, "_call", wrong)
+    with pytest.raises(ConversionError, match=r"forward pass.*first differs at module 'c' \(Conv2d\)"):
+        PWLNet.from_torch(_Padded().eval(), torch.rand(1, 1, 6, 6))
+
+
+def test_a_forward_replaced_on_the_instance_is_refused():
+    model = _Padded().eval()
+    model.c.forward = lambda x: torch.relu(F.conv2d(x, model.c.weight, model.c.bias))
+    with pytest.raises(UnsupportedLayerError, match=r"module 'c' \(Conv2d\).*forward"):
+        PWLNet.from_torch(model, torch.rand(1, 1, 6, 6))
+
+
+# ----------------------------------------------------------------------------- output selection
+
+
+class _DictOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+
+    def forward(self, x):
+        return {"logits": self.body(x), "hidden": x}
+
+
+@pytest.mark.parametrize("output", ["logits", lambda y: y["logits"]])
+def test_output_selector_picks_the_tensor_to_study(output):
+    torch.manual_seed(0)
+    model = _DictOutput().eval()
+    x = torch.rand(4, 1, 8, 8)
+    net = PWLNet.from_torch(model, x, output=output)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.forward(x), model.double()(x.double())["logits"].numpy(), rtol=1e-12, atol=1e-12)
+    assert net.layer_names == ["body.1"]
+
+
+def test_a_dict_output_without_a_selector_asks_for_one():
+    with pytest.raises(UnsupportedLayerError, match="output='logits'"):
+        PWLNet.from_torch(_DictOutput().eval(), torch.zeros(1, 1, 8, 8))
+
+
+def test_an_unknown_output_key_lists_the_keys():
+    with pytest.raises(InvalidParameterError, match=r"`output`.*\['logits', 'hidden'\]"):
+        PWLNet.from_torch(_DictOutput().eval(), torch.zeros(1, 1, 8, 8), output="nope")
+
+
+# ----------------------------------------------------------------------------- export programs
+
+
+def test_exported_input_shape_reads_the_program():
+    from polylens.models import exported_input_shape
+
+    model = zoo.digits_cnn().eval()
+    program = torch.export.export(model, (torch.zeros(2, 1, 8, 8),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    assert exported_input_shape(program) == (1, 8, 8)
+    with pytest.raises(InvalidParameterError, match="`example_input` has samples of shape"):
+        PWLNet.from_torch(program, torch.zeros(1, 1, 9, 9))
+
+
+def test_a_module_torch_fx_cannot_trace_goes_through_torch_export():
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            if x.shape[-1] != 4:  # shape-dependent control flow: torch.fx fails, torch.export does not
+                raise ValueError("expects 4 features")
+            return torch.relu(self.fc(x))
+
+    torch.manual_seed(0)
+    model = Branchy().eval()
+    x = torch.randn(5, 4)
+    net = PWLNet.from_torch(model, x)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.forward(x), model.double()(x.double()).numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- activations by layer name
+
+
+@pytest.mark.parametrize("route", ["fx", "export"])
+def test_activations_at_equal_the_hooked_module_outputs_and_feed_split(route, models):
+    model, inputs, _ = _conv_net("cnn", models)
+    net = conf.convert(model, inputs, route)
+    model64 = copy.deepcopy(model).double()
+    captured = {}
+    handles = [model64.get_submodule(name).register_forward_hook(
+        lambda m, i, o, name=name: captured.__setitem__(name, o.detach().numpy())) for name in net.layer_names]
+    try:
+        with torch.no_grad():
+            out = model64(inputs.double()).numpy()
+    finally:
+        for h in handles:
+            h.remove()
+    for name in net.layer_names:
+        acts = net.activations_at(inputs, name)
+        np.testing.assert_allclose(acts, captured[name], rtol=1e-12, atol=1e-12)
+    last = net.layer_names[-1]
+    np.testing.assert_allclose(net.split(at=last).forward(net.activations_at(inputs, last)), out,
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_activations_at_an_unknown_layer_lists_the_names(models):
+    _, inputs, net = _conv_net("cnn", models)
+    with pytest.raises(InvalidParameterError, match=r"PWLNet.activations_at: `name` must be one of the layer names"):
+        net.activations_at(inputs, "nope")
+
+
+class _PadModes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.pads = nn.ModuleList([nn.ReflectionPad2d(1), nn.ReplicationPad2d(1), nn.ConstantPad2d(1, -0.3)])
+
+    def forward(self, x):
+        h = torch.relu(self.conv(F.pad(x, (1, 1, 1, 1), mode="circular")))
+        return torch.cat([p(h).flatten(1) for p in self.pads], dim=1)
+
+
+@pytest.mark.parametrize("route", ["fx", "export"])
+def test_every_padding_mode_is_exact(route):
+    torch.manual_seed(0)
+    model = _PadModes().eval()
+    x = torch.rand(3, 1, 5, 5)
+    net = conf.convert(model, x, route)
+    conf.check_outputs(model, x, net)
+    conf.check_affine_map_on_a_slice(model, x, net)
+
+
+def test_decomposed_reflection_padding_is_refused_with_the_node_named():
+    """run_decompositions() writes reflect/circular padding as copies into an empty
+    float32 buffer, which is not modelled: refused, not approximated."""
+    model = _PadModes().eval()
+    x = torch.rand(2, 1, 5, 5)
+    with pytest.raises(UnsupportedLayerError, match=r"node '\w+' \(call_function"):
+        conf.convert(model, x, "export_decomposed")

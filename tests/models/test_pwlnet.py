@@ -211,7 +211,7 @@ def test_affine_forms_rejects_bad_code_and_basis():
         net.affine_forms(np.zeros(15))
     with pytest.raises(ValueError, match=r"piece outside 0\.\.1"):
         net.affine_forms(np.full(16, 2))
-    with pytest.raises(ValueError, match=r"`U` must have shape \(6, k\)"):
+    with pytest.raises(ValueError, match=r"`U` must be an array of shape \(6, n\)"):
         net.affine_forms(np.zeros(16), U=np.zeros((5, 2)))
 
 
