@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
                      "SolverError", "TaskError", "CheckpointError", "InvariantError", "ConversionError",
-                     "PolylensWarning"],
+                     "ComplexError", "PolylensWarning"],
                     "polylens.errors"),
     **dict.fromkeys(["Box", "Polyhedron", "Space", "Region", "Facet", "Neighbor", "region_at", "region_for_code",
                      "facets", "neighbors", "enumerate_regions", "EnumerationResult", "region_graph",
@@ -45,7 +45,8 @@ __all__ = [
     "Codes", "hamming", "pairwise_hamming", "path_density", "scale_activations", "local_complexity",
     "cluster_codes", "validate_density", "validate_local_complexity",
     "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError", "SolverError",
-    "TaskError", "CheckpointError", "InvariantError", "ConversionError", "PolylensWarning",
+    "TaskError", "CheckpointError", "InvariantError", "ConversionError", "ComplexError",
+    "PolylensWarning",
 ]
 
 

@@ -15,13 +15,15 @@ with one ``except`` clause; warnings derive from :class:`PolylensWarning`.
 ``InvariantError``          a result failed one of its invariant checks
 ``ConversionError``         a converted net does not reproduce its torch model
                             (an ``UnsupportedLayerError``)
+``ComplexError``            regions do not form a face-to-face cell complex
 ``PolylensWarning``         a degenerate configuration was met and reported
 ==========================  =====================================================
 """
 
 __all__ = [
     "PolylensError", "InvalidParameterError", "UnsupportedLayerError", "InfeasibleRegionError",
-    "SolverError", "TaskError", "CheckpointError", "InvariantError", "ConversionError", "PolylensWarning",
+    "SolverError", "TaskError", "CheckpointError", "InvariantError", "ConversionError", "ComplexError",
+    "PolylensWarning",
 ]
 
 
@@ -85,3 +87,7 @@ class ConversionError(UnsupportedLayerError):
 
     The message names the first traced node (or layer) whose value differs.
     """
+
+
+class ComplexError(PolylensError):
+    """The regions do not form a face-to-face cell complex (a degenerate configuration)."""

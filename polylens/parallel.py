@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from polylens.errors import PolylensError, TaskError
+from polylens.errors import TaskError
 
 __all__ = ["TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES", "WORKER_CONFIG"]
 

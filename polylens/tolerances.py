@@ -125,3 +125,16 @@ CHECK_ROUNDING = 1e3
 #: every difference is at most this relative to the larger absolute entry of the two
 #: values compared (float64 rounding through a deep network stays far below it).
 CONVERSION_CHECK = 1e-9
+
+#: Cell complexes (``polylens.studies``): a vertex lies on a breakpoint hyperplane (or
+#: domain face) when its distance to it is within this, relative to the vertex's own size
+#: (its largest coordinate, at least 1).
+COMPLEX_SIGN_ZERO = 1e-8
+
+#: Cell complexes: copies of one vertex (same sign vector) must agree to this, relative
+#: to its size.
+COMPLEX_SAME_VERTEX = 1e-6
+
+#: Truncated complexes over R^d: a cut vertex is on the truncating box when within this,
+#: relative to its size.
+TRUNCATION_ON_BOX = 1e-9

@@ -28,7 +28,11 @@ import torch
 from polylens._validation import check_bool, check_int
 from polylens.experiments.boundaries import BoundaryContrast
 from polylens.experiments.digits import (
-    ARCHITECTURES, DigitsConfig, DigitsResults, InterpolationDensity, run_digits_seeds,
+    ARCHITECTURES,
+    DigitsConfig,
+    DigitsResults,
+    InterpolationDensity,
+    run_digits_seeds,
 )
 from polylens.experiments.figures import save_digits_figures
 from polylens.experiments.stats import Estimate, difference_ci

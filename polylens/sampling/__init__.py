@@ -18,9 +18,8 @@ Codes of smooth activations (GELU, SiLU) are the signs of their pre-activations 
 marked ``approximate``.
 """
 
-from polylens.sampling.clustering import ClusterResult, ClusterSummary, cluster_codes
 from polylens.sampling.bits import pack_bits
-from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore, SiteLayout
+from polylens.sampling.clustering import ClusterResult, ClusterSummary, cluster_codes
 from polylens.sampling.collect import codes
 from polylens.sampling.density import (
     LocalComplexity,
@@ -40,6 +39,7 @@ from polylens.sampling.hamming_geometry import (
     pairwise_hamming,
     site_stats,
 )
+from polylens.sampling.packed_codes import CodeLayout, Codes, CodeStore, SiteLayout
 from polylens.sampling.sites import Pool, Site, SitePlan, find_sites
 from polylens.sampling.tokens import TOKEN_DTYPE, TokenCodes
 from polylens.sampling.validation import (

@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 from polylens._repr import short_repr
 from polylens._validation import check_int, check_number, invalid
 from polylens.errors import PolylensError
-from polylens.sampling.packed_codes import Codes
 from polylens.sampling.collect import Session, _first_tensor
 from polylens.sampling.hamming_geometry import crossings_by_site, hamming_by_site, n_distinct
+from polylens.sampling.packed_codes import Codes
 
 __all__ = [
     "path_density", "PathDensity", "scale_activations", "ScaleResult",

@@ -30,24 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import invalid
-from polylens.errors import PolylensError
+from polylens.errors import ComplexError, PolylensError
 from polylens.studies._common import check_result
 
-__all__ = ["cell_complex", "CellComplex", "class_net", "ComplexError", "SIGN_ZERO"]
-
-#: A vertex lies on a breakpoint hyperplane (or domain face) when its distance to it is
-#: within this, relative to the vertex's own size (its largest coordinate, at least 1).
-SIGN_ZERO = 1e-8
-
-#: Copies of one vertex (same sign vector) must agree to this, relative to its size.
-SAME_VERTEX = 1e-6
-
-
-class ComplexError(PolylensError):
-    """The regions do not form a face-to-face cell complex (a degenerate configuration)."""
-
+__all__ = ["cell_complex", "CellComplex", "class_net", "ComplexError"]
 
 class _ClassProgram:
     """A program with one more layer of ReLU units ``D @ output`` (see :func:`class_net`)."""
@@ -250,12 +239,12 @@ def _build(result) -> CellComplex:
     values = np.concatenate([_signed_distances(result, r, v) for r, v in enumerate(result.vertices)])
     size = np.maximum(np.abs(copies).max(axis=1), 1.0)
     signs = np.sign(values).astype(np.int8)
-    signs[np.abs(values) <= SIGN_ZERO * size[:, None]] = 0
+    signs[np.abs(values) <= tol.COMPLEX_SIGN_ZERO * size[:, None]] = 0
     _, first, gid = np.unique(signs, axis=0, return_index=True, return_inverse=True)
     gid = gid.reshape(-1)
     vertices = copies[first]
     spread = (np.abs(copies - vertices[gid]).max(axis=1) / size).max(initial=0.0)
-    if spread > SAME_VERTEX:
+    if spread > tol.COMPLEX_SAME_VERTEX:
         bad = int(owner[np.argmax(np.abs(copies - vertices[gid]).max(axis=1))])
         raise ComplexError(f"cell_complex: two vertices of region {bad} share a sign vector but lie "
                            f"{spread:.3g} apart (a degenerate configuration)")

@@ -201,7 +201,6 @@ def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
     orientation, share one), shape (n_first,); first-layer units are ``0 .. n_first - 1``
     of the code."""
     from polylens.geometry.space import Space
-
     from polylens.models.activations import Elementwise
 
     if not net.activations or not isinstance(net.activations[0], Elementwise):

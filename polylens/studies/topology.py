@@ -36,10 +36,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import check_int, check_number, check_option, invalid
+from polylens.errors import ComplexError
 from polylens.studies._common import adjacency, check_result
-from polylens.studies.complex import CellComplex, ComplexError, cell_complex, class_net
+from polylens.studies.complex import CellComplex, cell_complex, class_net
 
 __all__ = ["decision_topology", "DecisionTopology", "betti_numbers", "closure", "truncation_box", "truncate",
            "topology_of", "gf2_rank"]
@@ -193,7 +195,7 @@ def truncate(result, margin: float = 1.0):
         A = np.vstack([h.A, box.domain_A])
         b = np.concatenate([h.b, box.domain_b])
         cut = HalfspaceIntersection(np.hstack([A, -b[:, None]]), result.points[r]).intersections
-        on_box = np.any(np.abs(cut @ box.domain_A.T - box.domain_b) <= 1e-9 * size, axis=1)
+        on_box = np.any(np.abs(cut @ box.domain_A.T - box.domain_b) <= tol.TRUNCATION_ON_BOX * size, axis=1)
         vertices[r] = np.vstack([result.vertices[r], cut[on_box]])
     return dataclasses.replace(result, vertices=vertices, space=box,
                                bounded=np.ones(result.n_regions, bool))
