@@ -205,20 +205,24 @@ def test_enumerate_dask_options_are_checked(export_file, argv, capsys):
 # ----------------------------------------------------------------------------- report
 
 
+@pytest.mark.slow  # two tiny digits runs
 def test_report_quick_writes_the_markdown_report_with_its_figures(tmp_path, monkeypatch, capsys):
     from polylens.experiments import report
-    from polylens.experiments.digits import DigitsConfig, run_digits
+    from polylens.experiments.digits import DigitsConfig
     from polylens.experiments.figures import FIGURES
 
-    # the tiny configuration, so the command runs end to end in seconds
-    monkeypatch.setattr(report, "run_digits", lambda config, progress: run_digits(DigitsConfig.tiny(), progress=False))
+    # the tiny configuration and two seeds, so the command runs end to end in seconds
+    full = report.write_report
+    monkeypatch.setattr(report, "write_report",
+                        lambda out, **kw: full(out, **{**kw, "config": DigitsConfig.tiny(), "seeds": 2}))
     assert main(["report", "--out", str(tmp_path / "rep"), "--quick", "--no-progress"]) == 0
     path = tmp_path / "rep" / "report.md"
     assert capsys.readouterr().out.strip() == f"wrote {path}"
     text = path.read_text(encoding="utf-8")
     assert "### Prediction 1" in text and "### Prediction 3" in text
     assert "polylens report --out DIR --quick" in text
-    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted([*FIGURES.values(), "report.md"])
+    written = {p.name for p in (tmp_path / "rep").iterdir()}
+    assert {*FIGURES.values(), "report.md", "report.json"} <= written
 
 
 def test_report_needs_an_output_folder(capsys):
