@@ -15,6 +15,7 @@ Ctrl-C, 143 stopped by SIGTERM (an enumeration saves its checkpoint first in bot
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
@@ -334,7 +335,7 @@ def _enumerate(args) -> int:
 
     net = _load(args)
     domain = None if args.box is None else Box(np.array(args.box[0]), np.array(args.box[1]))
-    with _client(args) as client:
+    with _client(args) as client, _sigterm_noted():
         result = enumerate_regions(net, domain, max_regions=args.max_regions, checkpoint=args.checkpoint,
                                    solver=args.solver, progress=not (args.no_progress or args.json), client=client)
     if out is not None:
@@ -580,6 +581,25 @@ def _say_interrupted(args) -> None:
     else:
         where = "; nothing was written"
     print(f"polylens {args.command}: {why}{where}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _sigterm_noted():
+    """While enumerating: SIGTERM is only noted here. The search's own handler stops it,
+    writes the checkpoint and passes the signal on to this one, so the partial result is
+    still reported before the command exits with status 143."""
+    def note(signum, frame):
+        _INTERRUPTED[0] = 143
+
+    try:
+        previous = signal.signal(signal.SIGTERM, note)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _on_sigterm(signum, frame):

@@ -227,23 +227,24 @@ def _differing_moves(region, target: np.ndarray) -> list:
     """Facets of ``region`` whose units take another piece in ``target``, found one LP
     per candidate row (the Chebyshev centre of the row's face within its hyperplane):
     ``[(rows, point, new_code)]``. Cheaper than every facet when few units differ."""
+    from polylens.geometry.facet_finding import _coincident_with
     from polylens.geometry.region import crossed_codes
     from polylens.solvers import LPStatus
 
     space = region.space
     A, b, src = region.A, region.b, region.source
-    scale = space.scale
+    where = float(np.max(np.abs(region.point), initial=0.0))  # the region's distance from the origin
+    floor = tol.MIN_RADIUS * max(space.length, where)
     unit = np.clip(src, 0, None)
     cand = np.flatnonzero((src >= 0) & (region.code[unit] != target[unit]))
     done = np.zeros(A.shape[0], bool)
     groups, points = [], []
     k = A.shape[1]
-    cap = tol.RADIUS_CAP * scale
+    cap = space.radius_cap
     for j in cand.tolist():
         if done[j]:
             continue
-        same = np.flatnonzero((np.abs(A - A[j]).max(axis=1) <= tol.COINCIDENT)
-                              & (np.abs(b - b[j]) <= tol.COINCIDENT * scale))
+        same = _coincident_with(A, b, [j], where)[0]
         done[same] = True
         others = np.setdiff1d(np.arange(A.shape[0]), same)
         Ao, bo = A[others], b[others]
@@ -256,7 +257,7 @@ def _differing_moves(region, target: np.ndarray) -> list:
         lb[-1], ub[-1] = 0.0, cap
         res = space.backend.solve(c, A_lp, b_lp, lb, ub)
         space.lp_solves += 1
-        if res.status == LPStatus.OPTIMAL and res.x[-1] > tol.MIN_RADIUS * scale:
+        if res.status == LPStatus.OPTIMAL and res.x[-1] > floor:
             groups.append(same)
             points.append(res.x[:k])
     if not groups:

@@ -11,9 +11,10 @@ import _shapes as S
 from polylens.cli import main
 
 
-def _save(tmp_path, module, name="m.pt"):
+def _save(tmp_path, module, name="m.pt2"):
+    """The safe file format: a torch.export program (torch.save files need --trust-pickle)."""
     path = tmp_path / name
-    torch.save(module, path)
+    torch.export.save(torch.export.export(module, (torch.zeros(1, 2, dtype=torch.float64),)), path)
     return str(path)
 
 
@@ -45,10 +46,10 @@ def test_graph_writes_summary_and_figures(tmp_path, capsys):
         assert (out / name).stat().st_size > 0
     assert "Decision boundary Betti numbers: [1, 1]" in (out / "summary.md").read_text()
     assert main(args) == 2  # the folder holds results already: refused, nothing replaced
-    assert "already holds" in capsys.readouterr().err
+    assert "exists already" in json.loads(capsys.readouterr().out)["error"]  # --json: the error as JSON
 
 
 def test_labels_need_data(tmp_path, capsys):
     model = _save(tmp_path, S.disc())
     assert main(["graph", model, "--labels", "y.npy"]) == 2
-    assert "--labels needs --data" in capsys.readouterr().err
+    assert "`--labels` needs `--data`" in capsys.readouterr().err
