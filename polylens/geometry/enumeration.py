@@ -176,7 +176,7 @@ class _Search:
     """Mutable state of one search; saved to and restored from a checkpoint (see
     :mod:`polylens.geometry.checkpoint`)."""
 
-    def __init__(self, n_units: int, k: int):
+    def __init__(self, n_units: int, k: int, n_outputs: int):
         self.codes: list[np.ndarray] = []
         self.index: dict[bytes, int] = {}
         self.status: list[int] = []
@@ -194,6 +194,7 @@ class _Search:
         self.next = 0
         self.k = k
         self.n_units = n_units
+        self.n_outputs = n_outputs
         self._no_point = np.full(k, np.nan)  # placeholder of a pending region (never written into)
         self._no_point.flags.writeable = False
 
@@ -235,15 +236,15 @@ class _Search:
                                       [v.shape[0] for v in self.vertices.values()]),
             "vertex_values": np.concatenate([np.zeros((0, self.k)), *self.vertices.values()]),
             "map_owner": np.array(list(self.maps), dtype=np.int64),
-            "map_values": np.array(list(self.maps.values())).reshape(len(self.maps), -1, self.k + 1),
+            "map_values": np.array(list(self.maps.values())).reshape(len(self.maps), self.n_outputs, self.k + 1),
             "counters": np.array([self.lp_solves, self.seconds]),
         }
 
     @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int) -> "_Search":
+    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int, n_outputs: int) -> "_Search":
         """The state saved by :meth:`to_arrays` (validated by
         :func:`~polylens.geometry.checkpoint.read_checkpoint`); linear in its size."""
-        s = cls(n_units, k)
+        s = cls(n_units, k, n_outputs)
         codes = data["codes"]
         s.codes = list(codes)
         s.index = dict(zip(map(bytes, codes), range(codes.shape[0])))
@@ -375,9 +376,9 @@ def enumerate_regions(
     if path is not None and path.exists():
         arrays = read_checkpoint(path, fingerprint, n_units=net.n_units, k=space.dim, n_outputs=net.output_dim,
                                  func=func)
-        search = _Search.from_arrays(arrays, net.n_units, space.dim)
+        search = _Search.from_arrays(arrays, net.n_units, space.dim, net.output_dim)
     else:
-        search = _Search(net.n_units, space.dim)
+        search = _Search(net.n_units, space.dim, net.output_dim)
         search.add(_seed_code(space, seed))
         search.lp_solves += space.lp_solves
     expander = _Here(spec) if client is None else _OnCluster(client, spec, max_regions)

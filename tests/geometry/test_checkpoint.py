@@ -258,7 +258,7 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     path = tmp_path / "big.npz"
     write_checkpoint(path, "fp", arrays)
     start = time.process_time()  # CPU time: the test machine may be shared
-    loaded = _Search.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k)
+    loaded = _Search.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k, 1)
     seconds = time.process_time() - start
     assert len(loaded.codes) == n and loaded.next == n
     np.testing.assert_array_equal(loaded.vertices[12345], arrays["vertex_values"][12345 * per:12346 * per])
