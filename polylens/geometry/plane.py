@@ -176,7 +176,8 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0),
     See Also
     --------
     polylens.enumerate_regions : the same partition in any dimension, as a graph.
-    polylens.sampling.plane_codes : sampled codes on a grid of a plane (big models).
+    polylens.sampling.codes : sampled codes of any batch of inputs (e.g. a grid on the
+        plane), for models too big for the exact engine.
 
     Examples
     --------

@@ -379,7 +379,8 @@ def one_input(net: PWLNet, x, func: str, name: str) -> np.ndarray:
     if arr.ndim and arr.shape[0] == 1 and arr.shape[1:] in (net.input_shape, (net.input_dim,)):
         arr = arr[0]  # a batch of one
     if arr.shape not in (net.input_shape, (net.input_dim,)):
-        raise invalid(func, name, f"one input of shape {shapes}", f"an array of shape {arr.shape}")
+        raise invalid(func, name, f"one input of shape {shapes} (a batch (n, {net.input_dim}) with n = 1)",
+                      f"an array of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise invalid(func, name, "finite (no NaN or infinity)", x)
     return net.flatten_inputs(arr, name)[0]

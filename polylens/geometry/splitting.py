@@ -259,8 +259,8 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     above = np.empty((mesh.n_faces, act.n_units), np.int8)
     above[:] = view.constant
     if rows.size:
-        means = _face_means(mesh, rows)
-        face_magnitude = _face_means(mesh, np.array([mesh.values.shape[0] - 1]))
+        means = _face_means(mesh, np.append(rows, mesh.values.shape[0] - 1))  # last column: the magnitude
+        means, face_magnitude = means[:, :-1], means[:, -1:]
         above[:, view.cutting] = 0
         for j, b in enumerate(act.breaks):
             eps = _on_line(spread[j][None, :], face_magnitude)  # shape (n_faces, n_cutting)
