@@ -71,7 +71,7 @@ def check_conversion(program, reference: Callable, inputs: np.ndarray,
                  "with the pieces of the input frozen, the value at the input")
         end, *_ = program.node_values((x + v)[None], parts)
         _compare(program, end, {k: a[:1] + a[1:] for k, a in line.items()},
-                 "with the pieces frozen, the affine form along a direction (its linear part)")
+                 "with the pieces frozen, the affine form along a direction (its linear part)", terms=line)
 
 
 def _close(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> bool:
@@ -101,8 +101,14 @@ def _running_scales(values: dict) -> dict:
     return scales
 
 
-def _compare(program, expected: dict, got: dict, what: str) -> None:
+def _compare(program, expected: dict, got: dict, what: str, terms: dict | None = None) -> None:
+    """Raise at the first node where ``got`` differs from ``expected``. ``terms``: the
+    values ``got`` was summed from (the value at a point and a linear part), whose size
+    bounds the round-off of the sum where they cancel."""
     floors = _running_scales(expected)
+    if terms is not None:
+        floors = {name: max(floors[name], _magnitude(terms[name])) if name in terms else floors[name]
+                  for name in floors}
     for name, value in expected.items():
         if name in got and not _close(got[name], value, floors[name]):
             raise _mismatch(what, _where(program, name), _difference(got[name], value, floors[name]))

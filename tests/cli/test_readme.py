@@ -45,6 +45,7 @@ def test_documented_json_keys_are_the_real_ones(model_files, capsys):
         "enumerate": ["enumerate", str(d / "m.pt2"), "--box", "-1", "1"],
         "slice": ["slice", str(d / "m.pt2")],
         "path": ["path", str(d / "m.pt2"), "--from", str(d / "a.npy"), "--to", str(d / "b.npy")],
+        "graph": ["graph", str(d / "m.pt2"), "--box", "-1", "1", "--no-progress"],
     }
     documented = _documented_json_keys()
     assert set(documented) == set(runs)
