@@ -11,6 +11,7 @@ import numpy as np
 from polylens.geometry.paths import PathCrossings
 from polylens.geometry.plane import PlanePartition
 from polylens.geometry.polygons import clip_halfplane, polygon_area
+from polylens.models.predict import predicted_class
 
 __all__ = ["plot_plane", "plot_path_density", "class_colors", "class_parts", "COLOR_BY"]
 
@@ -45,9 +46,9 @@ def class_parts(part: PlanePartition) -> tuple[list, np.ndarray]:
     """
     polygons, classes = [], []
     for poly, W, c in zip(part.polygons, part.out_weight, part.out_bias):
-        if W.shape[0] == 1:
+        vertex_classes = predicted_class(poly @ W.T + c)
+        if W.shape[0] == 1:  # class 1 where the logit beats 0
             W, c = np.vstack([np.zeros_like(W[0]), W[0]]), np.array([0.0, c[0]])
-        vertex_classes = np.argmax(poly @ W.T + c, axis=1)
         if np.all(vertex_classes == vertex_classes[0]):
             polygons.append(poly)
             classes.append(int(vertex_classes[0]))

@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from polylens.models.predict import predicted_class
+
 __all__ = [
     "digits_data", "moons_data", "train_classifier",
     "mlp", "digits_cnn", "digits_resnet", "digits_conv1d", "vgg_style_cnn", "resnet18_style",
@@ -68,7 +70,7 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epoc
     model.eval()
     with torch.no_grad():
         out = model(X)
-        pred = (out[:, 0] > 0).long() if out.shape[1] == 1 else out.argmax(1)
+        pred = predicted_class(out)
     return float((pred == y).float().mean())
 
 

@@ -460,7 +460,7 @@ def layer_outputs(model: torch.nn.Module, x: torch.Tensor, name: str) -> np.ndar
 
 
 def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig(), space: str = "input", *,
-                          progress: bool = False) -> InterpolationDensity:
+                          progress: bool = True) -> InterpolationDensity:
     """Boundary density along interpolations between test images of different classes.
 
     Pairs of correctly classified test images of different classes are drawn at random
@@ -476,7 +476,7 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
     space : {"input", "hidden"}, default="input"
         Interpolate the images, or their activations at ``config.hidden`` (only the
         layers after it are counted).
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------
@@ -678,14 +678,14 @@ def _layer_data(dm: DigitsModel, config: DigitsConfig) -> tuple[np.ndarray, np.n
     return acts, bits, y
 
 
-def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = False,
+def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = True,
                cache: str | Path | None = None) -> DigitsResults:
     """Train the CNN (or load it from ``cache``) and run every digits experiment.
 
     Parameters
     ----------
     config : DigitsConfig
-    progress : bool, default=False
+    progress : bool, default=True
         Progress bars over paths.
     cache : path, optional
         Folder of trained models (see :func:`train_digits_cnn`).
@@ -713,7 +713,7 @@ def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = False,
     return DigitsResults(config, dm, paths, scaling, groupings, hdbscan, seconds)
 
 
-def run_digits_seeds(config: DigitsConfig = DigitsConfig(), seeds=(0, 1, 2, 3, 4), *, progress: bool = False,
+def run_digits_seeds(config: DigitsConfig = DigitsConfig(), seeds=(0, 1, 2, 3, 4), *, progress: bool = True,
                      cache: str | Path | None = None) -> list[DigitsResults]:
     """:func:`run_digits` once per seed: independently trained models of one architecture.
 
@@ -723,7 +723,7 @@ def run_digits_seeds(config: DigitsConfig = DigitsConfig(), seeds=(0, 1, 2, 3, 4
         Its ``seed`` is replaced by each of ``seeds`` (data split, weights, training,
         pairs, clustering and bootstrap all change with it).
     seeds : sequence of int, default=(0, 1, 2, 3, 4)
-    progress : bool, default=False
+    progress : bool, default=True
     cache : path, optional
 
     Returns

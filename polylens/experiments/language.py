@@ -277,7 +277,7 @@ class _OutputRecorder:
 
 
 def token_activations(model: torch.nn.Module, encoded: EncodedSentences, sites: list[str], *,
-                      batch_size: int = 32, progress: bool = False) -> tuple[list[LayerData], bool]:
+                      batch_size: int = 32, progress: bool = True) -> tuple[list[LayerData], bool]:
     """Spline codes and activations of every studied token at ``sites``.
 
     The codes come from :func:`polylens.sampling.codes` with ``sites`` as its sites (the
@@ -295,7 +295,7 @@ def token_activations(model: torch.nn.Module, encoded: EncodedSentences, sites: 
         Module names (one per layer).
     batch_size : int, default=32
         Sentences per forward pass.
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------
@@ -326,7 +326,7 @@ def token_activations(model: torch.nn.Module, encoded: EncodedSentences, sites: 
 
 def language_experiment(model: torch.nn.Module, tokenizer, sentences, sites: list[str], *, name: str,
                         config: LanguageConfig = LanguageConfig(), prefix: str | None = None,
-                        max_tokens: int = 64, progress: bool = False) -> LanguageResult:
+                        max_tokens: int = 64, progress: bool = True) -> LanguageResult:
     """Compare spline-code clusters with directions, layer by layer, on the tokens of real sentences.
 
     Parameters
@@ -345,7 +345,7 @@ def language_experiment(model: torch.nn.Module, tokenizer, sentences, sites: lis
         Special token put before every sentence (``"[BOS]"``), not studied.
     max_tokens : int, default=64
         Longest encoding kept (the model's context).
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------

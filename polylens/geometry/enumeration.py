@@ -43,6 +43,7 @@ from polylens.geometry.expansion import PackedExpansions, SearchSpec, expand_bat
 from polylens.geometry.facet_finding import METHODS
 from polylens.geometry.region import Region, build_region
 from polylens.geometry.space import Space
+from polylens.models.predict import predicted_class
 from polylens.models.pwlnet import PWLNet
 from polylens.parallel import TaskQueue, check_client
 from polylens.solvers import BACKENDS
@@ -136,7 +137,7 @@ class EnumerationResult:
         """Class at each interior point: arg-max of the outputs, or ``output > 0`` for a
         single output (a binary logit). Shape (n_regions,), int."""
         out = self.outputs()
-        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+        return predicted_class(out)
 
     def region(self, i: int) -> Region:
         """The full :class:`Region` of region ``i`` (rebuilt from its code)."""

@@ -29,6 +29,7 @@ from polylens._validation import check_int, invalid
 from polylens.errors import InvalidParameterError
 from polylens.geometry.domain import Box
 from polylens.geometry.enumeration import enumerate_regions
+from polylens.models.predict import predicted_class
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["PathCrossings", "path_crossings"]
@@ -78,7 +79,7 @@ class PathCrossings:
     def piece_classes(self) -> np.ndarray:
         """Predicted class on every piece (arg-max, or ``output > 0`` for one output)."""
         out = self.outputs
-        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+        return predicted_class(out)
 
     @property
     def n_flips(self) -> int:

@@ -32,6 +32,7 @@ from polylens.geometry.polygons import (
 )
 from polylens.geometry.space import ROUNDOFF, Space, one_input
 from polylens.geometry.splitting import split_plane
+from polylens.models.predict import predicted_class
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["PlanePartition", "plane_partition", "decision_segments"]
@@ -103,7 +104,7 @@ class PlanePartition:
     def predicted_class(self) -> np.ndarray:
         """Class at each region's centroid (arg-max, or ``output > 0`` for one output)."""
         out = np.einsum("nok,nk->no", self.out_weight, self.centroids()) + self.out_bias
-        return (out[:, 0] > 0).astype(int) if out.shape[1] == 1 else np.argmax(out, axis=1)
+        return predicted_class(out)
 
     def check(self) -> None:
         """Re-verify the partition from the net: every centroid has its region's code
@@ -126,7 +127,7 @@ METHODS = ("split", "enumerate")
 
 
 def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0), *, method: str = "split",
-                    progress: bool = False, solver: str = "highs", box=None) -> PlanePartition:
+                    progress: bool = True, solver: str = "highs", box=None) -> PlanePartition:
     """Every region meeting a domain of a plane, as exact polygons.
 
     Parameters
@@ -150,7 +151,7 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0),
         over the box, counts as lying on it, so regions thinner than that are not
         resolved. ``"enumerate"`` walks the region graph from facet to facet (hull
         method), an independent check of the same partition.
-    progress : bool, default=False
+    progress : bool, default=True
         Show a progress bar.
     solver : str, default="highs"
         LP back end of ``method="enumerate"`` (its Chebyshev centres).
@@ -345,7 +346,7 @@ def _crossed_units(codes: np.ndarray, edges: np.ndarray, chunk: int = 8192) -> l
 
 def _vertex_classes(outputs: np.ndarray) -> np.ndarray:
     """Predicted class at every vertex (``output > 0`` for one output)."""
-    return (outputs[:, 0] > 0).astype(int) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
+    return predicted_class(outputs)
 
 
 def _faces_with_mixed(mesh, classes: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ class SplitPlane:
 
 
 def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                progress: bool = False) -> SplitPlane:
+                progress: bool = True) -> SplitPlane:
     """Cut the box ``lo <= (s, t) <= hi`` of the plane ``x = x0 + basis @ (s, t)``.
 
     Parameters
@@ -57,7 +57,7 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
     x0 : ndarray of shape (input_dim,)
     basis : ndarray of shape (input_dim, 2)
     lo, hi : ndarray of shape (2,)
-    progress : bool
+    progress : bool, default=True
         Show a progress bar over the units that cut the box.
 
     Returns

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from polylens._repr import short_repr
 from polylens._validation import check_int, check_number, invalid
 from polylens.errors import PolylensError
+from polylens.models.predict import predicted_class
 from polylens.sampling.collect import Session, _first_tensor
 from polylens.sampling.hamming_geometry import crossings_by_site, hamming_by_site, n_distinct
 from polylens.sampling.packed_codes import Codes
@@ -119,7 +120,7 @@ class PathDensity:
 
 
 def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None = None, sites=None,
-                 batch_size: int = 256, device=None, progress: bool = False) -> PathDensity:
+                 batch_size: int = 256, device=None, progress: bool = True) -> PathDensity:
     """Sampled density of code changes along a polyline.
 
     Parameters
@@ -142,7 +143,7 @@ def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None =
     batch_size : int, default=256
     device : optional
         See :func:`polylens.sampling.codes`.
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------
@@ -360,13 +361,9 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
 
 def predictions(outputs: np.ndarray) -> np.ndarray:
     """Predictions from outputs of shape (..., n_outputs): the arg-max over the last axis,
-    or ``output > 0`` (a binary logit) when it has one entry. Shape ``outputs.shape[:-1]``."""
-    outputs = np.asarray(outputs)
-    if outputs.ndim >= 2 and outputs.shape[-1] > 1:
-        return np.argmax(outputs, axis=-1)
-    if outputs.ndim >= 2:
-        return (outputs[..., 0] > 0).astype(np.int64)
-    return (outputs > 0).astype(np.int64)
+    or ``output > 0`` (a binary logit) when it has one entry. Shape ``outputs.shape[:-1]``
+    (see :func:`polylens.models.predict.predicted_class`, the one rule)."""
+    return predicted_class(np.asarray(outputs))
 
 
 def _main_output(output) -> torch.Tensor:
@@ -419,7 +416,7 @@ class LocalComplexity:
 
 def local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples: int, k: int | None = None,
                      basis=None, sites=None, seed: int = 0, batch_size: int = 256, device=None,
-                     progress: bool = False) -> LocalComplexity:
+                     progress: bool = True) -> LocalComplexity:
     """Distinct codes and flipped units among uniform samples around ``x``.
 
     Parameters
@@ -441,7 +438,7 @@ def local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples: int
     seed : int, default=0
     batch_size : int, default=256
     device : optional
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------

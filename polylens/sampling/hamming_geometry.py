@@ -101,7 +101,7 @@ def crossings_by_site(a: Codes, b: Codes) -> np.ndarray:
     return hamming_by_site(a, b) // per_bit
 
 
-def pairwise_hamming(codes, other=None, *, device=None, progress: bool = False) -> np.ndarray:
+def pairwise_hamming(codes, other=None, *, device=None, progress: bool = True) -> np.ndarray:
     """All pairwise Hamming distances.
 
     Parameters
@@ -113,7 +113,7 @@ def pairwise_hamming(codes, other=None, *, device=None, progress: bool = False) 
         Run in torch on this device (for a GPU: unpacked bits times their transpose,
         ``d = |a| + |b| - 2 a.b``, exact in float32 below 2**24 bits). Default: numpy
         on the CPU (XOR + ``bitwise_count``, blocked for the cache).
-    progress : bool, default=False
+    progress : bool, default=True
         Show a progress bar over row blocks.
 
     Returns

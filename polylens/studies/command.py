@@ -51,7 +51,7 @@ def _load(path: str, flag: str):
         raise InvalidParameterError(f"polylens graph: cannot read {flag} {path!r}: {err}") from None
 
 
-def graph_report(net, domain=None, *, data=None, labels=None, max_regions=None, progress=False,
+def graph_report(net, domain=None, *, data=None, labels=None, max_regions=None, progress=True,
                  max_pairs: int = 5000) -> tuple[dict, dict]:
     """Every study of ``polylens graph`` on one net; returns (JSON summary, result objects).
 

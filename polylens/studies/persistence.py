@@ -84,7 +84,7 @@ class Persistence:
 
 
 def sublevel_persistence(net, domain=None, *, margin: float = 1.0, max_regions: int | None = None,
-                         progress: bool = False) -> Persistence:
+                         progress: bool = True) -> Persistence:
     """Persistence diagram and critical vertices of a scalar output's sublevel sets.
 
     Parameters
@@ -97,7 +97,7 @@ def sublevel_persistence(net, domain=None, *, margin: float = 1.0, max_regions: 
         Truncation margin over R^d.
     max_regions : int, optional
         Refuse partitions with more regions.
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------

@@ -285,7 +285,7 @@ def _boundary_facets(cc: CellComplex) -> np.ndarray:
 
 
 def decision_topology(net, domain=None, *, method: str = "duality", margin: float = 1.0,
-                      max_regions: int | None = None, progress: bool = False) -> DecisionTopology:
+                      max_regions: int | None = None, progress: bool = True) -> DecisionTopology:
     """Decision regions, their components and Betti numbers, exactly (input dim 2 or 3).
 
     Parameters
@@ -302,7 +302,7 @@ def decision_topology(net, domain=None, *, method: str = "duality", margin: floa
     max_regions : int, optional
         Refuse partitions with more regions (the enumeration stops there and an error
         is raised: topology needs every region).
-    progress : bool, default=False
+    progress : bool, default=True
 
     Returns
     -------
