@@ -33,10 +33,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+from _common import best_of, hidden_codes, log  # noqa: E402
+
 from polylens import PWLNet, zoo  # noqa: E402
 from polylens.geometry.plane import plane_partition  # noqa: E402
-
-from _common import best_of, hidden_codes, log  # noqa: E402
 
 try:
     import regioncam

@@ -37,7 +37,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -45,12 +44,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from _common import interleaved_best, log, markdown_table  # noqa: E402
 
 import polylens  # noqa: E402
 from polylens import zoo  # noqa: E402
 from polylens.sampling import codes, pairwise_hamming, validate_density, validate_local_complexity  # noqa: E402
-
-from _common import interleaved_best, log, markdown_table  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -78,7 +78,7 @@ def plot_density_profiles(paths: dict[str, InterpolationDensity], file: Path) ->
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(paths), figsize=(5.2 * len(paths), 3.8), squeeze=False)
-    for ax, (space, res) in zip(axes[0], paths.items()):
+    for ax, res in zip(axes[0], paths.values()):
         offsets, sampled, baseline = density_profile(_coarse(res.sampled), res.changes)
         ax.plot(offsets, sampled, color="C0", lw=1.6, label=f"sampled ({len(res.sampled)} paths)")
         ax.plot(offsets, baseline, color="0.5", lw=1.2, ls="--", label="other paths' class changes")
@@ -109,7 +109,7 @@ def plot_example_paths(paths: dict[str, InterpolationDensity], file: Path) -> Pa
 
     plt = _pyplot()
     fig, axes = plt.subplots(len(paths), 1, figsize=(8, 3.0 * len(paths)), squeeze=False)
-    for ax, (space, res) in zip(axes[:, 0], paths.items()):
+    for ax, res in zip(axes[:, 0], paths.values()):
         path = res.example
         n_windows = 32 if res.sampled.shape[1] % 32 == 0 else 1
         plot_path_density(path, n_windows=n_windows, ax=ax)

@@ -20,9 +20,8 @@ or node; modules with forward hooks (which tracing does not see) are refused.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

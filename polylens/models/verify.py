@@ -21,7 +21,7 @@ and output map at the point (2) and along any direction (3).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

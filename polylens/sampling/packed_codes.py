@@ -374,7 +374,7 @@ class CodeStore:
         self._file.write(self._header())
 
     def _header(self) -> bytes:
-        text = "{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d), }" % (self.n, self.layout.n_bytes)
+        text = f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({self.n}, {self.layout.n_bytes}), }}"
         text = text.ljust(self._HEADER - 10 - 1) + "\n"
         return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
 

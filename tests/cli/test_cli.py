@@ -8,11 +8,10 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
 
 from polylens import Box, PWLNet, enumerate_regions
 from polylens.cli import main
-
-from _nets import make_mlp
 
 
 @pytest.fixture
@@ -177,6 +176,7 @@ def test_slice_without_plane_on_a_big_input_is_a_clear_error(cnn_files, capsys):
 # ----------------------------------------------------------------------------- Dask
 
 
+@pytest.mark.dask
 def test_enumerate_on_dask_workers_or_a_scheduler_matches_in_process(export_file, tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     main(["enumerate", str(export_file), "--box", "-1", "1", "--json"])

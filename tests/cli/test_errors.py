@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
 
 from polylens.cli import _plural, main
-
-from _nets import make_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
 
 from polylens.cli import main
-
-from _nets import make_mlp
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from _nets import make_mlp
 
 import polylens
 from polylens.cli import COMMANDS
-
-from _nets import make_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["torch", "numpy", "scipy", "sklearn", "matplotlib", "dask", "distributed", "networkx", "tqdm",

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
+from polylens.experiments import language_report, report
 from polylens.experiments.boundaries import BoundaryContrast
 from polylens.experiments.digits import DigitsConfig
 from polylens.experiments.figures import FIGURES
-from polylens.experiments import language_report, report
 from polylens.experiments.record import read_record
 from polylens.experiments.report import COMMANDS, _density_verdict, write_report
 from polylens.experiments.stats import Estimate

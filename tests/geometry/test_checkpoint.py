@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
 
 from polylens import Box, PWLNet, enumerate_regions
 from polylens.errors import CheckpointError, InvalidParameterError
-from _nets import make_mlp
 
 torch.set_num_threads(1)
 

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from _nets import linear_relu_net, make_mlp
+from _oracles import polytope_volume
 
 from polylens import (
     Box,
@@ -25,8 +27,6 @@ from polylens import (
     region_at,
     region_for_code,
 )
-from _nets import linear_relu_net, make_mlp
-from _oracles import polytope_volume
 
 torch.set_num_threads(1)
 

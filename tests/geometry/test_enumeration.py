@@ -10,11 +10,13 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
+from _oracles import polytope_volume, recession_cone_nonzero
 
 from polylens import (
     Box,
-    InvalidParameterError,
     EnumerationResult,
+    InvalidParameterError,
     Polyhedron,
     PolylensError,
     PWLNet,
@@ -22,8 +24,6 @@ from polylens import (
     region_graph,
     write_graphml,
 )
-from _nets import make_mlp
-from _oracles import polytope_volume, recession_cone_nonzero
 
 torch.set_num_threads(1)
 

@@ -12,9 +12,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import linprog
-
-from polylens import Box, PWLNet, enumerate_regions, facets, neighbors, region_at
 from _nets import make_mlp
 from _oracles import (
     coincident_groups,
@@ -23,6 +20,9 @@ from _oracles import (
     polytope_volume,
     sample_in_polytope,
 )
+from scipy.optimize import linprog
+
+from polylens import Box, PWLNet, enumerate_regions, facets, neighbors, region_at
 
 torch.set_num_threads(1)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _nets import linear_relu_net
+
 from polylens import Box, PWLNet, enumerate_regions, path_crossings, plane_partition, zoo
 from polylens.geometry.polygons import polygon_area
-
-from _nets import linear_relu_net
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _nets import linear_relu_net, make_mlp
+
 from polylens import PWLNet, plane_partition, zoo
 from polylens.geometry.mesh import PlaneMesh
 from polylens.geometry.polygons import polygon_area
-
-from _nets import linear_relu_net, make_mlp
 
 
 def _same_partition(net, units: bool = True, **kw):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from _nets import make_mlp
+from _oracles import hooked_preactivations, torch_preactivations_and_output
 
 import polylens
 from polylens import PWLNet, UnsupportedLayerError
-from _nets import make_mlp
-from _oracles import hooked_preactivations, torch_preactivations_and_output
 
 torch.set_num_threads(1)
 

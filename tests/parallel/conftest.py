@@ -32,3 +32,11 @@ def client():
             distributed.Client(cluster) as client:
         client.run(torch.set_num_threads, 1)
         yield client
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test of this folder runs on (or starts) a Dask cluster: mark it ``dask``, so
+    ``-m "not dask"`` leaves them out of the fast tier."""
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.dask)

@@ -12,11 +12,12 @@ import torch
 
 pytest.importorskip("distributed")
 
+from _faults import FaultyModel, InjectedFault, Killer  # noqa: E402
+from _nets import make_mlp  # noqa: E402
+
 from polylens import PolylensError, zoo  # noqa: E402
 from polylens.errors import TaskError  # noqa: E402
 from polylens.sampling import Codes, codes  # noqa: E402
-from _faults import FaultyModel, InjectedFault, Killer  # noqa: E402
-from _nets import make_mlp  # noqa: E402
 
 N, BATCH = 1000, 25
 SITES = ["inner.1", "inner.3"]  # the faulty wrapper's branch keeps torch.fx from tracing it

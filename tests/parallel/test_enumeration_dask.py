@@ -15,10 +15,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from polylens import Box, EnumerationResult, PWLNet, enumerate_regions  # noqa: E402
-from polylens.errors import TaskError  # noqa: E402
 from _faults import FaultyNet, InjectedFault, Killer, wait_for_arrival  # noqa: E402
 from _nets import make_mlp  # noqa: E402
+
+from polylens import Box, EnumerationResult, PWLNet, enumerate_regions  # noqa: E402
+from polylens.errors import TaskError  # noqa: E402
 
 _ARRAYS = ("codes", "points", "radii", "bounded", "n_facets", "edges", "frontier", "out_weight", "out_bias")
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from _models import TwoBranch, conv1d_net, small_cnn
+from _nets import make_mlp
 
 from polylens import InvalidParameterError, PolylensError, PolylensWarning, PWLNet
 from polylens.sampling import CodeLayout, Codes, codes, find_sites, pack_bits
 from polylens.sampling.bits import pack, pack_tensor
-from _models import TwoBranch, conv1d_net, small_cnn
-from _nets import make_mlp
 
 torch.set_num_threads(1)
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from _nets import linear_relu_net, make_mlp
+from _paths import march, one_layer_crossings
 
 from polylens import PolylensError
 from polylens.sampling import local_complexity, path_density, scale_activations
-from _nets import linear_relu_net, make_mlp
-from _paths import march, one_layer_crossings
 
 torch.set_num_threads(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _nets import make_mlp
 
 from polylens.sampling import (
     CodeLayout,
@@ -17,7 +18,6 @@ from polylens.sampling import (
     pairwise_hamming,
     site_stats,
 )
-from _nets import make_mlp
 
 torch.set_num_threads(1)
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from polylens.sampling import (cluster_codes, codes, find_sites, local_complexity, path_density,
-                               scale_activations, site_stats, validate_density, validate_local_complexity)
-
 from _nets import make_mlp
+
+from polylens.sampling import (
+    cluster_codes,
+    codes,
+    find_sites,
+    local_complexity,
+    path_density,
+    scale_activations,
+    site_stats,
+    validate_density,
+    validate_local_complexity,
+)
 
 
 def test_every_sampling_result_has_a_one_line_repr():

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from _models import small_cnn
+from _nets import make_mlp
+from _paths import march
 
 import polylens
 from polylens import UnsupportedLayerError
 from polylens.sampling import validate_density, validate_local_complexity
-from _models import small_cnn
-from _nets import make_mlp
-from _paths import march
 
 torch.set_num_threads(1)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import NamedTuple
-
-import time
 
 import numpy as np
 import pytest

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+import _shapes as S
 import numpy as np
 import torch
 
-import _shapes as S
 from polylens.cli import main
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import _shapes as S
 import numpy as np
 import pytest
-import torch
-
-import _shapes as S
 from _nets import make_mlp
+
 from polylens import Box, PWLNet, enumerate_regions
 from polylens.errors import InvalidParameterError
 from polylens.studies._common import adjacency, bfs_distances, locate_codes

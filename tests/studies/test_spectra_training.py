@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 
+import _shapes as S
 import networkx as nx
 import numpy as np
 import pytest
 
-import _shapes as S
 from polylens import Box, PWLNet, enumerate_regions, region_graph, zoo
 from polylens.errors import InvalidParameterError
 from polylens.studies import spectra

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from math import comb
 
+import _shapes as S
 import networkx as nx
 import numpy as np
 import pytest
 from scipy import sparse
 
-import _shapes as S
 from polylens import Box, PWLNet, enumerate_regions, region_graph
 from polylens.errors import InvalidParameterError
 from polylens.studies.statistics import data_regions, eccentricities, graph_statistics

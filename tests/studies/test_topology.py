@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _shapes as S
 import numpy as np
 import pytest
 import torch
@@ -11,8 +12,6 @@ from polylens.errors import InvalidParameterError
 from polylens.studies.complex import cell_complex, class_net
 from polylens.studies.persistence import sublevel_persistence
 from polylens.studies.topology import betti_numbers, closure, decision_topology
-
-import _shapes as S
 
 
 def _net(module) -> PWLNet:
