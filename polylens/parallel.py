@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from polylens.errors import TaskError
+from polylens.errors import InvalidParameterError, TaskError
 
 __all__ = ["TaskQueue", "check_client", "connect", "locate", "map_ordered", "RETRIES", "WORKER_CONFIG"]
 
@@ -99,10 +99,12 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     ValueError
         If both or neither are given, or ``workers`` is not a positive int.
     """
+    from polylens._validation import check_int
+
     if (scheduler is None) == (workers is None):
-        raise ValueError(f"connect: give exactly one of `scheduler` and `workers`; got {scheduler!r}, {workers!r}")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise ValueError(f"connect: `workers` must be a positive int; got {workers!r}")
+        raise InvalidParameterError(f"connect: give exactly one of `scheduler` and `workers`; got {scheduler!r}, "
+                                    f"{workers!r}")
+    check_int(workers, func="connect", name="workers", low=1, none_ok=True)
     try:
         import dask
         from distributed import Client, LocalCluster

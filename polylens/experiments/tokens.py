@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._validation import check_int
+
 __all__ = [
     "CATEGORIES", "FUNCTION_WORDS", "SPECIAL_TOKENS", "EncodedSentences",
     "train_tokenizer", "encode_sentences", "token_category", "require_tokenizers", "spaced_positions",
@@ -96,11 +98,8 @@ def train_tokenizer(texts, vocab_size: int = 4096):
     counts = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(t))
     chars = sorted({c for w in counts for c in w})
     base = [*SPECIAL_TOKENS, *chars, *("##" + c for c in chars)]
-    if not isinstance(vocab_size, int) or vocab_size <= len(base):
-        raise ValueError(
-            f"train_tokenizer: `vocab_size` must be an int above {len(base)} (special tokens and the "
-            f"{len(chars)} characters of `texts`, twice); got {vocab_size!r}"
-        )
+    # above the special tokens and the characters of `texts`, twice
+    vocab_size = check_int(vocab_size, func="train_tokenizer", name="vocab_size", low=len(base) + 1)
     known = set(base)
     words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if w not in known]
     vocab = {token: i for i, token in enumerate(base + words[: vocab_size - len(base)])}
@@ -188,8 +187,6 @@ def encode_sentences(tokenizer, sentences, *, max_tokens: int, prefix: str | Non
         ``max_tokens`` is not a positive int, no sentence has a studied token within
         ``max_tokens``, or ``prefix`` is not in the vocabulary.
     """
-    from polylens._validation import check_int
-
     check_int(max_tokens, func="encode_sentences", name="max_tokens", low=1)
     tok = _plain_copy(tokenizer)
     pad_id = _pad_id(tok)
@@ -245,8 +242,6 @@ def spaced_positions(studied: np.ndarray, *, skip: int, stride: int) -> np.ndarr
     >>> spaced_positions(np.array([[False, True, True, True, True, True, True]]), skip=1, stride=2).astype(int)
     array([[0, 0, 1, 0, 1, 0, 1]])
     """
-    from polylens._validation import check_int
-
     skip = check_int(skip, func="spaced_positions", name="skip", low=0)
     stride = check_int(stride, func="spaced_positions", name="stride", low=1)
     mask = np.asarray(studied, dtype=bool)

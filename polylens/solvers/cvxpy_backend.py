@@ -63,11 +63,10 @@ class CvxpyBackend(LPBackend):
     def __init__(self, solver: str | None = None, **solver_options: Any) -> None:
         self._cp = self._import_library()
         installed = self._cp.installed_solvers()
-        if solver is not None and solver not in installed:
-            raise ValueError(
-                f"CvxpyBackend: argument 'solver' must be one of the installed cvxpy "
-                f"solvers {installed} or None; got {solver!r}"
-            )
+        if solver is not None:
+            from polylens._validation import check_option
+
+            check_option(solver, installed, func="CvxpyBackend", name="solver")
         self._solver = solver
         self._options = solver_options
 
