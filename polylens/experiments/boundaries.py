@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens._validation import check_number, invalid
 from polylens.experiments.stats import N_BOOT, Estimate, bootstrap
 
@@ -39,6 +40,7 @@ BASELINE_DRAWS = 100
 """Random draws averaged for a randomised baseline's point value."""
 
 
+@short_repr
 @dataclass(frozen=True)
 class BoundaryContrast:
     """Density near class changes against density elsewhere, with baselines.

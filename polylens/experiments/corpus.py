@@ -18,6 +18,8 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
+from polylens._repr import short_repr
+
 __all__ = ["Corpus", "STDLIB_MODULES", "stdlib_docstrings", "clean_docstring", "split_sentences"]
 
 STDLIB_MODULES: tuple[str, ...] = tuple("""
@@ -43,6 +45,7 @@ _UNDERLINE = re.compile(r"^[-=~^*]{3,}$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'`])")
 
 
+@short_repr
 @dataclass(frozen=True)
 class Corpus:
     """Cleaned docstrings, one document each.

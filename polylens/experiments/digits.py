@@ -34,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from polylens import zoo
+from polylens._repr import short_repr
 from polylens._validation import check_bool, check_int, check_number, check_option, invalid
 from polylens.experiments.boundaries import BoundaryContrast, binned, contrast_near_changes
 from polylens.experiments.monosemanticity import GroupingComparison, HDBSCANScore, compare_groupings, hdbscan_purity
@@ -166,6 +167,7 @@ class DigitsConfig:
                    n_boot=500)
 
 
+@short_repr
 @dataclass(frozen=True)
 class DigitsModel:
     """The trained CNN, its exact twin and the data.
@@ -194,6 +196,7 @@ class DigitsModel:
     seconds: float
 
 
+@short_repr
 @dataclass(frozen=True)
 class InterpolationDensity:
     """Boundary density along interpolations between test images of different classes.
@@ -259,6 +262,7 @@ class InterpolationDensity:
         return float(np.mean([c.size for c in self.changes]))
 
 
+@short_repr
 @dataclass(frozen=True)
 class ActivationScaling:
     """A hidden layer's activations scaled by factors: boundaries, codes, predictions.
@@ -322,6 +326,7 @@ class ActivationScaling:
         return int(hit[0])
 
 
+@short_repr
 @dataclass(frozen=True)
 class DigitsResults:
     """Everything :func:`run_digits` computes.

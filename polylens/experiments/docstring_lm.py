@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.experiments.corpus import STDLIB_MODULES, Corpus, stdlib_docstrings
 from polylens.experiments.lm import LMConfig, ReLULM, TrainConfig, TrainLog, evaluate_lm, load_lm, save_lm, train_lm
 from polylens.experiments.tokens import train_tokenizer
@@ -26,6 +27,7 @@ __all__ = ["TrainedLM", "docstring_lm", "token_stream"]
 HELD_OUT = 10  # one docstring in HELD_OUT is held out (Corpus.split)
 
 
+@short_repr
 @dataclass(frozen=True)
 class TrainedLM:
     """A trained :class:`ReLULM` with its data.

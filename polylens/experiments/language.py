@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
 from polylens._validation import check_int, check_option, invalid
 from polylens.experiments.corpus import STDLIB_MODULES
 from polylens.experiments.lm import LMConfig, TrainConfig
@@ -119,6 +120,7 @@ class LanguageConfig:
                    n_tokens=240, n_groups=4, n_show=2, n_examples=3)
 
 
+@short_repr
 @dataclass(frozen=True)
 class LayerData:
     """One layer's codes and activations, token by token.
@@ -138,6 +140,7 @@ class LayerData:
     activations: np.ndarray
 
 
+@short_repr
 @dataclass(frozen=True)
 class ClusterExamples:
     """One spline-code cluster, shown by its tokens.
@@ -162,6 +165,7 @@ class ClusterExamples:
     contexts: list
 
 
+@short_repr
 @dataclass(frozen=True)
 class LayerResult:
     """The comparison of one layer.
@@ -185,6 +189,7 @@ class LayerResult:
     hdbscan: list = field(default_factory=list)
 
 
+@short_repr
 @dataclass
 class LanguageResult:
     """The experiment on one model.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.experiments.monosemanticity import METHODS
 from polylens.experiments.stats import difference_ci
 
@@ -34,6 +35,7 @@ _LABELS = ("token", "category")
 _DPI = 130
 
 
+@short_repr
 @dataclass(frozen=True)
 class Verdict:
     """How spline-code clusters compared with one other method, layer by layer.

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from polylens._repr import short_repr
 from polylens._validation import check_int, check_number
 
 __all__ = ["LMConfig", "TrainConfig", "TrainLog", "ReLULM", "train_lm", "evaluate_lm", "save_lm", "load_lm"]
@@ -101,6 +102,7 @@ class TrainConfig:
         check_number(self.lr, func="TrainConfig", name="lr", low=0.0, low_open=True)
 
 
+@short_repr
 @dataclass
 class TrainLog:
     """What a training run did.

@@ -73,6 +73,7 @@ def purity(labels: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+@short_repr
 @dataclass(frozen=True)
 class GroupingScore:
     """Purity of one method's groups under one label set.
@@ -100,6 +101,7 @@ class GroupingScore:
     chance: float
 
 
+@short_repr
 @dataclass(frozen=True)
 class GroupingComparison:
     """Every method's groups and their scores.

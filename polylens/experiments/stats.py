@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens._validation import check_int, check_number, invalid
 
 __all__ = ["Estimate", "bootstrap", "mean_ci", "difference_ci", "interval"]
@@ -20,6 +21,7 @@ N_BOOT = 2000
 """Default bootstrap replicates."""
 
 
+@short_repr
 @dataclass(frozen=True)
 class Estimate:
     """A statistic with its percentile-bootstrap confidence interval.

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens._validation import check_int
 
 __all__ = [
@@ -108,6 +109,7 @@ def train_tokenizer(texts, vocab_size: int = 4096):
     return tok
 
 
+@short_repr
 @dataclass(frozen=True)
 class EncodedSentences:
     """Sentences as padded token ids, with the tokens to study marked.
