@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from _common import log, markdown_table  # noqa: E402
 
 # --------------------------------------------------------------------------- #
 # Process-wide setup                                                          #
@@ -83,10 +84,6 @@ def _install_julia_stub() -> str:
     os.environ["PATH"] = d + os.pathsep + os.environ.get("PATH", "")
     atexit.register(shutil.rmtree, d, True)
     return d
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _version(dist: str) -> str | None:
@@ -678,10 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     total = time.perf_counter() - t_start
     print()
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in table:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(header, table))
     print()
     vers = {k: _version(k) for k in ("polylens", "parx", "relucent", "gurobipy", "torch", "numpy", "scipy", "highspy")}
     print(

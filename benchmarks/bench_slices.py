@@ -17,22 +17,17 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 
 import numpy as np
 import torch
+from _common import interleaved_best
 
 from polylens import Box, PWLNet, enumerate_regions, facets, neighbors, region_at, zoo
 
 
 def _best(fn, repeat: int) -> float:
     """Best wall time of ``repeat`` calls, in seconds."""
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return interleaved_best([fn], repeat)[0]
 
 
 def _case(name, model, images, box_side, max_regions, repeat):
