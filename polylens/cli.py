@@ -410,7 +410,7 @@ def _slice(args) -> int:
 
     from polylens.geometry.plane import plane_partition
 
-    part = plane_partition(net, *plane, (np.array(box[0]), np.array(box[1])))
+    part = plane_partition(net, *plane, (np.array(box[0]), np.array(box[1])), progress=False)
     if out is not None:
         import matplotlib
 

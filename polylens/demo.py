@@ -72,7 +72,7 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True, ov
     net = PWLNet.from_torch(model)
     lo, hi = np.floor(X.numpy().min(axis=0) - 0.5), np.ceil(X.numpy().max(axis=0) + 0.5)
     result = enumerate_regions(net, Box(lo, hi), progress=progress)
-    part = plane_partition(net, domain=(lo, hi))
+    part = plane_partition(net, domain=(lo, hi), progress=False)
     graph = region_graph(result)
     with atomic_output(paths["regions.graphml"]) as tmp:
         write_graphml(graph, tmp)

@@ -497,7 +497,7 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
     start = time.perf_counter()
     sampled, classes, changes = [], [], []
     for i, j in tqdm(pairs, disable=not progress, desc=f"sampled paths ({space})"):
-        res = path_density(dm.model, dm.X_test[[i, j]], steps=G, at=at)
+        res = path_density(dm.model, dm.X_test[[i, j]], steps=G, at=at, progress=False)
         sampled.append(res.step_flips.sum(axis=1))
         pred = predicted_class(net.forward(ends[i] + frac[:, None] * (ends[j] - ends[i])))
         classes.append(pred)

@@ -257,7 +257,7 @@ def _code_clusters(bits: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
     from polylens.sampling import cluster_codes, pairwise_hamming
 
     packed = np.packbits(bits, axis=1, bitorder="little")
-    D = pairwise_hamming(packed)
+    D = pairwise_hamming(packed, progress=False)
     res = cluster_codes(packed, "kmedoids", n_clusters=k, seed=seed, distances=D)
     medoids = [c.medoid for c in res.clusters]
     return res.labels[None, :] == np.arange(k)[:, None], D[:, medoids].T.astype(np.float64)
@@ -356,7 +356,7 @@ def hdbscan_codes(bits: np.ndarray, *, min_cluster_size: int = 10) -> np.ndarray
         raise invalid("hdbscan_codes", "bits", "a bool array of shape (n >= 2, n_bits)", b.shape)
     min_cluster_size = check_int(min_cluster_size, func="hdbscan_codes", name="min_cluster_size", low=2,
                                  high=b.shape[0])
-    D = pairwise_hamming(np.packbits(b.astype(bool), axis=1, bitorder="little")).astype(np.float64)
+    D = pairwise_hamming(np.packbits(b.astype(bool), axis=1, bitorder="little"), progress=False).astype(np.float64)
     return HDBSCAN(min_cluster_size=min_cluster_size, metric="precomputed", copy=True).fit(D).labels_
 
 

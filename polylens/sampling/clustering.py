@@ -110,7 +110,7 @@ def cluster_codes(codes, method: str = "hdbscan", *, n_clusters: int | None = No
     ([0, 0, 0, 1, 1, 1], [1, 4])
     """
     check_option(method, METHODS, func="cluster_codes", name="method")
-    D = pairwise_hamming(codes) if distances is None else np.asarray(distances)
+    D = pairwise_hamming(codes, progress=False) if distances is None else np.asarray(distances)
     n = D.shape[0] if D.ndim else 0
     if D.ndim != 2 or D.shape != (n, n):
         raise invalid("cluster_codes", "distances", "a square matrix", f"an array of shape {D.shape}")

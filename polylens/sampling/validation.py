@@ -160,7 +160,7 @@ def validate_density(model: torch.nn.Module, points, *, steps=(1, 2, 4, 8, 16, 3
     exact = np.array([int(c.n_crossings) for c in found])
     changes, flips = [], []
     for s in steps:
-        res = path_density(model, points, steps=int(s), batch_size=batch_size, device=device)
+        res = path_density(model, points, steps=int(s), batch_size=batch_size, device=device, progress=False)
         _check_units(res.codes.layout, net)
         changes.append(res.segment_changes)
         flips.append(res.n_flips)
@@ -247,7 +247,7 @@ def validate_local_complexity(model: torch.nn.Module, x, *, radius: float, n_sam
         raise invalid("validate_local_complexity", "k", "1 or 2 (or a `basis` of 1 or 2 columns): the exact count "
                       "needs a disc of dimension 1 or 2", k if basis is None else f"a basis of shape {U.shape}")
     lc = local_complexity(model, x, radius=radius, n_samples=int(counts.max()), basis=U, seed=seed,
-                          batch_size=batch_size, device=device)
+                          batch_size=batch_size, device=device, progress=False)
     _check_units(lc.codes.layout, net)
     exact_codes = _regions_meeting_disc(net, x0, U, float(radius))
     exact_set = {row.tobytes() for row in exact_codes.astype(np.int8)}

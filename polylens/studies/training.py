@@ -155,7 +155,7 @@ def training_measurements(checkpoints, domain, *, model=None, epochs=None, data=
                    diameter=stats.diameter if stats.diameter >= 0 else np.nan)
         comps = {}
         if res.complete and net.input_dim in (2, 3):
-            topo = decision_topology(net, domain)
+            topo = decision_topology(net, domain, progress=False)
             comps = topo.class_components
             betti = topo.decision_boundary_betti
             touched = np.unique(topo.boundary_edges)
@@ -164,7 +164,7 @@ def training_measurements(checkpoints, domain, *, model=None, epochs=None, data=
         if data is not None:
             row["data_regions"] = data_regions(res, data, labels).n_data_regions
             counts = [local_complexity(module, torch.as_tensor(x, dtype=torch.float32), radius=radius,
-                                       n_samples=n_samples, seed=i).n_distinct
+                                       n_samples=n_samples, seed=i, progress=False).n_distinct
                       for i, x in enumerate(data[:max_points])]
             row["local_complexity"] = float(np.mean(counts))
         row["seconds"] = time.perf_counter() - start
