@@ -128,7 +128,7 @@ CONVERSION_CHECK = 1e-9
 
 #: Cell complexes (``polylens.studies``): a vertex lies on a breakpoint hyperplane (or
 #: domain face) when its distance to it is within this, relative to the vertex's own size
-#: (its largest coordinate, at least 1).
+#: (its largest coordinate, at least the subspace's ``length``).
 COMPLEX_SIGN_ZERO = 1e-8
 
 #: Cell complexes: copies of one vertex (same sign vector) must agree to this, relative

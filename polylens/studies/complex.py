@@ -237,7 +237,7 @@ def _build(result) -> CellComplex:
     owner = np.repeat(np.arange(result.n_regions), counts)
     copies = np.concatenate(result.vertices)
     values = np.concatenate([_signed_distances(result, r, v) for r, v in enumerate(result.vertices)])
-    size = np.maximum(np.abs(copies).max(axis=1), 1.0)
+    size = np.maximum(np.abs(copies).max(axis=1), space.length)  # relative, never an absolute floor
     signs = np.sign(values).astype(np.int8)
     signs[np.abs(values) <= tol.COMPLEX_SIGN_ZERO * size[:, None]] = 0
     _, first, gid = np.unique(signs, axis=0, return_index=True, return_inverse=True)
