@@ -4,6 +4,7 @@ which start with the driver's ``sys.path`` and ``PYTHONPATH``) import ``_faults`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -17,10 +18,8 @@ for _path in (str(_HERE), str(_HERE.parent)):
         sys.path.insert(0, _path)
 
 
-@pytest.fixture(scope="session")
-def client():
-    """A client of a 2-process LocalCluster; a test that kills a worker waits for its
-    replacement before it returns."""
+@contextlib.contextmanager
+def _local_client():
     distributed = pytest.importorskip("distributed")
     import dask
 
@@ -32,6 +31,21 @@ def client():
             distributed.Client(cluster) as client:
         client.run(torch.set_num_threads, 1)
         yield client
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A client of a 2-process LocalCluster shared by the tests that leave its workers alive."""
+    with _local_client() as shared:
+        yield shared
+
+
+@pytest.fixture
+def own_client():
+    """A client of a 2-process LocalCluster of the test's own, for a test that kills a worker:
+    the nanny's restart of the killed worker can then never delay or starve another test."""
+    with _local_client() as own:
+        yield own
 
 
 def pytest_collection_modifyitems(config, items):

@@ -80,16 +80,13 @@ def test_a_cnn_over_an_on_disk_data_set_gives_the_in_process_codes(client, tmp_p
     assert there.layout == here.layout
 
 
-def test_killing_a_worker_mid_run_still_gives_identical_codes(client, mlp, data, tmp_path):
+def test_killing_a_worker_mid_run_still_gives_identical_codes(own_client, mlp, data, tmp_path):
     reference = codes(FaultyModel(mlp, data[600]), data, sites=SITES, batch_size=BATCH, progress=False)
     faulty = FaultyModel(mlp, data[600], mode="hold", signal_dir=str(tmp_path))
-    workers = set(client.run(os.getpid).values())
-    try:
-        with Killer(str(tmp_path)) as killer:
-            result = codes(faulty, data, sites=SITES, batch_size=BATCH, progress=False, client=client,
-                           store=tmp_path / "codes")
-    finally:
-        client.wait_for_workers(2, timeout=60)
+    workers = set(own_client.run(os.getpid).values())
+    with Killer(str(tmp_path)) as killer:
+        result = codes(faulty, data, sites=SITES, batch_size=BATCH, progress=False, client=own_client,
+                       store=tmp_path / "codes")
     assert killer.pid in workers  # a worker really died during the run
     assert len(list(tmp_path.glob("*.started"))) == 2  # ... and its chunk ran again elsewhere
     np.testing.assert_array_equal(result.packed, reference.packed)

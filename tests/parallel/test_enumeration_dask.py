@@ -73,14 +73,11 @@ def test_budgeted_run_on_dask_stops_where_in_process_stops_and_resumes_to_the_fu
     assert_identical(full, resumed)
 
 
-def test_killing_a_worker_mid_run_still_gives_the_identical_enumeration(client, net, full, tmp_path):
+def test_killing_a_worker_mid_run_still_gives_the_identical_enumeration(own_client, net, full, tmp_path):
     faulty = FaultyNet(net, full.codes[300], mode="hold", signal_dir=str(tmp_path))
-    workers = set(client.run(os.getpid).values())
-    try:
-        with Killer(str(tmp_path)) as killer:
-            result = enumerate_regions(faulty, None, progress=False, client=client)
-    finally:
-        client.wait_for_workers(2, timeout=60)
+    workers = set(own_client.run(os.getpid).values())
+    with Killer(str(tmp_path)) as killer:
+        result = enumerate_regions(faulty, None, progress=False, client=own_client)
     assert killer.pid in workers  # a worker really died during the run
     assert len(list(tmp_path.glob("*.started"))) == 2  # ... and its batch ran again elsewhere
     assert_identical(full, result)

@@ -24,18 +24,15 @@ def test_results_come_back_in_submission_order(client):
         assert [queue.take() for _ in range(10)] == [3 * i for i in range(10)]
 
 
-def test_the_shared_object_is_recomputed_when_the_only_worker_holding_it_dies(client):
-    with TaskQueue(client, "test", {"factor": 5}) as queue:
+def test_the_shared_object_is_recomputed_when_the_only_worker_holding_it_dies(own_client):
+    with TaskQueue(own_client, "test", {"factor": 5}) as queue:
         distributed.wait(queue.shared)
-        holders = client.who_has(queue.shared)[queue.shared.key]
+        holders = own_client.who_has(queue.shared)[queue.shared.key]
         assert len(holders) == 1
-        try:
-            pid = client.run(os.getpid, workers=list(holders))[holders[0]]
-            os.kill(pid, signal.SIGKILL)
-            queue.submit(_scaled, 7, "item 7")
-            assert queue.take() == 35
-        finally:
-            client.wait_for_workers(2, timeout=60)
+        pid = own_client.run(os.getpid, workers=list(holders))[holders[0]]
+        os.kill(pid, signal.SIGKILL)
+        queue.submit(_scaled, 7, "item 7")
+        assert queue.take() == 35
 
 
 def test_a_local_cluster_from_connect_runs_workers_without_the_settings_that_slow_torch(monkeypatch):
