@@ -54,7 +54,8 @@ def locate(err: BaseException, where: str) -> None:
     """Record on ``err`` the input its task was working on, in place.
 
     Adds a note (shown in tracebacks, also in-process) and an attribute that travels
-    with the exception from a worker to the driver; the innermost call wins.
+    with the exception from a worker to the driver; the innermost call wins. Raises
+    nothing.
     """
     if getattr(err, "polylens_where", None) is None:
         err.polylens_where = where
@@ -96,8 +97,12 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
 
     Raises
     ------
-    ValueError
+    InvalidParameterError
         If both or neither are given, or ``workers`` is not a positive int.
+    ImportError
+        If Dask is not installed (the message says how to install it).
+    OSError
+        If the scheduler cannot be reached (Dask's own error).
     """
     from polylens._validation import check_int
 
@@ -160,7 +165,10 @@ class TaskQueue:
         return len(self._pending) >= self.capacity
 
     def submit(self, task: Callable, item: Any, where: str) -> None:
-        """Run ``task(shared, item)`` on a worker; ``where`` names the item in errors."""
+        """Run ``task(shared, item)`` on a worker; ``where`` names the item in errors.
+
+        Raises nothing itself: a failure of the task is raised by :meth:`take`.
+        """
         future = self.client.submit(task, self.shared, item, retries=RETRIES, pure=False)
         self._pending.append((future, where))
 
@@ -206,6 +214,12 @@ def map_ordered(task: Callable, shared: Any, items: Iterable, describe: Callable
 
     ``describe(item)`` names an item in errors (see :func:`locate`); ``items`` is
     consumed lazily, a window ahead of the results.
+
+    Raises
+    ------
+    TaskError
+        On a cluster, if a task failed after its retries (see :meth:`TaskQueue.take`);
+        in-process, the task's own exception propagates.
     """
     if client is None:
         for item in items:

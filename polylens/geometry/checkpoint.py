@@ -68,7 +68,13 @@ def check_checkpoint_path(path, *, func: str) -> Path:
 
 def write_checkpoint(path: Path, fingerprint: str, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` (the names of :data:`LAYOUT` but ``fingerprint``) to ``path``
-    atomically."""
+    atomically.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (the previous file, if any, is then left as it was).
+    """
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, fingerprint=np.array(fingerprint), **arrays)
 

@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ __all__ = ["enumerate_regions", "EnumerationResult"]
 
 _PENDING, _DONE, _EMPTY = 0, 1, 2
 
-#: Most regions in one task on a Dask cluster.
+#: Most regions in one task on a Dask cluster, and in one wave expanded in-process.
 BATCH_REGIONS = 256
 
 #: Fewest regions in one task on a Dask cluster, unless no task is in flight: a task
@@ -140,7 +141,15 @@ class EnumerationResult:
         return predicted_class(out)
 
     def region(self, i: int) -> Region:
-        """The full :class:`Region` of region ``i`` (rebuilt from its code)."""
+        """The full :class:`Region` of region ``i`` (rebuilt from its code).
+
+        Raises
+        ------
+        IndexError
+            If ``i`` is not the index of a region of the result.
+        SolverError
+            If an LP of the rebuild fails.
+        """
         return build_region(self.space, self.codes[i])
 
     def check(self) -> None:
@@ -159,7 +168,7 @@ class EnumerationResult:
         check_enumeration(self)
 
     def summary(self) -> dict:
-        """JSON-ready counts and timings."""
+        """JSON-ready counts and timings (raises nothing)."""
         return {
             "regions": self.n_regions,
             "unbounded": self.n_unbounded,
@@ -382,7 +391,7 @@ def enumerate_regions(
         search = _Search(net.n_units, space.dim, net.output_dim)
         search.add(_seed_code(space, seed))
         search.lp_solves += space.lp_solves
-    expander = _Here(spec) if client is None else _OnCluster(client, spec, max_regions)
+    expander = _Here(spec, max_regions) if client is None else _OnCluster(client, spec, max_regions)
     return _run(search, space, expander, max_regions, progress, path, fingerprint, checkpoint_every)
 
 
@@ -439,17 +448,32 @@ def _merge(search: _Search, batch: PackedExpansions) -> int:
 
 
 class _Here:
-    """Expands the next region in-process."""
+    """Expands the next wave of the frontier in-process: every pending region up to
+    :data:`BATCH_REGIONS` (with a budget, no more than it may still need), in frontier
+    order, in one task."""
 
-    def __init__(self, spec: SearchSpec):
+    def __init__(self, spec: SearchSpec, max_regions: int | None):
         self.spec = spec
+        self.max_regions = max_regions
 
-    def next(self, search: _Search, done: int) -> PackedExpansions:
-        i = search.next
-        return expand_batch_packed(self.spec, ((i,), (search.codes[i],), (search.hints[i],)))
+    def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
+        """The next wave's expansions; once ``stop()`` is true, only those expanded so far
+        (so a SIGTERM stops the search at the next region, as a one-region search would)."""
+        start = search.next
+        end = min(_frontier_end(search, done, self.max_regions), start + BATCH_REGIONS)
+        rows = range(start, end)
+        return expand_batch_packed(self.spec, (rows, [search.codes[i] for i in rows],
+                                               [search.hints[i] for i in rows]), stop)
 
     def close(self) -> None:
         pass
+
+
+def _frontier_end(search: _Search, done: int, max_regions: int | None) -> int:
+    """End of the frontier that may be expanded now: all of it, or with a budget, no more
+    regions than the budget may still need (every one of them may finish)."""
+    end = len(search.codes)
+    return end if max_regions is None else min(end, search.next + max_regions - done)
 
 
 class _OnCluster:
@@ -461,7 +485,8 @@ class _OnCluster:
         self.max_regions = max_regions
         self.submitted = None  # regions before this index are in flight or merged
 
-    def next(self, search: _Search, done: int) -> PackedExpansions:
+    def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
+        """The oldest batch in flight (``stop`` is read between batches, by the caller)."""
         if self.submitted is None:
             self.submitted = search.next
         self._fill(search, done)
@@ -471,9 +496,7 @@ class _OnCluster:
         """Submit batches of the unsubmitted frontier while there is room, spread over the
         workers; a small one only when nothing else is in flight; with a budget, no more
         regions than it may still need."""
-        end = len(search.codes)
-        if self.max_regions is not None:
-            end = min(end, search.next + self.max_regions - done)
+        end = _frontier_end(search, done, self.max_regions)
         while self.submitted < end and not self.queue.full:
             available = end - self.submitted
             size = min(available, BATCH_REGIONS, max(MIN_BATCH_REGIONS, math.ceil(available / self.queue.threads)))
@@ -536,7 +559,7 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
                 if terminated.received:
                     stop_reason = "interrupted"
                     break
-                batch = expander.next(search, done)
+                batch = expander.next(search, done, lambda: terminated.received)
                 finished = _merge(search, batch)
                 search.next += batch.index.shape[0]
                 done += finished

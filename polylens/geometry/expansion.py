@@ -11,6 +11,7 @@ both sides, several times the cost of the arrays' bytes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,7 +145,14 @@ class PackedExpansions:
 
 def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> PackedExpansions:
     """Stack a batch of expansions of a net with ``n_units`` units and ``n_outputs``
-    outputs on a ``k``-dimensional space."""
+    outputs on a ``k``-dimensional space.
+
+    Raises
+    ------
+    ValueError
+        If an expansion's arrays do not have the shapes that ``n_units``, ``k`` and
+        ``n_outputs`` give.
+    """
     crossings = [c for e in expansions for c in e.crossings]
     vertices = [e.vertices for e in expansions if e.vertices is not None]
     return PackedExpansions(
@@ -167,7 +175,7 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
     )
 
 
-def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:
+def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None = None) -> list[Expansion]:
     """Expand a batch of regions: the pure task of the search, in-process or on a worker.
 
     Parameters
@@ -177,20 +185,45 @@ def expand_batch(spec: SearchSpec, batch: tuple) -> list[Expansion]:
         Sequences of length m: index of each region in the search, its code (shape
         (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
         region; all NaN: none).
+    stop : callable, optional
+        Read after each region: once it returns True, the regions not yet expanded are
+        left out (the result is then a prefix of the batch).
 
     Returns
     -------
     list of Expansion
-        In the order of ``batch``.
+        In the order of ``batch``. A region with no interior is an expansion whose
+        ``empty`` says why, not an error.
+
+    Raises
+    ------
+    SolverError
+        If an LP fails; like any error raised while expanding a region, it carries a
+        note (and ``polylens_where``, see :func:`polylens.parallel.locate`) naming the
+        region and its code.
+    InvalidParameterError
+        If the space of ``spec`` cannot be built (its net, domain, origin, basis or
+        solver is not valid).
     """
     space = spec.space
-    return [_expand(space, spec.method, int(i), code, hint) for i, code, hint in zip(*batch)]
+    out = []
+    for i, code, hint in zip(*batch):
+        out.append(_expand(space, spec.method, int(i), code, hint))
+        if stop is not None and stop():
+            break
+    return out
 
 
-def expand_batch_packed(spec: SearchSpec, batch: tuple) -> PackedExpansions:
-    """:func:`expand_batch`, packed for the trip from a worker to the driver."""
+def expand_batch_packed(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None = None) -> PackedExpansions:
+    """:func:`expand_batch`, packed for the trip from a worker to the driver.
+
+    Raises
+    ------
+    SolverError, InvalidParameterError
+        As :func:`expand_batch`.
+    """
     net = spec.net
-    return pack(expand_batch(spec, batch), net.n_units, spec.space.dim, net.output_dim)
+    return pack(expand_batch(spec, batch, stop), net.n_units, spec.space.dim, net.output_dim)
 
 
 def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarray) -> Expansion:

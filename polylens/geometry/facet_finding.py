@@ -112,6 +112,18 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
     method : {"auto", "hull", "lp"}
     candidates : ndarray of int, optional
         Rows not already known to be redundant (default: :func:`box_candidates`).
+
+    Returns
+    -------
+    FacetData
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``method`` is not one of :data:`METHODS`.
+    SolverError
+        If an LP of the ``"lp"`` method (also the fallback where Qhull cannot decide)
+        fails, or no generic ray toward an LP's optimum is found.
     """
     check_option(method, METHODS, func="facets", name="method")
     k = A.shape[1]
@@ -165,6 +177,16 @@ def box_candidates(A, b, box) -> np.ndarray:
     ----------
     box : ndarray of shape (2, k) or None
         Per-coordinate bounds (may hold infinities); None keeps every row.
+
+    Returns
+    -------
+    ndarray of int
+        Indices of the rows kept, increasing.
+
+    Raises
+    ------
+    ValueError
+        If ``box`` does not broadcast against the rows of ``A`` (shape (2, k)).
     """
     if box is None:
         return np.arange(A.shape[0])

@@ -124,7 +124,14 @@ class Region:
         return np.all(t @ self.A.T <= self.b + atol, axis=1)
 
     def vertices(self) -> np.ndarray:
-        """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``)."""
+        """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``).
+
+        Raises
+        ------
+        PolylensError
+            Where the hull method does not run (``k > 6``, or Qhull cannot resolve the
+            region).
+        """
         data = self.facet_data
         if data.vertices is None:
             data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
@@ -149,7 +156,13 @@ def _row_label(net: PWLNet, source: int) -> str:
 def unique_rows(points: np.ndarray) -> np.ndarray:
     """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: two
     points are one when they agree to ``tolerances.VERTEX_MERGE`` relative to their
-    magnitude, plus round-off at the spread of all the points."""
+    magnitude, plus round-off at the spread of all the points.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is not two-dimensional.
+    """
     n = points.shape[0]
     if n <= 1:
         return points
@@ -174,6 +187,14 @@ def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto"
         candidate row gives the interior point.
     method : {"auto", "hull", "lp"}
         Facet method when a hint is used (the facets are computed at once).
+
+    Raises
+    ------
+    InfeasibleRegionError
+        If the code puts a constant unit in a piece it never takes, or the region is
+        empty or thinner than the tolerances resolve.
+    SolverError
+        If an LP of the facet search fails.
     """
     h = space.hrep(code)
     cand = box_candidates(h.A, h.b, space.box)
@@ -356,6 +377,13 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
     (``region.tied_units``). Those take their piece at a point just across the facet
     (the facet point plus a tiny step along the outward normal; one batched forward pass
     for all facets), where the boundary rule decides ties.
+
+    Raises
+    ------
+    IndexError
+        If ``groups`` name rows the region does not have.
+    ValueError
+        If ``points`` is not of shape (n_facets, k).
     """
     net = region.space.net
     tied = region.tied_units

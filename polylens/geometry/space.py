@@ -157,7 +157,7 @@ class Space:
         what the tolerances resolve: ``MIN_RADIUS`` relative to the distance from the
         origin of the nearest row it touches (the precision of that row's position),
         plus round-off at ``point``; with ``resolve``,
-        also below ``RESOLVED`` times the space's :attr:`resolution`."""
+        also below ``RESOLVED`` times the space's :attr:`resolution`. Raises nothing."""
         slack = b - A @ point
         touching = slack <= radius + slack_tolerance(b, point) + radius * tol.REDUNDANCY
         floor = slack_tolerance(np.min(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
@@ -214,7 +214,14 @@ class Space:
 
     def check_point(self, t, func: str, name: str) -> np.ndarray:
         """Validate one point of the space (shape (k,), or an input when ``U`` is None)
-        and check it lies in the domain; returns it as float64 of shape (k,)."""
+        and check it lies in the domain; returns it as float64 of shape (k,).
+
+        Raises
+        ------
+        InvalidParameterError
+            Naming ``func`` and ``name``, if the point has the wrong shape, is not finite
+            or lies outside the domain.
+        """
         if self.U is None:
             point = one_input(self.net, t, func, name)
         else:
@@ -225,13 +232,26 @@ class Space:
         return point
 
     def to_input(self, t) -> np.ndarray:
-        """Map subspace coordinates, shape (n, k) or (k,), to flat inputs (n, input_dim)."""
+        """Map subspace coordinates, shape (n, k) or (k,), to flat inputs (n, input_dim).
+
+        Raises
+        ------
+        ValueError
+            If ``t`` does not have ``k`` columns.
+        """
         t = np.atleast_2d(np.asarray(t, dtype=np.float64))
         return self.x0 + (t if self.U is None else t @ self.U.T)
 
     # ------------------------------------------------------------------ regions
     def hrep(self, code: np.ndarray) -> HRep:
-        """Labelled H-representation of the region of ``code`` (validated code)."""
+        """Labelled H-representation of the region of ``code`` (validated code).
+
+        Raises
+        ------
+        InfeasibleRegionError
+            If the code puts a constant unit in a piece it never takes (see
+            :meth:`unit_rows`).
+        """
         pre, out = self.net.frozen_forms(code, self.basis)
         A_u, b_u, src_u, across_u, constant, tied = self.unit_rows(code, pre)
         A = np.vstack([A_u, self.domain_A])
@@ -249,8 +269,12 @@ class Space:
         row norm and its largest pre-activation magnitude), so scaling a layer's
         pre-activations changes nothing.
 
-        Returns ``(A, b, source, across, constant_units, tied_units)``; raises
-        InfeasibleRegionError if a constant row is violated (the code is impossible).
+        Returns ``(A, b, source, across, constant_units, tied_units)``.
+
+        Raises
+        ------
+        InfeasibleRegionError
+            If a constant row is violated (the code is impossible).
         """
         net = self.net
         parts_A, parts_b, parts_src, parts_across, parts_const, parts_tied = [], [], [], [], [], []
@@ -355,14 +379,15 @@ class Space:
 def slack_tolerance(b, t, rel: float = tol.REDUNDANCY):
     """Tolerance on a slack ``b - a @ t`` (unit rows ``a``), relative to the numbers it
     compares: ``rel`` times the row's distance ``|b|`` from the origin, plus the
-    round-off of ``a @ t`` at the magnitude ``||t||_inf`` of the point."""
+    round-off of ``a @ t`` at the magnitude ``||t||_inf`` of the point. Raises nothing
+    for arrays of compatible shapes (``ValueError`` where they do not broadcast)."""
     return rel * np.abs(b) + ROUNDOFF * float(np.max(np.abs(t), initial=0.0))
 
 
 def lp_length(b: np.ndarray) -> float:
     """A length to divide the rows' offsets by before an LP (the median nonzero
     ``|b|``, or 1): LP back ends' absolute tolerances then act on numbers of order 1,
-    whatever the units of ``t``."""
+    whatever the units of ``t``. Raises nothing (``b`` may hold infinities)."""
     b = np.abs(b[np.isfinite(b)])
     b = b[b > 0]
     return float(np.median(b)) if b.size else 1.0
@@ -370,7 +395,14 @@ def lp_length(b: np.ndarray) -> float:
 
 def one_input(net: PWLNet, x, func: str, name: str) -> np.ndarray:
     """One finite input of ``net`` (shape ``input_shape`` or (input_dim,)) as a flat
-    float64 vector; InvalidParameterError naming ``func`` and ``name`` otherwise."""
+    float64 vector.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``func`` and ``name``, if ``x`` is not one input of that shape or is not
+        finite.
+    """
     shapes = f"{net.input_shape}" if net.input_shape == (net.input_dim,) else f"{net.input_shape} or ({net.input_dim},)"
     try:
         arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
