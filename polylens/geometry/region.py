@@ -156,7 +156,12 @@ def _row_label(net: PWLNet, source: int) -> str:
 def unique_rows(points: np.ndarray) -> np.ndarray:
     """Rows of ``points`` (shape (n, k)) with near-duplicates removed, in order: two
     points are one when they agree to ``tolerances.VERTEX_MERGE`` relative to their
-    magnitude, plus round-off at the spread of all the points.
+    magnitude, plus round-off at the spread of all the points; a row is dropped when an
+    earlier row is one with it.
+
+    Only pairs within twice the largest such tolerance of each other in the first
+    coordinate are compared (found by sorting), so the cost is ``n log n`` plus the
+    near pairs, not ``n**2``.
 
     Raises
     ------
@@ -168,9 +173,19 @@ def unique_rows(points: np.ndarray) -> np.ndarray:
         return points
     size = np.abs(points).max(axis=1)
     spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
-    atol = tol.VERTEX_MERGE * np.maximum(size[:, None], size[None, :]) + ROUNDOFF * spread
-    close = np.abs(points[:, None, :] - points[None, :, :]).max(axis=2) <= atol
-    return points[~np.any(np.tril(close, -1), axis=1)]
+    reach = tol.VERTEX_MERGE * size.max() + ROUNDOFF * spread
+    order = np.argsort(points[:, 0], kind="stable")
+    first = points[order, 0]
+    ends = np.searchsorted(first, first + 2 * reach, side="right")
+    counts = ends - np.arange(n) - 1
+    lo = np.repeat(np.arange(n), counts)
+    hi = lo + 1 + np.arange(lo.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    i, j = order[lo], order[hi]
+    atol = tol.VERTEX_MERGE * np.maximum(size[i], size[j]) + ROUNDOFF * spread
+    close = np.abs(points[i] - points[j]).max(axis=1, initial=0.0) <= atol
+    drop = np.zeros(n, bool)
+    drop[np.maximum(i[close], j[close])] = True
+    return points[~drop]
 
 
 def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto") -> Region:

@@ -22,3 +22,29 @@ def test_enumeration_matches_the_saved_answer_bit_for_bit(name):
             expected = saved[f"{name}/{field}"]
             assert value.dtype.kind == expected.dtype.kind and value.shape == expected.shape, field
             assert np.array_equal(value, expected), f"{name}: field {field} differs"
+
+
+def _unique_rows_by_all_pairs(points):
+    """The definition of ``unique_rows``, comparing every pair."""
+    from polylens import tolerances as tol
+    from polylens.geometry.space import ROUNDOFF
+
+    size = np.abs(points).max(axis=1)
+    spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
+    atol = tol.VERTEX_MERGE * np.maximum(size[:, None], size[None, :]) + ROUNDOFF * spread
+    close = np.abs(points[:, None, :] - points[None, :, :]).max(axis=2) <= atol
+    return points[~np.any(np.tril(close, -1), axis=1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unique_rows_drops_the_same_rows_as_comparing_every_pair(seed):
+    from polylens.geometry.region import unique_rows
+
+    rng = np.random.default_rng(seed)
+    k = 1 + seed % 4
+    points = rng.standard_normal((60, k)) * 10.0 ** rng.integers(-3, 4)
+    copies = points[rng.integers(0, 60, 30)]
+    noise = rng.standard_normal(copies.shape) * np.abs(copies).max() * 10.0 ** rng.uniform(-12, -7, (30, 1))
+    points = rng.permutation(np.vstack([points, copies + noise, copies[:5]]))
+    points[:3, 0] = points[3, 0]  # ties in the sorted coordinate
+    assert np.array_equal(unique_rows(points), _unique_rows_by_all_pairs(points))
