@@ -15,8 +15,12 @@ Expanding a region is a pure task, :func:`~polylens.geometry.expansion.expand_ba
 (the search's :class:`~polylens.geometry.expansion.SearchSpec` and a batch of codes ->
 one :class:`~polylens.geometry.expansion.Expansion` per code). The driver merges
 expansions strictly in frontier order, so the result does not depend on where the tasks
-ran: in-process, one region at a time, or on a Dask cluster (``client=``), in batches
-across workers (see :mod:`polylens.parallel`).
+ran: in-process, a wave of the frontier (up to :data:`BATCH_REGIONS` pending regions,
+in frontier order) per task, or on a Dask cluster (``client=``), in batches across
+workers (see :mod:`polylens.parallel`). A wave's regions are expanded independently
+(each depends only on its code and hint, fixed when it joined the frontier), so the
+result is the one a search that expands and merges one region at a time gives, bit
+for bit; the driver holds the result and one wave's expansions.
 """
 
 from __future__ import annotations
