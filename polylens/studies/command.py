@@ -19,7 +19,16 @@ FILES = ("summary.json", "summary.md", "degrees.png", "geodesic_hamming.png", "c
 
 def run(args, net, out: Path | None) -> int:
     """Execute ``polylens graph`` on the loaded ``net`` with parsed ``args``; ``out`` is the
-    output folder the command line has already checked (or None)."""
+    output folder the command line has already checked (or None).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``--labels`` comes without ``--data``, a data file cannot be read, or a study
+        refuses its input (see :func:`graph_report`).
+    CheckpointError
+        If ``--checkpoint`` belongs to another net or box, or is corrupt.
+    """
     from polylens.errors import InvalidParameterError
 
     if args.labels is not None and args.data is None:

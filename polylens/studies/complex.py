@@ -81,6 +81,11 @@ def class_net(net):
     Returns
     -------
     PWLNet
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet.
     """
     from polylens.models.pwlnet import PWLNet
 
@@ -137,7 +142,13 @@ class CellComplex:
 
     @property
     def counts(self) -> list[int]:
-        """Cells of each dimension, ``[n_0, n_1, ..., n_dim]``."""
+        """Cells of each dimension, ``[n_0, n_1, ..., n_dim]``.
+
+        Raises
+        ------
+        None
+            Nothing of its own (its inputs are checked by the functions that make them).
+        """
         return [len(c) for c in self.cells]
 
     @property

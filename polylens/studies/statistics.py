@@ -52,7 +52,13 @@ class Eccentricities:
 
     @property
     def values(self) -> np.ndarray:
-        """The eccentricities (only when ``exact``)."""
+        """The eccentricities (only when ``exact``).
+
+        Raises
+        ------
+        ValueError
+            If the bounds did not meet (the search budget ran out).
+        """
         if not self.exact:
             raise ValueError("Eccentricities.values: the bounds did not meet (raise `max_searches`)")
         return self.lower
@@ -234,6 +240,12 @@ def graph_statistics(result, *, diameter: bool = True, all_eccentricities: bool 
     Returns
     -------
     GraphStatistics
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is neither an EnumerationResult nor a PlanePartition, or an option is
+        invalid.
     """
     from scipy.sparse.csgraph import connected_components
 
@@ -325,6 +337,12 @@ def data_regions(result, X, labels=None) -> DataRegions:
     Returns
     -------
     DataRegions
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not an EnumerationResult, or ``X`` or ``labels`` has the wrong
+        shape.
     """
     from scipy.sparse.csgraph import connected_components
 
