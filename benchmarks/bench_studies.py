@@ -20,20 +20,25 @@ which is exact) and asks the same question; answers must be identical:
   the region graph of 447 lines in general position (98,507 regions, from
   ``plane_partition``); target under 10 s.
 
-Both tools run in one process on one thread (relucent ``nworkers=1``). Times are wall
-seconds, measured here side by side. Usage::
+Both tools run in one process on one thread (relucent ``nworkers=1``), each row's runs
+interleaved (``_common.interleaved_best``: best of ``--repeat`` rounds). Every timed run
+does the whole job of its tool from the model to the answer (relucent's ``Complex`` is
+built inside its run, so no run reuses regions a previous one found); converting the
+answers for the comparison is outside the timing. The Betti rows also time polylens's
+enumeration alone (of the net with its class unit), so the speed-up splits into the
+enumeration's and the study's (the rest). Times are wall seconds. Usage::
 
-    python benchmarks/bench_studies.py [--quick]
+    python benchmarks/bench_studies.py [--quick] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 import torch
+from _common import interleaved_best, log, markdown_table
 
 
 def _mlp(sizes, seed):
@@ -45,33 +50,46 @@ def _mlp(sizes, seed):
     return torch.nn.Sequential(*layers)
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
+def _measure(runs: dict, repeat: int) -> tuple[dict, dict]:
+    """Answers (of the last round) and best times of the named runs, interleaved."""
+    answers: dict = {}
+
+    def keep(name, fn):
+        return lambda: answers.__setitem__(name, fn())
+
+    times = interleaved_best([keep(k, f) for k, f in runs.items()], repeat)
+    return answers, dict(zip(runs, times))
 
 
-def betti_row(sizes, seed):
+def betti_row(sizes, seed, repeat):
     from relucent import Complex, add_output_relu
 
     from polylens import PWLNet
+    from polylens.geometry.enumeration import enumerate_regions
+    from polylens.studies.complex import class_net
     from polylens.studies.topology import decision_topology
 
     model = _mlp(sizes, seed)
+    net = PWLNet.from_torch(model)
 
     def relucent_run():
         cx = Complex(add_output_relu(model))
         cx.bfs(nworkers=1, verbose=0)
         bc = cx.boundary_complex(cx.n - 1, verbose=0)
-        betti = bc.betti_numbers(verbose=0)
-        return [betti.get(k, 0) for k in range(sizes[0])]
+        return bc.betti_numbers(verbose=0)
 
-    theirs, t_r = _timed(relucent_run)
-    topo, t_p = _timed(lambda: decision_topology(PWLNet.from_torch(model), None))
-    ours = topo.decision_boundary_betti
-    return {"row": f"betti-{sizes[0]}d {'-'.join(map(str, sizes))}", "polylens": ours, "relucent": theirs,
-            "same": ours == theirs, "t_polylens": t_p, "t_relucent": t_r,
-            "note": f"{topo.n_regions} regions with the output unit"}
+    name = f"betti-{sizes[0]}d {'-'.join(map(str, sizes))}"
+    log(f"{name} ...")
+    answers, t = _measure({"polylens": lambda: decision_topology(net, None, progress=False),
+                           "enumeration": lambda: enumerate_regions(class_net(net), None, progress=False),
+                           "relucent": relucent_run}, repeat)
+    topo = answers["polylens"]
+    ours, theirs = topo.decision_boundary_betti, [answers["relucent"].get(k, 0) for k in range(sizes[0])]
+    study = t["polylens"] - t["enumeration"]
+    return {"row": name, "polylens": ours, "relucent": theirs, "same": ours == theirs,
+            "t_polylens": t["polylens"], "t_relucent": t["relucent"],
+            "note": f"{topo.n_regions} regions with the output unit; polylens = enumeration {t['enumeration']:.2f} s "
+                    f"+ study {study:.2f} s"}
 
 
 def _shares_facet(net, code_a, code_b, units) -> bool:
@@ -96,7 +114,7 @@ def _shares_facet(net, code_a, code_b, units) -> bool:
     return res.status == 0 and -res.fun > 1e-7
 
 
-def dual_row(model, name):
+def dual_row(model, name, repeat):
     from relucent import Complex
 
     from polylens import PWLNet, enumerate_regions
@@ -106,12 +124,15 @@ def dual_row(model, name):
     def relucent_run():
         cx = Complex(model)
         cx.bfs(nworkers=1, verbose=0)
-        G = cx.G
-        code = {p: (np.asarray(p.ss_np).reshape(-1) > 0).astype(np.int8) for p in G.nodes}
-        return G.number_of_nodes(), [(code[a], code[b]) for a, b in G.edges]
+        return cx.G
 
-    (r_nodes, r_edges), t_r = _timed(relucent_run)
-    res, t_p = _timed(lambda: enumerate_regions(net, None, progress=False))
+    log(f"dual graph {name} ...")
+    answers, t = _measure({"polylens": lambda: enumerate_regions(net, None, progress=False),
+                           "relucent": relucent_run}, repeat)
+    res, G = answers["polylens"], answers["relucent"]
+    t_p, t_r = t["polylens"], t["relucent"]
+    code = {p: (np.asarray(p.ss_np).reshape(-1) > 0).astype(np.int8) for p in G.nodes}
+    r_nodes, r_edges = G.number_of_nodes(), [(code[a], code[b]) for a, b in G.edges]
     ours = {tuple(sorted((res.codes[a].tobytes(), res.codes[b].tobytes()))) for a, b in res.edges.tolist()}
     theirs = {tuple(sorted((a.tobytes(), b.tobytes()))) for a, b in r_edges}
     ok_ours = all(_shares_facet(net, res.codes[a], res.codes[b], list(u))
@@ -129,7 +150,7 @@ def dual_row(model, name):
                     f"{len(extra) - extra_real}; edges relucent misses: {len(missing)}"}
 
 
-def astar_row(model, X, n_pairs):
+def astar_row(model, X, n_pairs, repeat):
     from relucent import Complex
 
     from polylens import PWLNet
@@ -138,23 +159,25 @@ def astar_row(model, X, n_pairs):
     net = PWLNet.from_torch(model)
     rng = np.random.default_rng(0)
     pairs = rng.choice(len(X), size=(n_pairs, 2), replace=False)
-    ours, theirs, proved, t_p, t_r = [], [], 0, 0.0, 0.0
-    cx = Complex(model)
-    for i, j in pairs:
-        a, b = X[i].astype(np.float64), X[j].astype(np.float64)
-        path, dt = _timed(lambda: region_path(net, a, b))
-        ours.append(path.length)
-        proved += path.optimal
-        t_p += dt
-        out, dt = _timed(lambda: cx.hamming_astar(torch.tensor(X[i]), torch.tensor(X[j]), nworkers=1, verbose=0))
-        theirs.append(out["best_path_length"] if out["succeeded"] else -1)
-        t_r += dt
+    X64 = X.astype(np.float64)
+
+    def relucent_run():
+        cx = Complex(model)
+        return [cx.hamming_astar(torch.tensor(X[i]), torch.tensor(X[j]), nworkers=1, verbose=0) for i, j in pairs]
+
+    log(f"A* paths ({n_pairs} pairs) ...")
+    answers, t = _measure({"polylens": lambda: [region_path(net, X64[i], X64[j]) for i, j in pairs],
+                           "relucent": relucent_run}, repeat)
+    ours = [p.length for p in answers["polylens"]]
+    theirs = [o["best_path_length"] if o["succeeded"] else -1 for o in answers["relucent"]]
+    proved = sum(p.optimal for p in answers["polylens"])
     return {"row": f"A* paths ({n_pairs} pairs, moons MLP)", "polylens": ours, "relucent": theirs,
-            "same": ours == theirs, "t_polylens": t_p, "t_relucent": t_r,
-            "note": f"polylens proved {proved}/{n_pairs} shortest"}
+            "same": ours == theirs, "t_polylens": t["polylens"], "t_relucent": t["relucent"],
+            "note": f"polylens proved {proved}/{n_pairs} shortest; regions built: "
+                    f"{sum(p.regions_visited for p in answers['polylens'])}"}
 
 
-def big_graph_row():
+def big_graph_row(repeat):
     from polylens import PWLNet, plane_partition
     from polylens.studies.statistics import graph_statistics
 
@@ -165,8 +188,11 @@ def big_graph_row():
         lin.weight.copy_(torch.from_numpy(rng.standard_normal((n, 2))))
         lin.bias.copy_(torch.from_numpy(rng.standard_normal(n)))
     net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU(), out))
-    part, t_build = _timed(lambda: plane_partition(net, box=(-60, 60)))
-    stats, t_stats = _timed(lambda: graph_statistics(part))
+    log("100k graph ...")
+    answers, t = _measure({"plane": lambda: plane_partition(net, domain=(-60, 60), progress=False)}, 1)
+    part, t_build = answers["plane"], t["plane"]
+    answers, t = _measure({"stats": lambda: graph_statistics(part)}, repeat)
+    stats, t_stats = answers["stats"], t["stats"]
     return {"row": f"graph statistics, {part.n_regions:,} regions", "polylens":
             f"mean degree {stats.mean_degree:.3f}, diameter {stats.diameter} ({stats.eccentricities.searches} BFS)",
             "relucent": "-", "same": None, "t_polylens": t_stats, "t_relucent": float("nan"),
@@ -176,6 +202,7 @@ def big_graph_row():
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--quick", action="store_true", help="skip the 3-D rows")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds per row (best kept; default 2)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from polylens import zoo
@@ -183,21 +210,22 @@ def main(argv=None) -> int:
     X, y = zoo.moons_data(n_samples=200, seed=0)
     moons = zoo.mlp([2, 16, 16, 1], seed=0)
     zoo.train_classifier(moons, X, y, epochs=300, batch_size=len(y), lr=0.02, seed=0)
-    rows = [betti_row([2, 8, 8, 1], 0)]
+    rows = [betti_row([2, 8, 8, 1], 0, args.repeat)]
     if not args.quick:
-        rows.append(betti_row([3, 6, 6, 1], 0))
-    rows.append(dual_row(moons, "moons 2-16-16-1 (trained)"))
+        rows.append(betti_row([3, 6, 6, 1], 0, args.repeat))
+    rows.append(dual_row(moons, "moons 2-16-16-1 (trained)", args.repeat))
     if not args.quick:
-        rows.append(dual_row(_mlp([3, 6, 6, 1], 1), "3-6-6-1"))
-    rows.append(astar_row(moons, X.numpy(), 5))
-    rows.append(big_graph_row())
-    print("| row | polylens | relucent | identical | polylens s | relucent s | speed-up | notes |")
-    print("|---|---|---|---|---|---|---|---|")
+        rows.append(dual_row(_mlp([3, 6, 6, 1], 1), "3-6-6-1", args.repeat))
+    rows.append(astar_row(moons, X.numpy(), 5, args.repeat))
+    rows.append(big_graph_row(args.repeat))
+    table = []
     for r in rows:
         speed = r["t_relucent"] / r["t_polylens"] if np.isfinite(r["t_relucent"]) else float("nan")
         same = "-" if r["same"] is None else ("yes" if r["same"] else "**NO**")
-        print(f"| {r['row']} | {r['polylens']} | {r['relucent']} | {same} | {r['t_polylens']:.3f} | "
-              f"{r['t_relucent']:.3f} | {speed:.1f}x | {r['note']} |")
+        table.append([r["row"], r["polylens"], r["relucent"], same, f"{r['t_polylens']:.3f}",
+                      f"{r['t_relucent']:.3f}", f"{speed:.1f}x", r["note"]])
+    print(markdown_table(["row", "polylens", "relucent", "identical", "polylens s", "relucent s", "speed-up",
+                          "notes"], table))
     return 0 if all(r["same"] is not False for r in rows) else 1
 
 

@@ -163,6 +163,9 @@ def _add_graph(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--data", default=None, metavar="X.npy", help="data points, shape (n, input_dim)")
     cmd.add_argument("--labels", default=None, metavar="y.npy", help="labels of the data points, shape (n,)")
     cmd.add_argument("--max-regions", type=_positive, default=None, metavar="N", help="refuse more than N regions")
+    cmd.add_argument("--checkpoint", default=None, metavar="FILE",
+                     help="a saved enumeration (the --checkpoint file of polylens enumerate, same model and --box): "
+                          "read instead of enumerating again; written here when it does not exist")
     cmd.add_argument("--out", default=None, metavar="DIR",
                      help="write summary.json, summary.md and PNG figures there (created)")
     cmd.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in DIR")
@@ -327,7 +330,7 @@ def _demo(args) -> int:
 def _enumerate(args) -> int:
     out = _check_out(args, inputs=[args.model, args.checkpoint])
     if args.checkpoint is not None:
-        _check_checkpoint(args.checkpoint, args.model)
+        _check_checkpoint(args.checkpoint, args.model, "enumerate")
     import numpy as np
 
     from polylens.geometry.domain import Box
@@ -364,7 +367,7 @@ def _enumerate(args) -> int:
     return 0
 
 
-def _check_checkpoint(path: str, model: str) -> None:
+def _check_checkpoint(path: str, model: str, command: str) -> None:
     """``--checkpoint``: writable, and when it exists, a checkpoint archive (not an empty,
     truncated or foreign file), checked before any work."""
     import zipfile
@@ -372,7 +375,7 @@ def _check_checkpoint(path: str, model: str) -> None:
 
     from polylens._validation import check_output_path
 
-    p = check_output_path(path, func="polylens enumerate", name="--checkpoint", overwrite=True, inputs=[model])
+    p = check_output_path(path, func=f"polylens {command}", name="--checkpoint", overwrite=True, inputs=[model])
     if p.exists() and not zipfile.is_zipfile(p):
         raise CliError(f"`--checkpoint` {path!r} exists but is not a checkpoint (an .npz archive"
                        f"{'; the file is empty' if Path(p).stat().st_size == 0 else ': truncated or corrupt?'}); "
@@ -476,6 +479,8 @@ def _graph(args) -> int:
     from polylens.studies.command import FILES, run
 
     out = None if args.out is None else _check_folder(args.out, list(FILES), args.overwrite, "graph")
+    if args.checkpoint is not None:
+        _check_checkpoint(args.checkpoint, args.model, "graph")
     return run(args, _load(args), out)
 
 

@@ -18,15 +18,18 @@ def check_result(result, func: str, name: str = "result", *, complete: bool = Fa
 
 
 def adjacency(n: int, edges: np.ndarray):
-    """Symmetric CSR adjacency (entries 1) of ``n`` nodes and ``edges`` of shape (m, 2)."""
+    """Symmetric CSR adjacency (entries 1.0) of ``n`` nodes and ``edges`` of shape (m, 2).
+
+    float64 and in canonical format, as ``scipy.sparse.csgraph`` wants it, so no search
+    converts or checks a copy of it again."""
     from scipy import sparse
 
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
-    graph = sparse.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n, n))
+    graph = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
     graph.sum_duplicates()
-    graph.data[:] = 1
+    graph.data[:] = 1.0
     return graph
 
 
@@ -39,21 +42,31 @@ def bfs_distances(graph, sources) -> np.ndarray:
     ``searchsorted`` per level), several times faster than ``shortest_path``. ``graph``
     must be symmetric (CSR).
     """
+    sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+    out = np.full((sources.size, graph.shape[0]), np.inf)
+    for i, s in enumerate(sources.tolist()):
+        depth = bfs_depths(graph, s)
+        reached = depth >= 0
+        out[i, reached] = depth[reached]
+    return out
+
+
+def bfs_depths(graph, source: int) -> np.ndarray:
+    """Hop distance of every node from ``source``, int64 of shape (n,) (-1: unreachable);
+    one breadth-first order, levels as in :func:`bfs_distances`."""
     from scipy.sparse.csgraph import breadth_first_order
 
-    sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
     n = graph.shape[0]
-    out = np.full((sources.size, n), np.inf)
-    for i, s in enumerate(sources.tolist()):
-        order, pred = breadth_first_order(graph, s, directed=True, return_predecessors=True)
-        position = np.empty(n, np.int64)
-        position[order] = np.arange(order.size)
-        parent_pos = position[pred[order[1:]]]  # non-decreasing
-        ends = [1]
-        while ends[-1] < order.size:
-            ends.append(1 + int(np.searchsorted(parent_pos, ends[-1], side="left")))
-        out[i, order] = np.repeat(np.arange(len(ends)), np.diff(np.r_[0, ends]))
-    return out
+    order, pred = breadth_first_order(graph, source, directed=True, return_predecessors=True)
+    position = np.empty(n, np.int64)
+    position[order] = np.arange(order.size)
+    parent_pos = position[pred[order[1:]]]  # non-decreasing
+    ends = [1]
+    while ends[-1] < order.size:
+        ends.append(1 + int(parent_pos.searchsorted(ends[-1], side="left")))
+    depth = np.full(n, -1, np.int64)
+    depth[order] = np.repeat(np.arange(len(ends)), np.diff(np.r_[0, ends]))
+    return depth
 
 
 def locate_codes(codes: np.ndarray, queries: np.ndarray) -> np.ndarray:

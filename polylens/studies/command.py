@@ -19,7 +19,16 @@ FILES = ("summary.json", "summary.md", "degrees.png", "geodesic_hamming.png", "c
 
 def run(args, net, out: Path | None) -> int:
     """Execute ``polylens graph`` on the loaded ``net`` with parsed ``args``; ``out`` is the
-    output folder the command line has already checked (or None)."""
+    output folder the command line has already checked (or None).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``--labels`` comes without ``--data``, a data file cannot be read, or a study
+        refuses its input (see :func:`graph_report`).
+    CheckpointError
+        If ``--checkpoint`` belongs to another net or box, or is corrupt.
+    """
     from polylens.errors import InvalidParameterError
 
     if args.labels is not None and args.data is None:
@@ -28,7 +37,7 @@ def run(args, net, out: Path | None) -> int:
     labels = _load(args.labels, "--labels").astype(np.int64) if args.labels else None
     domain = None if args.box is None else tuple(args.box)
     summary, parts = graph_report(net, domain, data=data, labels=labels, max_regions=args.max_regions,
-                                  progress=not (args.no_progress or args.json))
+                                  progress=not (args.no_progress or args.json), checkpoint=args.checkpoint)
     summary["model"] = repr(net)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -52,12 +61,44 @@ def _load(path: str, flag: str):
 
 
 def graph_report(net, domain=None, *, data=None, labels=None, max_regions=None, progress=True,
-                 max_pairs: int = 5000) -> tuple[dict, dict]:
+                 max_pairs: int = 5000, checkpoint=None) -> tuple[dict, dict]:
     """Every study of ``polylens graph`` on one net; returns (JSON summary, result objects).
 
     The region graph is the net's own; class components, the decision boundary and the
     spectrum's decision edges use the partition refined by class units (every region one
     class). Betti numbers and persistence need 2 or 3 inputs (``None`` otherwise).
+
+    Parameters
+    ----------
+    net : PWLNet
+    domain : Box, (lo, hi) or None, default=None
+        ``None`` is all of R^d (unbounded cells truncated for the topology).
+    data : ndarray of shape (n_points, input_dim), optional
+    labels : ndarray of shape (n_points,), optional
+    max_regions : int, optional
+        Refuse an enumeration of more regions.
+    progress : bool, default=True
+    max_pairs : int, default=5000
+        Pairs sampled for the geodesic-Hamming-Euclidean distances.
+    checkpoint : path, optional
+        A saved enumeration of ``net`` in ``domain`` (the checkpoint file of
+        :func:`~polylens.enumerate_regions` or ``polylens enumerate --checkpoint``): read
+        instead of enumerating again, and written when it does not exist.
+
+    Returns
+    -------
+    summary : dict
+        JSON-ready statistics (keys as ``polylens graph --json``).
+    parts : dict
+        The result objects (``result``, ``stats``, ``distances``, ``spectrum``,
+        ``topology``, ``persistence`` where computed).
+
+    Raises
+    ------
+    InvalidParameterError
+        If an argument is invalid or an enumeration stops short (``max_regions``).
+    CheckpointError
+        If ``checkpoint`` belongs to another net or domain, or is corrupt.
     """
     from polylens.geometry.domain import as_domain
     from polylens.geometry.enumeration import enumerate_regions
@@ -71,7 +112,8 @@ def graph_report(net, domain=None, *, data=None, labels=None, max_regions=None, 
     func = "polylens graph"
     start = time.perf_counter()
     domain = as_domain(domain, func=func, name="--box")
-    res = _complete(enumerate_regions(net, domain, max_regions=max_regions, progress=progress), func)
+    res = _complete(enumerate_regions(net, domain, max_regions=max_regions, progress=progress,
+                                      checkpoint=checkpoint), func)
     stats = graph_statistics(res)
     parts: dict = {"result": res, "stats": stats, "distances": pair_distances(res, max_pairs=max_pairs)}
     cres = _complete(enumerate_regions(class_net(net), domain, max_regions=max_regions, progress=progress), func)

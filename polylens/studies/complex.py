@@ -81,6 +81,11 @@ def class_net(net):
     Returns
     -------
     PWLNet
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet.
     """
     from polylens.models.pwlnet import PWLNet
 
@@ -137,7 +142,13 @@ class CellComplex:
 
     @property
     def counts(self) -> list[int]:
-        """Cells of each dimension, ``[n_0, n_1, ..., n_dim]``."""
+        """Cells of each dimension, ``[n_0, n_1, ..., n_dim]``.
+
+        Raises
+        ------
+        None
+            Nothing of its own (its inputs are checked by the functions that make them).
+        """
         return [len(c) for c in self.cells]
 
     @property
@@ -196,7 +207,9 @@ def _signed_distances(result, region: int, points: np.ndarray) -> np.ndarray:
     """Signed distance of ``points`` (n, k) of the closure of ``region`` to every
     breakpoint hyperplane of every unit (through the region's exact affine forms) and to
     every domain face: shape (n, n_labels), > 0 above the breakpoint (inside the
-    domain). A unit constant on the region gets its value, not a distance."""
+    domain). A unit constant on the region is on its breakpoint everywhere (0) or nowhere
+    (+-inf): its value is in the units of its layer, not of the input, so comparing it
+    with a tolerance relative to the points' size would depend on the input's scale."""
     from polylens.models.activations import Elementwise
 
     space, net = result.space, result.net
@@ -209,8 +222,12 @@ def _signed_distances(result, region: int, points: np.ndarray) -> np.ndarray:
         if not isinstance(act, Elementwise):
             raise invalid("cell_complex", "result", "a net of elementwise activations (ReLU, LeakyReLU, "
                           "Hardtanh, Abs...)", f"activation {act!r} in layer {name!r}")
-        scale = np.where(norms[lo:hi] > 0, norms[lo:hi], 1.0)
-        cols.extend(z[:, lo:hi] - brk / scale for brk in act.breaks)
+        const = norms[lo:hi] == 0
+        scale = np.where(const, 1.0, norms[lo:hi])
+        for brk in act.breaks:
+            col = z[:, lo:hi] - brk / scale
+            col[:, const] = np.where(col[:, const] == 0, 0.0, np.copysign(np.inf, col[:, const]))
+            cols.append(col)
     cols.append(space.domain_b[None, :] - points @ space.domain_A.T)
     return np.concatenate(cols, axis=1)
 

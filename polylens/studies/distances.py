@@ -87,6 +87,12 @@ def pair_distances(result, *, pairs=None, points=None, max_pairs: int = 20000, s
     Returns
     -------
     PairDistances
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not an EnumerationResult, or ``max_pairs``, ``seed``, ``points`` or
+        ``pairs`` is invalid (an index outside the regions).
     """
     from scipy import stats
 
@@ -199,7 +205,13 @@ class RegionPath:
 def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
     """Group id of every first-layer unit (units on the same hyperplane, whatever its
     orientation, share one), shape (n_first,); first-layer units are ``0 .. n_first - 1``
-    of the code."""
+    of the code.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     from polylens.geometry.space import Space
     from polylens.models.activations import Elementwise
 
@@ -308,6 +320,12 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     Returns
     -------
     RegionPath
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet, an option is invalid, or ``a`` or ``b`` is not a point
+        of the domain.
 
     Examples
     --------

@@ -17,7 +17,13 @@ def _axes(ax, size=(5, 4)):
 
 def plot_degrees(stats, *, ax=None):
     """Degree histogram of a :class:`~polylens.studies.statistics.GraphStatistics`, with
-    the mean and the ``2 d`` bound on it."""
+    the mean and the ``2 d`` bound on it.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     ax = _axes(ax)
     hist = stats.degree_histogram
     ax.bar(np.arange(hist.size), hist, color="0.55")
@@ -31,7 +37,13 @@ def plot_degrees(stats, *, ax=None):
 
 def plot_geodesic_hamming(dist, *, ax=None):
     """Geodesic against Hamming distance of a :class:`~polylens.studies.distances.PairDistances`
-    (point size: how many pairs), with the diagonal."""
+    (point size: how many pairs), with the diagonal.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     ax = _axes(ax)
     ok = np.isfinite(dist.geodesic)
     pairs, counts = np.unique(np.stack([dist.hamming[ok], dist.geodesic[ok]], axis=1), axis=0, return_counts=True)
@@ -47,7 +59,13 @@ def plot_geodesic_hamming(dist, *, ax=None):
 
 def plot_class_components(topo, *, ax=None, data=None, labels=None, extent=None):
     """The class-refined regions of a 2-D :class:`~polylens.studies.topology.DecisionTopology`,
-    one colour per connected component of each class's decision region."""
+    one colour per connected component of each class's decision region.
+
+    Raises
+    ------
+    ValueError
+        If the decision topology is not of a 2-D input.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
     from scipy.sparse.csgraph import connected_components
@@ -94,7 +112,13 @@ def plot_class_components(topo, *, ax=None, data=None, labels=None, extent=None)
 
 def plot_persistence(pers, *, ax=None):
     """Persistence diagram of a :class:`~polylens.studies.persistence.Persistence`
-    (essential classes on the top line)."""
+    (essential classes on the top line).
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     ax = _axes(ax, (4.5, 4.5))
     dg = pers.diagram
     finite = np.isfinite(dg[:, 2])

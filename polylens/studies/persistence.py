@@ -68,7 +68,13 @@ class Persistence:
     seconds: float = 0.0
 
     def betti_at(self, t: float) -> list[int]:
-        """Betti numbers ``[b0, ..., b_d]`` of the sublevel set ``{f <= t}``."""
+        """Betti numbers ``[b0, ..., b_d]`` of the sublevel set ``{f <= t}``.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``t`` is not a number.
+        """
         t = check_number(t, func="Persistence.betti_at", name="t")
         dims, birth, death = self.diagram[:, 0].astype(int), self.diagram[:, 1], self.diagram[:, 2]
         alive = (birth <= t) & (death > t)
@@ -102,6 +108,14 @@ def sublevel_persistence(net, domain=None, *, margin: float = 1.0, max_regions: 
     Returns
     -------
     Persistence
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet with one output and 2 or 3 inputs, ``margin`` or
+        ``max_regions`` is invalid, or the enumeration stops at ``max_regions``.
+    ComplexError
+        If the regions do not form a face-to-face complex.
     """
     from polylens.geometry.domain import as_domain
     from polylens.geometry.enumeration import enumerate_regions
@@ -125,7 +139,13 @@ def sublevel_persistence(net, domain=None, *, margin: float = 1.0, max_regions: 
 
 
 def persistence_of(cc: CellComplex, *, start: float | None = None) -> Persistence:
-    """:class:`Persistence` of the lower-star filtration of output 0 on a cell complex."""
+    """:class:`Persistence` of the lower-star filtration of output 0 on a cell complex.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     start = time.perf_counter() if start is None else start
     f = cc.vertex_values[:, 0]
     d = cc.dim

@@ -27,7 +27,13 @@ DENSE_LIMIT = 2000
 
 
 def laplacian(n: int, edges: np.ndarray):
-    """Sparse combinatorial Laplacian ``D - A`` (CSR, float64) of ``n`` nodes."""
+    """Sparse combinatorial Laplacian ``D - A`` (CSR, float64) of ``n`` nodes.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     from scipy import sparse
 
     A = adjacency(n, edges).astype(np.float64)
@@ -94,6 +100,12 @@ def laplacian_spectrum(result, *, k: int = 20, classes=None) -> Spectrum:
     Returns
     -------
     Spectrum
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not an EnumerationResult of at least 3 regions, ``k`` is below 2,
+        or ``classes`` has the wrong shape.
     """
     from scipy.sparse.linalg import eigsh
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from polylens._repr import short_repr
 from polylens._validation import check_array, check_bool, check_int, invalid
-from polylens.studies._common import adjacency, bfs_distances, check_result, locate_codes
+from polylens.studies._common import adjacency, bfs_depths, check_result, locate_codes
 
 __all__ = ["eccentricities", "Eccentricities", "graph_statistics", "GraphStatistics", "data_regions", "DataRegions"]
 
@@ -52,7 +52,13 @@ class Eccentricities:
 
     @property
     def values(self) -> np.ndarray:
-        """The eccentricities (only when ``exact``)."""
+        """The eccentricities (only when ``exact``).
+
+        Raises
+        ------
+        ValueError
+            If the bounds did not meet (the search budget ran out).
+        """
         if not self.exact:
             raise ValueError("Eccentricities.values: the bounds did not meet (raise `max_searches`)")
         return self.lower
@@ -106,9 +112,11 @@ def _as_sparse(graph, func: str):
 
         nodes = list(graph.nodes)
         A = nx.to_scipy_sparse_array(graph, nodelist=nodes, format="csr")
-        return sparse.csr_matrix(A)
+        return sparse.csr_matrix(A, dtype=np.float64)
     if sparse.issparse(graph):
-        return sparse.csr_matrix(graph)
+        A = sparse.csr_matrix(graph, dtype=np.float64)
+        A.sum_duplicates()
+        return A
     raise invalid(func, "graph", "a scipy.sparse matrix or a networkx.Graph", type(graph).__name__)
 
 
@@ -134,7 +142,7 @@ def _bounding(A, max_searches, diameter_only, func):
         key = (upper if pick_high else -lower) * (int(degree.max()) + 1) + degree
         v = int(np.argmax(np.where(open_, key, np.iinfo(np.int64).min)))
         pick_high = not pick_high
-        d = bfs_distances(A, np.array([v]))[0].astype(np.int64)
+        d = bfs_depths(A, v)
         searches += 1
         ecc = int(d.max())
         lower = np.maximum(lower, np.maximum(d, ecc - d))
@@ -232,6 +240,12 @@ def graph_statistics(result, *, diameter: bool = True, all_eccentricities: bool 
     Returns
     -------
     GraphStatistics
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is neither an EnumerationResult nor a PlanePartition, or an option is
+        invalid.
     """
     from scipy.sparse.csgraph import connected_components
 
@@ -323,6 +337,12 @@ def data_regions(result, X, labels=None) -> DataRegions:
     Returns
     -------
     DataRegions
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not an EnumerationResult, or ``X`` or ``labels`` has the wrong
+        shape.
     """
     from scipy.sparse.csgraph import connected_components
 

@@ -51,7 +51,13 @@ METHODS = ("duality", "reduction")
 
 def closure(cc: CellComplex, k: int, selected: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the cells of every dimension ``0..k`` of the closure of the
-    selected k-cells (``selected`` of shape (n_k,), bool); dimensions above k are empty."""
+    selected k-cells (``selected`` of shape (n_k,), bool); dimensions above k are empty.
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     masks = [None] * (cc.dim + 1)
     masks[k] = np.asarray(selected, bool)
     for j in range(k, 0, -1):
@@ -75,6 +81,11 @@ def betti_numbers(cc: CellComplex, masks: list[np.ndarray], *, method: str = "du
     Returns
     -------
     list of int
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``method`` is unknown.
     """
     method = check_option(method, METHODS, func="betti_numbers", name="method")
     if method == "reduction":
@@ -140,7 +151,13 @@ def _betti_reduction(cc: CellComplex, masks: list[np.ndarray]) -> list[int]:
 
 def gf2_rank(matrix) -> int:
     """Rank over GF(2) of a sparse 0/1 matrix (columns as Python bit sets, eliminated by
-    their highest row)."""
+    their highest row).
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     m = matrix.tocsc()
     pivots: dict[int, int] = {}
     rank = 0
@@ -162,7 +179,13 @@ def gf2_rank(matrix) -> int:
 
 def truncation_box(result, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """A box holding every finite vertex and interior point of an enumeration over R^d,
-    widened by ``margin`` times its extent (at least ``margin`` on each side)."""
+    widened by ``margin`` times its extent (at least ``margin`` on each side).
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
+    """
     pts = np.vstack([result.points, *[v for v in result.vertices if v.size]])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = margin * np.maximum(hi - lo, 1.0)
@@ -177,6 +200,11 @@ def truncate(result, margin: float = 1.0):
     far out (nearly parallel bent hyperplanes), and the engine's tolerances scale with
     the domain. Each unbounded region keeps its own finite vertices and gains those of
     its intersection with the box's faces (Qhull on its rows and the box's).
+
+    Raises
+    ------
+    None
+        Nothing of its own (its inputs are checked by the functions that make them).
     """
     import dataclasses
 
@@ -308,6 +336,15 @@ def decision_topology(net, domain=None, *, method: str = "duality", margin: floa
     -------
     DecisionTopology
 
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet with 2 or 3 inputs, an option is invalid, or the
+        enumeration stops at ``max_regions``.
+    ComplexError
+        If the regions do not form a face-to-face complex (a degenerate configuration,
+        named in the message).
+
     Examples
     --------
     >>> import torch
@@ -351,7 +388,16 @@ def _complete(result, func: str):
 def topology_of(result, *, method: str = "duality", truncated: bool = False, start: float | None = None
                 ) -> DecisionTopology:
     """:class:`DecisionTopology` of a complete enumeration of a net with class units in a
-    bounded domain (see :func:`decision_topology`)."""
+    bounded domain (see :func:`decision_topology`).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``result`` is not a complete EnumerationResult in a bounded domain of dimension
+        2 or 3.
+    ComplexError
+        If the regions do not form a face-to-face complex.
+    """
     from scipy.sparse.csgraph import connected_components
 
     start = time.perf_counter() if start is None else start

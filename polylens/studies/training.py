@@ -54,7 +54,13 @@ class TrainingTable:
         return self.values[:, self.columns.index(name)]
 
     def to_markdown(self) -> str:
-        """A Markdown table (integers without decimals, NaN as an en dash)."""
+        """A Markdown table (integers without decimals, NaN as an en dash).
+
+        Raises
+        ------
+        None
+            Nothing of its own (its inputs are checked by the functions that make them).
+        """
         head = "| " + " | ".join(self.columns) + " |\n|" + "---|" * len(self.columns) + "\n"
         rows = []
         for row in self.values:
@@ -71,7 +77,13 @@ class TrainingTable:
 
     def plot(self, columns=("regions", "mean_degree", "class_components", "boundary_b1", "local_complexity"),
              ax=None):
-        """Each column against the epoch, one panel per column; returns the figure."""
+        """Each column against the epoch, one panel per column; returns the figure.
+
+        Raises
+        ------
+        None
+            Nothing of its own (its inputs are checked by the functions that make them).
+        """
         import matplotlib.pyplot as plt
 
         columns = [c for c in columns if np.any(np.isfinite(self.column(c)))]
@@ -117,6 +129,12 @@ def training_measurements(checkpoints, domain, *, model=None, epochs=None, data=
     Returns
     -------
     TrainingTable
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``domain`` is unbounded, ``checkpoints`` is empty, or another argument is
+        invalid.
     """
     import torch
 

@@ -53,3 +53,27 @@ def test_labels_need_data(tmp_path, capsys):
     model = _save(tmp_path, S.disc())
     assert main(["graph", model, "--labels", "y.npy"]) == 2
     assert "`--labels` needs `--data`" in capsys.readouterr().err
+
+
+def test_graph_reads_a_saved_enumeration(tmp_path, capsys):
+    model = _save(tmp_path, S.annulus())
+    saved = str(tmp_path / "saved.npz")
+    assert main(["enumerate", model, "--box", "-2", "2", "--checkpoint", saved, "--json"]) == 0
+    enumerated = json.loads(capsys.readouterr().out)
+    assert main(["graph", model, "--box", "-2", "2", "--json"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert main(["graph", model, "--box", "-2", "2", "--checkpoint", saved, "--json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert from_file["regions"] == enumerated["regions"]
+    for key in ("seconds", "model"):
+        fresh.pop(key), from_file.pop(key)
+    assert from_file == fresh
+
+
+def test_graph_refuses_a_saved_enumeration_of_another_box(tmp_path, capsys):
+    model = _save(tmp_path, S.annulus())
+    saved = str(tmp_path / "saved.npz")
+    assert main(["enumerate", model, "--box", "-2", "2", "--checkpoint", saved, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["graph", model, "--box", "-3", "3", "--checkpoint", saved]) != 0
+    assert "checkpoint" in capsys.readouterr().err.lower()
