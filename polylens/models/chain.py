@@ -68,6 +68,11 @@ class ChainProgram:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch.
 
         With ``upto``, stop once activation ``upto``'s input is known (the output is then None).
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have ``input_dim`` columns.
         """
         a = x
         pre = []

@@ -72,7 +72,18 @@ class GraphProgram:
     def trace(cls, module, example_input, strip: str = "") -> "GraphProgram":
         """Trace ``module`` (a float64 copy, in eval mode) and size every layer with
         ``example_input`` (a tensor of shape (n, *input_shape); its first row is used).
-        ``strip``: a prefix taken off the layer names (that of a wrapper module)."""
+        ``strip``: a prefix taken off the layer names (that of a wrapper module).
+
+        Raises
+        ------
+        TraceFailed
+            If torch.fx cannot trace the model.
+        UnsupportedLayerError
+            For a node the exact engine does not model, several inputs, a non-tensor output or
+            a graph that mixes the samples of a batch.
+        InvalidParameterError
+            For NaN or infinite weights, or a model that fails on ``example_input``.
+        """
         model = copy.deepcopy(module).to(torch.float64)
         for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
             if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
@@ -177,13 +188,25 @@ class GraphProgram:
 
     def run(self, x: np.ndarray, upto: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch
-        (see ChainProgram.run for ``upto``)."""
+        (see ChainProgram.run for ``upto``).
+
+        Raises
+        ------
+        RuntimeError
+            If ``x`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
         recorded, out = self._execute(batch, "run", upto=upto)
         return [r.numpy() for r in recorded], None if out is None else out.reshape(x.shape[0], -1).numpy()
 
     def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Affine forms with every nonlinearity frozen (see ChainProgram.forms)."""
+        """Affine forms with every nonlinearity frozen (see ChainProgram.forms).
+
+        Raises
+        ------
+        RuntimeError
+            If ``basis`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(basis, dtype=torch.float64).reshape(basis.shape[0], *self.input_shape)
         recorded, out = self._execute(batch, "forms", parts)
         return [r.numpy() for r in recorded], out.reshape(basis.shape[0], -1).numpy()
@@ -191,7 +214,13 @@ class GraphProgram:
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
         """Every node's value (name -> array of shape (n, ...)), the output and the
         nonlinearities' inputs (as :meth:`run`) of a batch, run as is (``parts`` None) or
-        with the nonlinearities frozen to ``parts`` (forms)."""
+        with the nonlinearities frozen to ``parts`` (forms).
+
+        Raises
+        ------
+        RuntimeError
+            If ``x`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
         values: dict = {}
         pre, out = self._execute(batch, "run" if parts is None else "forms", parts, values=values)
@@ -297,7 +326,14 @@ class GraphProgram:
         return env
 
     def split(self, layer: int) -> "GraphProgram":
-        """The program from the output of nonlinearity ``layer`` onward."""
+        """The program from the output of nonlinearity ``layer`` onward.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a skip connection crosses the split point, or it is a max pool that returns
+            indices.
+        """
         positions = [i for i, s in enumerate(self.steps) if s.kind == "nonlinear"]
         cut = positions[layer]
         cut_step = self.steps[cut]
