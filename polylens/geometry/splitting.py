@@ -2,7 +2,10 @@
 
 Before layer ``L`` is cut, every face of the mesh lies in one region of the layers before
 it, so each input of layer ``L`` is affine on the face and its values at the vertices
-(one batched forward pass) describe it exactly. Each unit that changes piece somewhere in
+describe it exactly. Every vertex carries the values the rest of the program reads; a
+cut's new vertex gets them by interpolation on its edge, and the program runs on from one
+layer to the next at the vertices (``program.advance``, in blocks of vertices, on the
+model's device), never again from the input. Each unit that changes piece somewhere in
 the box then cuts the mesh along its breakpoints (:meth:`PlaneMesh.cut`, all faces at
 once). A max-pool window is cut along the zero set of the difference of every pair of its
 entries; faces on either side of such a cut that end with the same arg-max are merged
