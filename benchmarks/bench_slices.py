@@ -10,17 +10,30 @@ on the plane through three inputs:
 - the time to build the region at the plane's centroid, its facets and its neighbours;
 - regions per second of ``enumerate_regions`` in a 2-D box of the plane.
 
-Run: ``python benchmarks/bench_slices.py [--quick]``. Prints a Markdown table.
+Then plane splitting (``split_plane``, the engine of ``plane_partition(method="split")``)
+of a small box of the plane for the VGG-style CNN and a torchvision-style ResNet-18 at
+3x64x64, side by side with the splitter of a pinned earlier revision (``--baseline``,
+default: the last one that re-ran the program from the input at every layer). The old
+revision is extracted with ``git archive`` and run in a subprocess on the same machine in
+the same run; the regions (codes and areas) of the two are compared.
+
+Run: ``python benchmarks/bench_slices.py [--quick] [--baseline REV]``. Prints Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
 
 import numpy as np
 import torch
-from _common import interleaved_best
+from _common import interleaved_best, log, markdown_table
 
 from polylens import Box, PWLNet, enumerate_regions, facets, neighbors, region_at, zoo
 
@@ -60,11 +73,91 @@ def _case(name, model, images, box_side, max_regions, repeat):
     }
 
 
+#: Plane-splitting cases: model, input shape, side of the box around the plane's centroid.
+PLANES = {
+    "VGG-style 3x32x32": (lambda: zoo.vgg_style_cnn(), (3, 32, 32), 0.02),
+    "ResNet-18-style 3x64x64": (lambda: zoo.resnet18_style(), (3, 64, 64), 0.0003),
+}
+
+
+def _split_case(name: str, out: str) -> None:
+    """Split one plane box with whatever ``polylens`` is importable; save codes and areas."""
+    from polylens.geometry.polygons import polygon_area
+    from polylens.geometry.splitting import split_plane
+
+    factory, shape, side = PLANES[name]
+    images = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+    net = PWLNet.from_torch(factory(), images)
+    a, b, c = (v.reshape(-1).double().numpy() for v in images)
+    lo = np.full(2, 1 / 3 - side / 2)
+    start = time.perf_counter()
+    res = split_plane(net, a, np.stack([b - a, c - a], axis=1), lo, lo + side, progress=False)
+    seconds = time.perf_counter() - start
+    polygons, _ = res.mesh.polygons()
+    np.savez(out, codes=res.codes, areas=np.array([polygon_area(p) for p in polygons]), seconds=seconds,
+             vertices=res.mesh.n_vertices)
+
+
+def _split_in(name: str, path: str | None) -> dict:
+    """Run :func:`_split_case` in a subprocess with ``path`` (None: this checkout) first on
+    the import path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "r.npz")
+        env = dict(os.environ)
+        here = str(pathlib.Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (path or here, env.get("PYTHONPATH", "")) if p)
+        subprocess.run([sys.executable, __file__, "--split-case", name, out], env=env, check=True)
+        with np.load(out) as data:
+            return {k: data[k] for k in data.files}
+
+
+def _same_regions(old: dict, new: dict) -> bool:
+    key = {c.tobytes(): i for i, c in enumerate(old["codes"])}
+    if len(key) != len(old["codes"]) or {c.tobytes() for c in new["codes"]} != set(key):
+        return False
+    match = [key[c.tobytes()] for c in new["codes"]]
+    return len(new["codes"]) == len(key) and bool(np.allclose(new["areas"], old["areas"][match], rtol=1e-7,
+                                                              atol=1e-12 * old["areas"].sum()))
+
+
+def plane_rows(baseline: str) -> list[list]:
+    """Old (``baseline``) and new plane splitting, side by side, one row per case."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    rows = []
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "archive", baseline, "polylens"], cwd=root, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        for name in PLANES:
+            log(f"plane splitting {name}: baseline {baseline}")
+            before = _split_in(name, old)
+            log(f"plane splitting {name}: this checkout")
+            after = _split_in(name, None)
+            rows.append([name, len(after["codes"]), int(after["vertices"]), f"{float(before['seconds']):.1f}",
+                         f"{float(after['seconds']):.1f}", f"{float(before['seconds'] / after['seconds']):.1f}x",
+                         "yes" if _same_regions(before, after) else "NO"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller enumerations")
+    parser.add_argument("--baseline", default="fdf5c46", help="revision whose plane splitter is compared")
+    parser.add_argument("--planes-only", action="store_true", help="only the plane-splitting comparison")
+    parser.add_argument("--split-case", nargs=2, metavar=("NAME", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.split_case:
+        _split_case(*args.split_case)
+        return
+    if not args.planes_only:
+        _slice_table(args)
+    print()
+    print(markdown_table(["plane (small box)", "regions", "vertices", f"split {args.baseline} (s)",
+                          "split carried values (s)", "speed-up", "identical regions"], plane_rows(args.baseline)))
+
+
+def _slice_table(args) -> None:
     repeat = 5 if args.quick else 20
     X, y, Xt, _ = zoo.digits_data(seed=0)
     cnn = zoo.digits_cnn()

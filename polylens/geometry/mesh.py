@@ -90,7 +90,13 @@ class PlaneMesh:
         return self._values[:, :self.n_vertices]
 
     def set_values(self, values: np.ndarray) -> None:
-        """Track ``values`` (shape (n_rows, n_vertices)) through the next cuts."""
+        """Track ``values`` (shape (n_rows, n_vertices)) through the next cuts.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` does not have one column per vertex.
+        """
         values = np.asarray(values, np.float64)
         if values.ndim != 2 or values.shape[1] != self.n_vertices:
             raise ValueError(f"PlaneMesh.set_values: `values` must have shape (n_rows, {self.n_vertices}); "
@@ -116,6 +122,11 @@ class PlaneMesh:
         ndarray of int
             The faces that were split; face ``split[i]`` keeps the side where ``d > 0`` and
             the new face ``n_faces_before + i`` is the side where ``d < 0``.
+
+        Raises
+        ------
+        PolylensError
+            If a face meets the line in only one point (a numerically degenerate face).
         """
         nv, ne, nf = self.n_vertices, self.n_edges, self.n_faces
         s = np.sign(d).astype(np.int8)
@@ -217,6 +228,11 @@ class PlaneMesh:
         -------
         ndarray of shape (old n_faces,)
             New face id of every old face (merged faces get one id).
+
+        Raises
+        ------
+        IndexError
+            If an edge index is out of range.
         """
         nf, ne = self.n_faces, self.n_edges
         pairs = self._ef[edges]

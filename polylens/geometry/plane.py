@@ -381,6 +381,11 @@ def decision_segments(polygons: list, out_weight: np.ndarray, out_bias: np.ndarr
 
     With one output the boundary is ``output == 0``; with several, the set where the two
     largest outputs tie. Returns an array of shape (n_segments, 2, 2).
+
+    Raises
+    ------
+    ValueError
+        If the polygons, weights (n, n_outputs, 2) and biases (n, n_outputs) do not match.
     """
     segments = []
     for poly, W, c in zip(polygons, out_weight, out_bias):

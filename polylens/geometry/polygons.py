@@ -8,7 +8,13 @@ __all__ = ["order_convex", "clip_halfplane", "polygon_area", "line_in_polygon"]
 
 
 def order_convex(points: np.ndarray) -> np.ndarray:
-    """Vertices of a convex polygon, shape (n, 2), in counter-clockwise order."""
+    """Vertices of a convex polygon, shape (n, 2), in counter-clockwise order.
+
+    Raises
+    ------
+    IndexError
+        If ``points`` is not an array of shape (n, 2).
+    """
     if points.shape[0] < 3:
         return points
     centre = points.mean(axis=0)
@@ -17,7 +23,13 @@ def order_convex(points: np.ndarray) -> np.ndarray:
 
 
 def polygon_area(vertices: np.ndarray) -> float:
-    """Area of a polygon given its vertices in order, shape (n, 2) (shoelace formula)."""
+    """Area of a polygon given its vertices in order, shape (n, 2) (shoelace formula).
+
+    Raises
+    ------
+    ValueError
+        If ``vertices`` is not an array of shape (n, 2).
+    """
     if vertices.shape[0] < 3:
         return 0.0
     x, y = (vertices - vertices[0]).T  # relative to a vertex: no cancellation far from the origin
@@ -25,7 +37,13 @@ def polygon_area(vertices: np.ndarray) -> float:
 
 
 def clip_halfplane(vertices: np.ndarray, a: np.ndarray, b: float) -> np.ndarray:
-    """Clip a convex polygon (ordered vertices, shape (n, 2)) to ``a @ p <= b``."""
+    """Clip a convex polygon (ordered vertices, shape (n, 2)) to ``a @ p <= b``.
+
+    Raises
+    ------
+    ValueError
+        If ``vertices`` and ``a`` do not have matching shapes (n, 2) and (2,).
+    """
     if vertices.shape[0] == 0:
         return vertices
     val = vertices @ a - b
@@ -50,6 +68,11 @@ def line_in_polygon(vertices: np.ndarray, a: np.ndarray, b: float) -> np.ndarray
     """The segment where the line ``a @ p == b`` crosses a convex polygon.
 
     Returns an array of shape (2, 2) (the segment's ends) or None if the line misses it.
+
+    Raises
+    ------
+    ValueError
+        If ``vertices`` and ``a`` do not have matching shapes (n, 2) and (2,).
     """
     if vertices.shape[0] < 3:
         return None

@@ -2,7 +2,10 @@
 
 Before layer ``L`` is cut, every face of the mesh lies in one region of the layers before
 it, so each input of layer ``L`` is affine on the face and its values at the vertices
-(one batched forward pass) describe it exactly. Each unit that changes piece somewhere in
+describe it exactly. Every vertex carries the values the rest of the program reads; a
+cut's new vertex gets them by interpolation on its edge, and the program runs on from one
+layer to the next at the vertices (``program.advance``, in blocks of vertices, on the
+model's device), never again from the input. Each unit that changes piece somewhere in
 the box then cuts the mesh along its breakpoints (:meth:`PlaneMesh.cut`, all faces at
 once). A max-pool window is cut along the zero set of the difference of every pair of its
 entries; faces on either side of such a cut that end with the same arg-max are merged
@@ -22,7 +25,7 @@ from polylens._repr import short_repr
 from polylens.errors import UnsupportedLayerError
 from polylens.geometry.mesh import PlaneMesh
 from polylens.models.activations import Elementwise, MaxPool
-from polylens.models.chain import ChainProgram
+from polylens.models.carry import Carried
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["SplitPlane", "split_plane"]
@@ -51,6 +54,12 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
                 progress: bool = True) -> SplitPlane:
     """Cut the box ``lo <= (s, t) <= hi`` of the plane ``x = x0 + basis @ (s, t)``.
 
+    Every vertex carries the values the rest of the program reads (the input of the
+    next layer, skip connections, ...). Before layer ``L`` is cut they are affine on every
+    face, so a cut's new vertex gets them by interpolation along its edge; then the
+    program runs on from there to layer ``L + 1`` (in blocks of vertices), so each op
+    runs once per vertex of its layer and never again from the input.
+
     Parameters
     ----------
     net : PWLNet
@@ -58,45 +67,54 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
     basis : ndarray of shape (input_dim, 2)
     lo, hi : ndarray of shape (2,)
     progress : bool, default=True
-        Show a progress bar over the units that cut the box.
+        Show a progress bar over the layers.
 
     Returns
     -------
     SplitPlane
+
+    Raises
+    ------
+    UnsupportedLayerError
+        If a layer's activation is neither elementwise nor a max pool.
+    PolylensError
+        If a cut meets a numerically degenerate face.
     """
     mesh = PlaneMesh(lo, hi)
     codes = np.zeros((1, 0), np.int8)
-    # A chain of dense stages goes on from the tracked values of every unit (one matrix
-    # product a layer); other programs run again from the input at the new vertices.
-    chain = isinstance(net.program, ChainProgram)
+    state = None
     with tqdm(total=len(net.activations), unit="layer", disable=not progress, desc="plane") as bar:
         for layer, act in enumerate(net.activations):
             if not isinstance(act, (Elementwise, MaxPool)):
                 raise UnsupportedLayerError(f"plane splitting: no rule for the activation {act!r} of layer "
                                             f"{net.layer_names[layer]!r}; use plane_partition(..., "
                                             "method='enumerate')")
-            if chain and layer:
-                view = _view(act, [_next_inputs(net, mesh, layer)], keep_all=True)
-            else:
-                view = _view(act, _inputs(net, x0, basis, mesh.xy, layer), keep_all=chain)
-            mesh.set_values(np.vstack([view.values.T, view.magnitude]))  # last row: the magnitude
+            state = _advance(net, mesh, x0, basis, state, layer)
+            view = _view(act, state.values[:, :act.n_in])
+            mesh.set_values(np.vstack([state.values.T, view.magnitude]))  # last row: the magnitude
             offset = int(net.layer_offsets[layer])
             cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
-            parent, pieces = cut(mesh, act, view, offset, exact=chain)
+            parent, pieces = cut(mesh, act, view, offset)
             codes = np.concatenate([codes[parent], pieces], axis=1)
             bar.set_postfix(regions=mesh.n_faces)
             bar.update()
-    # Outputs from a fresh forward pass at the vertices (not the tracked values, which
-    # carry the round-off of the long edges they were interpolated along).
-    outputs = np.concatenate(list(_inputs(net, x0, basis, mesh.xy, None)), axis=0)
+    outputs = _advance(net, mesh, x0, basis, state, None).values
     return SplitPlane(mesh, codes, outputs)
 
 
-def _next_inputs(net: PWLNet, mesh: PlaneMesh, layer: int) -> np.ndarray:
-    """Input of stage ``layer`` of a chain program at the mesh vertices, from the tracked
-    inputs of the activation before it (exact: the activation is continuous)."""
-    stage, before = net.program.stages[layer], net.program.stages[layer - 1]
-    return before.activation.apply(np.ascontiguousarray(mesh.values[:-1].T)) @ stage.weight.T + stage.bias
+def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, stop: int | None) -> Carried:
+    """The values carried to layer ``stop`` (None: the outputs) at every mesh vertex, from
+    those of ``state`` (tracked by the mesh since) or, for None, from the plane points."""
+    step = _chunk_rows(net)
+    if state is None:
+        source = _points(x0, basis, mesh.xy)
+    else:
+        source = mesh.values[:-1].T  # the tracked values, without the magnitude row
+    blocks = []
+    for start in range(0, mesh.n_vertices, step):
+        rows = source[start:start + step]
+        blocks.append(net.program.advance(rows if state is None else Carried(state.layer, rows, state.layout), stop))
+    return Carried(stop, np.concatenate([b.values for b in blocks], axis=0), blocks[0].layout)
 
 
 def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -106,25 +124,6 @@ def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def _chunk_rows(net: PWLNet) -> int:
     """Vertices per forward pass: about 2^24 activation values at a time."""
     return int(np.clip(2 ** 24 // max(net.n_units, 1), 16, 8192))
-
-
-def _inputs(net: PWLNet, x0, basis, xy, layer: int | None):
-    """Input of activation ``layer`` (or the output, for None) at plane points ``xy``, as
-    an iterable of row blocks (it can be walked more than once)."""
-    step = _chunk_rows(net)
-
-    class Blocks:
-        def __iter__(self):
-            for start in range(0, xy.shape[0], step):
-                pre, out = net.program.run(_points(x0, basis, xy[start:start + step]), upto=layer)
-                yield out if layer is None else pre[layer]
-
-    return Blocks()
-
-
-#: Inputs of one layer at the vertices kept in memory (float64 values) before the
-#: columns that cut the box are gathered in a second forward pass instead.
-KEEP_VALUES = 2 ** 27
 
 
 @dataclass(frozen=True)
@@ -141,9 +140,6 @@ class _View:
         vertex's values are computed from).
     cutting : ndarray of int
         Units (elementwise) or windows (max-pool) whose piece changes in the box.
-    columns : ndarray of int
-        Input entries whose values are kept, in ``values``' column order.
-    values : ndarray of shape (n_vertices, len(columns))
     constant : ndarray of shape (n_units,), int8
         The piece of every unit that keeps one piece on the whole box.
     """
@@ -151,46 +147,27 @@ class _View:
     spread: np.ndarray
     magnitude: np.ndarray
     cutting: np.ndarray
-    columns: np.ndarray
-    values: np.ndarray
     constant: np.ndarray
 
 
-def _view(act, blocks, keep_all: bool) -> _View:
-    """Summarise a layer's inputs block by block (bounded memory): the scale, which units
-    cut the box and their values (every column with ``keep_all``)."""
-    kept, size, mags = [], 0, []
+def _view(act, z: np.ndarray) -> _View:
+    """Summarise a layer's inputs ``z`` (shape (n_vertices, n_in)): the scale and which
+    units cut the box."""
     breaks = act.breaks if isinstance(act, Elementwise) else np.zeros(0)
-    top = [None] * breaks.size
-    low = [None] * breaks.size
-    first = changed = None
-    for z in blocks:
-        mags.append(np.max(np.abs(z), axis=1, initial=float(np.max(np.abs(breaks), initial=0.0))))
-        for i, b in enumerate(breaks):
-            top[i] = np.max(z - b, axis=0) if top[i] is None else np.maximum(top[i], np.max(z - b, axis=0))
-            low[i] = np.min(z - b, axis=0) if low[i] is None else np.minimum(low[i], np.min(z - b, axis=0))
-        if isinstance(act, MaxPool):
-            winners = act.pieces(z)
-            first = winners[0] if first is None else first
-            step = np.any(winners != first, axis=0)
-            changed = step if changed is None else changed | step
-        size += z.size
-        kept = kept + [z] if size <= KEEP_VALUES or keep_all else []
-    magnitude = np.concatenate(mags)
+    magnitude = np.max(np.abs(z), axis=1, initial=float(np.max(np.abs(breaks), initial=0.0)))
     if isinstance(act, Elementwise):
+        top = [np.max(z - b, axis=0) for b in breaks]
+        low = [np.min(z - b, axis=0) for b in breaks]
         spread = np.array([np.maximum(t, -lo) for t, lo in zip(top, low)])
         eps = _on_line(spread, magnitude.max(initial=0.0))
         cutting = np.flatnonzero(np.any([(t > e) & (lo < -e) for t, lo, e in zip(top, low, eps)], axis=0))
         constant = np.sum([t > e for t, e in zip(top, eps)], axis=0).astype(np.int8)
-        columns = np.arange(act.n_in) if keep_all else cutting
     else:
+        winners = act.pieces(z)
         spread = np.zeros((0, act.n_in))
-        cutting = np.flatnonzero(changed)
-        constant = first.astype(np.int8)
-        columns = np.unique(act.windows[cutting][act._valid[cutting]])
-    source = kept if kept else blocks
-    values = np.concatenate([z[:, columns] for z in source], axis=0)
-    return _View(spread, magnitude, cutting, columns, values, constant)
+        cutting = np.flatnonzero(np.any(winners != winners[0], axis=0))
+        constant = winners[0].astype(np.int8)
+    return _View(spread, magnitude, cutting, constant)
 
 
 def _on_line(spread, magnitude):
@@ -229,31 +206,31 @@ def _track(parent: np.ndarray, split: np.ndarray) -> np.ndarray:
     return np.concatenate([parent, parent[split]]) if split.size else parent
 
 
-def _cut(mesh: PlaneMesh, d: np.ndarray, label: int, spread: float, exact: bool) -> np.ndarray:
+def _cut(mesh: PlaneMesh, d: np.ndarray, label: int, spread: float, n_in: int) -> np.ndarray:
     """:meth:`PlaneMesh.cut` along ``d == 0`` with the tolerance :func:`_on_line` at every
     vertex, then the magnitude (last tracked row) of the new vertices: linear
-    interpolation overestimates it, so with ``exact`` (every input of the layer is
-    tracked) it is recomputed from the tracked values."""
+    interpolation overestimates it, so it is recomputed from the layer's inputs (the
+    first ``n_in`` tracked rows)."""
     before = mesh.n_vertices
     split = mesh.cut(d, label, _on_line(spread, mesh.values[-1]))
-    if exact and mesh.n_vertices > before:
+    if mesh.n_vertices > before:
         values = mesh.values
-        values[-1, before:] = np.minimum(values[-1, before:], np.abs(values[:-1, before:]).max(axis=0))
+        values[-1, before:] = np.minimum(values[-1, before:], np.abs(values[:n_in, before:]).max(axis=0))
     return split
 
 
-def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int, exact: bool):
+def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int):
     """Cut along every breakpoint of every unit that crosses it in the box.
 
     Returns the start-of-layer face of every face and the pieces of every face, shape
     (n_faces, act.n_units).
     """
-    rows = np.searchsorted(view.columns, view.cutting)
+    rows = view.cutting  # a layer's inputs are the first tracked rows
     parent = np.arange(mesh.n_faces)
     spread = view.spread[:, view.cutting]  # shape (n_breaks, n_cutting)
     for i, (row, unit) in enumerate(zip(rows, view.cutting)):
         for j, b in enumerate(act.breaks):
-            parent = _track(parent, _cut(mesh, mesh.values[row] - b, offset + int(unit), spread[j, i], exact))
+            parent = _track(parent, _cut(mesh, mesh.values[row] - b, offset + int(unit), spread[j, i], act.n_in))
     # A unit is above a break on a face when some vertex is clearly above it: the face's
     # average decides, and a vertex check settles averages within eps of the break.
     above = np.empty((mesh.n_faces, act.n_units), np.int8)
@@ -273,21 +250,19 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     return parent, above
 
 
-def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int, exact: bool):
+def _cut_maxpool(mesh: PlaneMesh, act: MaxPool, view: _View, offset: int):
     """Cut every window whose arg-max changes in the box along its pairwise ties, then
     merge the faces of one window's cut that keep the same arg-max."""
-    row_of = np.full(act.n_in, -1)
-    row_of[view.columns] = np.arange(view.columns.size)
     parent = np.arange(mesh.n_faces)
     pieces = np.empty((mesh.n_faces, act.n_units), np.int8)
     pieces[:] = view.constant  # windows with one arg-max on the whole box
     for w in view.cutting:
         first_edge = mesh.n_edges
         valid = np.flatnonzero(act._valid[w])
-        rows = row_of[act.windows[w][valid]]
+        rows = act.windows[w][valid]  # a layer's inputs are the first tracked rows
         for p, q in combinations(rows, 2):
             gap = mesh.values[p] - mesh.values[q]
-            split = _cut(mesh, gap, offset + int(w), np.max(np.abs(gap), initial=0.0), exact)
+            split = _cut(mesh, gap, offset + int(w), np.max(np.abs(gap), initial=0.0), act.n_in)
             parent, pieces = _track(parent, split), np.concatenate([pieces, pieces[split]])
         best = valid[_winners(mesh, rows)]
         made = first_edge + np.flatnonzero(mesh.edge_labels[first_edge:] == offset + int(w))

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from polylens._repr import short_repr
+from polylens.errors import InvalidParameterError
 from polylens.models.activations import Activation
+from polylens.models.carry import Carried
 
 __all__ = ["Stage", "ChainProgram"]
 
@@ -66,6 +68,11 @@ class ChainProgram:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch.
 
         With ``upto``, stop once activation ``upto``'s input is known (the output is then None).
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have ``input_dim`` columns.
         """
         a = x
         pre = []
@@ -76,6 +83,39 @@ class ChainProgram:
                 return pre, None
             a = s.activation.apply(z)
         return pre, a @ self.stages[-1].weight.T + self.stages[-1].bias
+
+    def advance(self, state, stop: int | None) -> Carried:
+        """Run a batch from an input or from carried values to a later activation.
+
+        Parameters
+        ----------
+        state : ndarray of shape (n, input_dim) or Carried
+            Inputs, or the input of activation ``state.layer`` (from this method).
+        stop : int or None
+            Stop with the input of activation ``stop`` (None: run to the output).
+
+        Returns
+        -------
+        Carried
+            The input of activation ``stop``, shape (n, n_in) (None: the output).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``stop`` is not after ``state.layer``.
+        """
+        start = state.layer if isinstance(state, Carried) else None
+        if start is not None and stop is not None and stop <= start:
+            raise InvalidParameterError(f"ChainProgram.advance: `stop` ({stop}) must come after layer {start}")
+        if start is None:
+            a, first = np.asarray(state, np.float64), 0
+        else:
+            a, first = self.stages[start].activation.apply(np.ascontiguousarray(state.values)), start + 1
+        last = len(self.stages) - 1 if stop is None else stop
+        for s in self.stages[first:last + 1]:
+            z = a @ s.weight.T + s.bias
+            a = s.activation.apply(z) if s.activation is not None else z
+        return Carried(stop, z)
 
     def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Affine forms with every activation frozen to its pieces.

@@ -28,6 +28,7 @@ import torch.fx as fx
 
 from polylens import tolerances
 from polylens.errors import InvalidParameterError, UnsupportedLayerError
+from polylens.models.carry import Carried
 from polylens.models.ops import SAMPLING_HINT, VIEWS, Step, classify_node, describe
 
 __all__ = ["GraphProgram", "TraceFailed"]
@@ -63,13 +64,26 @@ class GraphProgram:
         self.activations = [s.activation for s in nonlinear]
         self.names = [s.name for s in nonlinear]
         self.layer_shapes = [s.out_shape for s in nonlinear]
+        self._positions = [i for i, s in enumerate(steps) if s.kind == "nonlinear"]
+        self._live_cache: dict = {}
 
     # ------------------------------------------------------------------ tracing
     @classmethod
     def trace(cls, module, example_input, strip: str = "") -> "GraphProgram":
         """Trace ``module`` (a float64 copy, in eval mode) and size every layer with
         ``example_input`` (a tensor of shape (n, *input_shape); its first row is used).
-        ``strip``: a prefix taken off the layer names (that of a wrapper module)."""
+        ``strip``: a prefix taken off the layer names (that of a wrapper module).
+
+        Raises
+        ------
+        TraceFailed
+            If torch.fx cannot trace the model.
+        UnsupportedLayerError
+            For a node the exact engine does not model, several inputs, a non-tensor output or
+            a graph that mixes the samples of a batch.
+        InvalidParameterError
+            For NaN or infinite weights, or a model that fails on ``example_input``.
+        """
         model = copy.deepcopy(module).to(torch.float64)
         for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
             if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
@@ -126,11 +140,14 @@ class GraphProgram:
         with torch.no_grad():
             return self._steps(x, mode, parts, upto, values)
 
-    def _steps(self, x, mode: str, parts, upto: int | None = None, values: dict | None = None):
-        env: dict = {}
-        recorded = []
-        layer = 0
-        for step in self.steps:
+    def _steps(self, x, mode: str, parts, upto: int | None = None, values: dict | None = None,
+               resume: tuple | None = None, carry: dict | None = None):
+        """See :meth:`_execute`. ``resume``: (layer, env): start at nonlinearity ``layer``
+        with the values ``env`` (``x`` is then unused). ``carry``: filled with every
+        node's value when stopping at ``upto``."""
+        env, layer = ({}, 0) if resume is None else (resume[1], resume[0])
+        recorded: list = [None] * layer
+        for step in self.steps[self._positions[layer] if resume is not None else 0:]:
             node = step.node
             if step.kind == "input":
                 env[node] = x
@@ -145,6 +162,8 @@ class GraphProgram:
                 z = args[step.operand]
                 recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
                 if upto is not None and len(recorded) > upto:
+                    if carry is not None:
+                        carry.update(env)
                     return recorded, None
                 if mode == "run":
                     out = self._call(node, args, kwargs)
@@ -169,13 +188,25 @@ class GraphProgram:
 
     def run(self, x: np.ndarray, upto: int | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Activation inputs (list of (n, n_in_l)) and outputs (n, output_dim) of a batch
-        (see ChainProgram.run for ``upto``)."""
+        (see ChainProgram.run for ``upto``).
+
+        Raises
+        ------
+        RuntimeError
+            If ``x`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
         recorded, out = self._execute(batch, "run", upto=upto)
         return [r.numpy() for r in recorded], None if out is None else out.reshape(x.shape[0], -1).numpy()
 
     def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Affine forms with every nonlinearity frozen (see ChainProgram.forms)."""
+        """Affine forms with every nonlinearity frozen (see ChainProgram.forms).
+
+        Raises
+        ------
+        RuntimeError
+            If ``basis`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(basis, dtype=torch.float64).reshape(basis.shape[0], *self.input_shape)
         recorded, out = self._execute(batch, "forms", parts)
         return [r.numpy() for r in recorded], out.reshape(basis.shape[0], -1).numpy()
@@ -183,7 +214,13 @@ class GraphProgram:
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
         """Every node's value (name -> array of shape (n, ...)), the output and the
         nonlinearities' inputs (as :meth:`run`) of a batch, run as is (``parts`` None) or
-        with the nonlinearities frozen to ``parts`` (forms)."""
+        with the nonlinearities frozen to ``parts`` (forms).
+
+        Raises
+        ------
+        RuntimeError
+            If ``x`` does not have ``input_dim`` entries per row (from torch).
+        """
         batch = torch.as_tensor(x, dtype=torch.float64).reshape(x.shape[0], *self.input_shape)
         values: dict = {}
         pre, out = self._execute(batch, "run" if parts is None else "forms", parts, values=values)
@@ -191,8 +228,112 @@ class GraphProgram:
                   if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == x.shape[0]}
         return arrays, out.reshape(x.shape[0], -1).numpy(), [r.numpy() for r in pre]
 
+    @property
+    def device(self) -> torch.device:
+        """Where the graph's parameters live (the forward passes of :meth:`advance` run there)."""
+        tensor = next(iter(self.gm.state_dict().values()), None)
+        return torch.device("cpu") if tensor is None else tensor.device
+
+    def advance(self, state, stop: int | None) -> Carried:
+        """Run a batch from an input or from carried values to a later nonlinearity.
+
+        Parameters
+        ----------
+        state : ndarray of shape (n, input_dim) or Carried
+            Inputs, or the values before nonlinearity ``state.layer`` (from this method).
+        stop : int or None
+            Stop just before nonlinearity ``stop`` runs (None: run to the output).
+
+        Returns
+        -------
+        Carried
+            The input of nonlinearity ``stop`` in the first columns, then every other
+            value a later step reads (None: the output, shape (n, output_dim)).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``stop`` is not after ``state.layer``.
+        """
+        start = state.layer if isinstance(state, Carried) else None
+        if start is not None and stop is not None and stop <= start:
+            raise InvalidParameterError(f"GraphProgram.advance: `stop` ({stop}) must come after layer {start}")
+        carry: dict = {}
+        with torch.no_grad():
+            if start is None:
+                x = torch.as_tensor(state, dtype=torch.float64, device=self.device)
+                x = x.reshape(x.shape[0], *self.input_shape)
+                _, out = self._steps(x, "run", None, upto=stop, carry=carry)
+            else:
+                _, out = self._steps(None, "run", None, upto=stop, resume=(start, self._unpack(state)), carry=carry)
+        if stop is None:
+            return Carried(None, out.reshape(out.shape[0], -1).cpu().numpy())
+        return self._pack(carry, stop)
+
+    def _live(self, layer: int) -> list:
+        """Nodes computed before nonlinearity ``layer`` that it or a later step reads (its
+        operand first); constants and shape values are fetched or replayed instead."""
+        if layer not in self._live_cache:
+            at = self._positions[layer]
+            earlier = {s.node for s in self.steps[:at] if s.kind in ("input", "affine", "nonlinear")}
+            step = self.steps[at]
+            live = [step.node.args[step.operand]]
+            for later in self.steps[at:]:
+                live += [n for n in later.node.all_input_nodes if n in earlier and n not in live]
+            self._live_cache[layer] = live
+        return self._live_cache[layer]
+
+    def _pack(self, env: dict, layer: int) -> Carried:
+        """The live values of ``env`` before nonlinearity ``layer`` as one float64 array."""
+        layout, columns = [], []
+        for node in self._live(layer):
+            value = env[node]
+            entries = [(None, value)] if isinstance(value, torch.Tensor) else list(enumerate(value))
+            for k, entry in entries:
+                if isinstance(entry, torch.Tensor) and entry.is_floating_point():
+                    layout.append((node, k, None if k is None else (type(value), len(value)), tuple(entry.shape[1:])))
+                    columns.append(entry.reshape(entry.shape[0], -1))
+        values = torch.cat(columns, dim=1).cpu().numpy()
+        return Carried(layer, values, layout)
+
+    def _unpack(self, state: Carried) -> dict:
+        """The values of ``state`` as an environment to resume from, with the constants
+        and shape values before its layer replayed."""
+        values = torch.as_tensor(np.ascontiguousarray(state.values), dtype=torch.float64, device=self.device)
+        n = values.shape[0]
+        env: dict = {}
+        col = 0
+        for node, k, container, shape in state.layout:
+            width = int(np.prod(shape))
+            tensor = values[:, col:col + width].reshape(n, *shape)
+            col += width
+            if k is None:
+                env[node] = tensor
+                continue
+            kind, length = container
+            entries = list(env.get(node, [None] * length))
+            entries[k] = tensor
+            env[node] = kind(entries) if kind in (tuple, list) else tuple(entries)
+        for step in self.steps[:self._positions[state.layer]]:
+            if step.kind == "const":
+                env[step.node] = _fetch(self.gm, step.node)
+            elif step.kind == "shape":
+                for n_ in step.node.all_input_nodes:  # shape queries of values not carried: stand-ins
+                    if n_ not in env and "sample_shape" in n_.meta:
+                        env[n_] = torch.zeros((), dtype=torch.float64, device=self.device).expand(
+                            n, *n_.meta["sample_shape"])
+                env[step.node] = self._call(step.node, _load(step.node.args, env), _load(step.node.kwargs, env))
+        return env
+
     def split(self, layer: int) -> "GraphProgram":
-        """The program from the output of nonlinearity ``layer`` onward."""
+        """The program from the output of nonlinearity ``layer`` onward.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a skip connection crosses the split point, or it is a max pool that returns
+            indices.
+        """
         positions = [i for i, s in enumerate(self.steps) if s.kind == "nonlinear"]
         cut = positions[layer]
         cut_step = self.steps[cut]
@@ -319,6 +460,7 @@ def _classify(gm, x, strip: str = "") -> list[Step]:
                 raise UnsupportedLayerError(f"the model takes more than one input (node {node.name!r})")
             env[node] = x
             node.meta["batch"] = True
+            node.meta["sample_shape"] = tuple(x.shape[1:])
             steps.append(Step(node, "input"))
             continue
         if node.op == "get_attr":
@@ -350,6 +492,8 @@ def _classify(gm, x, strip: str = "") -> list[Step]:
             ) from None
         env[node] = value
         node.meta["batch"] = bool(batch_inputs) and _holds_tensor(value)
+        if node.meta["batch"] and isinstance(value, torch.Tensor):
+            node.meta["sample_shape"] = tuple(value.shape[1:])
         if not batch_inputs or (not _holds_tensor(value) and node.target in _SHAPE_QUERIES):
             steps.append(Step(node, "shape"))
             continue

@@ -178,7 +178,13 @@ def source(node) -> str:
 
 
 def describe(node, gm) -> str:
-    """How a node is named in messages: its module (path and class) or op and module."""
+    """How a node is named in messages: its module (path and class) or op and module.
+
+    Raises
+    ------
+    AttributeError
+        If a module node's target is not a submodule of ``gm``.
+    """
     if node.op == "call_module":
         return f"module {node.target!r} ({type(gm.get_submodule(node.target)).__name__})"
     target = getattr(node.target, "__name__", str(node.target))
@@ -186,13 +192,26 @@ def describe(node, gm) -> str:
 
 
 def unsupported(node, gm) -> UnsupportedLayerError:
+    """The error for a node the exact engine does not model (returned, not raised).
+
+    Raises
+    ------
+    AttributeError
+        If a module node's target is not a submodule of ``gm``.
+    """
     return UnsupportedLayerError(
         f"{describe(node, gm)} is not piecewise linear or not supported by the exact engine. {SAMPLING_HINT}"
     )
 
 
 def is_inplace(node, gm, args, kwargs) -> bool:
-    """Whether the call overwrites its first argument."""
+    """Whether the call overwrites its first argument.
+
+    Raises
+    ------
+    AttributeError
+        If a module node's target is not a submodule of ``gm``.
+    """
     target = node.target
     if node.op == "call_module":
         return bool(getattr(gm.get_submodule(target), "inplace", False))
@@ -220,6 +239,13 @@ def classify_node(node, gm, args, kwargs, value, env: dict) -> Step:
 
     ``args`` / ``kwargs`` are the node's evaluated arguments and ``value`` its value, for
     one example sample; ``env`` holds the values of the earlier nodes.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        For an op that is not piecewise linear or not modelled, or options that change
+        what it computes (BatchNorm in train mode, active dropout, ``ceil_mode``, used
+        max-pool indices, a product of two input-dependent tensors).
     """
     inplace = is_inplace(node, gm, args, kwargs)
     if node.op == "call_function" and _hashable(node.target):

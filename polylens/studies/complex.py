@@ -55,6 +55,19 @@ class _ClassProgram:
         pre, out = self.base.run(x)
         return [*pre, out @ self.diff.T], out
 
+    def advance(self, state, stop):
+        """As the base program's ``advance``; the class units' input is ``diff @ output``,
+        carried with the output after it."""
+        from polylens.models.carry import Carried
+
+        n = len(self.base.activations)
+        if stop is not None and stop < n:
+            return self.base.advance(state, stop)
+        if not (isinstance(state, Carried) and state.layer == n):
+            out = self.base.advance(state, None).values
+            state = Carried(n, np.hstack([out @ self.diff.T, out]))
+        return state if stop == n else Carried(None, state.values[:, self.diff.shape[0]:])
+
     def forms(self, parts, basis):
         pre, out = self.base.forms(parts[:-1], basis)
         return [*pre, out @ self.diff.T], out

@@ -10,6 +10,8 @@ from _nets import linear_relu_net, make_mlp
 from polylens import PWLNet, plane_partition, zoo
 from polylens.geometry.mesh import PlaneMesh
 from polylens.geometry.polygons import polygon_area
+from polylens.geometry.splitting import split_plane
+from polylens.models.carry import Carried
 
 
 def _same_partition(net, units: bool = True, **kw):
@@ -78,6 +80,81 @@ def test_split_matches_the_region_walk_on_a_maxpool_cnn():
     np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
     for (i, j), crossed in zip(part.edges.tolist(), part.edge_units):
         assert crossed == tuple(np.flatnonzero(part.codes[i] != part.codes[j]).tolist())
+
+
+# ----------------------------------------------------------------------------- carried values
+class _ResBlockNet(torch.nn.Module):
+    """A ResNet-style net on 1x6x6: padded conv + BatchNorm (eval) + in-place ReLU, a
+    residual add, a max pool, a tuple-valued node (``chunk``) and a batch-size query made
+    before the first nonlinearity and read after the last."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.stem = torch.nn.Conv2d(1, 2, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(2)
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(2)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.head = torch.nn.Linear(9, 3)
+        with torch.no_grad():
+            for bn in (self.bn, self.bn2):
+                bn.running_mean.uniform_(-0.2, 0.2)
+                bn.running_var.uniform_(0.5, 1.5)
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.uniform_(-0.2, 0.2)
+        self.eval()
+
+    def forward(self, x):
+        n = x.size(0)
+        h = torch.relu_(self.bn(self.stem(torch.nn.functional.pad(x, (1, 1, 1, 1), value=0.1))[..., 1:-1, 1:-1]))
+        h = torch.relu(h + self.bn2(self.conv(h)))
+        a, b = torch.chunk(self.pool(h), 2, dim=1)
+        return self.head((a - b).view(n, -1))
+
+
+def _resnet_net():
+    x = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    return PWLNet.from_torch(_ResBlockNet(), x), x.reshape(3, -1).double().numpy()
+
+
+def test_advance_from_carried_values_matches_a_run_from_the_input():
+    net, x = _resnet_net()
+    points = x[:1] + np.random.default_rng(0).normal(0, 0.3, (7, x.shape[1]))
+    pre, out = net.program.run(points)
+    state = net.program.advance(points, 0)
+    for layer in range(len(net.activations)):
+        if layer:
+            halves = [net.program.advance(Carried(state.layer, rows, state.layout), layer)
+                      for rows in (state.values[:3], state.values[3:])]  # in blocks, as the splitter runs it
+            state = Carried(layer, np.concatenate([h.values for h in halves]), halves[0].layout)
+        np.testing.assert_allclose(state.values[:, :net.activations[layer].n_in], pre[layer], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.program.advance(state, None).values, out, rtol=1e-12, atol=1e-12)
+
+
+def test_split_matches_the_region_walk_on_a_resnet_style_block():
+    net, x = _resnet_net()
+    a, b, c = x
+    part = _same_partition(net, units=False, origin=a, u=b - a, v=c - a, domain=(0.3, 0.5))
+    assert part.n_regions > 10
+    np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
+
+
+def test_carried_outputs_at_the_vertices_match_a_forward_pass():
+    net, x = _resnet_net()
+    a, b, c = x
+    basis = np.stack([b - a, c - a], axis=1)
+    result = split_plane(net, a, basis, np.array([0.2, 0.2]), np.array([0.5, 0.5]), progress=False)
+    assert result.mesh.n_faces > 10
+    fresh = net.forward(a + result.mesh.xy @ basis.T)
+    np.testing.assert_allclose(result.outputs, fresh, rtol=1e-9, atol=1e-9 * np.abs(fresh).max())
+
+
+def test_split_matches_the_region_walk_on_the_digits_resnet():
+    X, _, Xt, _ = zoo.digits_data(seed=0)
+    net = PWLNet.from_torch(zoo.digits_resnet(channels=4).eval(), Xt[:1])
+    a, b, c = Xt[:3].reshape(3, -1).double().numpy()
+    _same_partition(net, units=False, origin=a, u=b - a, v=c - a, domain=(0.3, 0.34))
 
 
 def test_tied_units_cut_once_and_cross_together():
