@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from polylens._repr import short_repr
+
 __all__ = ["main", "COMMANDS"]
 
 _PICKLE_NOTE = (
@@ -180,6 +182,7 @@ def _add_report(cmd: argparse.ArgumentParser) -> None:
     _common(cmd, json_flag=False)
 
 
+@short_repr
 @dataclass(frozen=True)
 class Command:
     """One sub-command: its name, help, description, arguments and what it runs."""

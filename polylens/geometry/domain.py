@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.errors import InvalidParameterError
 
 __all__ = ["Box", "Polyhedron", "Domain", "as_domain"]
 
 
+@short_repr
 @dataclass(frozen=True, init=False)
 class Box:
     """The axis-aligned box ``lo <= t <= hi``.
@@ -68,6 +70,7 @@ class Box:
         return float(np.prod(hi - lo))
 
 
+@short_repr
 @dataclass(frozen=True, init=False)
 class Polyhedron:
     """The convex set ``{t : A t <= b}`` (bounded or not).

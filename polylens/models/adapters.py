@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
 from polylens._validation import check_int, invalid
 from polylens.errors import InvalidParameterError, UnsupportedLayerError
 from polylens.models.activations import leaky_relu, relu
@@ -37,6 +38,7 @@ __all__ = ["convert", "exported_input_shape"]
 _FUNC = "PWLNet.from_torch"
 
 
+@short_repr
 @dataclass(frozen=True)
 class _Affine:
     weight: np.ndarray
@@ -44,6 +46,7 @@ class _Affine:
     name: str
 
 
+@short_repr
 @dataclass(frozen=True)
 class _Act:
     make: Callable  # units -> Activation
