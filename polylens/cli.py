@@ -611,7 +611,27 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``polylens`` command."""
+    """Entry point of the ``polylens`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a usage error, 1 for another error, 130 on
+        Ctrl-C and 143 on SIGTERM.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for ``--help`` and for arguments it cannot parse.
+    Exception
+        With ``--debug`` only: the error the command met, re-raised instead of being
+        reported as an exit status.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     _Parser.json_errors = "--json" in argv
     args = _parser().parse_args(argv)

@@ -69,6 +69,11 @@ def exported_input_shape(program) -> tuple[int, ...] | None:
     tuple of int or None
         None where the program takes more than one input or its input shape (beyond the
         batch dimension) is symbolic or not recorded.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``program`` is not a ``torch.export.ExportedProgram``.
     """
     if not isinstance(program, torch.export.ExportedProgram):
         raise invalid("exported_input_shape", "program", "a torch.export.ExportedProgram", program)
@@ -86,7 +91,18 @@ def exported_input_shape(program) -> tuple[int, ...] | None:
 
 
 def convert(module, example_input=None, input_shape=None, output=None) -> PWLNet:
-    """Convert a torch model to a PWLNet (see :meth:`PWLNet.from_torch`)."""
+    """Convert a torch model to a PWLNet (see :meth:`PWLNet.from_torch`).
+
+    Raises
+    ------
+    UnsupportedLayerError
+        For a layer or option that is not piecewise linear or not modelled.
+    ConversionError
+        If the converted net does not reproduce the model's forward pass.
+    InvalidParameterError
+        For a bad argument (see :meth:`PWLNet.from_torch`), including ``output`` given
+        with a ``torch.export`` program.
+    """
     input_shape = _check_shape(input_shape)
     example_input = _check_example(example_input)
     if isinstance(module, torch.export.ExportedProgram):
