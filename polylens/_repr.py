@@ -1,8 +1,9 @@
 """One-line ``repr`` for result dataclasses (private).
 
 ``@short_repr`` replaces a dataclass's generated ``repr`` (which prints every array in
-full) by one line: scalars and short strings as they are, arrays as their shape, long
-sequences as their length, nested objects by their class name::
+full) by one line: scalars and short strings as they are, arrays as their shape (a
+vector of at most 4 entries as its values), long sequences as their length, nested
+objects by their class name::
 
     EnumerationResult(regions=<list of 210>, ..., seconds=0.21, complete=True)
 
@@ -31,6 +32,8 @@ def summary(value) -> str:
     if isinstance(value, str):
         return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
     if np is not None and isinstance(value, np.ndarray):
+        if value.ndim <= 1 and value.size <= 4:
+            return repr(value.tolist())
         return f"<array {value.shape} {value.dtype}>"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"<{type(value).__name__} {tuple(value.shape)} {value.dtype}>"

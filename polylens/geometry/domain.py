@@ -154,7 +154,7 @@ def as_domain(domain, *, func: str, name: str = "domain") -> Box | Polyhedron | 
     Examples
     --------
     >>> as_domain((-1, 1), func="f")
-    Box(lo=array([-1.]), hi=array([1.]))
+    Box(lo=[-1.0], hi=[1.0])
     """
     from polylens._validation import invalid
 
