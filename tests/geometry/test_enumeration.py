@@ -289,6 +289,7 @@ def test_region_graph_rejects_other_inputs():
 # ----------------------------------------------------------------------------- unbounded regions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["hull", "lp"])
 @pytest.mark.parametrize("d, hidden, seed", [(2, [6, 6], 3), (2, [5, 5, 5], 9), (3, [5, 4], 1)])
 def test_unbounded_flags_over_rd_agree_with_recession_cone_oracle(d, hidden, seed, method):
