@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from _common import log, markdown_table
 
 from polylens import Box, PWLNet, enumerate_regions, zoo
 from polylens.parallel import connect
@@ -99,6 +100,7 @@ def on_clusters(call, prefix: str, same, sizes=N_WORKERS, note: str = "") -> lis
             run.workers = n
             run.identical = same(out)
             runs.append(run)
+            log(f"{run.label}: {run.wall:.2f} s")
     return runs
 
 
@@ -189,18 +191,20 @@ def codes_rows(n: int, folder: str, batch_size: int, batches_per_task: int,
 def table(name: str, runs: list[Run], items: float, unit: str) -> list[tuple[str, dict]]:
     """Print the rows of one workload; returns the per-task costs of every 1-worker run."""
     base = runs[0].wall
-    print(f"\n### {name}\n")
-    print(f"| run | wall s | speed-up vs in-process | {unit}/s | tasks | mean compute/task s "
-          "| overhead/task s | driver CPU/task s | identical |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |")
+    headers = ["run", "wall s", "speed-up vs in-process", f"{unit}/s", "tasks", "mean compute/task s",
+               "overhead/task s", "driver CPU/task s", "identical"]
+    cells = []
     for r in runs:
         if r.tasks:
-            cells = (f"{r.tasks}", f"{r.compute / r.tasks:.4f}", f"{(r.wall - r.compute) / r.tasks:.4f}"
-                     if r.workers == 1 else "—", f"{r.driver_cpu / r.tasks:.4f}")
+            per_task = [f"{r.tasks}", f"{r.compute / r.tasks:.4f}",
+                        f"{(r.wall - r.compute) / r.tasks:.4f}" if r.workers == 1 else "—",
+                        f"{r.driver_cpu / r.tasks:.4f}"]
         else:
-            cells = ("—", "—", "—", "—")
-        print(f"| {r.label} | {r.wall:.2f} | {base / r.wall:.2f}x | {items / r.wall:,.0f} | " + " | ".join(cells)
-              + f" | {'yes' if r.identical else 'NO'} |")
+            per_task = ["—", "—", "—", "—"]
+        cells.append([r.label, f"{r.wall:.2f}", f"{base / r.wall:.2f}x", f"{items / r.wall:,.0f}", *per_task,
+                      "yes" if r.identical else "NO"])
+    print(f"\n### {name}\n")
+    print(markdown_table(headers, cells))
     return [(r.label, {"compute": r.compute / r.tasks, "overhead": (r.wall - r.compute) / r.tasks,
                        "driver": r.driver_cpu / r.tasks, "per_task": items / r.tasks})
             for r in runs if r.workers == 1]
@@ -208,16 +212,16 @@ def table(name: str, runs: list[Run], items: float, unit: str) -> list[tuple[str
 
 def estimate(name: str, costs: list[tuple[str, dict]], unit: str) -> None:
     """Print the estimated throughput on N workers from each 1-worker run's per-task costs."""
-    print(f"\nEstimated {unit}/s on N workers for {name.split(':')[0]}, from the per-task costs of a 1-worker run "
-          "(compute and overhead on a worker, driver CPU; the driver saturates at N*):\n")
-    print(f"| from | {unit}/task | compute s | overhead s | driver s | N* | "
-          + " | ".join(f"N = {n}" for n in ESTIMATE_AT) + " |")
-    print("| --- |" + " ---: |" * (5 + len(ESTIMATE_AT)))
+    headers = ["from", f"{unit}/task", "compute s", "overhead s", "driver s", "N*", *(f"N = {n}" for n in ESTIMATE_AT)]
+    cells = []
     for label, cost in costs:
         worker = cost["compute"] + cost["overhead"]
         rates = [cost["per_task"] * min(n / worker, 1 / cost["driver"]) for n in ESTIMATE_AT]
-        print(f"| {label} | {cost['per_task']:,.0f} | {cost['compute']:.4f} | {cost['overhead']:.4f} | "
-              f"{cost['driver']:.4f} | {worker / cost['driver']:.0f} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |")
+        cells.append([label, f"{cost['per_task']:,.0f}", f"{cost['compute']:.4f}", f"{cost['overhead']:.4f}",
+                      f"{cost['driver']:.4f}", f"{worker / cost['driver']:.0f}", *(f"{r:,.0f}" for r in rates)])
+    print(f"\nEstimated {unit}/s on N workers for {name.split(':')[0]}, from the per-task costs of a 1-worker run "
+          "(compute and overhead on a worker, driver CPU; the driver saturates at N*):\n")
+    print(markdown_table(headers, cells))
 
 
 def main() -> None:

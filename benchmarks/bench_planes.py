@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-from _common import best_of, hidden_codes, log  # noqa: E402
+from _common import best_of, hidden_codes, log, markdown_table  # noqa: E402
 
 from polylens import PWLNet, zoo  # noqa: E402
 from polylens.geometry.plane import plane_partition  # noqa: E402
@@ -251,9 +251,9 @@ def fmt_s(x) -> str:
 
 
 def table(rows: list) -> str:
-    out = ["| net | domain | regioncam regions | polylens regions | identical | regioncam s "
-           "| polylens s | polylens / regioncam | polylens regions/s |",
-           "| --- | --- | ---: | ---: | :---: | ---: | ---: | ---: | ---: |"]
+    headers = ["net", "domain", "regioncam regions", "polylens regions", "identical", "regioncam s",
+               "polylens s", "polylens / regioncam", "polylens regions/s"]
+    cells = []
     for r in rows:
         if r["rc"] == "n/a" or r["rc"] is None:
             label = "n/a" if r["rc"] == "n/a" else "not installed"
@@ -268,9 +268,9 @@ def table(rows: list) -> str:
                 same = "**NO**"
             rc_s = fmt_s(r["rc_s"])
             ratio = f"{r['pl_s'] / r['rc_s']:.2f}x"
-        out.append(f"| {r['net']} | {r['domain']} | {rc_n} | {r['pl']} | {same} | {rc_s} | {fmt_s(r['pl_s'])} "
-                   f"| {ratio} | {r['pl'] / r['pl_s']:.0f} |")
-    return "\n".join(out)
+        cells.append([r["net"], r["domain"], rc_n, r["pl"], same, rc_s, fmt_s(r["pl_s"]), ratio,
+                      f"{r['pl'] / r['pl_s']:.0f}"])
+    return markdown_table(headers, cells)
 
 
 def notes(rows: list) -> str:

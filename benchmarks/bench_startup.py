@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import log, markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 SUB_COMMANDS = ["demo", "enumerate", "slice", "path", "report"]
 TARGET = 0.3  # seconds over the reference
@@ -73,28 +75,27 @@ def main() -> int:
     paths = dict(trees)
     times: dict[tuple[str, str], list[float]] = {(tree, label): [] for tree, label, _, _ in jobs}
     with tempfile.TemporaryDirectory() as cwd:  # `python -c` puts the working directory first on sys.path
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for tree, label, cmd, _ in jobs:
                 times[tree, label].append(_time(cmd, paths[tree], cwd))
-            print(".", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+            log(f"round {round_ + 1} of {args.rounds}")
     median = {key: statistics.median(v) for key, v in times.items()}
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.rounds} rounds\n")
-    print("| tree | command | median (s) | minus reference (s) | ratio to reference | reference |")
-    print("| --- | --- | ---: | ---: | ---: | --- |")
-    missed = []
+    cells, missed = [], []
     for tree, label, _, ref in jobs:
         t = median[tree, label]
         if ref is None:
-            print(f"| {tree} | `{label}` | {t:.3f} | | | |")
+            cells.append([tree, f"`{label}`", f"{t:.3f}", "", "", ""])
             continue
         base = median["this tree", ref]
-        print(f"| {tree} | `{label}` | {t:.3f} | {t - base:+.3f} | {t / base:.2f} | `{ref}` |")
+        cells.append([tree, f"`{label}`", f"{t:.3f}", f"{t - base:+.3f}", f"{t / base:.2f}", f"`{ref}`"])
         if tree == "this tree" and t - base > TARGET and not label.startswith("from "):
             missed.append(label)
+    print(markdown_table(["tree", "command", "median (s)", "minus reference (s)", "ratio to reference", "reference"],
+                         cells))
     if missed:
-        print(f"\nmissed the {TARGET} s target: {', '.join(missed)}", file=sys.stderr)
+        log(f"\nmissed the {TARGET} s target: {', '.join(missed)}")
     return 1 if missed else 0
 
 

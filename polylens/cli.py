@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from polylens._repr import short_repr
+
 __all__ = ["main", "COMMANDS"]
 
 _PICKLE_NOTE = (
@@ -183,6 +185,7 @@ def _add_report(cmd: argparse.ArgumentParser) -> None:
     _common(cmd, json_flag=False)
 
 
+@short_repr
 @dataclass(frozen=True)
 class Command:
     """One sub-command: its name, help, description, arguments and what it runs."""
@@ -613,7 +616,27 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``polylens`` command."""
+    """Entry point of the ``polylens`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a usage error, 1 for another error, 130 on
+        Ctrl-C and 143 on SIGTERM.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for ``--help`` and for arguments it cannot parse.
+    Exception
+        With ``--debug`` only: the error the command met, re-raised instead of being
+        reported as an exit status.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     _Parser.json_errors = "--json" in argv
     args = _parser().parse_args(argv)

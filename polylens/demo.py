@@ -48,6 +48,12 @@ def run_demo(out: str | os.PathLike = "polylens-demo", progress: bool = True, ov
         Replace the files of an earlier demo in ``out`` (otherwise they are refused before
         any work starts). Every file is written to a temporary name and moved into place
         when complete.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``out`` names a file, its parent folder does not exist or is not writable, or
+        (without ``overwrite``) a file of an earlier demo is there already.
     """
     import matplotlib
 

@@ -21,7 +21,13 @@ COLOR_BY = ("region", "class", "gradient_norm")
 def class_colors(classes) -> np.ndarray:
     """The colour of each class, RGBA of shape (n, 4): one fixed colour per class index
     in every figure (``tab10``'s ten colours, then the light shades of ``tab20``; the
-    palette repeats past 20 classes), so a class looks the same on planes and paths."""
+    palette repeats past 20 classes), so a class looks the same on planes and paths.
+
+    Raises
+    ------
+    None of its own
+        ``classes`` that are not integers fail in numpy's conversion.
+    """
     import matplotlib.pyplot as plt
 
     palette = np.vstack([plt.get_cmap("tab10")(np.arange(10)), plt.get_cmap("tab20")(np.arange(1, 20, 2))])
@@ -43,6 +49,10 @@ def class_parts(part: PlanePartition) -> tuple[list, np.ndarray]:
         The parts (whole regions and pieces of split ones), counter-clockwise.
     classes : ndarray of shape (n_parts,), int
         The predicted class of each part.
+
+    Raises
+    ------
+    None of its own
     """
     polygons, classes = [], []
     for poly, W, c in zip(part.polygons, part.out_weight, part.out_bias):
@@ -183,6 +193,11 @@ def plot_path_density(path: PathCrossings, *, n_windows: int = 40, ax=None, clas
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``path`` is not a :class:`PathCrossings` or ``n_windows`` is not a positive int.
     """
     import matplotlib.pyplot as plt
 

@@ -26,6 +26,11 @@ def digits_data(seed: int = 0, test_fraction: float = 0.25):
     -------
     X_train, y_train, X_test, y_test : torch.Tensor
         Images of shape (n, 1, 8, 8) and int64 labels 0..9.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed.
     """
     from sklearn.datasets import load_digits
 
@@ -39,7 +44,13 @@ def digits_data(seed: int = 0, test_fraction: float = 0.25):
 
 
 def moons_data(n_samples: int = 400, noise: float = 0.15, seed: int = 0):
-    """scikit-learn's two moons: float32 points of shape (n, 2) and int64 labels."""
+    """scikit-learn's two moons: float32 points of shape (n, 2) and int64 labels.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed.
+    """
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
@@ -51,6 +62,11 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epoc
     """Train with Adam and cross-entropy (a single logit: binary cross-entropy).
 
     The model is trained in place and left in eval mode. Returns the training accuracy.
+
+    Raises
+    ------
+    None of its own
+        A model or data of the wrong shape fails inside torch.
     """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -75,7 +91,12 @@ def train_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epoc
 
 
 def mlp(sizes: list[int], activation=nn.ReLU, seed: int = 0) -> nn.Sequential:
-    """A seeded MLP ``sizes[0]-...-sizes[-1]`` with ``activation`` between Linear layers."""
+    """A seeded MLP ``sizes[0]-...-sizes[-1]`` with ``activation`` between Linear layers.
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-2], sizes[1:-1]):
@@ -85,7 +106,12 @@ def mlp(sizes: list[int], activation=nn.ReLU, seed: int = 0) -> nn.Sequential:
 
 
 def digits_cnn(seed: int = 0, channels: tuple[int, int] = (8, 16)) -> nn.Sequential:
-    """Conv2d + BatchNorm + ReLU + MaxPool, twice, then a Linear head (1x8x8 -> 10)."""
+    """Conv2d + BatchNorm + ReLU + MaxPool, twice, then a Linear head (1x8x8 -> 10).
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     c1, c2 = channels
     return nn.Sequential(
@@ -123,13 +149,23 @@ class DigitsResNet(nn.Module):
 
 
 def digits_resnet(seed: int = 0, channels: int = 8) -> DigitsResNet:
-    """A residual CNN for 1x8x8 digits (see :class:`DigitsResNet`)."""
+    """A residual CNN for 1x8x8 digits (see :class:`DigitsResNet`).
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     return DigitsResNet(channels)
 
 
 def digits_conv1d(seed: int = 0) -> nn.Sequential:
-    """Conv1d over the 64 pixels as a 1-channel sequence: (n, 1, 64) -> 10."""
+    """Conv1d over the 64 pixels as a 1-channel sequence: (n, 1, 64) -> 10.
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Conv1d(1, 4, 5, stride=2, padding=2), nn.LeakyReLU(0.1), nn.MaxPool1d(2),
@@ -139,7 +175,12 @@ def digits_conv1d(seed: int = 0) -> nn.Sequential:
 
 
 def vgg_style_cnn(seed: int = 0, n_classes: int = 10) -> nn.Sequential:
-    """conv64-conv64-pool-conv128-conv128-pool-fc on 3x32x32 inputs (random weights)."""
+    """conv64-conv64-pool-conv128-conv128-pool-fc on 3x32x32 inputs (random weights).
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -201,7 +242,12 @@ class ResNet18Style(nn.Module):
 def resnet18_style(seed: int = 0, widths: tuple[int, int, int, int] = (64, 128, 256, 512), n_classes: int = 1000,
                    in_channels: int = 3) -> ResNet18Style:
     """A seeded torchvision-style ResNet-18 in eval mode, with random BatchNorm statistics
-    (so that every BatchNorm is a non-trivial affine map); see :class:`ResNet18Style`."""
+    (so that every BatchNorm is a non-trivial affine map); see :class:`ResNet18Style`.
+
+    Raises
+    ------
+    None of its own
+    """
     torch.manual_seed(seed)
     model = ResNet18Style(widths, n_classes, in_channels)
     with torch.no_grad():

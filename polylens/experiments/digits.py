@@ -61,6 +61,7 @@ ARCHITECTURES = {
 SPACES = ("input", "hidden")
 
 
+@short_repr
 @dataclass(frozen=True)
 class DigitsConfig:
     """Sizes of the digits experiments.

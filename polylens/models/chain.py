@@ -132,6 +132,11 @@ class ChainProgram:
         pre : list of ndarray of shape (1 + k, n_in_l)
             Each activation's input: row 0 its value at the origin, rows 1.. its slopes.
         out : ndarray of shape (1 + k, output_dim)
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
         m = basis
         pre = []
@@ -147,17 +152,34 @@ class ChainProgram:
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
         """Every activation's input (name -> array of shape (n, n_in_l)), the output and
         the list of activation inputs of a batch, run as is (``parts`` None) or with the
-        activations frozen to ``parts``."""
+        activations frozen to ``parts``.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         pre, out = self.run(x) if parts is None else self.forms(parts, x)
         return dict(zip(self.names, pre)), out, pre
 
     def split(self, layer: int) -> "ChainProgram":
-        """The program from the output of activation ``layer`` onward."""
+        """The program from the output of activation ``layer`` onward.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         width = self.stages[layer].weight.shape[0]
         return ChainProgram(self.stages[layer + 1:], width, (width,))
 
     def weights(self):
-        """Arrays that identify the program (for fingerprints)."""
+        """Arrays that identify the program (for fingerprints).
+
+        Raises
+        ------
+        None of its own
+        """
         for s in self.stages:
             yield s.weight
             yield s.bias

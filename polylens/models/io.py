@@ -96,7 +96,14 @@ def load_model(path: str | os.PathLike, example_input=None, *, input_shape=None,
 
 
 def parse_shape(value, *, func: str, name: str) -> tuple[int, ...]:
-    """A shape of one input: a ``"C,H,W"`` string or a sequence of positive ints."""
+    """A shape of one input: a ``"C,H,W"`` string or a sequence of positive ints.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``value`` is not such a string or sequence, is empty, or holds an entry that is
+        not a positive int (the message names ``func`` and ``name``).
+    """
     if isinstance(value, str):
         try:
             value = tuple(int(v) for v in value.replace("x", ",").split(","))

@@ -25,6 +25,12 @@ def predicted_class(outputs):
         The same kind as ``outputs``: the arg-max over the last axis, or
         ``outputs[..., 0] > 0`` for a single output.
 
+    Raises
+    ------
+    None of its own
+        An ``outputs`` that is neither a tensor nor array-like fails in numpy's
+        ``asarray``.
+
     Examples
     --------
     >>> import numpy as np

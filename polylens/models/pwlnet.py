@@ -212,12 +212,23 @@ class PWLNet:
         return self.layer_names.index(name)
 
     def unit_label(self, unit: int) -> str:
-        """Readable label of a unit (global index into the code)."""
+        """Readable label of a unit (global index into the code).
+
+        Raises
+        ------
+        None of its own
+            An index outside 0..n_units-1 raises ``IndexError``.
+        """
         layer = int(self.unit_layer[unit])
         return f"layer {layer} ({self.layer_names[layer]}) unit {int(self.unit_index[unit])}"
 
     def fingerprint(self) -> str:
-        """SHA-256 of the weights and layer types: identifies the net in checkpoints."""
+        """SHA-256 of the weights and layer types: identifies the net in checkpoints.
+
+        Raises
+        ------
+        None of its own
+        """
         digest = hashlib.sha256()
         for arr in self.program.weights():
             digest.update(np.ascontiguousarray(arr).tobytes())
@@ -230,6 +241,12 @@ class PWLNet:
 
         Accepts a numpy array, a torch tensor or nested lists of shape (n, *input_shape)
         or (n, input_dim); a single sample of shape ``input_shape`` is a batch of one.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``x`` is a scalar, does not have shape (n, input_dim) or (n, *input_shape), or
+            holds NaN or infinite values (the message names ``name``).
         """
         arr = _to_numpy(x)
         if arr.ndim == 0:
@@ -248,11 +265,25 @@ class PWLNet:
 
     # ------------------------------------------------------------------ forward
     def forward(self, x) -> np.ndarray:
-        """Network output in float64, shape (n, output_dim)."""
+        """Network output in float64, shape (n, output_dim).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``x`` is a scalar, does not have shape (n, input_dim) or (n, *input_shape), or
+            holds NaN or infinite values.
+        """
         return self.program.run(self.flatten_inputs(x))[1]
 
     def preactivations(self, x) -> np.ndarray:
-        """Every nonlinearity's input, concatenated: shape (n, n_inputs), float64."""
+        """Every nonlinearity's input, concatenated: shape (n, n_inputs), float64.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``x`` is a scalar, does not have shape (n, input_dim) or (n, *input_shape), or
+            holds NaN or infinite values.
+        """
         pre = self.program.run(self.flatten_inputs(x))[0]
         return np.concatenate(pre, axis=1) if pre else np.zeros((len(x), 0))
 
@@ -261,6 +292,12 @@ class PWLNet:
 
         A value exactly on a breakpoint is in the lower piece (``z > 0`` is "on"; see
         :mod:`polylens.tolerances`); a max-pool tie goes to the first position.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``x`` is a scalar, does not have shape (n, input_dim) or (n, *input_shape), or
+            holds NaN or infinite values.
         """
         arr = self.flatten_inputs(x)
         pre = self.program.run(arr)[0]
@@ -269,7 +306,13 @@ class PWLNet:
 
     # ------------------------------------------------------------------ the primitive
     def check_code(self, code) -> np.ndarray:
-        """Validate a code and return it as ``int8`` of shape (n_units,)."""
+        """Validate a code and return it as ``int8`` of shape (n_units,).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``code`` does not have shape (n_units,) or has a piece outside a layer's range.
+        """
         arr = np.asarray(code)
         if arr.shape != (self.n_units,):
             raise InvalidParameterError(f"PWLNet: `code` must have shape ({self.n_units},); got {arr.shape}")
@@ -280,13 +323,25 @@ class PWLNet:
         return arr
 
     def split_code(self, code: np.ndarray) -> list[np.ndarray]:
-        """The code cut into one array per nonlinearity."""
+        """The code cut into one array per nonlinearity.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         return [code[lo:hi] for lo, hi in zip(self.layer_offsets[:-1], self.layer_offsets[1:])]
 
     def frozen_forms(self, code: np.ndarray, basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Affine forms of every nonlinearity's input and of the output, for a validated
         code, on the subspace whose origin and basis are the rows of ``basis``
-        (shape (1 + k, input_dim)). Returns (list of (1 + k, n_in_l), (1 + k, output_dim))."""
+        (shape (1 + k, input_dim)). Returns (list of (1 + k, n_in_l), (1 + k, output_dim)).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
         return self.program.forms(self.split_code(code), basis)
 
     def affine_forms(self, code, x0=None, U=None) -> AffineForms:
@@ -305,6 +360,12 @@ class PWLNet:
         -------
         AffineForms
             Valid wherever ``code`` holds.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``code`` is not a valid code (see :meth:`check_code`), ``x0`` is not one input or
+            ``U`` is not a finite array of shape (input_dim, k).
         """
         code = self.check_code(code)
         x0 = np.zeros(self.input_dim) if x0 is None else self.flatten_inputs(x0, "x0")[0]

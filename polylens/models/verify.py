@@ -38,7 +38,12 @@ PROBE_SPREAD = 0.5
 
 def probe_inputs(example: np.ndarray, seed: int = 0) -> np.ndarray:
     """The example input (one sample, flattened) and ``N_PROBES`` perturbed copies,
-    shape (1 + N_PROBES, input_dim)."""
+    shape (1 + N_PROBES, input_dim).
+
+    Raises
+    ------
+    None of its own
+    """
     rng = np.random.default_rng(seed)
     scale = PROBE_SPREAD * max(float(np.abs(example).max(initial=0.0)), 1.0)
     return np.vstack([example, example + scale * rng.standard_normal((N_PROBES, example.size))])
@@ -57,6 +62,13 @@ def check_conversion(program, reference: Callable, inputs: np.ndarray,
     reference_values : callable, optional
         ndarray of shape (1, input_dim) -> dict of node name -> ndarray: the model's own
         values at some of the program's nodes, to name where a forward mismatch starts.
+
+    Raises
+    ------
+    ConversionError
+        If the program's output differs from ``reference`` at an input, or its frozen
+        affine forms differ from its own forward pass; the message names the first node
+        that differs.
     """
     expected = reference(inputs)
     run_values, got, pre = program.node_values(inputs)

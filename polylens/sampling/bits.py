@@ -23,7 +23,12 @@ _BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
 def pack(bits) -> np.ndarray:
     """Pack bool bits of shape (n, m) (numpy, or a tensor on any device) into ``uint8`` of
     shape (n, ceil(m / 8)), little bit order; a tensor is packed on its device, so only
-    the packed bytes travel to the CPU."""
+    the packed bytes travel to the CPU.
+
+    Raises
+    ------
+    None of its own
+    """
     if isinstance(bits, np.ndarray):
         return np.packbits(bits, axis=1, bitorder="little")
     if bits.device.type == "cpu":
@@ -32,7 +37,12 @@ def pack(bits) -> np.ndarray:
 
 
 def pack_tensor(bits: "torch.Tensor") -> np.ndarray:
-    """Pack a bool tensor of shape (n, m) on its device (the GPU path of :func:`pack`)."""
+    """Pack a bool tensor of shape (n, m) on its device (the GPU path of :func:`pack`).
+
+    Raises
+    ------
+    None of its own
+    """
     import torch
 
     n, m = bits.shape
@@ -48,6 +58,11 @@ def pack_bits(bits, layout: "CodeLayout") -> np.ndarray:
     """Pack unpacked codes (bool, shape (n, n_bits)) into ``uint8`` of shape (n, n_bytes).
 
     The inverse of :meth:`Codes.unpack`; see the module docstring for the bit order.
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` does not have shape (n, layout.n_bits).
     """
     bits = np.asarray(bits)
     if bits.ndim != 2 or bits.shape[1] != layout.n_bits:
@@ -64,6 +79,10 @@ def unpack_bits(packed, layout: "CodeLayout") -> np.ndarray:
     """Unpack ``uint8`` codes of shape (n, n_bytes) into bool bits of shape (n, n_bits).
 
     The inverse of :func:`pack_bits` (the padding bits of each site are dropped).
+
+    Raises
+    ------
+    None of its own
     """
     bits = np.unpackbits(np.asarray(packed), axis=1, bitorder="little")
     return bits[:, layout.bit_columns].astype(bool)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
 from polylens.sampling.mapping_inputs import MappingChunk, mapping_rows, split_mapping
 
 __all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split", "n_samples", "input_files"]
@@ -32,6 +33,7 @@ __all__ = ["ArrayChunk", "NpyRowsChunk", "NpyFileChunk", "BatchesChunk", "split"
 _KINDS = "a tensor, an array, a mapping of tensors, a .npy path, a list of .npy paths or an iterable of batches"
 
 
+@short_repr
 @dataclass(frozen=True)
 class ArrayChunk:
     """Rows ``start .. start + len(data) - 1`` of an in-memory input.
@@ -64,6 +66,7 @@ class ArrayChunk:
             object.__setattr__(self, key, value)
 
 
+@short_repr
 @dataclass(frozen=True)
 class NpyRowsChunk:
     """Rows ``start .. stop - 1`` of a ``.npy`` file (memory-mapped where the task runs).
@@ -89,6 +92,7 @@ class NpyRowsChunk:
         return f"chunk {self.index} (rows {self.start}-{self.stop - 1} of {self.path!r})"
 
 
+@short_repr
 @dataclass(frozen=True)
 class NpyFileChunk:
     """Every row of one ``.npy`` file (read where the task runs).
@@ -111,6 +115,7 @@ class NpyFileChunk:
         return f"chunk {self.index} (file {self.path!r})"
 
 
+@short_repr
 @dataclass(frozen=True)
 class BatchesChunk:
     """Batches ``first .. first + len(calls) - 1`` of an iterable, as ``(args, kwargs)``.

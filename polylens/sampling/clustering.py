@@ -101,6 +101,19 @@ def cluster_codes(codes, method: str = "hdbscan", *, n_clusters: int | None = No
     -------
     ClusterResult
 
+    Raises
+    ------
+    InvalidParameterError
+        If ``method`` or ``linkage`` is not one of the options, ``distances`` is not a square
+        matrix, there are fewer than 2 codes, ``n_nearest``, ``min_cluster_size`` or
+        ``max_iter`` is not a positive int, or (for a method other than HDBSCAN)
+        ``n_clusters`` is not an int in 1..n.
+    ValueError
+        From :func:`pairwise_hamming`, for ``codes`` that are not 2-D packed codes (an
+        InvalidParameterError where they are not uint8 or Codes).
+    ImportError
+        If scikit-learn is not installed.
+
     Examples
     --------
     >>> import numpy as np

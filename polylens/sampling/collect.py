@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from polylens._repr import short_repr
 from polylens._validation import check_bool, check_int
 from polylens.errors import InvalidParameterError, PolylensError
 from polylens.parallel import check_client, locate, map_ordered
@@ -156,6 +157,7 @@ def codes(model: torch.nn.Module, inputs, *, sites=None, batch_size: int = 256, 
     return result if collector is None else collector.result(result, store)
 
 
+@short_repr
 @dataclass(frozen=True)
 class ChunkCodes:
     """The result of :func:`code_chunk`.
@@ -265,6 +267,7 @@ def _site_difference(got: list[tuple[str, tuple]], want: list[tuple[str, tuple]]
             "fixed-shape sites")
 
 
+@short_repr
 @dataclass
 class _Event:
     name: str

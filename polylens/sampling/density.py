@@ -149,6 +149,19 @@ def path_density(model: torch.nn.Module, points, *, steps: int, at: str | None =
     -------
     PathDensity
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module, or ``points`` is not a tensor or array of real
+        numbers.
+    ValueError
+        If ``points`` holds NaN or infinite values, has fewer than two points or the path
+        through them has zero length.
+    InvalidParameterError
+        If ``steps`` or ``batch_size`` is not a positive int.
+    PolylensError
+        If no site runs after the module ``at``, or the model returns no tensor.
+
     Examples
     --------
     >>> import torch
@@ -301,6 +314,19 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
     Returns
     -------
     ScaleResult
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module, or ``x`` is not a tensor or array of real
+        numbers.
+    ValueError
+        If ``x`` holds NaN or infinite values or is not a batch, or ``scales`` is not a
+        non-empty 1-D array of finite numbers.
+    InvalidParameterError
+        If ``batch_size`` is not a positive int.
+    PolylensError
+        If no site runs after ``site``, or the model returns no tensor.
     """
     xs = _tensor(x, "x")
     if xs.ndim < 2 or xs.shape[0] < 1:
@@ -362,7 +388,12 @@ def scale_activations(model: torch.nn.Module, x, site: str, scales, *, sites=Non
 def predictions(outputs: np.ndarray) -> np.ndarray:
     """Predictions from outputs of shape (..., n_outputs): the arg-max over the last axis,
     or ``output > 0`` (a binary logit) when it has one entry. Shape ``outputs.shape[:-1]``
-    (see :func:`polylens.models.predict.predicted_class`, the one rule)."""
+    (see :func:`polylens.models.predict.predicted_class`, the one rule).
+
+    Raises
+    ------
+    None of its own
+    """
     return predicted_class(np.asarray(outputs))
 
 
@@ -443,6 +474,20 @@ def local_complexity(model: torch.nn.Module, x, *, radius: float, n_samples: int
     Returns
     -------
     LocalComplexity
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module, or ``x`` is not a tensor or array of real
+        numbers.
+    ValueError
+        If ``x`` holds NaN or infinite values.
+    InvalidParameterError
+        If ``radius`` is not a positive number, ``n_samples`` or ``batch_size`` not a
+        positive int, ``k`` not an int in 1..input_dim, or ``basis`` not an array of
+        shape (input_dim, k) with orthonormal columns.
+    PolylensError
+        If the model returns no tensor.
     """
     center = _float_tensor(x, "x")
     d = int(center.numel())

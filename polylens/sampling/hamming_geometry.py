@@ -48,6 +48,13 @@ def hamming(a, b) -> np.ndarray:
     -------
     ndarray of shape (n,), int64 (a scalar array for two single codes)
 
+    Raises
+    ------
+    InvalidParameterError
+        If ``a`` or ``b`` is neither Codes nor a uint8 array of packed codes.
+    ValueError
+        If ``a`` and ``b`` have different bytes per code.
+
     Examples
     --------
     >>> hamming(np.array([0b1011], np.uint8), np.array([[0b0001], [0b1011]], np.uint8))
@@ -72,6 +79,13 @@ def hamming_by_site(a: Codes, b: Codes) -> np.ndarray:
     ndarray of shape (n, n_sites), int64
         Column ``s`` is the distance over site ``a.layout.sites[s]``; rows sum to
         :func:`hamming`.
+
+    Raises
+    ------
+    TypeError
+        If ``a`` or ``b`` is not Codes.
+    ValueError
+        If ``a`` and ``b`` have different sites.
     """
     if not isinstance(a, Codes) or not isinstance(b, Codes):
         raise TypeError("hamming_by_site: `a` and `b` must be Codes (the layout gives the sites)")
@@ -96,6 +110,13 @@ def crossings_by_site(a: Codes, b: Codes) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n, n_sites), int64
+
+    Raises
+    ------
+    TypeError
+        If ``a`` or ``b`` is not Codes.
+    ValueError
+        If ``a`` and ``b`` have different sites.
     """
     per_bit = np.array([s.bits_per_change for s in a.layout.sites])
     return hamming_by_site(a, b) // per_bit
@@ -119,6 +140,13 @@ def pairwise_hamming(codes, other=None, *, device=None, progress: bool = True) -
     Returns
     -------
     ndarray of shape (n, m), int32
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``codes`` or ``other`` is neither Codes nor a uint8 array of packed codes.
+    ValueError
+        If ``codes`` and ``other`` are not 2-D with the same bytes per code.
 
     Examples
     --------
@@ -211,6 +239,17 @@ def n_distinct(codes, sites=None) -> int:
     Returns
     -------
     int
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``codes`` is neither Codes nor a uint8 array of packed codes.
+    TypeError
+        If ``sites`` is given but ``codes`` is not Codes.
+    ValueError
+        If ``sites`` is empty.
+    KeyError
+        If ``sites`` names a site the codes do not have.
     """
     if sites is not None:
         if not isinstance(codes, Codes):
@@ -264,6 +303,13 @@ def site_stats(codes: Codes, chunk_rows: int = 65536) -> SiteStats:
     Returns
     -------
     SiteStats
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``codes`` is not Codes.
+    ValueError
+        If ``codes`` is empty.
     """
     if not isinstance(codes, Codes):
         raise invalid("site_stats", "codes", "Codes", type(codes).__name__)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from polylens._repr import short_repr
 from polylens.errors import InvalidParameterError
 
 __all__ = ["MappingChunk", "split_mapping", "mapping_rows"]
 
 
+@short_repr
 @dataclass(frozen=True)
 class MappingChunk:
     """Rows ``start .. start + m - 1`` of every tensor of a mapping input.

@@ -45,6 +45,7 @@ batch gives embeddings, not ids)."""
 _TOKEN_KEYS = ("input_ids", "inputs_embeds")
 
 
+@short_repr
 @dataclass(frozen=True)
 class BatchTokens:
     """The coded positions of one batch.
@@ -66,6 +67,7 @@ class BatchTokens:
         return int(self.mask.shape[0])
 
 
+@short_repr
 @dataclass(frozen=True)
 class ChunkTokens:
     """The tokens table of a chunk of batches (``sequence`` counts from 0 within the

@@ -75,5 +75,11 @@ def get_backend(name: str = "highs", *, func: str = "get_backend", param: str = 
 
 
 def available_backends() -> list[str]:
-    """The registered back ends whose library imports, in registry order."""
+    """The registered back ends whose library imports, in registry order.
+
+    Raises
+    ------
+    None of its own
+        A back end whose library fails to import is left out, not reported.
+    """
     return [name for name in BACKENDS if _backend_class(name).is_available()]

@@ -261,7 +261,13 @@ class LPBackend(abc.ABC):
 
     @classmethod
     def is_available(cls) -> bool:
-        """Whether the back end's library imports."""
+        """Whether the back end's library imports.
+
+        Raises
+        ------
+        None of its own
+            An ``ImportError`` from the library is the answer False.
+        """
         try:
             importlib.import_module(cls.requires)
         except ImportError:

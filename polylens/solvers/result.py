@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
+
 __all__ = ["LPStatus", "LPResult"]
 
 
@@ -31,6 +33,7 @@ class LPStatus(enum.IntEnum):
     ERROR = 4
 
 
+@short_repr
 @dataclass(frozen=True)
 class LPResult:
     """The result of minimising ``c @ x`` over a polyhedron.

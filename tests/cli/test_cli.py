@@ -112,6 +112,7 @@ def test_help_warns_that_pickles_run_code(capsys):
     assert "runs code" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_demo_writes_figure_graph_and_summary(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())

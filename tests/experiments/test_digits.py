@@ -19,11 +19,13 @@ from polylens.experiments.figures import FIGURES, save_digits_figures
 from polylens.experiments.monosemanticity import METHODS
 
 
+@pytest.mark.slow
 def test_run_digits_trains_a_classifier_better_than_chance(tiny_digits):
     assert tiny_digits.model.test_accuracy > 0.5
     assert set(tiny_digits.seconds) == {"training", "input paths", "hidden paths", "scaling", "groupings", "HDBSCAN"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["input", "hidden"])
 def test_every_interpolation_changes_class_and_is_sampled_on_every_step(tiny_digits, space):
     res, cfg = tiny_digits.paths[space], tiny_digits.config
@@ -37,6 +39,7 @@ def test_every_interpolation_changes_class_and_is_sampled_on_every_step(tiny_dig
     assert set(res.by_window) == set(cfg.windows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["input", "hidden"])
 def test_sampled_density_agrees_with_the_exact_crossings(tiny_digits, space):
     res = tiny_digits.paths[space]
@@ -47,6 +50,7 @@ def test_sampled_density_agrees_with_the_exact_crossings(tiny_digits, space):
     assert res.example.n_crossings == res.exact_crossings[0]
 
 
+@pytest.mark.slow
 def test_hidden_paths_run_in_the_activation_space_of_the_hidden_layer(tiny_digits):
     dm, res = tiny_digits.model, tiny_digits.paths["hidden"]
     acts = layer_outputs(dm.model, dm.X_test[res.pairs[0]], tiny_digits.config.hidden)
@@ -54,6 +58,7 @@ def test_hidden_paths_run_in_the_activation_space_of_the_hidden_layer(tiny_digit
     assert res.lengths[0] == pytest.approx(res.example.length)
 
 
+@pytest.mark.slow
 def test_scaling_by_one_changes_nothing_and_sampled_counts_match_exact(tiny_digits):
     s = tiny_digits.scaling
     one = s.at(1.0)
@@ -66,6 +71,7 @@ def test_scaling_by_one_changes_nothing_and_sampled_counts_match_exact(tiny_digi
     assert np.all(s.first_change_up[up] > 1)
 
 
+@pytest.mark.slow
 def test_groupings_score_every_method_on_the_class_labels(tiny_digits):
     g = tiny_digits.groupings
     assert [s.method for s in g.scores] == list(METHODS)
@@ -73,6 +79,7 @@ def test_groupings_score_every_method_on_the_class_labels(tiny_digits):
         assert s.labels == "class" and s.chance < s.mean <= 1
 
 
+@pytest.mark.slow
 def test_figures_are_written_as_png(tiny_digits, tmp_path):
     paths = save_digits_figures(tiny_digits, tmp_path)
     assert {p.name for p in paths.values()} == set(FIGURES.values())
@@ -80,6 +87,7 @@ def test_figures_are_written_as_png(tiny_digits, tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_interpolation_density_names_a_bad_space(tiny_digits):
     with pytest.raises(ValueError, match="`space`"):
         interpolation_density(tiny_digits.model, DigitsConfig.tiny(), "output")
@@ -95,6 +103,7 @@ def test_layer_outputs_names_a_missing_module():
         layer_outputs(torch.nn.Sequential(torch.nn.ReLU()), torch.zeros(1, 2), "nope")
 
 
+@pytest.mark.slow
 def test_scaling_without_scales_below_one_has_no_exact_rays(tiny_digits):
     s = activation_scaling(tiny_digits.model, replace(DigitsConfig.tiny(), scales=(1.0, 2.0)))
     assert s.exact_above.size == 0 and s.scales.tolist() == [1.0, 2.0]

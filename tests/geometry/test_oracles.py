@@ -93,6 +93,7 @@ VOLUME_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["hull", "lp"])
 @pytest.mark.parametrize("d, hidden, seed, leaky, box", VOLUME_CASES)
 def test_region_volumes_sum_to_the_box_volume(d, hidden, seed, leaky, box, method):
@@ -176,6 +177,7 @@ def test_neighbor_relation_is_symmetric(net2d, domain):
             assert any(np.array_equal(c, r.code) for c in back)
 
 
+@pytest.mark.slow
 def test_enumeration_edges_are_unique_and_degrees_match_facet_counts(net2d):
     box = Box(-2, 2)
     res = enumerate_regions(net2d, box, progress=False)
@@ -206,6 +208,7 @@ FACET_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d, hidden, seed, domain", FACET_CASES)
 def test_facets_agree_with_lp_redundancy_oracle(d, hidden, seed, domain):
     net = PWLNet.from_torch(make_mlp(d, hidden, out=2, seed=seed))
@@ -302,6 +305,7 @@ def chebyshev_radius(A: np.ndarray, b: np.ndarray, cap: float) -> float:
 
 @pytest.mark.parametrize("d, domain", [(2, Box(-2, 2)), (3, Box(-1, 1)), (2, None), (3, None)],
                          ids=["2d-box", "3d-box", "R2", "R3"])
+@pytest.mark.slow
 def test_radii_are_chebyshev_radii_and_bounded_flags_match_the_cone_test(d, domain):
     from _oracles import recession_cone_nonzero
 

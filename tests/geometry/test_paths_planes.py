@@ -196,6 +196,7 @@ def test_polygon_area_helper_is_the_shoelace_formula():
     assert polygon_area(np.array([[0, 0], [2, 0], [2, 1], [0, 1]], float)) == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_equal_max_pool_competitors_do_not_duplicate_regions():
     """Regression: blank image corners make two entries of a max-pool window the same
     constant on the whole plane; crossing a facet must not give the window the later of

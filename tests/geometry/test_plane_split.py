@@ -68,6 +68,7 @@ def test_split_matches_the_region_walk_on_a_residual_net():
     _same_partition(PWLNet.from_torch(_Residual(), torch.zeros(1, 2)), domain=(-2, 2))
 
 
+@pytest.mark.slow
 def test_split_matches_the_region_walk_on_a_maxpool_cnn():
     X, y, Xt, _ = zoo.digits_data(seed=0)
     model = zoo.digits_cnn(channels=(4, 8))

@@ -124,6 +124,7 @@ def test_conversion_check_passes_at_fresh_points(name, route, converted):
     conf.check_conversion_at_fresh_points(model, inputs, net)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "resnet18_style"])
 def test_slice_enumeration_finds_every_sampled_code(name, converted):
     _, inputs, net = converted(name, "fx")

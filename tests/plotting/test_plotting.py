@@ -55,7 +55,7 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 @pytest.mark.parametrize("n_out", [1, 3])
 def test_class_colours_at_sampled_pixels_match_the_models_prediction(n_out):
     model = _quick_start_mlp(n_out)
-    part = plane_partition(PWLNet.from_torch(model), box=(-1, 1))
+    part = plane_partition(PWLNet.from_torch(model), domain=(-1, 1))
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     plot_plane(part, ax=ax, color_by="class")
     ax.get_legend().remove()  # the legend covers a corner; its own test is below
@@ -79,7 +79,7 @@ def test_points_on_the_far_side_of_the_boundary_are_drawn_in_their_own_class():
     # In the Quick-start MLP these two points are class 0, inside a region whose centroid
     # is class 1: colouring whole regions painted them in class 1's colour.
     model = _quick_start_mlp(3)
-    part = plane_partition(PWLNet.from_torch(model), box=(-1, 1))
+    part = plane_partition(PWLNet.from_torch(model), domain=(-1, 1))
     points = np.array([[-0.95, -0.8], [-0.8, -0.9]])
     pieces, classes = class_parts(part)
     from matplotlib.path import Path
@@ -89,7 +89,7 @@ def test_points_on_the_far_side_of_the_boundary_are_drawn_in_their_own_class():
 
 def test_class_parts_tile_every_region_exactly():
     model = _quick_start_mlp(3)
-    part = plane_partition(PWLNet.from_torch(model), box=(-1, 1))
+    part = plane_partition(PWLNet.from_torch(model), domain=(-1, 1))
     pieces, classes = class_parts(part)
     from polylens.geometry.polygons import polygon_area
     assert sum(polygon_area(p) for p in pieces) == pytest.approx(4.0, rel=1e-9)
@@ -101,7 +101,7 @@ def test_class_parts_tile_every_region_exactly():
 def test_class_pictures_have_a_legend_and_share_colours_with_the_path_figure():
     model = _quick_start_mlp(3)
     net = PWLNet.from_torch(model)
-    part = plane_partition(net, box=(-1, 1))
+    part = plane_partition(net, domain=(-1, 1))
     fig, (ax1, ax2) = plt.subplots(1, 2)
     plot_plane(part, ax=ax1, color_by="class")
     path = path_crossings(net, [[-1, -1], [1, 1]])
@@ -116,7 +116,7 @@ def test_class_pictures_have_a_legend_and_share_colours_with_the_path_figure():
 
 
 def test_plot_plane_names_a_bad_argument():
-    part = plane_partition(PWLNet.from_torch(_quick_start_mlp(1)), box=(-1, 1))
+    part = plane_partition(PWLNet.from_torch(_quick_start_mlp(1)), domain=(-1, 1))
     with pytest.raises(InvalidParameterError, match="plot_plane: `color_by`"):
         plot_plane(part, color_by="colour")
     with pytest.raises(InvalidParameterError, match="plot_plane: `color_by`"):

@@ -93,7 +93,7 @@ def test_enumeration_complex_agrees_with_plane_mesh(seed):
                                 torch.nn.Linear(10, 1)).double()
     net = _net(model)
     topo = decision_topology(net, (-2, 2))
-    part = plane_partition(class_net(net), box=(-2, 2))
+    part = plane_partition(class_net(net), domain=(-2, 2))
     oracle = _mesh_betti(part, part.predicted_class())
     assert part.n_regions == topo.n_regions
     for c in (0, 1):
