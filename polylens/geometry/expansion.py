@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from polylens._repr import short_repr
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import compute_facets
 from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
@@ -59,6 +60,7 @@ class SearchSpec:
         return {**self.__dict__, "_space": None}
 
 
+@short_repr
 @dataclass(frozen=True, eq=False, slots=True)
 class Expansion:
     """What expanding one region found.
@@ -99,6 +101,7 @@ class Expansion:
     lp_solves: int
 
 
+@short_repr
 @dataclass(frozen=True, eq=False)
 class PackedExpansions:
     """A batch of ``m`` expansions as stacked arrays (``C`` crossings, ``V`` vertices).

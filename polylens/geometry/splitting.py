@@ -126,6 +126,7 @@ def _chunk_rows(net: PWLNet) -> int:
     return int(np.clip(2 ** 24 // max(net.n_units, 1), 16, 8192))
 
 
+@short_repr
 @dataclass(frozen=True)
 class _View:
     """What the cuts of one layer need from its inputs at the mesh vertices.

@@ -28,6 +28,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
+from polylens._repr import short_repr
 from polylens.errors import UnsupportedLayerError
 from polylens.models.activations import Activation, MaxPool, absolute, hardtanh, leaky_relu, relu
 
@@ -39,6 +40,7 @@ aten = torch.ops.aten
 nn = torch.nn
 
 
+@short_repr
 @dataclass
 class Step:
     """One node of a traced graph, classified.
