@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from polylens._repr import short_repr
+from polylens.errors import UnsupportedLayerError
 
 __all__ = ["Activation", "Elementwise", "MaxPool", "PieceRows", "relu", "leaky_relu", "hardtanh", "absolute"]
 
@@ -130,6 +131,11 @@ class Elementwise(Activation):
         Per piece, optionally per unit (PReLU has a slope per channel).
     name : str
         What to call it in ``repr``.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        If the pieces do not meet at the breaks (a discontinuous function).
     """
 
     def __init__(self, n: int, breaks, slopes, intercepts, name: str):
@@ -142,7 +148,9 @@ class Elementwise(Activation):
         self.name = name
         at_breaks = [(self.slope_table[p:p + 2] * b + self.intercept_table[p:p + 2]) for p, b in enumerate(self.breaks)]
         if any(not np.allclose(v[0], v[1], rtol=1e-12, atol=1e-12) for v in at_breaks):
-            raise ValueError(f"Elementwise {name}: the pieces must meet at the breaks (a continuous function)")
+            raise UnsupportedLayerError(
+                f"Elementwise {name}: the pieces must meet at the breaks; a discontinuous activation is not "
+                "piecewise linear in the sense the exact engine needs (continuous), so it cannot be converted")
         self._units = np.arange(n)
         self._no_second = np.full(n, -1)
 
@@ -305,6 +313,12 @@ class MaxPool(Activation):
     kernel, stride, padding, dilation : tuple of int
         One entry per spatial dimension (as in ``nn.MaxPool1d/2d``).
     ceil_mode : bool
+        Must be False.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        If ``ceil_mode`` is True.
     """
 
     def __init__(self, in_shape, kernel, stride, padding, dilation, ceil_mode: bool = False):
@@ -319,7 +333,8 @@ class MaxPool(Activation):
             spatial_in.append(1)
             kernel, stride, padding, dilation = ((*kernel, 1), (*stride, 1), (*padding, 0), (*dilation, 1))
         if ceil_mode:
-            raise ValueError("MaxPool with ceil_mode=True is not supported")
+            raise UnsupportedLayerError("MaxPool with ceil_mode=True is not supported; use ceil_mode=False, or pad the "
+                                        "input so that the windows fit")
         # Windows as columns of an unfold of "index + 1" (0 marks padding).
         cols = torch.nn.functional.unfold(index, kernel, dilation=dilation, padding=padding, stride=stride)
         C = self.in_shape[0]

@@ -396,3 +396,12 @@ def test_exported_program_with_inplace_activations_converts():
     x = torch.randn(10, 3, dtype=torch.float64)
     net = PWLNet.from_torch(exported(model, x[:2]))
     np.testing.assert_allclose(net.forward(x), model(x).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_unsupported_activation_options_raise_unsupported_layer_error_even_when_built_directly():
+    from polylens.models.activations import Elementwise, MaxPool
+
+    with pytest.raises(UnsupportedLayerError, match="meet at the breaks"):
+        Elementwise(3, breaks=[0.0], slopes=[0.0, 1.0], intercepts=[0.0, 1.0], name="step")
+    with pytest.raises(UnsupportedLayerError, match="ceil_mode"):
+        MaxPool((1, 5, 5), kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=True)
