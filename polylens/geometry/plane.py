@@ -226,7 +226,7 @@ def plane_partition(net: PWLNet, origin=None, u=None, v=None, domain=(0.0, 1.0),
     result = split_plane(net, x0, basis, lo, hi, progress=progress)
     mesh = result.mesh
     polygons, centroids = mesh.polygons()
-    out_weight, out_bias = _output_maps(net, result, x0, basis, centroids, float(np.max(hi - lo)))
+    out_weight, out_bias = _output_maps(net, result, space.basis, centroids, float(np.max(hi - lo)))
     edges, edge_units, segments = _mesh_edges(mesh, result.codes)
     classes = _vertex_classes(result.outputs)
     mixed = _faces_with_mixed(mesh, classes)
@@ -254,7 +254,7 @@ def _enumerated(space: Space, progress: bool, solver: str, start: float) -> Plan
                           time.perf_counter() - start, "enumerate", space.x0, space.U, space.domain, space.net)
 
 
-def _output_maps(net, result, x0, basis, centroids, size: float):
+def _output_maps(net, result, rows, centroids, size: float):
     """Affine output map of every face, fitted to the exact outputs at its vertices.
 
     Faces where the fit would lose digits take the exact frozen forms of their code
@@ -262,7 +262,8 @@ def _output_maps(net, result, x0, basis, centroids, size: float):
     their distance from the origin or of the box's ``size`` along some direction (the
     mesh's vertices carry the round-off of the box's size), and faces whose outputs vary,
     or whose output at the centroid is, less than ``THIN_FACE`` of their outputs'
-    magnitude at the vertices.
+    magnitude at the vertices. Their forms come from batched frozen passes on the plane
+    whose origin and basis are the rows of ``rows`` (shape (3, input_dim)).
     """
     mesh, y = result.mesh, result.outputs
     avg = mesh.incidence()
@@ -291,10 +292,13 @@ def _output_maps(net, result, x0, basis, centroids, size: float):
     thin |= ~((mean_y ** 2).sum(axis=1) * counts[:, 0, 0] > tol.THIN_FACE ** 2 * y_size)
     S[thin] = np.eye(2)
     weight = np.linalg.solve(S, B).transpose(0, 2, 1)
-    for f in np.flatnonzero(thin):
-        forms = net.affine_forms(result.codes[f], x0, basis)
-        weight[f] = forms.out_weight
-        mean_y[f] = forms.out_weight @ centroids[f] + forms.out_bias
+    thin = np.flatnonzero(thin)
+    per_pass = net.forms_batch_size(rows.shape[0])
+    for start in range(0, thin.size, per_pass):
+        faces = thin[start:start + per_pass]
+        _, out = net.frozen_forms(np.asarray(result.codes)[faces], rows)
+        weight[faces] = out[:, 1:].transpose(0, 2, 1)
+        mean_y[faces] = np.einsum("nok,nk->no", weight[faces], centroids[faces]) + out[:, 0]
     return weight, mean_y - np.einsum("nok,nk->no", weight, centroids)
 
 

@@ -94,9 +94,11 @@ class Activation:
     def frozen(self, z, pieces):
         """Apply the pieces' linear maps to affine forms.
 
-        ``z`` has shape (1 + k, n_in) (numpy) or (1 + k, *input_shape) (torch): row 0 is
-        the offset, the other rows are linear parts (they get no intercept). Returns the
-        activation's output in the same layout.
+        ``pieces`` has shape (n_units,) (one code) or (B, n_units) (a batch of codes);
+        ``z`` has shape (B * (1 + k), n_in) (numpy) or (B * (1 + k), *input_shape)
+        (torch), one block of 1 + k rows per code: the block's row 0 is the offset, its
+        other rows are linear parts (they get no intercept). Returns the activation's
+        output in the same layout.
 
         Raises
         ------
@@ -219,17 +221,20 @@ class Elementwise(Activation):
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
+        pieces = np.atleast_2d(pieces)
+        blocks = (pieces.shape[0], -1, *z.shape[1:])
+        slope, intercept = self.slopes(pieces), self.intercepts(pieces)
         if isinstance(z, np.ndarray):
-            out = self.slopes(pieces) * z
-            out[0] += self.intercepts(pieces)
-            return out
+            out = slope[:, None] * z.reshape(blocks)
+            out[:, 0] += intercept
+            return out.reshape(z.shape)
         import torch
 
-        shape = z.shape[1:]
-        slope = torch.as_tensor(self.slopes(pieces), dtype=z.dtype, device=z.device).reshape(shape)
-        out = z * slope
-        out[0] += torch.as_tensor(self.intercepts(pieces), dtype=z.dtype, device=z.device).reshape(shape)
-        return out
+        tables = torch.as_tensor(np.stack([slope, intercept], axis=1), dtype=z.dtype, device=z.device)
+        tables = tables.reshape(pieces.shape[0], 2, *z.shape[1:])
+        out = z.reshape(blocks) * tables[:, :1]
+        out[:, 0] += tables[:, 1]
+        return out.reshape(z.shape)
 
     def apply(self, z: np.ndarray) -> np.ndarray:
         """The activation itself on a batch of shape (n, n_in) (float64 numpy).
@@ -396,13 +401,14 @@ class MaxPool(Activation):
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
-        win = self.winners(pieces)
+        win = self.winners(np.atleast_2d(pieces))[:, None, :]
+        flat = z.reshape(win.shape[0], -1, self.n_in)
         if isinstance(z, np.ndarray):
-            return z[:, win]
+            return np.take_along_axis(flat, win, axis=2).reshape(z.shape[0], -1)
         import torch
 
-        flat = z.reshape(z.shape[0], -1)
-        return flat[:, torch.as_tensor(win, device=z.device)].reshape(z.shape[0], *self.out_shape)
+        index = torch.as_tensor(win, device=z.device).expand(-1, flat.shape[1], -1)
+        return torch.gather(flat, 2, index).reshape(z.shape[0], *self.out_shape)
 
     def apply(self, z: np.ndarray) -> np.ndarray:
         """The activation itself on a batch of shape (n, n_in) (float64 numpy).

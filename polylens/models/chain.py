@@ -117,36 +117,43 @@ class ChainProgram:
             a = s.activation.apply(z) if s.activation is not None else z
         return Carried(stop, z)
 
-    def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Affine forms with every activation frozen to its pieces.
+    def forms(self, parts: list[np.ndarray], basis: np.ndarray,
+              block: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """Affine forms with every activation frozen to its pieces, for one code or a
+        batch of B codes.
 
         Parameters
         ----------
-        parts : list of ndarray
-            Pieces of each activation layer.
-        basis : ndarray of shape (1 + k, input_dim)
-            Row 0 the subspace's origin, rows 1.. its basis vectors.
+        parts : list of ndarray of shape (n_l,) or (B, n_l)
+            Pieces of each activation layer, of one code or of B codes.
+        basis : ndarray of shape (B * (1 + k), input_dim)
+            One block of 1 + k rows per code: the block's row 0 the subspace's origin,
+            rows 1.. its basis vectors.
+        block : int, optional
+            Rows per block, 1 + k (default: all rows, one block).
 
         Returns
         -------
-        pre : list of ndarray of shape (1 + k, n_in_l)
-            Each activation's input: row 0 its value at the origin, rows 1.. its slopes.
-        out : ndarray of shape (1 + k, output_dim)
+        pre : list of ndarray of shape (B * (1 + k), n_in_l)
+            Each activation's input: row 0 of a block its value at the origin, rows 1.. its
+            slopes.
+        out : ndarray of shape (B * (1 + k), output_dim)
 
         Raises
         ------
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
+        block = block or basis.shape[0]
         m = basis
         pre = []
         for s, pieces in zip(self.stages[:-1], parts):
             z = m @ s.weight.T
-            z[0] += s.bias
+            z.reshape(-1, block, z.shape[1])[:, 0] += s.bias
             pre.append(z)
             m = s.activation.frozen(z, pieces)
         out = m @ self.stages[-1].weight.T
-        out[0] += self.stages[-1].bias
+        out.reshape(-1, block, out.shape[1])[:, 0] += self.stages[-1].bias
         return pre, out
 
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:

@@ -129,19 +129,22 @@ class GraphProgram:
             )
 
     # ------------------------------------------------------------------ execution
-    def _execute(self, x, mode: str, parts=None, upto: int | None = None, values: dict | None = None):
+    def _execute(self, x, mode: str, parts=None, upto: int | None = None, values: dict | None = None,
+                 block: int | None = None):
         """Run the steps on a batch; returns (inputs of nonlinear nodes, output tensor).
 
         ``mode`` is ``"run"`` (ordinary forward) or ``"forms"`` (rows: offset, then
         linear parts; nonlinear nodes frozen to ``parts``). With ``upto``, stop once
         nonlinear node ``upto``'s input is recorded (the output is then None). With
-        ``values``, every node's tensor value is stored there under the node's name.
+        ``values``, every node's tensor value is stored there under the node's name. In
+        ``"forms"`` mode, ``block`` is the number of rows per code (the rows hold one block
+        of offset and linear parts per code of ``parts``; None: one block).
         """
         with torch.no_grad():
-            return self._steps(x, mode, parts, upto, values)
+            return self._steps(x, mode, parts, upto, values, block=block)
 
     def _steps(self, x, mode: str, parts, upto: int | None = None, values: dict | None = None,
-               resume: tuple | None = None, carry: dict | None = None):
+               resume: tuple | None = None, carry: dict | None = None, block: int | None = None):
         """See :meth:`_execute`. ``resume``: (layer, env): start at nonlinearity ``layer``
         with the values ``env`` (``x`` is then unused). ``carry``: filled with every
         node's value when stopping at ``upto``."""
@@ -174,7 +177,7 @@ class GraphProgram:
             else:
                 out = self._call(node, args, kwargs)
                 if mode == "forms" and step.constant is not None:
-                    out = _subtract(out, step.constant, step.first_only)
+                    out = _subtract(out, step.constant, step.first_only, block)
             env[node] = out
             if step.inplace:  # later readers of the overwritten tensor see the result
                 env[node.args[0]] = out
@@ -199,8 +202,10 @@ class GraphProgram:
         recorded, out = self._execute(batch, "run", upto=upto)
         return [r.numpy() for r in recorded], None if out is None else out.reshape(x.shape[0], -1).numpy()
 
-    def forms(self, parts: list[np.ndarray], basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Affine forms with every nonlinearity frozen (see ChainProgram.forms).
+    def forms(self, parts: list[np.ndarray], basis: np.ndarray,
+              block: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """Affine forms with every nonlinearity frozen (see ChainProgram.forms), in one
+        forward pass for one code or a batch of codes.
 
         Raises
         ------
@@ -208,7 +213,7 @@ class GraphProgram:
             If ``basis`` does not have ``input_dim`` entries per row (from torch).
         """
         batch = torch.as_tensor(basis, dtype=torch.float64).reshape(basis.shape[0], *self.input_shape)
-        recorded, out = self._execute(batch, "forms", parts)
+        recorded, out = self._execute(batch, "forms", parts, block=block)
         return [r.numpy() for r in recorded], out.reshape(basis.shape[0], -1).numpy()
 
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
@@ -394,14 +399,15 @@ def _close(a, b, floor: float = 0.0) -> bool:
     return bool(torch.all((a - b).abs() <= tolerances.CONVERSION_CHECK * scale))
 
 
-def _subtract(out, constant, first_only: bool):
-    """``out`` with ``constant`` taken off rows 1.. (the linear parts)."""
+def _subtract(out, constant, first_only: bool, block: int | None):
+    """``out`` with ``constant`` taken off the linear parts: rows 1.. of every block of
+    ``block`` rows (None: of all rows, one block)."""
     if first_only:
-        return (_subtract(out[0], constant[0], False), *out[1:])
+        return (_subtract(out[0], constant[0], False, block), *out[1:])
     if isinstance(out, (tuple, list)):
-        return type(out)(_subtract(o, c, False) if c is not None else o for o, c in zip(out, constant))
-    out = out.clone()
-    out[1:] -= constant
+        return type(out)(_subtract(o, c, False, block) if c is not None else o for o, c in zip(out, constant))
+    out = out.clone(memory_format=torch.contiguous_format)
+    out.view(-1, block or out.shape[0], *out.shape[1:])[:, 1:] -= constant
     return out
 
 

@@ -20,7 +20,11 @@ from polylens._repr import short_repr
 from polylens._validation import check_array
 from polylens.errors import InvalidParameterError
 
-__all__ = ["PWLNet", "AffineForms"]
+__all__ = ["PWLNet", "AffineForms", "FORMS_BATCH_VALUES"]
+
+#: Values per nonlinearity (rows x units) one batched frozen pass may hold: a few tens of
+#: MB of float64 per layer, so that a batch of forms through a deep CNN stays in memory.
+FORMS_BATCH_VALUES = 2 ** 22
 
 
 @short_repr
@@ -323,26 +327,59 @@ class PWLNet:
         return arr
 
     def split_code(self, code: np.ndarray) -> list[np.ndarray]:
-        """The code cut into one array per nonlinearity.
+        """The code (shape (n_units,) or (B, n_units)) cut into one array per
+        nonlinearity, along its last axis.
 
         Raises
         ------
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
-        return [code[lo:hi] for lo, hi in zip(self.layer_offsets[:-1], self.layer_offsets[1:])]
+        return [code[..., lo:hi] for lo, hi in zip(self.layer_offsets[:-1], self.layer_offsets[1:])]
+
+    def forms_batch_size(self, rows: int) -> int:
+        """Codes per call of :meth:`frozen_forms` that keep one pass near
+        :data:`FORMS_BATCH_VALUES` values per nonlinearity (at least one code).
+
+        Parameters
+        ----------
+        rows : int
+            Rows per code, 1 + k for forms on a k-dimensional subspace.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
+        """
+        return max(1, FORMS_BATCH_VALUES // (rows * max(self.n_units, 1)))
 
     def frozen_forms(self, code: np.ndarray, basis: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Affine forms of every nonlinearity's input and of the output, for a validated
-        code, on the subspace whose origin and basis are the rows of ``basis``
-        (shape (1 + k, input_dim)). Returns (list of (1 + k, n_in_l), (1 + k, output_dim)).
+        code or batch of codes, on the subspace whose origin and basis are the rows of
+        ``basis``, in one forward pass.
+
+        Parameters
+        ----------
+        code : ndarray of shape (n_units,) or (B, n_units)
+        basis : ndarray of shape (1 + k, input_dim)
+            Row 0 the subspace's origin, rows 1.. its basis vectors.
+
+        Returns
+        -------
+        pre : list of ndarray of shape (1 + k, n_in_l), or (B, 1 + k, n_in_l) for B codes
+            Each nonlinearity's input: row 0 its value at the origin, rows 1.. its slopes.
+        out : ndarray of shape (1 + k, output_dim), or (B, 1 + k, output_dim)
 
         Raises
         ------
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
-        return self.program.forms(self.split_code(code), basis)
+        if code.ndim == 1:
+            return self.program.forms(self.split_code(code), basis)
+        rows = basis.shape[0]
+        pre, out = self.program.forms(self.split_code(code), np.tile(basis, (code.shape[0], 1)), rows)
+        return [z.reshape(code.shape[0], rows, -1) for z in pre], out.reshape(code.shape[0], rows, -1)
 
     def affine_forms(self, code, x0=None, U=None) -> AffineForms:
         """Every pre-activation as an affine function on ``x = x0 + U t``.

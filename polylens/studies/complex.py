@@ -68,8 +68,8 @@ class _ClassProgram:
             state = Carried(n, np.hstack([out @ self.diff.T, out]))
         return state if stop == n else Carried(None, state.values[:, self.diff.shape[0]:])
 
-    def forms(self, parts, basis):
-        pre, out = self.base.forms(parts[:-1], basis)
+    def forms(self, parts, basis, block=None):
+        pre, out = self.base.forms(parts[:-1], basis, block)
         return [*pre, out @ self.diff.T], out
 
     def split(self, layer: int):

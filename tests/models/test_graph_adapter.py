@@ -262,7 +262,7 @@ def test_a_wrong_constant_part_is_caught_and_named(monkeypatch):
     with 0.7) is named."""
     import polylens.models.graph as graph
 
-    monkeypatch.setattr(graph, "_subtract", lambda out, constant, first_only: out)
+    monkeypatch.setattr(graph, "_subtract", lambda out, constant, first_only, block: out)
     with pytest.raises(ConversionError, match=r"linear part\) first differs at node 'pad' \(call_function pad\)"):
         PWLNet.from_torch(_Padded().eval(), torch.rand(1, 1, 6, 6))
 

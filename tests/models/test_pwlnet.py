@@ -405,3 +405,22 @@ def test_unsupported_activation_options_raise_unsupported_layer_error_even_when_
         Elementwise(3, breaks=[0.0], slopes=[0.0, 1.0], intercepts=[0.0, 1.0], name="step")
     with pytest.raises(UnsupportedLayerError, match="ceil_mode"):
         MaxPool((1, 5, 5), kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=True)
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda: make_mlp(4, [8, 8], 3, seed=1, leaky=0.1), (4,)),
+    (lambda: polylens.zoo.digits_cnn(seed=2).eval(), (1, 8, 8)),
+    (lambda: polylens.zoo.digits_resnet(seed=3).eval(), (1, 8, 8)),
+], ids=["leaky-mlp", "digits-cnn", "digits-resnet"])
+def test_frozen_forms_of_a_batch_of_codes_equal_each_codes_own_forms(build, shape):
+    net = PWLNet.from_torch(build(), torch.zeros(2, *shape))
+    rng = np.random.default_rng(0)
+    codes = net.codes(rng.normal(size=(5, net.input_dim)))
+    basis = rng.normal(size=(3, net.input_dim))
+    pre, out = net.frozen_forms(codes, basis)
+    assert out.shape == (5, 3, net.output_dim)
+    for b, code in enumerate(codes):
+        one_pre, one_out = net.frozen_forms(code, basis)
+        for z, batched in zip(one_pre, pre, strict=True):
+            np.testing.assert_allclose(batched[b], z, rtol=0, atol=1e-13 * np.abs(z).max())
+        np.testing.assert_allclose(out[b], one_out, rtol=0, atol=1e-13 * np.abs(one_out).max())
