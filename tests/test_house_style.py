@@ -61,8 +61,6 @@ PENDING_RAISES = frozenset({
     "polylens.experiments.report",
     "polylens.experiments.results_text",
     "polylens.experiments.tokens",
-    "polylens.models.graph",
-    "polylens.parallel",
     "polylens.sampling.chunks",
     "polylens.sampling.collect",
     "polylens.sampling.hf_activations",
