@@ -69,13 +69,6 @@ PENDING_RAISES = frozenset({
     "polylens.sampling.sites",
     "polylens.sampling.tokens",
     "polylens.sampling.validation",
-    "polylens.studies.complex",
-    "polylens.studies.distances",
-    "polylens.studies.persistence",
-    "polylens.studies.spectra",
-    "polylens.studies.statistics",
-    "polylens.studies.topology",
-    "polylens.studies.training",
 })
 
 
