@@ -54,8 +54,11 @@ def locate(err: BaseException, where: str) -> None:
     """Record on ``err`` the input its task was working on, in place.
 
     Adds a note (shown in tracebacks, also in-process) and an attribute that travels
-    with the exception from a worker to the driver; the innermost call wins. Raises
-    nothing.
+    with the exception from a worker to the driver; the innermost call wins.
+
+    Raises
+    ------
+    None of its own
     """
     if getattr(err, "polylens_where", None) is None:
         err.polylens_where = where
@@ -167,7 +170,11 @@ class TaskQueue:
     def submit(self, task: Callable, item: Any, where: str) -> None:
         """Run ``task(shared, item)`` on a worker; ``where`` names the item in errors.
 
-        Raises nothing itself: a failure of the task is raised by :meth:`take`.
+        Raises
+        ------
+        None of its own
+            A failure of the task is raised by :meth:`take`; the Dask client's own
+            errors propagate (``distributed.client.ClosedClientError`` once it is closed).
         """
         future = self.client.submit(task, self.shared, item, retries=RETRIES, pure=False)
         self._pending.append((future, where))
@@ -190,13 +197,27 @@ class TaskQueue:
             raise TaskError(f"{self.func}: the task on {where} failed: {type(err).__name__}: {err}", where) from err
 
     def cancel(self) -> None:
-        """Cancel every task in flight."""
+        """Cancel every task in flight.
+
+        Raises
+        ------
+        None of its own
+            The Dask client's own errors propagate (``ClosedClientError`` once it is
+            closed, if tasks are in flight).
+        """
         if self._pending:
             self.client.cancel([future for future, _ in self._pending])
             self._pending.clear()
 
     def close(self) -> None:
-        """Cancel every task in flight and release the shared object."""
+        """Cancel every task in flight and release the shared object.
+
+        Raises
+        ------
+        None of its own
+            The Dask client's own errors propagate (``ClosedClientError`` once it is
+            closed).
+        """
         self.cancel()
         self.client.cancel(self.shared)
 

@@ -61,14 +61,6 @@ PENDING_RAISES = frozenset({
     "polylens.experiments.report",
     "polylens.experiments.results_text",
     "polylens.experiments.tokens",
-    "polylens.geometry.enumeration",
-    "polylens.geometry.mesh",
-    "polylens.geometry.paths",
-    "polylens.geometry.plane",
-    "polylens.geometry.region",
-    "polylens.geometry.space",
-    "polylens.models.graph",
-    "polylens.parallel",
     "polylens.sampling.chunks",
     "polylens.sampling.collect",
     "polylens.sampling.hf_activations",
@@ -77,13 +69,6 @@ PENDING_RAISES = frozenset({
     "polylens.sampling.sites",
     "polylens.sampling.tokens",
     "polylens.sampling.validation",
-    "polylens.studies.complex",
-    "polylens.studies.distances",
-    "polylens.studies.persistence",
-    "polylens.studies.spectra",
-    "polylens.studies.statistics",
-    "polylens.studies.topology",
-    "polylens.studies.training",
 })
 
 

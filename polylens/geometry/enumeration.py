@@ -135,12 +135,22 @@ class EnumerationResult:
         return self.space.net
 
     def outputs(self) -> np.ndarray:
-        """Network output at every region's interior point, shape (n_regions, n_outputs)."""
+        """Network output at every region's interior point, shape (n_regions, n_outputs).
+
+        Raises
+        ------
+        None of its own
+        """
         return np.einsum("nok,nk->no", self.out_weight, self.points) + self.out_bias
 
     def predicted_class(self) -> np.ndarray:
         """Class at each interior point: arg-max of the outputs, or ``output > 0`` for a
-        single output (a binary logit). Shape (n_regions,), int."""
+        single output (a binary logit). Shape (n_regions,), int.
+
+        Raises
+        ------
+        None of its own
+        """
         out = self.outputs()
         return predicted_class(out)
 
@@ -172,7 +182,12 @@ class EnumerationResult:
         check_enumeration(self)
 
     def summary(self) -> dict:
-        """JSON-ready counts and timings (raises nothing)."""
+        """JSON-ready counts and timings.
+
+        Raises
+        ------
+        None of its own
+        """
         return {
             "regions": self.n_regions,
             "unbounded": self.n_unbounded,

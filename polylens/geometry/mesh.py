@@ -302,7 +302,12 @@ class PlaneMesh:
 
     # ------------------------------------------------------------------ faces
     def face_vertices(self) -> sparse.csr_matrix:
-        """Face-by-vertex incidence (CSR, entries 1), shape (n_faces, n_vertices)."""
+        """Face-by-vertex incidence (CSR, entries 1), shape (n_faces, n_vertices).
+
+        Raises
+        ------
+        None of its own
+        """
         ev, ef = self.edge_vertices, self.edge_faces
         faces = np.concatenate([ef[:, 0], ef[:, 0], ef[:, 1], ef[:, 1]])
         verts = np.concatenate([ev[:, 0], ev[:, 1], ev[:, 0], ev[:, 1]])
@@ -315,7 +320,12 @@ class PlaneMesh:
 
     def incidence(self) -> sparse.csr_matrix:
         """Face-by-vertex averaging matrix, shape (n_faces, n_vertices): row ``f`` @ a
-        vertex function is its average over the vertices of face ``f``."""
+        vertex function is its average over the vertices of face ``f``.
+
+        Raises
+        ------
+        None of its own
+        """
         m = self.face_vertices()
         counts = np.asarray(m.sum(axis=1)).ravel()
         return sparse.diags(1.0 / counts) @ m
@@ -328,6 +338,10 @@ class PlaneMesh:
         polygons : list of ndarray of shape (n_i, 2)
         centroids : ndarray of shape (n_faces, 2)
             Vertex average of each face (an interior point).
+
+        Raises
+        ------
+        None of its own
         """
         m = self.incidence()
         centroids = np.asarray(m @ self.xy)

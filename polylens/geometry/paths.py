@@ -77,7 +77,13 @@ class PathCrossings:
         return int(self.positions.shape[0])
 
     def piece_classes(self) -> np.ndarray:
-        """Predicted class on every piece (arg-max, or ``output > 0`` for one output)."""
+        """Predicted class on every piece (arg-max, or ``output > 0`` for one output),
+        shape (n_crossings + 1,), int.
+
+        Raises
+        ------
+        None of its own
+        """
         out = self.outputs
         return predicted_class(out)
 

@@ -94,15 +94,30 @@ class PlanePartition:
         return len(self.polygons)
 
     def areas(self) -> np.ndarray:
-        """Area of every polygon, shape (n_regions,)."""
+        """Area of every polygon, shape (n_regions,).
+
+        Raises
+        ------
+        None of its own
+        """
         return np.array([polygon_area(p) for p in self.polygons])
 
     def centroids(self) -> np.ndarray:
-        """Vertex centroid of every polygon (an interior point), shape (n_regions, 2)."""
+        """Vertex centroid of every polygon (an interior point), shape (n_regions, 2).
+
+        Raises
+        ------
+        None of its own
+        """
         return np.array([p.mean(axis=0) for p in self.polygons]).reshape(-1, 2)
 
     def predicted_class(self) -> np.ndarray:
-        """Class at each region's centroid (arg-max, or ``output > 0`` for one output)."""
+        """Class at each region's centroid (arg-max, or ``output > 0`` for one output).
+
+        Raises
+        ------
+        None of its own
+        """
         out = np.einsum("nok,nk->no", self.out_weight, self.centroids()) + self.out_bias
         return predicted_class(out)
 
@@ -119,7 +134,12 @@ class PlanePartition:
         check_plane(self)
 
     def gradient_norms(self) -> np.ndarray:
-        """Frobenius norm of the output map's slope on every region, shape (n_regions,)."""
+        """Frobenius norm of the output map's slope on every region, shape (n_regions,).
+
+        Raises
+        ------
+        None of its own
+        """
         return np.linalg.norm(self.out_weight.reshape(self.n_regions, -1), axis=1)
 
 

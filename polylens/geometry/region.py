@@ -112,12 +112,27 @@ class Region:
         return self.space.bounded_domain or self.facet_data.bounded
 
     def output(self, t) -> np.ndarray:
-        """The network's output at points ``t`` of shape (n, k), via the region's map."""
+        """The network's output at points ``t`` of shape (n, k) (or one point, (k,)), via
+        the region's map; shape (n, n_outputs).
+
+        Raises
+        ------
+        ValueError
+            If ``t`` does not have ``k`` coordinates per point (numpy's matrix product).
+        """
         return np.atleast_2d(t) @ self.out_weight.T + self.out_bias
 
     def contains(self, t, atol: float | None = None) -> np.ndarray:
         """Whether each point of shape (n, k) satisfies every row (to ``atol``; by default
-        ``tolerances.REDUNDANCY`` relative to ``|b|`` plus round-off at ``||t||``)."""
+        ``tolerances.REDUNDANCY`` relative to ``|b|`` plus round-off at ``||t||``);
+        shape (n,), bool.
+
+        Raises
+        ------
+        ValueError
+            If ``t`` does not have ``k`` coordinates per point, or ``atol`` does not
+            broadcast against shape (n, m) (numpy's own errors).
+        """
         t = np.atleast_2d(t)
         if atol is None:
             atol = tol.REDUNDANCY * np.abs(self.b)[None, :] + ROUNDOFF * np.abs(t).max(axis=1, initial=0.0)[:, None]

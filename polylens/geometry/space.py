@@ -157,7 +157,14 @@ class Space:
         what the tolerances resolve: ``MIN_RADIUS`` relative to the distance from the
         origin of the nearest row it touches (the precision of that row's position),
         plus round-off at ``point``; with ``resolve``,
-        also below ``RESOLVED`` times the space's :attr:`resolution`. Raises nothing."""
+        also below ``RESOLVED`` times the space's :attr:`resolution`.
+
+        Raises
+        ------
+        ValueError
+            If ``A``, ``b`` and ``point`` have no matching shapes (m, k), (m,) and (k,)
+            (numpy's own error).
+        """
         slack = b - A @ point
         touching = slack <= radius + slack_tolerance(b, point) + radius * tol.REDUNDANCY
         floor = slack_tolerance(np.min(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
@@ -379,15 +386,28 @@ class Space:
 def slack_tolerance(b, t, rel: float = tol.REDUNDANCY):
     """Tolerance on a slack ``b - a @ t`` (unit rows ``a``), relative to the numbers it
     compares: ``rel`` times the row's distance ``|b|`` from the origin, plus the
-    round-off of ``a @ t`` at the magnitude ``||t||_inf`` of the point. Raises nothing
-    for arrays of compatible shapes (``ValueError`` where they do not broadcast)."""
+    round-off of ``a @ t`` at the magnitude ``||t||_inf`` of the point.
+
+    Raises
+    ------
+    None of its own
+        ``t`` enters only through its largest magnitude, so ``b`` and ``t`` need not
+        share a shape; ``ValueError`` if an array ``rel`` does not broadcast against
+        ``b``.
+    """
     return rel * np.abs(b) + ROUNDOFF * float(np.max(np.abs(t), initial=0.0))
 
 
 def lp_length(b: np.ndarray) -> float:
     """A length to divide the rows' offsets by before an LP (the median nonzero
     ``|b|``, or 1): LP back ends' absolute tolerances then act on numbers of order 1,
-    whatever the units of ``t``. Raises nothing (``b`` may hold infinities)."""
+    whatever the units of ``t``.
+
+    Raises
+    ------
+    None of its own
+        ``b`` (an ndarray) may hold infinities and NaNs: they are ignored.
+    """
     b = np.abs(b[np.isfinite(b)])
     b = b[b > 0]
     return float(np.median(b)) if b.size else 1.0

@@ -361,7 +361,13 @@ class GraphProgram:
         return GraphProgram(self.gm, consts + steps, cut_step.out_shape)
 
     def weights(self):
-        """Arrays that identify the program (for fingerprints)."""
+        """Arrays that identify the program (for fingerprints): every tensor of the
+        traced module's state dict, as a numpy array, yielded one at a time.
+
+        Raises
+        ------
+        None of its own
+        """
         for tensor in self.gm.state_dict().values():
             yield tensor.detach().cpu().numpy()
 

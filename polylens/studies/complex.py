@@ -169,7 +169,14 @@ class CellComplex:
         return int(sum((-1) ** k * n for k, n in enumerate(self.counts)))
 
     def check(self) -> None:
-        """Boundary of a boundary is zero over GF(2); every (d-1)-cell has 1 or 2 sides."""
+        """Boundary of a boundary is zero over GF(2); every (d-1)-cell has 1 or 2 sides.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         for k in range(2, self.dim + 1):
             prod = (self.boundary[k - 1] @ self.boundary[k]).tocsr()
             prod.data %= 2

@@ -63,6 +63,15 @@ class PairDistances:
     geodesic_below_hamming: int
 
     def check(self) -> None:
+        """One distance of each kind per pair, none negative, and
+        ``geodesic_below_hamming`` counts the pairs it names.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         assert self.pairs.shape[0] == self.geodesic.size == self.hamming.size == self.euclidean.size
         assert np.all(self.geodesic >= 0) and np.all(self.hamming >= 0)
         assert self.geodesic_below_hamming == int(np.count_nonzero(self.geodesic < self.hamming))
@@ -189,7 +198,30 @@ class RegionPath:
 
     def check(self, net=None, origin=None, basis=None) -> None:
         """Consecutive regions differ exactly in the units crossed; with ``net``, every
-        point has its region's code."""
+        point has its region's code.
+
+        Parameters
+        ----------
+        net : PWLNet, optional
+            The net of the search.
+        origin, basis : array-like, optional
+            Its subspace, as given to :func:`region_path`.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        InvalidParameterError
+            With ``net``, if ``net``, ``origin`` or ``basis`` is invalid (from
+            :class:`~polylens.geometry.space.Space`).
+        SolverError
+            With ``net``, if the HiGHS back end is not installed (from
+            :class:`~polylens.geometry.space.Space`).
+        ValueError
+            With ``net``, if ``basis`` has another number of columns than the path's
+            points have coordinates.
+        """
         assert (self.length == len(self.units) == self.codes.shape[0] - 1) if self.found else self.length == -1
         for (a, b), units in zip(zip(self.codes[:-1], self.codes[1:]), self.units):
             assert set(units) <= set(np.flatnonzero(a != b).tolist())

@@ -82,7 +82,15 @@ class Persistence:
 
     def check(self) -> None:
         """Critical indices alternate into the Euler characteristic of the domain (Morse
-        relation: sum of (-1)^index over critical cells = chi)."""
+        relation: sum of (-1)^index over critical cells = chi), and no class dies
+        before it is born.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         chi_betti = sum((-1) ** k * b for k, b in enumerate(self.betti_total))
         assert chi_betti == self.complex.euler_characteristic
         assert int(np.sum((-1.0) ** self.critical_index)) == chi_betti

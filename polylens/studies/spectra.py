@@ -80,6 +80,15 @@ class Spectrum:
     seconds: float
 
     def check(self) -> None:
+        """Eigenvalues ascend, the smallest is 0 and the largest is not negative (to
+        round-off).
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         assert np.all(np.diff(self.eigenvalues) >= -1e-8)
         assert abs(self.eigenvalues[0]) < 1e-8
         assert self.eigenvalues[-1] >= -1e-12

@@ -64,7 +64,15 @@ class Eccentricities:
         return self.lower
 
     def check(self) -> None:
-        """Bounds are ordered and the diameter lies within them."""
+        """Bounds are ordered, the diameter lies within them, and they are equal when
+        ``exact``.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         assert np.all(self.lower <= self.upper)
         assert self.lower.max(initial=0) <= self.diameter <= self.upper.max(initial=0)
         assert not self.exact or np.array_equal(self.lower, self.upper)
@@ -204,7 +212,15 @@ class GraphStatistics:
     seconds: float
 
     def check(self) -> None:
-        """Degrees sum to twice the edges; the histogram counts every region."""
+        """Degrees sum to twice the edges; the histogram and the bounded and unbounded
+        counts count every region; the eccentricities pass their own check.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         assert int(self.degrees.sum()) == 2 * self.n_edges
         assert int(self.degree_histogram.sum()) == self.n_regions
         assert self.n_bounded + self.n_unbounded == self.n_regions
@@ -212,7 +228,12 @@ class GraphStatistics:
             self.eccentricities.check()
 
     def summary(self) -> dict:
-        """JSON-ready numbers."""
+        """JSON-ready numbers.
+
+        Raises
+        ------
+        None of its own
+        """
         return {
             "regions": self.n_regions, "edges": self.n_edges, "mean_degree": round(self.mean_degree, 6),
             "max_degree": int(self.degrees.max(initial=0)), "mean_degree_bound": self.mean_degree_bound,
@@ -319,6 +340,15 @@ class DataRegions:
     class_purity: float
 
     def check(self) -> None:
+        """Every point is counted once (in a region or as unlocated), and every region
+        is a data region or an empty one.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         assert int(self.counts.sum()) + self.n_unlocated == self.point_region.size
         assert self.n_data_regions + self.n_empty_regions == self.counts.size
 

@@ -280,7 +280,14 @@ class DecisionTopology:
 
     def check(self) -> None:
         """Both Betti methods agree; components never exceed the closed region's b0
-        from below; Euler characteristics match alternating face counts."""
+        from below; Euler characteristics match alternating face counts.
+
+        Raises
+        ------
+        AssertionError
+            If one of these fails (plain ``assert`` statements, skipped under
+            ``python -O``).
+        """
         cc = self.complex
         for c in self.classes:
             masks = closure(cc, cc.dim, cc.region_class == c)
@@ -292,6 +299,12 @@ class DecisionTopology:
         assert betti_numbers(cc, masks, method="reduction")[:cc.dim] == self.decision_boundary_betti
 
     def summary(self) -> dict:
+        """JSON-ready numbers (class keys as strings).
+
+        Raises
+        ------
+        None of its own
+        """
         return {
             "regions": self.n_regions,
             "class_regions": {str(c): v for c, v in self.class_regions.items()},

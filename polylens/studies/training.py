@@ -49,6 +49,13 @@ class TrainingTable:
     per_class_components: list
 
     def column(self, name: str) -> np.ndarray:
+        """The values of column ``name``, one per checkpoint, shape (n_checkpoints,).
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``name`` is not one of :attr:`columns`.
+        """
         if name not in self.columns:
             raise invalid("TrainingTable.column", "name", f"one of {list(self.columns)}", name)
         return self.values[:, self.columns.index(name)]
