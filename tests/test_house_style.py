@@ -46,21 +46,6 @@ PUBLIC_MODULES = [name for name in MODULES if not any(part.startswith("_") for p
 #: issue is open until this set is empty). The set may only shrink: a listed module that
 #: complies fails the test below, so that it is taken off the list.
 PENDING_RAISES = frozenset({
-    "polylens.experiments.boundaries",
-    "polylens.experiments.corpus",
-    "polylens.experiments.digits",
-    "polylens.experiments.docstring_lm",
-    "polylens.experiments.figures",
-    "polylens.experiments.language",
-    "polylens.experiments.language_report",
-    "polylens.experiments.lm",
-    "polylens.experiments.minilm",
-    "polylens.experiments.monosemanticity",
-    "polylens.experiments.record",
-    "polylens.experiments.replication",
-    "polylens.experiments.report",
-    "polylens.experiments.results_text",
-    "polylens.experiments.tokens",
     "polylens.geometry.enumeration",
     "polylens.geometry.mesh",
     "polylens.geometry.paths",
