@@ -9,8 +9,7 @@ Two conventions are checked on every module of ``polylens``:
   properties are attributes and are not checked) has a numpy-style ``Raises`` section.
   The section is required everywhere, not only where the function can raise: a function
   that raises nothing of its own says so in its section (for instance ``None of its
-  own.``), so that a reader can tell "raises nothing" from "undocumented". The modules
-  not yet documented are listed in ``PENDING_RAISES``; the list may only shrink.
+  own.``), so that a reader can tell "raises nothing" from "undocumented".
 * **One-line reprs.** Every dataclass defined in the package, public or internal (result
   types, chunk types, configs), has the one-line ``repr`` of
   :func:`polylens._repr.short_repr` rather than the generated one, which prints arrays
@@ -42,36 +41,6 @@ MODULES = _module_names()
 PUBLIC_MODULES = [name for name in MODULES if not any(part.startswith("_") for part in name.split("."))]
 
 
-#: Modules whose public functions or methods still lack a Raises section (the house-style
-#: issue is open until this set is empty). The set may only shrink: a listed module that
-#: complies fails the test below, so that it is taken off the list.
-PENDING_RAISES = frozenset({
-    "polylens.experiments.boundaries",
-    "polylens.experiments.corpus",
-    "polylens.experiments.digits",
-    "polylens.experiments.docstring_lm",
-    "polylens.experiments.figures",
-    "polylens.experiments.language",
-    "polylens.experiments.language_report",
-    "polylens.experiments.lm",
-    "polylens.experiments.minilm",
-    "polylens.experiments.monosemanticity",
-    "polylens.experiments.record",
-    "polylens.experiments.replication",
-    "polylens.experiments.report",
-    "polylens.experiments.results_text",
-    "polylens.experiments.tokens",
-    "polylens.sampling.chunks",
-    "polylens.sampling.collect",
-    "polylens.sampling.hf_activations",
-    "polylens.sampling.mapping_inputs",
-    "polylens.sampling.packed_codes",
-    "polylens.sampling.sites",
-    "polylens.sampling.tokens",
-    "polylens.sampling.validation",
-})
-
-
 def _public_callables(module) -> list[tuple[str, object]]:
     """``(qualified name, function)`` for each public function and method of ``module``."""
     found = []
@@ -99,14 +68,7 @@ def test_every_public_function_and_method_documents_what_it_raises(module_name):
     module = importlib.import_module(module_name)
     missing = [name for name, function in _public_callables(module)
                if not _RAISES.search(inspect.getdoc(function) or "")]
-    if module_name in PENDING_RAISES:
-        assert missing, f"{module_name} documents every Raises section now: take it off PENDING_RAISES"
-    else:
-        assert not missing, f"{module_name}: no Raises section in {', '.join(missing)}"
-
-
-def test_the_pending_list_names_only_public_modules():
-    assert PENDING_RAISES <= set(PUBLIC_MODULES)
+    assert not missing, f"{module_name}: no Raises section in {', '.join(missing)}"
 
 
 @pytest.mark.parametrize("module_name", MODULES)

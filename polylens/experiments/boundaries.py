@@ -74,7 +74,12 @@ class BoundaryContrast:
     near_fraction: float
 
     def summary(self) -> str:
-        """One sentence with the numbers."""
+        """One sentence with the numbers.
+
+        Raises
+        ------
+        None of its own
+        """
         return (f"density within ±{self.window * 100:g}% of the path around a class change is {self.ratio} times the "
                 f"density elsewhere; baselines: class changes placed uniformly {self.uniform}, taken from another "
                 f"path {self.permuted}; observed / permuted {self.excess} ({self.n_paths} paths)")
@@ -94,6 +99,11 @@ def binned(positions: np.ndarray, weights: np.ndarray | None, n_bins: int) -> np
     Returns
     -------
     ndarray of shape (n_bins,)
+
+    Raises
+    ------
+    ValueError
+        If a position lies outside [0, 1].
 
     Examples
     --------
@@ -125,6 +135,16 @@ def contrast_near_changes(weights: np.ndarray, changes: list[np.ndarray], *, win
     Returns
     -------
     BoundaryContrast
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not a non-negative finite array of shape (n_paths, n_bins >= 2),
+        ``changes`` does not have one entry per path or holds a position outside [0, 1], or
+        no path has a class change.
+    polylens.errors.InvalidParameterError
+        If ``window`` is not a number in (0, 0.5), or ``n_boot`` not a positive int (the
+        latter named by :func:`~polylens.experiments.stats.bootstrap`).
 
     Examples
     --------
@@ -204,6 +224,13 @@ def density_profile(weights: np.ndarray, changes: list[np.ndarray], *, half_widt
     permuted : ndarray of shape (n_offsets,)
         The same with each path given another path's class-change positions (mean of
         :data:`BASELINE_DRAWS` random derangements; NaN with fewer than 2 paths).
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` or ``changes`` is refused as in :func:`contrast_near_changes`.
+    polylens.errors.InvalidParameterError
+        If ``half_width`` is not a number in [0, 0.5).
     """
     W, pos = _validate(weights, changes, None)
     if not 0 <= check_number(half_width, func="density_profile", name="half_width", low=0.0) < 0.5:

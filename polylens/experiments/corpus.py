@@ -71,6 +71,11 @@ class Corpus:
         CRC-32 of its source name is divisible by ``held_out`` (about one in
         ``held_out``), so the split does not change when modules are added.
 
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            If ``held_out`` is not an int >= 2.
+
         Examples
         --------
         >>> c = Corpus(("a b c", "d e f", "g h i"), ("a", "c", "d"))
@@ -88,7 +93,12 @@ class Corpus:
 
     def sentences(self, *, min_words: int = 4, max_words: int = 40) -> list[str]:
         """Every sentence of every document with ``min_words`` to ``max_words`` words, in
-        order, without duplicates."""
+        order, without duplicates.
+
+        Raises
+        ------
+        None of its own
+        """
         seen: dict[str, None] = {}
         for doc in self.documents:
             for paragraph in doc.split("\n"):
@@ -118,6 +128,12 @@ def stdlib_docstrings(modules: tuple[str, ...] | list[str] = STDLIB_MODULES) -> 
         three words or more, in the order: module, then its public classes and
         functions sorted by name (each class followed by its methods and properties,
         sorted by name).
+
+    Raises
+    ------
+    TypeError
+        If ``modules`` is a string or holds something that is not a module name (a module
+        that fails to import is skipped, not raised on).
 
     Examples
     --------
@@ -175,6 +191,10 @@ def clean_docstring(doc: str) -> str:
     joined with single spaces; paragraphs with fewer than three words are dropped.
     Paragraphs are joined by ``"\\n"``.
 
+    Raises
+    ------
+    None of its own
+
     Examples
     --------
     >>> clean_docstring('''sqrt(x)
@@ -205,6 +225,10 @@ def clean_docstring(doc: str) -> str:
 def split_sentences(paragraph: str) -> list[str]:
     """Cut a paragraph after ``.``, ``!`` or ``?`` followed by white space and a capital
     letter, a bracket or a quote.
+
+    Raises
+    ------
+    None of its own
 
     Examples
     --------

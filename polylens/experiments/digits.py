@@ -149,7 +149,12 @@ class DigitsConfig:
 
     @classmethod
     def tiny(cls) -> "DigitsConfig":
-        """A configuration that runs in a few seconds (tests)."""
+        """A configuration that runs in a few seconds (tests).
+
+        Raises
+        ------
+        None of its own
+        """
         return cls(channels=(4, 8), epochs=3, n_pairs=12, n_exact_input=1, n_exact_hidden=3, steps=64, windows=(0.02,),
                    scales=(0.0, 0.5, 1.0, 2.0, 4.0), n_scaled=40, n_exact_scaled=2, n_groups=4, n_boot=100)
 
@@ -157,13 +162,23 @@ class DigitsConfig:
     def replicated(cls) -> "DigitsConfig":
         """The configuration of a full ``polylens report``, run once per seed and architecture:
         fewer paths, samples and exact crossings than the default, so that five seeds of
-        three CNNs fit in about ten minutes on two cores."""
+        three CNNs fit in about ten minutes on two cores.
+
+        Raises
+        ------
+        None of its own
+        """
         return cls(n_pairs=120, n_exact_input=4, n_exact_hidden=8, steps=384, n_scaled=200, n_exact_scaled=4)
 
     @classmethod
     def quick(cls) -> "DigitsConfig":
         """The configuration of ``polylens report --quick``: fewer paths and inputs, so that
-        two seeds run in about a minute."""
+        two seeds run in about a minute.
+
+        Raises
+        ------
+        None of its own
+        """
         return cls(n_pairs=80, n_exact_input=2, n_exact_hidden=6, steps=256, n_scaled=150, n_exact_scaled=4,
                    n_boot=500)
 
@@ -320,7 +335,13 @@ class ActivationScaling:
     changed_estimates: tuple = field(default=(), repr=False)
 
     def at(self, scale: float) -> int:
-        """Index of ``scale`` in :attr:`scales`."""
+        """Index of ``scale`` in :attr:`scales`.
+
+        Raises
+        ------
+        KeyError
+            If ``scale`` is not one of :attr:`scales` (to ``np.isclose``).
+        """
         hit = np.flatnonzero(np.isclose(self.scales, scale))
         if hit.size == 0:
             raise KeyError(f"ActivationScaling.at: scale {scale} was not run; scales are {self.scales.tolist()}")
@@ -373,6 +394,11 @@ def digits_model(config: DigitsConfig = DigitsConfig()) -> torch.nn.Sequential:
     -------
     torch.nn.Sequential
         Input (n, 1, 8, 8), output (n, 10).
+
+    Raises
+    ------
+    None of its own
+        ``config`` was checked when it was made.
     """
     torch.manual_seed(config.seed)
     c1, c2 = config.channels
@@ -410,6 +436,18 @@ def train_digits_cnn(config: DigitsConfig = DigitsConfig(), cache: str | Path | 
     Returns
     -------
     DigitsModel
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``config.hidden`` or ``config.groups_layer`` is not a nonlinearity of the model.
+    ImportError
+        If scikit-learn (the digits data) is not installed.
+    OSError
+        If the ``cache`` folder cannot be created or written.
+    RuntimeError
+        From ``torch.load`` or ``load_state_dict``, if a cached file is corrupt or holds
+        another model.
     """
     start = time.perf_counter()
     X, y, Xt, yt = zoo.digits_data(seed=config.seed)
@@ -452,6 +490,11 @@ def layer_outputs(model: torch.nn.Module, x: torch.Tensor, name: str) -> np.ndar
     Returns
     -------
     ndarray of shape (n, n_outputs), float64
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``name`` is not the name of a submodule of ``model``.
     """
     modules = dict(model.named_modules())
     check_option(name, list(modules)[1:], func="layer_outputs", name="name")
@@ -487,6 +530,15 @@ def interpolation_density(dm: DigitsModel, config: DigitsConfig = DigitsConfig()
     Returns
     -------
     InterpolationDensity
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``space`` is not ``"input"`` or ``"hidden"``, or (``"hidden"``) ``config.hidden``
+        is not a module of ``dm.model``.
+    ValueError
+        If ``config.n_pairs`` distinct pairs of correctly classified test images of
+        different classes cannot be drawn.
     """
     check_option(space, SPACES, func="interpolation_density", name="space")
     pairs = _pairs(dm, config.n_pairs, config.seed)
@@ -567,6 +619,11 @@ def activation_scaling(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -
     Returns
     -------
     ActivationScaling
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``config.hidden`` is not a module of ``dm.model``.
     """
     start = time.perf_counter()
     x = dm.X_test[: config.n_scaled]
@@ -653,6 +710,15 @@ def layer_groupings(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -> G
     -------
     GroupingComparison
         Label set ``"class"``.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``config.groups_layer`` is not a module of ``dm.model``, or ``config.n_groups``
+        exceeds half the number of digits (from
+        :func:`~polylens.experiments.monosemanticity.compare_groupings`).
+    ImportError
+        If scikit-learn is not installed.
     """
     acts, bits, y = _layer_data(dm, config)
     return compare_groupings(acts, bits, {"class": y}, n_groups=config.n_groups, seed=config.seed)
@@ -670,6 +736,14 @@ def code_hdbscan(dm: DigitsModel, config: DigitsConfig = DigitsConfig()) -> HDBS
     Returns
     -------
     HDBSCANScore
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``config.groups_layer`` is not a module of ``dm.model``, or
+        ``config.hdbscan_min_size`` exceeds the number of digits.
+    ImportError
+        If scikit-learn is not installed.
     """
     _, bits, y = _layer_data(dm, config)
     return hdbscan_purity(bits, {"class": y}, min_cluster_size=config.hdbscan_min_size, seed=config.seed)[0]
@@ -699,6 +773,19 @@ def run_digits(config: DigitsConfig = DigitsConfig(), *, progress: bool = True,
     Returns
     -------
     DigitsResults
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``config.hidden`` or ``config.groups_layer`` is not a nonlinearity of the model
+        (:func:`train_digits_cnn`), or a stage refuses a size of ``config`` (see
+        :func:`interpolation_density`, :func:`layer_groupings`, :func:`code_hdbscan`).
+    ValueError
+        If ``config.n_pairs`` pairs cannot be drawn (:func:`interpolation_density`).
+    ImportError
+        If scikit-learn is not installed.
+    OSError, RuntimeError
+        From the ``cache`` (see :func:`train_digits_cnn`).
     """
     dm = train_digits_cnn(config, cache)
     seconds = {"training": dm.seconds}
@@ -736,6 +823,14 @@ def run_digits_seeds(config: DigitsConfig = DigitsConfig(), seeds=(0, 1, 2, 3, 4
     -------
     list of DigitsResults
         In the order of ``seeds``.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``seeds`` is empty or holds something that is not an int >= 0, and as
+        :func:`run_digits`.
+    ValueError, ImportError, OSError, RuntimeError
+        As :func:`run_digits`.
     """
     seeds = [check_int(s, func="run_digits_seeds", name="seeds", low=0) for s in seeds]
     if not seeds:

@@ -59,7 +59,13 @@ class TrainedLM:
 
 
 def token_stream(tokenizer, documents) -> np.ndarray:
-    """Token ids of ``documents``, each preceded by ``[BOS]``, concatenated; shape (n_tokens,)."""
+    """Token ids of ``documents``, each preceded by ``[BOS]``, concatenated; shape (n_tokens,).
+
+    Raises
+    ------
+    ValueError
+        If ``tokenizer`` has no ``[BOS]`` token.
+    """
     bos = tokenizer.token_to_id("[BOS]")
     if bos is None:
         raise ValueError("token_stream: `tokenizer` has no '[BOS]' token (use polylens.experiments.tokens.train_tokenizer)")
@@ -89,6 +95,25 @@ def docstring_lm(cache: str | Path | None, lm: LMConfig = LMConfig(), train: Tra
     Returns
     -------
     TrainedLM
+
+    Raises
+    ------
+    TypeError
+        If ``modules`` is not a sequence of module names.
+    ValueError
+        If ``modules`` give fewer than ten docstrings, or the training or held-out text has
+        fewer than ``lm.context + 1`` tokens (:func:`~polylens.experiments.lm.train_lm`,
+        :func:`~polylens.experiments.lm.evaluate_lm`).
+    polylens.errors.InvalidParameterError
+        If ``lm.vocab_size`` leaves no room for a word after the characters of the corpus
+        (:func:`~polylens.experiments.tokens.train_tokenizer`).
+    ImportError
+        If the ``tokenizers`` package is not installed.
+    FileNotFoundError
+        If a cached folder has ``log.json`` but lacks ``model.pt`` or ``tokenizer.json``
+        (:func:`~polylens.experiments.lm.load_lm`).
+    OSError
+        If the ``cache`` folder cannot be created or written.
     """
     corpus = stdlib_docstrings(modules)
     if len(corpus) < HELD_OUT:

@@ -51,6 +51,13 @@ def save_digits_figures(results: DigitsResults, out: Path | str) -> dict[str, Pa
     -------
     dict of str to Path
         Keys of :data:`FIGURES`.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``out`` cannot be created or a figure cannot be written.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +82,13 @@ def plot_density_profiles(paths: dict[str, InterpolationDensity], file: Path) ->
 
     Sampled (every pair) and exact (the exactly crossed pairs) profiles, with the profile
     that other paths' class-change positions give (the permuted baseline).
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``file`` cannot be written.
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(paths), figsize=(5.2 * len(paths), 3.8), squeeze=False)
@@ -104,7 +118,15 @@ def plot_density_profiles(paths: dict[str, InterpolationDensity], file: Path) ->
 def plot_example_paths(paths: dict[str, InterpolationDensity], file: Path) -> Path:
     """The first pair of every space: exact density (boundaries crossed, and units changed
     at them) with the predicted class as a band, and the sampled density (Hamming distance
-    between consecutive samples, which counts units) on the same windows."""
+    between consecutive samples, which counts units) on the same windows.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``file`` cannot be written.
+    """
     from polylens.plotting import plot_path_density
 
     plt = _pyplot()
@@ -134,7 +156,15 @@ def plot_example_paths(paths: dict[str, InterpolationDensity], file: Path) -> Pa
 
 
 def plot_scaling(res: ActivationScaling, file: Path) -> Path:
-    """Density, downstream code change and prediction change against the scale factor."""
+    """Density, downstream code change and prediction change against the scale factor.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``file`` cannot be written.
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     mid = 0.5 * (res.scales[1:] + res.scales[:-1])
@@ -163,7 +193,15 @@ def plot_scaling(res: ActivationScaling, file: Path) -> Path:
 
 
 def plot_groupings(res: GroupingComparison, file: Path) -> Path:
-    """Mean purity (95% CI) of every method's groups, each group as a dot, and chance."""
+    """Mean purity (95% CI) of every method's groups, each group as a dot, and chance.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``file`` cannot be written.
+    """
     plt = _pyplot()
     label_sets = list(dict.fromkeys(s.labels for s in res.scores))
     fig, axes = plt.subplots(1, len(label_sets), figsize=(5.5 * len(label_sets), 3.8), squeeze=False)

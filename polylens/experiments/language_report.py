@@ -65,7 +65,13 @@ class Verdict:
 
 
 def verdict(result: "LanguageResult", labels: str) -> dict[str, Verdict]:
-    """Spline codes against every other method (keys: the other methods) under the label set ``labels``."""
+    """Spline codes against every other method (keys: the other methods) under the label set ``labels``.
+
+    Raises
+    ------
+    KeyError
+        If a layer has no score under ``labels``.
+    """
     out = {}
     for method in METHODS[1:]:
         diffs = [difference_ci(layer.comparison.score("spline codes", labels).purity,
@@ -78,12 +84,27 @@ def verdict(result: "LanguageResult", labels: str) -> dict[str, Verdict]:
 
 
 def figure_name(result: "LanguageResult") -> str:
-    """File name of a model's figure: ``language-<model slug>.png``."""
+    """File name of a model's figure: ``language-<model slug>.png``.
+
+    Raises
+    ------
+    None of its own
+    """
     return "language-" + re.sub(r"[^a-z0-9]+", "-", result.model.lower()).strip("-") + ".png"
 
 
 def plot_language(result: "LanguageResult", file: str | Path) -> Path:
-    """Mean purity (95% CI) of every method per layer, one panel per label set, with chance."""
+    """Mean purity (95% CI) of every method per layer, one panel per label set, with chance.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``file`` cannot be written.
+    KeyError
+        If a layer lacks the ``"token"`` or ``"category"`` scores.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,6 +184,11 @@ def result_markdown(result: "LanguageResult", figure: str | None = None) -> str:
     result : LanguageResult
     figure : str, optional
         Relative path of its figure (from :func:`plot_language`).
+
+    Raises
+    ------
+    KeyError
+        If a layer lacks the ``"token"`` or ``"category"`` scores.
     """
     kind = ("approximate: GELU units coded by the sign of their pre-activation" if result.approximate
             else "exact: ReLU units")
@@ -186,6 +212,11 @@ def summary_markdown(results: list["LanguageResult"], missing: str | None = None
     results : list of LanguageResult
     missing : str, optional
         A line on a model that was not run.
+
+    Raises
+    ------
+    KeyError
+        If a layer lacks the ``"token"`` or ``"category"`` scores.
     """
     method = (
         "Prediction 1 (polytopes, not directions, are the monosemantic units) on transformer language "
@@ -222,7 +253,17 @@ def summary_markdown(results: list["LanguageResult"], missing: str | None = None
 
 
 def language_markdown(results: list["LanguageResult"], out: str | Path, missing: str | None = None) -> str:
-    """Draw every model's figure into ``out`` (created) and return the whole section's Markdown."""
+    """Draw every model's figure into ``out`` (created) and return the whole section's Markdown.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    OSError
+        If ``out`` cannot be created or a figure cannot be written.
+    KeyError
+        If a layer lacks the ``"token"`` or ``"category"`` scores.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parts = [summary_markdown(results, missing)]
@@ -259,6 +300,13 @@ def language_part(out: str | Path, *, config=None, seeds=(0, 1, 2), sizes=None, 
         One :func:`polylens.experiments.record.language_record` per model and protocol.
     missing : str or None
         Why MiniLM was not run, or None.
+
+    Raises
+    ------
+    TypeError, ValueError, polylens.errors.InvalidParameterError, ImportError, OSError
+        As :func:`polylens.experiments.language.run_language_seeds` (a bad ``seeds``, training
+        or loading the models, the experiments) and :func:`language_markdown` (matplotlib
+        missing, ``out`` not writable).
     """
     from polylens.experiments.language import LanguageConfig, run_language_seeds
     from polylens.experiments.record import language_record
@@ -294,6 +342,11 @@ def language_section(out: str | Path, progress: bool = True, *, quick_config: bo
     Returns
     -------
     str
+
+    Raises
+    ------
+    TypeError, ValueError, polylens.errors.InvalidParameterError, ImportError, OSError
+        As :func:`language_part`.
     """
     from polylens.experiments.language import LanguageConfig
 

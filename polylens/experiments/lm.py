@@ -213,6 +213,13 @@ class ReLULM(nn.Module):
         Returns
         -------
         Tensor of shape (n, t, vocab_size)
+
+        Raises
+        ------
+        ValueError
+            If ``input_ids`` has more than ``config.context`` positions.
+        IndexError
+            From the embedding, if an id is outside ``[0, vocab_size)``.
         """
         t = input_ids.shape[1]
         if t > self.config.context:
@@ -253,6 +260,12 @@ def train_lm(tokens: np.ndarray, config: LMConfig, train: TrainConfig = TrainCon
     model : ReLULM
         In eval mode, on the CPU.
     log : TrainLog
+
+    Raises
+    ------
+    ValueError
+        If ``tokens`` is not a 1-D array of integer ids, holds an id outside
+        ``[0, config.vocab_size)``, or has fewer than ``context + 1`` ids.
 
     Examples
     --------
@@ -319,7 +332,14 @@ def _check_tokens(tokens, config: LMConfig) -> np.ndarray:
 @torch.no_grad()
 def evaluate_lm(model: ReLULM, tokens: np.ndarray, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy (nats per token) over consecutive windows of
-    ``context + 1`` tokens of ``tokens`` (the tail that fills no window is left out)."""
+    ``context + 1`` tokens of ``tokens`` (the tail that fills no window is left out).
+
+    Raises
+    ------
+    ValueError
+        If ``tokens`` is not a 1-D array of integer ids, holds an id outside
+        ``[0, vocab_size)``, or has fewer than ``context + 1`` ids.
+    """
     config = model.config
     tokens = _check_tokens(tokens, config)
     n = (len(tokens) - 1) // config.context
@@ -338,7 +358,13 @@ def evaluate_lm(model: ReLULM, tokens: np.ndarray, batch_size: int = 64) -> floa
 
 def save_lm(folder: str | Path, model: ReLULM, tokenizer, log: TrainLog) -> Path:
     """Write ``model.pt`` (the state dict), ``tokenizer.json`` and ``log.json`` into
-    ``folder`` (created); returns the folder."""
+    ``folder`` (created); returns the folder.
+
+    Raises
+    ------
+    None of its own
+        An ``OSError`` from creating ``folder`` or writing its files passes through.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "model.pt")

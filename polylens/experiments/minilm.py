@@ -57,7 +57,14 @@ class BertConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> "BertConfig":
-        """The config of a ``config.json`` dict; the activation must be GELU."""
+        """The config of a ``config.json`` dict; the activation must be GELU.
+
+        Raises
+        ------
+        ValueError
+            If ``hidden_act`` is not ``"gelu"``, or ``num_attention_heads`` does not divide
+            ``hidden_size``.
+        """
         act = data.get("hidden_act", "gelu")
         if act != "gelu":
             raise ValueError(f"BertConfig.from_json: `hidden_act` {act!r} is not supported (only 'gelu')")
@@ -189,6 +196,13 @@ class MiniLM(nn.Module):
         Returns
         -------
         Tensor of shape (n, t, hidden_size)
+
+        Raises
+        ------
+        ValueError
+            If ``input_ids`` has more than ``config.max_position_embeddings`` positions.
+        IndexError
+            From the embedding, if an id is outside ``[0, vocab_size)``.
         """
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(f"MiniLM: `input_ids` has {input_ids.shape[1]} positions; the model takes at most "
@@ -283,6 +297,13 @@ def sentence_embeddings(model: MiniLM, tokenizer, sentences, *, max_tokens: int 
     -------
     ndarray of shape (n_sentences, hidden_size), float32
         Unit rows: ``E @ E.T`` holds the cosine similarities.
+
+    Raises
+    ------
+    ValueError
+        If ``sentences`` is empty or holds something that is not a string.
+    ImportError
+        If the ``tokenizers`` package is not installed.
     """
     from polylens.experiments.tokens import require_tokenizers
 

@@ -56,6 +56,14 @@ def purity(labels: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     ndarray of shape (n_groups,)
         Values in ``[1 / group size, 1]``; 1 for a group whose members share one label.
 
+    Raises
+    ------
+    ValueError
+        If ``labels`` is not a non-empty 1-D array, or a group is not a non-empty 1-D array
+        of integer indices.
+    IndexError
+        If a group holds an index outside ``labels``.
+
     Examples
     --------
     >>> purity(np.array([0, 0, 1, 1, 2]), [np.array([0, 1]), np.array([1, 2, 3, 4])])
@@ -124,7 +132,13 @@ class GroupingComparison:
     fill: dict[str, float]
 
     def score(self, method: str, labels: str) -> GroupingScore:
-        """The score of ``method`` under the label set ``labels``."""
+        """The score of ``method`` under the label set ``labels``.
+
+        Raises
+        ------
+        KeyError
+            If there is no score for ``method`` under ``labels``.
+        """
         for s in self.scores:
             if s.method == method and s.labels == labels:
                 return s
@@ -132,7 +146,12 @@ class GroupingComparison:
                        f"have {[(s.method, s.labels) for s in self.scores]}")
 
     def to_markdown(self) -> str:
-        """A Markdown table: label set, method, groups, mean purity with its 95% CI, chance."""
+        """A Markdown table: label set, method, groups, mean purity with its 95% CI, chance.
+
+        Raises
+        ------
+        None of its own
+        """
         lines = ["| labels | method | groups | mean purity (95% CI) | chance | cluster fill |",
                  "| --- | --- | --- | --- | --- | --- |"]
         for s in self.scores:
@@ -170,6 +189,18 @@ def compare_groupings(activations: np.ndarray, bits: np.ndarray, labels: dict[st
     Returns
     -------
     GroupingComparison
+
+    Raises
+    ------
+    ValueError
+        If ``activations`` is not a finite array of shape (n >= 2, d), ``bits`` not a bool
+        (or 0/1) array with ``n`` rows, ``labels`` an empty dict or a label set not of shape
+        (n,), or every unit of ``activations`` constant.
+    polylens.errors.InvalidParameterError
+        If ``n_groups`` is not an int in 1..max(1, n // 2), or ``group_size`` not None or an
+        int in 1..n.
+    ImportError
+        If scikit-learn (k-means, NMF) is not installed.
 
     Notes
     -----
@@ -346,6 +377,14 @@ def hdbscan_codes(bits: np.ndarray, *, min_cluster_size: int = 10) -> np.ndarray
     -------
     ndarray of shape (n,), int
         Cluster of every point, ``-1`` for noise.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``bits`` is not of shape (n >= 2, n_bits), or ``min_cluster_size`` not an int in
+        2..n.
+    ImportError
+        If scikit-learn (``HDBSCAN``, 1.3 or later) is not installed.
     """
     from sklearn.cluster import HDBSCAN
 
@@ -376,6 +415,16 @@ def hdbscan_purity(bits: np.ndarray, labels: dict[str, np.ndarray] | np.ndarray,
     -------
     list of HDBSCANScore
         One per label set, in order.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``bits`` or ``min_cluster_size`` is refused by :func:`hdbscan_codes`, or a label
+        set does not have one label per row of ``bits``.
+    ValueError
+        If a label set is not a non-empty 1-D array.
+    ImportError
+        If scikit-learn is not installed.
     """
     sets = labels if isinstance(labels, dict) else {"label": labels}
     cluster = hdbscan_codes(bits, min_cluster_size=min_cluster_size)

@@ -30,7 +30,13 @@ SCHEMA = 1
 
 
 def versions() -> dict:
-    """Versions of everything that changes the numbers."""
+    """Versions of everything that changes the numbers.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed.
+    """
     import sklearn
     import torch
 
@@ -69,6 +75,11 @@ def digits_record(runs: list) -> dict:
     dict
         ``architecture``, ``config``, ``seeds``, ``accuracy``, ``prediction1``,
         ``prediction2``, ``prediction3``, ``seconds``.
+
+    Raises
+    ------
+    IndexError
+        If ``runs`` is empty.
     """
     cfg = runs[0].config
     seeds = [r.config.seed for r in runs]
@@ -160,6 +171,14 @@ def language_record(runs: list, *, name: str, protocol: str, config: dict) -> di
     dict
         Per layer and label set: purity of every method, spline codes minus each other
         method, HDBSCAN purity.
+
+    Raises
+    ------
+    IndexError
+        If ``runs`` is empty.
+    KeyError, StopIteration
+        If a layer of a run lacks the ``"token"`` or ``"category"`` label set (its grouping
+        scores, its HDBSCAN score).
     """
     seeds = [r.seed for r in runs]
     layers = []
@@ -186,7 +205,15 @@ def language_record(runs: list, *, name: str, protocol: str, config: dict) -> di
 
 
 def write_record(record: dict, path: str | Path) -> Path:
-    """Write ``record`` as indented JSON (atomically)."""
+    """Write ``record`` as indented JSON (atomically).
+
+    Raises
+    ------
+    TypeError
+        If ``record`` holds a value JSON cannot encode.
+    OSError
+        If the folder of ``path`` cannot be created or the file cannot be written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
@@ -195,5 +222,13 @@ def write_record(record: dict, path: str | Path) -> Path:
 
 
 def read_record(path: str | Path) -> dict:
-    """Read a ``report.json``."""
+    """Read a ``report.json``.
+
+    Raises
+    ------
+    OSError
+        If ``path`` cannot be read (``FileNotFoundError`` when it is missing).
+    json.JSONDecodeError
+        If the file is not JSON (a ``ValueError``).
+    """
     return json.loads(Path(path).read_text(encoding="utf-8"))

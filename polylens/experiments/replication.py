@@ -81,14 +81,27 @@ class SeedSummary:
         return "within"
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready values."""
+        """Plain JSON-ready values.
+
+        Raises
+        ------
+        None of its own
+        """
         return {"mean": self.mean, "sd": self.sd, "ci": list(self.ci), "level": self.level,
                 "values": list(self.values), "seed_ci": [list(c) for c in self.seed_ci], "seeds": list(self.seeds),
                 "ref": self.ref, "n_above": self.n_above, "n_below": self.n_below}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SeedSummary":
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        KeyError
+            If ``d`` lacks a field of :meth:`to_dict`.
+        TypeError, ValueError
+            If a field does not hold what :meth:`to_dict` writes (a number, a list of numbers).
+        """
         return cls(float(d["mean"]), float(d["sd"]), tuple(d["ci"]), float(d["level"]), tuple(d["values"]),
                    tuple(tuple(c) for c in d["seed_ci"]), tuple(int(s) for s in d["seeds"]), d["ref"],
                    int(d["n_above"]), int(d["n_below"]))
@@ -116,6 +129,15 @@ def across_seeds(estimates, seeds=None, *, ref: float | None = None, n_boot: int
     Returns
     -------
     SeedSummary
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``estimates`` is not a non-empty sequence of :class:`Estimate`, ``n_boot`` not a
+        positive int, ``level`` not in (0, 1], ``ref`` not None or a finite number, or
+        ``seeds`` not one per estimate.
+    TypeError, ValueError
+        If a seed cannot be converted with ``int()``.
 
     Examples
     --------

@@ -105,6 +105,21 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
     -------
     Path
         The written ``report.md``.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``quick``, ``parallel`` or ``language`` is not a bool, ``seeds`` not None or a
+        positive int, ``workers`` or ``threads`` not a positive int, or ``architectures``
+        holds a name that is not a key of ``ARCHITECTURES``; also as the experiments
+        (:func:`~polylens.experiments.digits.run_digits_seeds`,
+        :func:`~polylens.experiments.language_report.language_part`) for a configuration
+        they refuse.
+    ImportError
+        If scikit-learn or matplotlib (or, for the language part, ``tokenizers``) is not
+        installed.
+    OSError
+        If ``out`` or ``cache`` cannot be created or written.
     """
     from polylens.experiments.record import digits_record, versions, write_record
     from polylens.experiments.results_text import seeds_markdown
@@ -291,6 +306,13 @@ def digits_section(results: DigitsResults, figures: dict[str, Path], out: Path |
     Returns
     -------
     str
+
+    Raises
+    ------
+    KeyError
+        If ``figures`` lacks a figure of :data:`polylens.experiments.figures.FIGURES`.
+    ValueError
+        If a figure does not lie inside ``out``.
     """
     cfg, dm = results.config, results.model
     rel = {k: Path(v).resolve().relative_to(Path(out).resolve()).as_posix() for k, v in figures.items()}

@@ -66,7 +66,13 @@ def _p2_verdict(s: dict) -> str:
 
 # --------------------------------------------------------------------------- report.md
 def seeds_markdown(record: dict) -> str:
-    """The across-seeds section of ``report.md``: every headline number per architecture and model."""
+    """The across-seeds section of ``report.md``: every headline number per architecture and model.
+
+    Raises
+    ------
+    KeyError
+        If ``record`` lacks a field of the ``report.json`` layout (:data:`~polylens.experiments.record.SCHEMA` 1).
+    """
     parts = ["## Across seeds and architectures\n\n"
              "Every number below is measured on independently trained models (one per seed): the mean over seeds, "
              "the standard deviation across seeds, and a two-stage bootstrap 95% interval (resample seeds, then the "
@@ -175,7 +181,13 @@ def _language_markdown(record: dict) -> str:
 
 # --------------------------------------------------------------------------- README
 def readme_results(record: dict) -> str:
-    """The README's results section (between the markers), from ``record`` only."""
+    """The README's results section (between the markers), from ``record`` only.
+
+    Raises
+    ------
+    KeyError
+        If ``record`` lacks a field of the ``report.json`` layout (:data:`~polylens.experiments.record.SCHEMA` 1).
+    """
     kind = record["kind"]
     out = [f"*Generated from `docs/report.json` ({kind} run: `{record['command']}`; {record['seconds']:.0f} s on "
            f"{record['versions']['machine']} with {record['threads']} torch thread(s), torch "
@@ -240,7 +252,13 @@ def readme_results(record: dict) -> str:
 
 
 def replace_between_markers(text: str, block: str) -> str:
-    """``text`` with everything between :data:`README_START` and :data:`README_END` replaced by ``block``."""
+    """``text`` with everything between :data:`README_START` and :data:`README_END` replaced by ``block``.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` does not hold :data:`README_START` followed by :data:`README_END`.
+    """
     i, j = text.find(README_START), text.find(README_END)
     if i < 0 or j < i:
         raise ValueError("replace_between_markers: the README has no results markers "

@@ -51,7 +51,13 @@ _CODE_WORD = re.compile(r"_|[a-z][A-Z]|[A-Za-z_]\w*\.[A-Za-z_]{2,}|\w\(|\w\[")
 
 def require_tokenizers():
     """Import and return the ``tokenizers`` package, or raise an ImportError saying how to
-    install it."""
+    install it.
+
+    Raises
+    ------
+    ImportError
+        If ``tokenizers`` is not installed (the message says how to install it).
+    """
     try:
         import tokenizers
     except ImportError:
@@ -84,6 +90,16 @@ def train_tokenizer(texts, vocab_size: int = 4096):
     Returns
     -------
     tokenizers.Tokenizer
+
+    Raises
+    ------
+    ImportError
+        If the ``tokenizers`` package is not installed.
+    ValueError
+        If ``texts`` is empty or holds something that is not a string.
+    polylens.errors.InvalidParameterError
+        If ``vocab_size`` is not an int above the size of the base vocabulary (the special
+        tokens and every character of ``texts``, alone and as a ``"##"`` piece).
 
     Examples
     --------
@@ -139,21 +155,42 @@ class EncodedSentences:
         return int(self.studied.sum())
 
     def where(self) -> np.ndarray:
-        """(sentence, position) of every studied token, shape (n_tokens, 2), in reading order."""
+        """(sentence, position) of every studied token, shape (n_tokens, 2), in reading order.
+
+        Raises
+        ------
+        None of its own
+        """
         return np.argwhere(self.studied)
 
     def token_ids(self) -> np.ndarray:
-        """Id of every studied token, shape (n_tokens,)."""
+        """Id of every studied token, shape (n_tokens,).
+
+        Raises
+        ------
+        None of its own
+        """
         return self.ids[self.studied]
 
     def categories(self) -> np.ndarray:
-        """Category (an index into :data:`CATEGORIES`) of every studied token, shape (n_tokens,)."""
+        """Category (an index into :data:`CATEGORIES`) of every studied token, shape (n_tokens,).
+
+        Raises
+        ------
+        None of its own
+        """
         return np.array([token_category(self.sentences[s], *self.spans[s, p]) for s, p in self.where()],
                         dtype=np.int64)
 
     def context(self, token: int, width: int = 30) -> str:
         """Studied token number ``token`` in its sentence: ``"... the [token] of ..."``,
-        with up to ``width`` characters either side."""
+        with up to ``width`` characters either side.
+
+        Raises
+        ------
+        IndexError
+            If ``token`` is not the number of a studied token (``-n_tokens <= token < n_tokens``).
+        """
         s, p = self.where()[token]
         text, (start, end) = self.sentences[s], self.spans[s, p]
         left = text[max(0, start - width):start]
@@ -239,6 +276,11 @@ def spaced_positions(studied: np.ndarray, *, skip: int, stride: int) -> np.ndarr
     ndarray of shape (n_sentences, length), bool
         A subset of ``studied``.
 
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``skip`` is not an int >= 0 or ``stride`` not an int >= 1.
+
     Examples
     --------
     >>> spaced_positions(np.array([[False, True, True, True, True, True, True]]), skip=1, stride=2).astype(int)
@@ -279,6 +321,10 @@ def token_category(text: str, start: int, end: int) -> int:
     :data:`FUNCTION_WORDS`), *capitalised word* (its run of letters and digits starts
     with a capital), else *other word*. Case is read from ``text``, so a
     lower-casing tokenizer's tokens get the categories of the original text.
+
+    Raises
+    ------
+    None of its own
 
     Examples
     --------

@@ -50,10 +50,22 @@ class ArrayChunk:
     data: Any
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        """The forward passes of the chunk: ``((rows,), {})`` per ``batch_size`` rows.
+
+        Raises
+        ------
+        None of its own
+        """
         for i in range(0, self.data.shape[0], batch_size):
             yield (self.data[i:i + batch_size],), {}
 
     def describe(self) -> str:
+        """The chunk for error messages: ``"chunk 3 (rows 768-1023)"``.
+
+        Raises
+        ------
+        None of its own
+        """
         return f"chunk {self.index} (rows {self.start}-{self.start + self.data.shape[0] - 1})"
 
     def __getstate__(self) -> dict:
@@ -84,11 +96,26 @@ class NpyRowsChunk:
     stop: int
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        """The forward passes of the chunk, read from the memory-mapped file.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file is gone (from :func:`numpy.load`).
+        ValueError
+            If the file is not a ``.npy`` array (from :func:`numpy.load`).
+        """
         rows = np.load(self.path, mmap_mode="r")
         for i in range(self.start, self.stop, batch_size):
             yield (np.array(rows[i:min(i + batch_size, self.stop)]),), {}
 
     def describe(self) -> str:
+        """The chunk for error messages, with its row range and file.
+
+        Raises
+        ------
+        None of its own
+        """
         return f"chunk {self.index} (rows {self.start}-{self.stop - 1} of {self.path!r})"
 
 
@@ -107,11 +134,26 @@ class NpyFileChunk:
     path: str
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        """The forward passes of the chunk: every row of its file, ``batch_size`` at a time.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file is gone (from :func:`numpy.load`).
+        ValueError
+            If the file is not a ``.npy`` array, or holds a scalar.
+        """
         rows = _npy_samples(self.path)
         for i in range(0, rows.shape[0], batch_size):
             yield (np.array(rows[i:i + batch_size]),), {}
 
     def describe(self) -> str:
+        """The chunk for error messages, with its file.
+
+        Raises
+        ------
+        None of its own
+        """
         return f"chunk {self.index} (file {self.path!r})"
 
 
@@ -132,9 +174,21 @@ class BatchesChunk:
     calls: list
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        """The chunk's batches as given (``batch_size`` is ignored: the iterable batched them).
+
+        Raises
+        ------
+        None of its own
+        """
         return iter(self.calls)
 
     def describe(self) -> str:
+        """The chunk for error messages, with its batch range.
+
+        Raises
+        ------
+        None of its own
+        """
         return f"chunk {self.index} (batches {self.first}-{self.first + len(self.calls) - 1})"
 
 
@@ -176,7 +230,16 @@ def split(inputs, batch_size: int, batches_per_chunk: int) -> Iterator[Chunk]:
 
 
 def n_samples(inputs) -> int | None:
-    """Number of samples in ``inputs`` where it is known without reading them."""
+    """Number of samples in ``inputs`` where it is known without reading them.
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` names a ``.npy`` file that is not an array or holds a scalar.
+    polylens.errors.InvalidParameterError
+        For a mapping that is empty, holds a value that is not a tensor or array with a
+        batch axis, or values of different lengths (from :func:`~polylens.sampling.mapping_inputs.mapping_rows`).
+    """
     if isinstance(inputs, (torch.Tensor, np.ndarray)):
         return int(inputs.shape[0]) if inputs.ndim else None
     if isinstance(inputs, Mapping):
@@ -191,7 +254,12 @@ def n_samples(inputs) -> int | None:
 
 
 def input_files(inputs) -> list[str]:
-    """The files ``inputs`` reads (a ``.npy`` path or a list of them; else none)."""
+    """The files ``inputs`` reads (a ``.npy`` path or a list of them; else none).
+
+    Raises
+    ------
+    None of its own
+    """
     if isinstance(inputs, (str, os.PathLike)):
         return [os.fspath(inputs)]
     if isinstance(inputs, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in inputs):

@@ -206,6 +206,21 @@ class CodesJob:
         Every chunk starts a layout of its own: whether chunks agree is the caller's check
         (a worker's tasks arrive in any order, so a layout kept from an earlier task would
         blame whichever chunk came second).
+
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            For a batch that does not hold numbers, holds NaN or infinite values, or has an
+            integer dtype the model fails on; with ``per_token``, for a batch without a token
+            axis or with a bad ``attention_mask``.
+        polylens.errors.PolylensError
+            For a site whose activations are not a tensor, have no batch axis (or, with
+            ``per_token``, no token axis), or change between the chunk's batches; for a
+            forward pass in which no site, or none of a ``sites`` pattern, ran.
+        ValueError
+            For a batch without a tensor with a batch axis.
+        FileNotFoundError
+            For a ``.npy`` chunk whose file is gone.
         """
         with self.lock:
             if not self._hooked:
@@ -219,7 +234,12 @@ class CodesJob:
             return packed, self.session.layout, chunk_tokens(seen) if self.per_token else None
 
     def close(self) -> None:
-        """Take the hooks off the model and restore its training flags."""
+        """Take the hooks off the model and restore its training flags.
+
+        Raises
+        ------
+        None of its own
+        """
         with self.lock:
             if self._hooked:
                 self.session.__exit__(None, None, None)
@@ -241,7 +261,14 @@ class CodesJob:
 
 def code_chunk(job: CodesJob, chunk: chunks.Chunk) -> ChunkCodes:
     """Codes of one chunk of inputs: the pure task of :func:`codes`, in-process or on a
-    worker."""
+    worker.
+
+    Raises
+    ------
+    None of its own
+        What :meth:`CodesJob.run` raises passes through, with a note (and a
+        ``polylens_where`` attribute) naming the chunk; see :func:`polylens.parallel.locate`.
+    """
     try:
         packed, layout, table = job.run(chunk)
     except Exception as err:
@@ -355,7 +382,12 @@ class Session:
 
     def restart(self) -> None:
         """Forget the layout: the next :meth:`run` sets it anew (reusing the old one
-        when its sites and shapes are the same)."""
+        when its sites and shapes are the same).
+
+        Raises
+        ------
+        None of its own
+        """
         self._earlier, self.layout = self.layout or self._earlier, None
 
     def _call_index(self, module) -> int:
@@ -412,9 +444,14 @@ class Session:
     def to_device(self, value):
         """Move a tensor (floating tensors also to the model's dtype) or array to the device.
 
-        Raises InvalidParameterError for an array that does not hold numbers and for
-        floating inputs with NaN or infinite values (which have no code: every
-        comparison with NaN is false, so they would read as all-zero bits).
+        Other values are returned as they are. NaN and infinite values are not checked
+        here but in :meth:`run` (they have no code: every comparison with NaN is false,
+        so they would read as all-zero bits).
+
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            For an array that does not hold numbers (bool, int or float).
         """
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biuf":
@@ -430,6 +467,21 @@ class Session:
 
         Inputs are moved to the session's device. When an ``edit`` module is set,
         ``self.edit_fn(output)`` replaces its output (``None``: unchanged).
+
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            For inputs that do not hold numbers (:meth:`to_device`), hold NaN or infinite
+            values, or have an integer dtype the model fails on (a ``RuntimeError`` of the
+            model is re-raised as this); with ``per_token``, for inputs without a token axis or
+            with a bad ``attention_mask``.
+        polylens.errors.PolylensError
+            For a site whose activations are not a tensor or have no batch axis (with
+            ``per_token``: no token axis), a ``sites`` pattern none of whose sites ran, no site
+            run at all, sites that differ from the first batch's, or an ``edit`` module that
+            did not run or does not return one tensor.
+        ValueError
+            For a batch without a tensor with a batch axis.
         """
         kwargs = kwargs or {}
         args = tuple(self.to_device(a) for a in args)
@@ -504,7 +556,12 @@ class Session:
 def threshold_bits(flat: torch.Tensor, thresholds: tuple[float, ...]):
     """Thermometer bits of values of shape (n, m): bool (n, m * len(thresholds)), unit by
     unit, bit ``j`` being ``value > thresholds[j]``. Numpy on the CPU (several times
-    faster than torch's comparison there), torch elsewhere."""
+    faster than torch's comparison there), torch elsewhere.
+
+    Raises
+    ------
+    None of its own
+    """
     if on_cpu(flat):
         a = flat.numpy()
         if len(thresholds) == 1:

@@ -45,6 +45,10 @@ def hf_activation(module: nn.Module) -> tuple[tuple[float, ...], bool] | None:
     """The boundaries and approximate flag of a ``transformers`` activation module (its
     class or a base class is in :data:`HF_ACTIVATIONS`), else None.
 
+    Raises
+    ------
+    None of its own
+
     Examples
     --------
     >>> import torch.nn as nn
@@ -63,5 +67,10 @@ def hf_activation(module: nn.Module) -> tuple[tuple[float, ...], bool] | None:
 
 def is_transformers_model(model: nn.Module) -> bool:
     """Whether ``model``'s class comes from ``transformers`` (a ``PreTrainedModel``): its
-    nonlinearities are activation modules by the library's convention (``ACT2FN``)."""
+    nonlinearities are activation modules by the library's convention (``ACT2FN``).
+
+    Raises
+    ------
+    None of its own
+    """
     return any(cls.__module__.split(".")[0] == "transformers" for cls in type(model).__mro__)

@@ -41,10 +41,22 @@ class MappingChunk:
         return int(next(iter(self.data.values())).shape[0])
 
     def batches(self, batch_size: int) -> Iterator[tuple[tuple, dict]]:
+        """The forward passes of the chunk: ``((), {key: rows})`` per ``batch_size`` rows.
+
+        Raises
+        ------
+        None of its own
+        """
         for i in range(0, self.n_rows, batch_size):
             yield (), {key: value[i:i + batch_size] for key, value in self.data.items()}
 
     def describe(self) -> str:
+        """The chunk for error messages: ``"chunk 3 (rows 768-1023)"``.
+
+        Raises
+        ------
+        None of its own
+        """
         return f"chunk {self.index} (rows {self.start}-{self.start + self.n_rows - 1})"
 
     def __getstate__(self) -> dict:
@@ -84,7 +96,14 @@ def mapping_rows(inputs: Mapping) -> int:
 
 def split_mapping(inputs: Mapping, rows: int) -> Iterator[MappingChunk]:
     """Chunks of ``rows`` rows of every tensor of ``inputs``, in order (checked now, so
-    a bad mapping fails before any forward pass)."""
+    a bad mapping fails before any forward pass).
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        For an empty mapping, a value that is not a tensor or array with a batch axis, or
+        values of different lengths (from :func:`mapping_rows`, before any chunk is made).
+    """
     n = mapping_rows(inputs)
     data = dict(inputs)
     return (MappingChunk(k, i, {key: v[i:i + rows] for key, v in data.items()})

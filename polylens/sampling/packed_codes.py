@@ -120,7 +120,13 @@ class CodeLayout:
     @classmethod
     def build(cls, specs) -> "CodeLayout":
         """Lay out sites given as ``(name, kind, shape, bits_per_unit, thresholds,
-        approximate, encoding)`` tuples, in order."""
+        approximate, encoding)`` tuples, in order.
+
+        Raises
+        ------
+        ValueError
+            If a site's encoding is neither ``"thermometer"`` nor ``"one-hot"``.
+        """
         sites, bit, byte = [], 0, 0
         for name, kind, shape, bits_per_unit, thresholds, approximate, encoding in specs:
             if encoding not in ("thermometer", "one-hot"):
@@ -154,7 +160,13 @@ class CodeLayout:
         return any(s.approximate for s in self.sites)
 
     def site(self, name: str) -> SiteLayout:
-        """The layout of the site called ``name``."""
+        """The layout of the site called ``name``.
+
+        Raises
+        ------
+        KeyError
+            If no site is called ``name``.
+        """
         for s in self.sites:
             if s.name == name:
                 return s
@@ -172,7 +184,12 @@ class CodeLayout:
         return np.array([s.byte_offset for s in self.sites], dtype=np.int64)
 
     def unit_of_bit(self) -> np.ndarray:
-        """Global unit index of every bit, shape (n_bits,), int."""
+        """Global unit index of every bit, shape (n_bits,), int.
+
+        Raises
+        ------
+        None of its own
+        """
         parts, unit = [], 0
         for s in self.sites:
             parts.append(unit + np.repeat(np.arange(s.n_units), s.bits_per_unit))
@@ -181,7 +198,12 @@ class CodeLayout:
 
     def token_positions(self) -> np.ndarray:
         """Token position of every bit, shape (n_bits,): the index along the first axis of
-        a sequence site's per-sample shape ``(T, H)``; -1 for other sites."""
+        a sequence site's per-sample shape ``(T, H)``; -1 for other sites.
+
+        Raises
+        ------
+        None of its own
+        """
         parts = []
         for s in self.sites:
             if s.positions is None:
@@ -191,7 +213,13 @@ class CodeLayout:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def select(self, names) -> "CodeLayout":
-        """The layout of a subset of sites (in this layout's order)."""
+        """The layout of a subset of sites (in this layout's order).
+
+        Raises
+        ------
+        KeyError
+            If ``names`` holds a name that is no site of this layout.
+        """
         names = set(names)
         missing = names - set(self.names)
         if missing:
@@ -202,10 +230,25 @@ class CodeLayout:
         )
 
     def to_json(self) -> str:
+        """The layout as JSON text (what ``<name>.layout.json`` holds; see :meth:`from_json`).
+
+        Raises
+        ------
+        None of its own
+        """
         return json.dumps({"sites": [asdict(s) for s in self.sites]}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "CodeLayout":
+        """The layout written by :meth:`to_json`.
+
+        Raises
+        ------
+        json.JSONDecodeError
+            If ``text`` is not JSON (a ``ValueError``).
+        KeyError, TypeError
+            If ``text`` is JSON without a ``"sites"`` list of :class:`SiteLayout` fields.
+        """
         sites = []
         for d in json.loads(text)["sites"]:
             d["shape"], d["thresholds"] = tuple(d["shape"]), tuple(d["thresholds"])
@@ -249,7 +292,14 @@ class Codes:
 
     @classmethod
     def from_bits(cls, bits, layout: CodeLayout) -> "Codes":
-        """Codes from unpacked bits of shape (n, n_bits)."""
+        """Codes from unpacked bits of shape (n, n_bits).
+
+        Raises
+        ------
+        ValueError
+            If ``bits`` does not have shape (n, layout.n_bits) (from
+            :func:`~polylens.sampling.bits.pack_bits`).
+        """
         return cls(pack_bits(bits, layout), layout)
 
     def __len__(self) -> int:
@@ -279,13 +329,23 @@ class Codes:
         return self.layout.names
 
     def unpack(self) -> np.ndarray:
-        """Unpacked codes, bool of shape (n, n_bits) (slice rows first for big stores)."""
+        """Unpacked codes, bool of shape (n, n_bits) (slice rows first for big stores).
+
+        Raises
+        ------
+        None of its own
+        """
         return unpack_bits(self.packed, self.layout)
 
     def pieces(self) -> np.ndarray:
         """Piece of every unit, int8 of shape (n, n_units), comparable with
         ``PWLNet.codes``: the number of bits set (0/1 for ReLU-like units, 0/1/2 for
-        Hardtanh) or, for max pooling, the position of the set bit (the arg-max)."""
+        Hardtanh) or, for max pooling, the position of the set bit (the arg-max).
+
+        Raises
+        ------
+        None of its own
+        """
         bits = self.unpack()
         parts = []
         for s in self.layout.sites:
@@ -297,7 +357,15 @@ class Codes:
         return np.concatenate(parts, axis=1) if parts else np.zeros((len(bits), 0), np.int8)
 
     def select(self, sites) -> "Codes":
-        """The codes of a subset of sites (names, in this layout's order)."""
+        """The codes of a subset of sites (names, in this layout's order).
+
+        Raises
+        ------
+        KeyError
+            If ``sites`` names a site that is not in the layout.
+        ValueError
+            If ``sites`` is empty.
+        """
         sub = self.layout.select(sites)
         if not sub.sites:
             raise ValueError("Codes.select: `sites` is empty")
@@ -312,6 +380,15 @@ class Codes:
 
         An existing store at ``path`` is refused unless ``overwrite=True`` (see
         :class:`CodeStore`); a memory-mapped store cannot be saved over itself.
+
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            If ``path`` is not a path, names a directory, lies in a missing or read-only
+            directory, is the memory-mapped store being saved, or names an existing store while
+            ``overwrite`` is false (from :func:`check_store_path`, before anything is written).
+        OSError
+            If writing the files fails (the target is then left as it was).
         """
         inputs = [self.packed.filename] if isinstance(self.packed, np.memmap) and self.packed.filename else []
         with CodeStore(path, self.layout, overwrite=overwrite, inputs=inputs, func="Codes.save") as store:
@@ -329,6 +406,15 @@ class Codes:
             The ``.npy`` file (the ``.layout.json`` file must sit next to it).
         mmap : bool, default=True
             Memory-map the array read-only instead of reading it into memory.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the ``.npy`` file or the ``.layout.json`` file next to it is missing.
+        ValueError
+            If the ``.npy`` file is not an array file, the layout file is not a layout (a
+            ``json.JSONDecodeError``), or the array does not have the layout's ``(n, n_bytes)``
+            uint8 shape.
         """
         npy = _npy_path(path)
         meta = _layout_path(npy)
@@ -379,7 +465,13 @@ class CodeStore:
         return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
 
     def append(self, packed: np.ndarray) -> None:
-        """Append rows of shape (m, n_bytes), uint8."""
+        """Append rows of shape (m, n_bytes), uint8.
+
+        Raises
+        ------
+        ValueError
+            If ``packed`` is not uint8 of shape (m, layout.n_bytes).
+        """
         if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != self.layout.n_bytes:
             raise ValueError(
                 f"CodeStore.append: rows must be uint8 of shape (m, {self.layout.n_bytes}); got {packed.shape}"
@@ -389,7 +481,14 @@ class CodeStore:
 
     def close(self, complete: bool = True) -> None:
         """Finish the file; when ``complete``, move it and its layout into place, else
-        delete it (an earlier store at the target stays as it was)."""
+        delete it (an earlier store at the target stays as it was).
+
+        Raises
+        ------
+        None of its own
+            An ``OSError`` from the file system (writing the header, moving the files) passes
+            through; when ``complete`` is false the temporary file is deleted in any case.
+        """
         if self._file.closed:
             return
         try:
@@ -422,6 +521,13 @@ def check_store_path(path, *, func: str, overwrite: bool = False, inputs=(), nam
     Refuses, before any work: a missing or read-only directory, a directory, a store that
     exists (its ``.npy`` or its ``.layout.json``) unless ``overwrite``, and a store that
     is one of ``inputs``.
+
+    Raises
+    ------
+    polylens.errors.InvalidParameterError
+        If ``path`` is not a file path, names a directory, lies in a missing or read-only
+        directory, is one of ``inputs``, or its ``.npy`` or ``.layout.json`` file exists while
+        ``overwrite`` is false (or exists read-only).
     """
     try:
         npy = _npy_path(os.fspath(path))

@@ -123,6 +123,15 @@ class Pool:
 
     @classmethod
     def make(cls, dims: int, kernel, stride, padding, dilation, ceil_mode) -> "Pool":
+        """The windows of a pooling given as ``nn.MaxPool1d/2d`` takes them (ints or
+        tuples of ``dims`` ints; a ``stride`` of None or ``()`` is the kernel).
+
+        Raises
+        ------
+        None of its own
+            A parameter that is no int or sequence of ints fails in ``int()`` (``TypeError`` or
+            ``ValueError``).
+        """
         def tup(v):
             return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * dims
 
@@ -140,6 +149,10 @@ class Pool:
         Returns bool bits of shape (n, C * prod(out) * size), window by window, bit ``k``
         set where kernel position ``k`` holds the maximum: a numpy array on the CPU (where
         numpy's comparisons are several times faster), else a tensor on ``z``'s device.
+
+        Raises
+        ------
+        None of its own
         """
         out = pooled.shape[2:]
         pad = []
@@ -195,7 +208,11 @@ class SitePlan:
     def module(self, name: str, argument: str) -> tuple[nn.Module, int]:
         """The module called ``name`` (``"#k"`` suffix: its ``k``-th call) in the runner.
 
-        Raises ``ValueError`` naming ``argument`` when nothing has that name.
+        Raises
+        ------
+        ValueError
+            If ``name`` has a call suffix that is not ``"#<int>"`` or no module or functional
+            site has that name (the message names ``argument`` and lists close names).
         """
         base, _, call = name.partition("#")
         if call and not call.isdigit():

@@ -175,7 +175,12 @@ def at_tokens(name: str, z: torch.Tensor, mask: torch.Tensor, pooled: bool = Fal
 
 
 def chunk_tokens(batches: list[BatchTokens]) -> ChunkTokens:
-    """Join the tables of a chunk's batches, numbering sequences from 0 in the chunk."""
+    """Join the tables of a chunk's batches, numbering sequences from 0 in the chunk.
+
+    Raises
+    ------
+    None of its own
+    """
     return _joined([b.table for b in batches], [b.n_sequences for b in batches])
 
 
@@ -199,12 +204,26 @@ class TokenCollector:
         self._counts: list[int] = []
 
     def add(self, chunk: ChunkTokens) -> None:
+        """Collect the tokens table of the next chunk (chunks must come in input order).
+
+        Raises
+        ------
+        None of its own
+        """
         self._tables.append(chunk.table)
         self._counts.append(chunk.n_sequences)
 
     def result(self, codes: Codes, store: str | os.PathLike | None) -> "TokenCodes":
         """The per-token result of ``codes`` (its rows are the collected tokens); with a
-        ``store``, also written next to it (:meth:`TokenCodes.load` reads both)."""
+        ``store``, also written next to it (:meth:`TokenCodes.load` reads both).
+
+        Raises
+        ------
+        ValueError
+            If the collected tokens are not one per row of ``codes``.
+        OSError
+            If writing the tokens file fails.
+        """
         table = _joined(self._tables, self._counts).table
         result = TokenCodes(codes.packed, codes.layout, table)
         if store is not None:
@@ -255,21 +274,48 @@ class TokenCodes(Codes):
         return TokenCodes(np.asarray(self.packed[index]), self.layout, self.tokens[index])
 
     def select(self, sites) -> "TokenCodes":
-        """The codes of a subset of sites, same tokens."""
+        """The codes of a subset of sites, same tokens.
+
+        Raises
+        ------
+        KeyError
+            If ``sites`` names a site that is not in the layout.
+        ValueError
+            If ``sites`` is empty.
+        """
         return TokenCodes(Codes(self.packed, self.layout).select(sites).packed, self.layout.select(sites),
                           self.tokens)
 
     def save(self, path: str | os.PathLike, chunk_rows: int = 65536, *, overwrite: bool = False) -> Path:
         """Write the codes as :meth:`Codes.save` does (an existing store is refused unless
         ``overwrite=True``) and the tokens to ``<path>.tokens.npy``; returns the codes'
-        ``.npy`` path."""
+        ``.npy`` path.
+
+        Raises
+        ------
+        polylens.errors.InvalidParameterError
+            As :meth:`Codes.save`: a bad ``path``, or an existing store while ``overwrite`` is
+            false, refused before anything is written.
+        OSError
+            If writing the files fails.
+        """
         npy = Codes(self.packed, self.layout).save(path, chunk_rows, overwrite=overwrite)
         _write_tokens(_tokens_path(npy), self.tokens)
         return npy
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: bool = True) -> "TokenCodes":
-        """Read what :meth:`save` or ``codes(..., per_token=True, store=path)`` wrote."""
+        """Read what :meth:`save` or ``codes(..., per_token=True, store=path)`` wrote.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the ``.npy`` file, its ``.layout.json`` file or its ``.tokens.npy`` file is
+            missing.
+        ValueError
+            As :meth:`Codes.load`, and for a tokens file that is no ``TOKEN_DTYPE`` array with
+            one row per code.
+        """
         codes = Codes.load(path, mmap=mmap)
         tokens_file = _tokens_path(path)
         if not tokens_file.exists():

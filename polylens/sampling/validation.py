@@ -87,7 +87,12 @@ class DensityValidation:
         return _relative(self.exact_flips, self.sampled_flips)
 
     def table(self) -> str:
-        """A Markdown table: steps, sampled and exact counts, their relative errors, violations."""
+        """A Markdown table: steps, sampled and exact counts, their relative errors, violations.
+
+        Raises
+        ------
+        None of its own
+        """
         rows = [
             (int(s), int(c), self.exact, f"{e:.2%}", int(f), self.exact_flips, f"{ef:.2%}", int(v))
             for s, c, e, f, ef, v in zip(self.steps, self.sampled, self.relative_error, self.sampled_flips,
@@ -204,7 +209,12 @@ class LocalComplexityValidation:
     k: int
 
     def table(self) -> str:
-        """A Markdown table: samples, distinct codes found, exact regions, fraction found."""
+        """A Markdown table: samples, distinct codes found, exact regions, fraction found.
+
+        Raises
+        ------
+        None of its own
+        """
         rows = [(int(n), int(c), self.exact, f"{c / max(self.exact, 1):.1%}")
                 for n, c in zip(self.n_samples, self.sampled)]
         return _markdown(("samples", "distinct codes", "exact regions", "found"), rows)
@@ -235,6 +245,24 @@ def validate_local_complexity(model: torch.nn.Module, x, *, radius: float, n_sam
     Returns
     -------
     LocalComplexityValidation
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a tensor or an array of numbers.
+    ValueError
+        If ``x`` holds NaN or infinite values.
+    polylens.errors.InvalidParameterError
+        If ``n_samples`` is not a non-empty sequence of ints >= 1, the disc is not of
+        dimension 1 or 2 (``k``, or the columns of ``basis``), ``basis`` is not orthonormal
+        of shape (input_size, k), ``x`` does not have the model's input shape, or
+        ``radius`` or ``batch_size`` is refused by :func:`polylens.sampling.local_complexity`.
+    polylens.errors.UnsupportedLayerError
+        If the exact adapter does not support the model (:meth:`polylens.PWLNet.from_torch`;
+        also its :class:`~polylens.errors.ConversionError`).
+    polylens.errors.PolylensError
+        If the model returns no tensor, the sampled sites do not match the exact net's
+        units, or the exact enumeration of the disc stops before it is complete.
     """
     net = _exact_net(model, _tensor(x, "x")[None])
     counts = np.asarray(n_samples)
