@@ -186,7 +186,6 @@ def on_cpu(t: torch.Tensor) -> bool:
 
 
 @short_repr
-@short_repr
 @dataclass(frozen=True)
 class SitePlan:
     """The sites of a model and the module that runs them.

@@ -241,8 +241,11 @@ def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
 
     Raises
     ------
-    None
-        Nothing of its own (its inputs are checked by the functions that make them).
+    InvalidParameterError
+        If ``net`` is not a PWLNet, or ``origin`` or ``basis`` does not fit it (from
+        :class:`~polylens.geometry.space.Space`).
+    SolverError
+        If the HiGHS back end is not installed (from :class:`~polylens.geometry.space.Space`).
     """
     from polylens.geometry.space import Space
     from polylens.models.activations import Elementwise

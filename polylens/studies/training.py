@@ -88,8 +88,8 @@ class TrainingTable:
 
         Raises
         ------
-        None
-            Nothing of its own (its inputs are checked by the functions that make them).
+        InvalidParameterError
+            If a name in ``columns`` is not a column of the table (from :meth:`column`).
         """
         import matplotlib.pyplot as plt
 
