@@ -75,8 +75,8 @@ def _case(name, model, images, box_side, max_regions, repeat):
 
 #: Plane-splitting cases: model, input shape, side of the box around the plane's centroid.
 PLANES = {
-    "VGG-style 3x32x32": (lambda: zoo.vgg_style_cnn(), (3, 32, 32), 0.02),
-    "ResNet-18-style 3x64x64": (lambda: zoo.resnet18_style(), (3, 64, 64), 0.0003),
+    "VGG-style 3x32x32": (lambda: zoo.vgg_style_cnn(), (3, 32, 32), 0.0004),
+    "ResNet-18-style 3x64x64": (lambda: zoo.resnet18_style(), (3, 64, 64), 0.0005),
 }
 
 
