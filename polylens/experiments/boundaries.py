@@ -32,7 +32,7 @@ import numpy as np
 
 from polylens._repr import short_repr
 from polylens._validation import check_number, invalid
-from polylens.experiments.stats import N_BOOT, Estimate, bootstrap
+from polylens.experiments.stats import N_BOOT, Estimate, bootstrap, interval
 
 __all__ = ["BoundaryContrast", "contrast_near_changes", "density_profile", "binned"]
 
@@ -182,16 +182,14 @@ def contrast_near_changes(weights: np.ndarray, changes: list[np.ndarray], *, win
         return _ratio((share * cross[np.ix_(idx, idx)]).sum(), (share * near_len[idx]).sum(), total[idx].sum(),
                       idx.size * G)
 
-    def excess(idx, r):
-        return observed(idx, r) / permuted(idx, r)
-
     kw = dict(n_boot=n_boot, seed=seed)
     uniform_value = np.mean([uniform(np.arange(n), rng) for _ in range(BASELINE_DRAWS)])
+    ratio, permuted_est = bootstrap(observed, n, **kw), bootstrap(permuted, n, **kw)
     return BoundaryContrast(
-        ratio=bootstrap(observed, n, **kw),
+        ratio=ratio,
         uniform=replace(bootstrap(uniform, n, **kw), value=float(uniform_value)),
-        permuted=bootstrap(permuted, n, **kw),
-        excess=bootstrap(excess, n, **kw),
+        permuted=permuted_est,
+        excess=_paired_quotient(ratio, permuted_est),
         window=float(window),
         n_paths=int(n),
         near_fraction=float(near_len.sum() / (n * G)),
@@ -314,6 +312,17 @@ def _intervals(pos: np.ndarray, n_bins: int, window: float) -> tuple[np.ndarray,
 def _uniform_like(pos: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """As many uniform positions per path as ``pos`` has (NaN padding kept)."""
     return np.where(np.isfinite(pos), rng.random(pos.shape), np.nan)
+
+
+def _paired_quotient(a: Estimate, b: Estimate) -> Estimate:
+    """``a / b`` replicate by replicate, for two bootstraps of the same seed, size and
+    number of replicates whose statistics draw nothing from the generator: both then
+    resampled the same units in every replicate, so this is the bootstrap of the
+    quotient statistic (the same numbers, without evaluating both statistics again)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reps = a.replicates / b.replicates
+        value = np.float64(a.value) / np.float64(b.value)
+    return Estimate(float(value), interval(reps, a.level), a.level, a.n, reps)
 
 
 def _ratio(near: float, near_len: float, total: float, total_len: float) -> float:

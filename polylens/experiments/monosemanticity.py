@@ -23,6 +23,7 @@ them, not assumed).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +33,16 @@ from polylens._validation import check_int, invalid
 from polylens.experiments.stats import Estimate, mean_ci
 
 __all__ = ["purity", "GroupingScore", "GroupingComparison", "compare_groupings", "METHODS", "HDBSCANScore",
-           "hdbscan_purity", "hdbscan_codes"]
+           "hdbscan_purity", "hdbscan_codes", "NMF_MAX_ITER"]
 
 METHODS = ("spline codes", "activations", "neurons", "NMF")
 """The grouping methods, in the order of :attr:`GroupingComparison.scores`."""
 
 CHANCE_DRAWS = 1000
 """Random groups drawn to compute the chance purity."""
+
+NMF_MAX_ITER = 500
+"""Iterations of the NMF fit of :func:`compare_groupings`."""
 
 
 def purity(labels: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
@@ -124,12 +128,20 @@ class GroupingComparison:
     fill : dict of str to float
         Method -> fraction of group members that are not members of the group's cluster
         (filling clusters smaller than ``group_size``; 0 for the direction methods).
+    nmf_iterations : int
+        Iterations the NMF fit ran.
+    nmf_converged : bool
+        Whether it met its tolerance within :data:`NMF_MAX_ITER` iterations (scikit-learn's
+        ``ConvergenceWarning`` is recorded here, not printed); the NMF groups of a fit that
+        did not converge are those of its last iterate.
     """
 
     scores: list[GroupingScore]
     groups: dict[str, list[np.ndarray]]
     group_size: int
     fill: dict[str, float]
+    nmf_iterations: int
+    nmf_converged: bool
 
     def score(self, method: str, labels: str) -> GroupingScore:
         """The score of ``method`` under the label set ``labels``.
@@ -225,8 +237,9 @@ def compare_groupings(activations: np.ndarray, bits: np.ndarray, labels: dict[st
         "spline codes": _code_clusters(code_bits, int(n_groups), seed),
         "activations": _activation_clusters(acts, int(n_groups), seed),
         "neurons": _neuron_rankings(acts, int(n_groups)),
-        "NMF": _nmf_rankings(acts, int(n_groups), seed),
     }
+    nmf_member, nmf_distance, nmf_iterations = _nmf_rankings(acts, int(n_groups), seed)
+    rankings["NMF"] = (nmf_member, nmf_distance)
     if rankings["neurons"][0].shape[0] == 0:
         raise ValueError("compare_groupings: every unit of `activations` is constant, so there is no neuron to rank "
                          "inputs by; pass the activations of a layer whose units vary over the inputs")
@@ -247,7 +260,8 @@ def compare_groupings(activations: np.ndarray, bits: np.ndarray, labels: dict[st
             p = purity(y, groups[method])
             est = mean_ci(p, seed=seed)
             scores.append(GroupingScore(method, name, p, est.value, est.ci, chance))
-    return GroupingComparison(scores, groups, int(group_size), fill)
+    return GroupingComparison(scores, groups, int(group_size), fill, nmf_iterations,
+                              nmf_iterations < NMF_MAX_ITER)
 
 
 def _validate(activations, bits, labels) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -310,14 +324,19 @@ def _neuron_rankings(acts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ones((chosen.size, acts.shape[0]), dtype=bool), -acts[:, chosen].T
 
 
-def _nmf_rankings(acts: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """NMF with ``min(k, d)`` components: (all True (k', n), minus loading (k', n))."""
+def _nmf_rankings(acts: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """NMF with ``min(k, d)`` components: (all True (k', n), minus loading (k', n),
+    iterations run). Its ``ConvergenceWarning`` is silenced: the iterations tell it (a fit
+    that stops at :data:`NMF_MAX_ITER` did not converge), and the callers record them."""
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
 
     k = min(k, acts.shape[1])
-    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=500)
-    loadings = model.fit_transform(np.maximum(acts, 0.0))
-    return np.ones((k, acts.shape[0]), dtype=bool), -loadings.T
+    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=NMF_MAX_ITER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loadings = model.fit_transform(np.maximum(acts, 0.0))
+    return np.ones((k, acts.shape[0]), dtype=bool), -loadings.T, int(model.n_iter_)
 
 
 def _chance(labels: np.ndarray, size: int, rng: np.random.Generator) -> float:

@@ -75,6 +75,8 @@ def digits_record(runs: list) -> dict:
     dict
         ``architecture``, ``config``, ``seeds``, ``accuracy``, ``prediction1``,
         ``prediction2``, ``prediction3``, ``seconds``.
+        ``prediction1`` holds ``nmf_iterations`` (per seed) and ``nmf_not_converged``
+        (seeds whose NMF fit stopped at the iteration limit).
 
     Raises
     ------
@@ -110,6 +112,8 @@ def digits_record(runs: list) -> dict:
     prediction1 = {
         "layer": cfg.groups_layer, "n_groups": cfg.n_groups,
         "group_size": [r.groupings.group_size for r in runs],
+        "nmf_iterations": [r.groupings.nmf_iterations for r in runs],
+        "nmf_not_converged": sum(not r.groupings.nmf_converged for r in runs),
         "chance": float(np.mean([r.groupings.score("spline codes", "class").chance for r in runs])),
         "purity": purity, "codes_minus": diffs, "hdbscan": hdbscan,
     }
@@ -170,7 +174,8 @@ def language_record(runs: list, *, name: str, protocol: str, config: dict) -> di
     -------
     dict
         Per layer and label set: purity of every method, spline codes minus each other
-        method, HDBSCAN purity.
+        method, HDBSCAN purity; ``nmf_iterations`` (per seed, per layer) and
+        ``nmf_not_converged`` (fits that stopped at the iteration limit).
 
     Raises
     ------
@@ -201,6 +206,8 @@ def language_record(runs: list, *, name: str, protocol: str, config: dict) -> di
         layers.append(per)
     return _plain({"model": name, "protocol": protocol, "approximate": runs[0].approximate, "config": config,
                    "seeds": seeds, "n_tokens": [r.n_tokens for r in runs], "layers": layers,
+                   "nmf_iterations": [[layer.comparison.nmf_iterations for layer in r.layers] for r in runs],
+                   "nmf_not_converged": sum(not layer.comparison.nmf_converged for r in runs for layer in r.layers),
                    "notes": [r.notes for r in runs], "seconds": float(sum(r.seconds for r in runs))})
 
 

@@ -32,6 +32,7 @@ from polylens.experiments.digits import (
     DigitsConfig,
     DigitsResults,
     InterpolationDensity,
+    run_digits,
     run_digits_seeds,
 )
 from polylens.experiments.figures import save_digits_figures
@@ -57,7 +58,7 @@ QUICK_SEEDS = 2
 def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = None, progress: bool = True,
                  config: DigitsConfig | None = None, architectures=None, language_config=None,
                  language_sizes=None, threads: int | None = 1, cache: Path | str | None = None,
-                 parallel: bool = True, language: bool = True, workers: int = 1,
+                 parallel: bool = True, language: bool = True, workers: int | None = None,
                  command: str | None = None) -> Path:
     """Run the experiments and write ``out/report.md``, ``out/report.json`` and the PNG figures.
 
@@ -91,10 +92,13 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         Folder of trained models (digits and language), default ``out / "cache"``.
     parallel : bool, default=True
         Run the language part in a second process while the digits part runs.
-    workers : int, default=1
-        Processes for the digits architectures: with more than 1, the architectures
-        after the first run in up to ``workers - 1`` other processes while this one runs
-        the first (whose models draw the figures).
+    workers : int, optional
+        Processes for the digits models: with more than 1, every (architecture, seed)
+        run is a job for a pool of that many processes (the widest architectures
+        first), each run computed exactly as in this process. Default: the CPUs this
+        process may use, less one for the language part when it runs in a second
+        process (so 2 for the digits part alone on two cores, 1 beside the language
+        part).
     language : bool, default=True
         Without ``quick``: also run the language models (False: the full digits part
         alone, recorded as kind ``"digits"``).
@@ -129,7 +133,7 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
     parallel = check_bool(parallel, func="write_report", name="parallel")
     with_language = check_bool(language, func="write_report", name="language") and not quick
     seeds = check_int(seeds, func="write_report", name="seeds", low=1, none_ok=True)
-    workers = check_int(workers, func="write_report", name="workers", low=1)
+    workers = check_int(workers, func="write_report", name="workers", low=1, none_ok=True)
     n_digits = seeds or (QUICK_SEEDS if quick else DIGITS_SEEDS)
     n_language = seeds or LANGUAGE_SEEDS
     archs = list(architectures) if architectures is not None else list(ARCHITECTURES)[:1 if quick else None]
@@ -147,13 +151,13 @@ def write_report(out: Path | str, *, quick: bool = False, seeds: int | None = No
         if with_language:
             language_job = _start_language(out, language_config, n_language, language_sizes, cache, progress,
                                            parallel, threads)
-        others = _start_digits([replace(base, **ARCHITECTURES[a]) for a in archs[1:]], n_digits, cache, progress,
-                               workers, threads)
-        reference_runs = run_digits_seeds(replace(base, **ARCHITECTURES[archs[0]]), range(n_digits),
-                                          progress=progress, cache=cache)
-        reference = reference_runs[0]
+        if workers is None:
+            workers = max(1, _usable_cpus() - (1 if with_language and parallel else 0))
+        runs = _run_digits([replace(base, **ARCHITECTURES[a]) for a in archs], n_digits, cache, progress, workers,
+                           threads)
+        reference = runs[0][0]
         figures = save_digits_figures(reference, out)
-        digits = [digits_record(reference_runs)] + [wait() for wait in others]
+        digits = [digits_record(r) for r in runs]
         language = language_job() if language_job is not None else None
     record = {
         "schema": 1,
@@ -204,27 +208,34 @@ def _start_language(out, config, n_seeds, sizes, cache, progress, parallel, thre
     return wait
 
 
-def _start_digits(configs: list, n_seeds: int, cache: Path, progress: bool, workers: int, threads):
-    """Start the digits architectures of ``configs`` (in other processes when ``workers > 1``);
-    return one function per architecture that waits for its ``digits_record``."""
-    if workers <= 1 or not configs:
-        return [lambda c=c: _digits_arch_record(c, n_seeds, cache, progress) for c in configs]
+def _run_digits(configs: list, n_seeds: int, cache: Path, progress: bool, workers: int,
+                threads) -> list[list[DigitsResults]]:
+    """Every configuration of ``configs`` over seeds ``0 .. n_seeds - 1``, in that order:
+    here, or (with ``workers > 1`` and more than one run) one job per run on a pool of
+    ``workers`` processes, the widest architectures first so that the longest runs
+    start early. A run's numbers do not depend on where it runs: each seeds its own
+    data, model, training and statistics, with ``threads`` torch threads either way."""
+    jobs = [(a, s) for a in range(len(configs)) for s in range(n_seeds)]
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_digits_seeds(c, range(n_seeds), progress=progress, cache=cache) for c in configs]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # fork where there is one: spawn would re-run a calling script that lacks a __main__ guard
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(min(workers - 1, len(configs)), mp_context=multiprocessing.get_context(method),
-                               initializer=_set_threads, initargs=(threads,))
-    futures = [pool.submit(_digits_arch_record, c, n_seeds, cache, progress) for c in configs]
-    pool.shutdown(wait=False)
-    return [f.result for f in futures]
+    order = sorted(jobs, key=lambda job: -sum(configs[job[0]].channels))
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context(method),
+                             initializer=_set_threads, initargs=(threads,)) as pool:
+        futures = {(a, s): pool.submit(run_digits, replace(configs[a], seed=s), progress=progress, cache=cache)
+                   for a, s in order}
+        return [[futures[(a, s)].result() for s in range(n_seeds)] for a in range(len(configs))]
 
 
-def _digits_arch_record(config: DigitsConfig, n_seeds: int, cache: Path, progress: bool) -> dict:
-    """The ``report.json`` record of one architecture over ``n_seeds`` seeds."""
-    from polylens.experiments.record import digits_record
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform tells it)."""
+    import os
 
-    return digits_record(run_digits_seeds(config, range(n_seeds), progress=progress, cache=cache))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _set_threads(n: int | None) -> None:

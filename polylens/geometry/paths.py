@@ -20,7 +20,6 @@ Degenerate cases have defined answers:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 
@@ -223,8 +222,15 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
 
 
 def _tied_along(res, order) -> np.ndarray:
-    """Units tied on a boundary along the whole segment (constant rows with equality)."""
-    return reduce(np.intersect1d, [res.region(int(i)).tied_units for i in order])
+    """Units tied on a boundary along the whole segment (constant rows with equality):
+    those tied in every piece, from each piece's H-representation alone (no Chebyshev
+    LP), stopping at the first piece that leaves none."""
+    tied = res.space.hrep(res.codes[order[0]]).tied_units
+    for i in order[1:]:
+        if tied.size == 0:
+            break
+        tied = np.intersect1d(tied, res.space.hrep(res.codes[i]).tied_units)
+    return tied
 
 
 def _points_at(pts: np.ndarray, starts: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polylens.experiments.boundaries import _intervals, binned, contrast_near_changes, density_profile
+from polylens.experiments.boundaries import _intervals, _paired_quotient, binned, contrast_near_changes, density_profile
+from polylens.experiments.stats import bootstrap
 
 N_PATHS, N_BINS = 60, 200
 
@@ -72,6 +73,25 @@ def test_the_permuted_baseline_is_the_mean_over_all_other_paths():
     near_len = sum(near[q].sum() for p, q in pairs) / 3
     expected = (near_count / near_len) / ((w.sum() - near_count) / (w.size - near_len))
     assert res.permuted.value == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_paired_quotient_is_the_bootstrap_of_the_quotient_statistic():
+    rng = np.random.default_rng(8)
+    x, y = rng.random(40), rng.random(40) + 0.5
+    a = bootstrap(lambda idx, _r: float(x[idx].sum()), 40, n_boot=200, seed=3)
+    b = bootstrap(lambda idx, _r: float(y[idx].sum()), 40, n_boot=200, seed=3)
+    q = bootstrap(lambda idx, _r: float(x[idx].sum()) / float(y[idx].sum()), 40, n_boot=200, seed=3)
+    got = _paired_quotient(a, b)
+    assert (got.value, got.ci, got.level, got.n) == (q.value, q.ci, q.level, q.n)
+    np.testing.assert_array_equal(got.replicates, q.replicates)
+
+
+def test_excess_is_ratio_over_permuted_replicate_by_replicate():
+    w, rng = _flat(9)
+    pos = [rng.uniform(0.2, 0.8, rng.integers(1, 3)) for _ in range(N_PATHS)]
+    res = contrast_near_changes(w, pos, window=0.03, n_boot=200, seed=4)
+    np.testing.assert_array_equal(res.excess.replicates, res.ratio.replicates / res.permuted.replicates)
+    assert res.excess.value == res.ratio.value / res.permuted.value
 
 
 def test_paths_without_a_class_change_are_left_out():

@@ -83,6 +83,21 @@ def test_random_groups_purity_lies_in_the_bootstrap_interval_of_chance():
     assert est.ci[0] <= chance <= est.ci[1]
 
 
+def test_nmf_convergence_is_recorded_not_warned(monkeypatch):
+    import warnings
+
+    from polylens.experiments import monosemanticity
+
+    acts, bits, y = _planted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        done = compare_groupings(acts, bits, {"class": y}, n_groups=4, seed=0)
+        monkeypatch.setattr(monosemanticity, "NMF_MAX_ITER", 1)
+        cut = compare_groupings(acts, bits, {"class": y}, n_groups=4, seed=0)
+    assert done.nmf_converged and 0 < done.nmf_iterations < 500
+    assert not cut.nmf_converged and cut.nmf_iterations == 1
+
+
 def test_to_markdown_lists_every_method_and_label_set():
     acts, bits, y = _planted()
     res = compare_groupings(acts, bits, {"class": y, "parity": y % 2}, n_groups=4, seed=0)

@@ -101,3 +101,40 @@ def test_torch_threads_are_restored_after_the_block():
     with pytest.raises(ValueError, match="threads"):
         with _torch_threads(0):
             pass
+
+
+@pytest.mark.slow  # eight tiny digits runs
+def test_digits_runs_on_a_pool_give_the_numbers_of_runs_here():
+    import json
+    from dataclasses import replace
+
+    from polylens.experiments.record import digits_record
+    from polylens.experiments.report import _run_digits
+
+    configs = [DigitsConfig.tiny(), replace(DigitsConfig.tiny(), batchnorm=False)]
+    records = {}
+    for workers in (1, 2):
+        runs = _run_digits(configs, 2, None, False, workers, 1)
+        assert [[r.config for r in per] for per in runs] == [[replace(c, seed=s) for s in (0, 1)] for c in configs]
+        records[workers] = [{k: v for k, v in digits_record(per).items() if k != "seconds"} for per in runs]
+    assert json.dumps(records[1]) == json.dumps(records[2])  # NaN-aware: every number, bit for bit
+
+
+def test_the_default_workers_leave_a_cpu_to_the_language_process(tmp_path, monkeypatch, tiny_digits):
+    seen = []
+
+    def run_digits(configs, n_seeds, cache, progress, workers, threads):
+        seen.append(workers)
+        return [[tiny_digits]]
+
+    monkeypatch.setattr(report, "_run_digits", run_digits)
+    monkeypatch.setattr(report, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(report, "save_digits_figures", lambda results, out: {})
+    monkeypatch.setattr(report, "digits_section", lambda results, figures, out: "")
+    monkeypatch.setattr(report, "_start_language", lambda *args: lambda: ("", [], None))
+    common = dict(seeds=1, progress=False, config=DigitsConfig.tiny(), architectures=["BN 8/16"])
+    write_report(tmp_path / "alone", language=False, **common)
+    write_report(tmp_path / "beside", **common)
+    write_report(tmp_path / "serial", parallel=False, **common)
+    write_report(tmp_path / "given", language=False, workers=3, **common)
+    assert seen == [2, 1, 2, 3]

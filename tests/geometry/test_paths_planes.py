@@ -159,6 +159,35 @@ def test_path_along_a_boundary_reports_the_unit_on_it():
     assert path.positions.tolist() == pytest.approx([1.0, 2.0])  # x = 0, then x + y = 1
 
 
+@pytest.mark.parametrize("start, end", [([-1.0, 0.0], [2.0, 0.0]), ([-1.0, 1.0], [1.0, 1.0]), ([-1.0, -1.0], [2.0, 1.5])])
+def test_units_tied_along_a_segment_are_those_tied_in_every_built_region(start, end):
+    from functools import reduce
+
+    from polylens.geometry.paths import _tied_along
+
+    net = _units_net()
+    direction = np.subtract(end, start) / np.linalg.norm(np.subtract(end, start))
+    res = enumerate_regions(net, Box(0.0, float(np.linalg.norm(np.subtract(end, start)))), origin=np.array(start),
+                            basis=direction[:, None], progress=False)
+    order = np.argsort(res.points[:, 0])
+    expected = reduce(np.intersect1d, [res.region(int(i)).tied_units for i in order])
+    np.testing.assert_array_equal(_tied_along(res, order), expected)
+
+
+def test_a_unit_tied_on_part_of_a_path_only_is_not_on_the_boundary():
+    # unit 0: relu(x); unit 1: relu(relu(x)) has a constant zero row (tied) where x < 0 only
+    import torch
+
+    first, second = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        for lin in (first, second):
+            lin.weight.fill_(1.0)
+            lin.bias.zero_()
+    net = PWLNet.from_torch(torch.nn.Sequential(first, torch.nn.ReLU(), second, torch.nn.ReLU()))
+    assert path_crossings(net, [[-1.0], [-0.5]]).on_boundary.tolist() == [1]
+    assert path_crossings(net, [[-1.0], [1.0]]).on_boundary.tolist() == []
+
+
 def test_path_through_a_vertex_is_one_crossing_with_two_units():
     path = path_crossings(_units_net(), [[-1.0, 1.0], [1.0, 1.0]])  # x = 0 and x + y = 1 meet at (0, 1)
     assert path.n_crossings == 1
