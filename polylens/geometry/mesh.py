@@ -89,19 +89,24 @@ class PlaneMesh:
     def values(self) -> np.ndarray:
         return self._values[:, :self.n_vertices]
 
-    def set_values(self, values: np.ndarray) -> None:
-        """Track ``values`` (shape (n_rows, n_vertices)) through the next cuts.
+    def set_values(self, *blocks: np.ndarray) -> None:
+        """Track the rows of ``blocks`` (each of shape (n_rows_i, n_vertices), stacked in
+        order) through the next cuts, with room for half as many vertices again.
 
         Raises
         ------
         ValueError
-            If ``values`` does not have one column per vertex.
+            If a block does not have one column per vertex.
         """
-        values = np.asarray(values, np.float64)
-        if values.ndim != 2 or values.shape[1] != self.n_vertices:
-            raise ValueError(f"PlaneMesh.set_values: `values` must have shape (n_rows, {self.n_vertices}); "
-                             f"got {values.shape}")
-        self._values = np.array(values, order="C")
+        blocks = [np.atleast_2d(np.asarray(b, np.float64)) for b in blocks]
+        for b in blocks:
+            if b.ndim != 2 or b.shape[1] != self.n_vertices:
+                raise ValueError(f"PlaneMesh.set_values: every block must have shape (n_rows, {self.n_vertices}); "
+                                 f"got {b.shape}")
+        rows = np.cumsum([0] + [b.shape[0] for b in blocks])
+        self._values = np.empty((int(rows[-1]), self.n_vertices + self.n_vertices // 2 + 16))
+        for b, start, stop in zip(blocks, rows[:-1], rows[1:]):
+            self._values[start:stop, :self.n_vertices] = b
 
     # ------------------------------------------------------------------ refinement
     def cut(self, d: np.ndarray, label: int, eps) -> np.ndarray:

@@ -91,7 +91,7 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
                                             "method='enumerate')")
             state = _advance(net, mesh, x0, basis, state, layer)
             view = _view(act, state.values[:, :act.n_in])
-            mesh.set_values(np.vstack([state.values.T, view.magnitude]))  # last row: the magnitude
+            mesh.set_values(state.values.T, view.magnitude)  # last row: the magnitude
             offset = int(net.layer_offsets[layer])
             cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
             parent, pieces = cut(mesh, act, view, offset)

@@ -357,6 +357,7 @@ class MaxPool(Activation):
         self.n_units = self.windows.shape[0]
         self.n_pieces = size
         self._valid = self.windows >= 0
+        self._all_valid = bool(self._valid.all())
         self._rows = np.arange(self.n_units)
 
     def pieces(self, z: np.ndarray) -> np.ndarray:
@@ -367,8 +368,18 @@ class MaxPool(Activation):
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
-        vals = np.where(self._valid, z[:, np.maximum(self.windows, 0)], -np.inf)
-        return np.argmax(vals, axis=2).astype(np.int8)
+        best = self._entries(z, 0)
+        pieces = np.zeros(best.shape, np.int8)
+        for j in range(1, self.n_pieces):  # the first of equal maxima wins, as argmax
+            value = self._entries(z, j)
+            pieces[value > best] = j
+            np.maximum(best, value, out=best)
+        return pieces
+
+    def _entries(self, z: np.ndarray, j: int) -> np.ndarray:
+        """Entry ``j`` of every window, shape (n, n_units); -inf where it is padding."""
+        value = z[:, np.maximum(self.windows[:, j], 0)]
+        return value if self._all_valid else np.where(self._valid[:, j], value, -np.inf)
 
     def winners(self, pieces: np.ndarray) -> np.ndarray:
         """Input entry of each window's maximum, shape (n_units,).
