@@ -81,7 +81,7 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
         If a cut meets a numerically degenerate face.
     """
     mesh = PlaneMesh(lo, hi)
-    codes = np.zeros((1, 0), np.int8)
+    layers = []  # per layer: (start-of-layer face of every face after it, its pieces)
     state = None
     with tqdm(total=len(net.activations), unit="layer", disable=not progress, desc="plane") as bar:
         for layer, act in enumerate(net.activations):
@@ -94,12 +94,22 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
             mesh.set_values(state.values.T, view.magnitude)  # last row: the magnitude
             offset = int(net.layer_offsets[layer])
             cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
-            parent, pieces = cut(mesh, act, view, offset)
-            codes = np.concatenate([codes[parent], pieces], axis=1)
+            layers.append(cut(mesh, act, view, offset))
             bar.set_postfix(regions=mesh.n_faces)
             bar.update()
     outputs = _advance(net, mesh, x0, basis, state, None).values
-    return SplitPlane(mesh, codes, outputs)
+    return SplitPlane(mesh, _codes(layers, mesh.n_faces), outputs)
+
+
+def _codes(layers: list[tuple[np.ndarray, np.ndarray]], n_faces: int) -> np.ndarray:
+    """Codes of the final faces (shape (n_faces, n_units)) from each layer's pieces of its
+    faces and the face each of them came from at the layer's start."""
+    codes = np.empty((n_faces, sum(pieces.shape[1] for _, pieces in layers)), np.int8)
+    face, stop = np.arange(n_faces), codes.shape[1]
+    for parent, pieces in reversed(layers):
+        codes[:, stop - pieces.shape[1]:stop] = pieces[face]
+        face, stop = parent[face], stop - pieces.shape[1]
+    return codes
 
 
 def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, stop: int | None) -> Carried:
@@ -114,7 +124,8 @@ def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, sto
     for start in range(0, mesh.n_vertices, step):
         rows = source[start:start + step]
         blocks.append(net.program.advance(rows if state is None else Carried(state.layer, rows, state.layout), stop))
-    return Carried(stop, np.concatenate([b.values for b in blocks], axis=0), blocks[0].layout)
+    values = blocks[0].values if len(blocks) == 1 else np.concatenate([b.values for b in blocks], axis=0)
+    return Carried(stop, values, blocks[0].layout)
 
 
 def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -155,10 +166,16 @@ def _view(act, z: np.ndarray) -> _View:
     """Summarise a layer's inputs ``z`` (shape (n_vertices, n_in)): the scale and which
     units cut the box."""
     breaks = act.breaks if isinstance(act, Elementwise) else np.zeros(0)
-    magnitude = np.max(np.abs(z), axis=1, initial=float(np.max(np.abs(breaks), initial=0.0)))
+    floor = float(np.max(np.abs(breaks), initial=0.0))
+    if z.shape[1]:
+        magnitude = np.maximum(np.maximum(z.max(axis=1), -z.min(axis=1)), floor)
+    else:
+        magnitude = np.full(z.shape[0], floor)
     if isinstance(act, Elementwise):
-        top = [np.max(z - b, axis=0) for b in breaks]
-        low = [np.min(z - b, axis=0) for b in breaks]
+        # max(z - b) = max(z) - b exactly: rounding is monotone.
+        z_max, z_min = z.max(axis=0, initial=-np.inf), z.min(axis=0, initial=np.inf)
+        top = [z_max - b for b in breaks]
+        low = [z_min - b for b in breaks]
         spread = np.array([np.maximum(t, -lo) for t, lo in zip(top, low)])
         eps = _on_line(spread, magnitude.max(initial=0.0))
         cutting = np.flatnonzero(np.any([(t > e) & (lo < -e) for t, lo, e in zip(top, low, eps)], axis=0))
