@@ -52,7 +52,9 @@ class PlaneMesh:
     n_vertices, n_edges, n_faces : int
     values : ndarray of shape (n_rows, n_vertices)
         Functions tracked at the vertices (set with :meth:`set_values`); every cut
-        interpolates them onto its new vertices.
+        interpolates them onto its new vertices. A writable view of storage that holds
+        one row per vertex (so a vertex's values are contiguous, as the forward passes
+        read and write them).
     """
 
     def __init__(self, lo, hi):
@@ -61,7 +63,7 @@ class PlaneMesh:
         self._ev = np.array([[0, 1], [1, 2], [2, 3], [3, 0]], dtype=np.int64)
         self._ef = np.array([[0, -1]] * 4, dtype=np.int64)
         self._el = np.full(4, -1, dtype=np.int64)
-        self._values = np.zeros((0, 4))
+        self._values = np.zeros((4, 0))
         self.n_vertices, self.n_edges, self.n_faces = 4, 4, 1
 
     # ------------------------------------------------------------------ views
@@ -87,26 +89,40 @@ class PlaneMesh:
 
     @property
     def values(self) -> np.ndarray:
-        return self._values[:, :self.n_vertices]
+        """The tracked functions, shape (n_rows, n_vertices) (a view)."""
+        return self._values[:self.n_vertices].T
 
-    def set_values(self, *blocks: np.ndarray) -> None:
-        """Track the rows of ``blocks`` (each of shape (n_rows_i, n_vertices), stacked in
-        order) through the next cuts, with room for half as many vertices again.
+    @property
+    def vertex_values(self) -> np.ndarray:
+        """The tracked functions one row per vertex, shape (n_vertices, n_rows) (a view)."""
+        return self._values[:self.n_vertices]
+
+    def set_values(self, blocks, extra_rows: int = 0) -> None:
+        """Track functions at the vertices through the next cuts.
+
+        Parameters
+        ----------
+        blocks : ndarray of shape (n_vertices, n_rows), or list of ndarray of shape (n_i, n_rows)
+            The functions' values, one row per vertex, or blocks of consecutive vertices
+            (the ``n_i`` sum to ``n_vertices``).
+        extra_rows : int, default=0
+            Rows added after them, left for the caller to fill (in :attr:`values`).
 
         Raises
         ------
         ValueError
-            If a block does not have one column per vertex.
+            If the blocks do not hold one column per vertex, or differ in their rows.
         """
-        blocks = [np.atleast_2d(np.asarray(b, np.float64)) for b in blocks]
+        blocks = [np.asarray(b, np.float64) for b in ([blocks] if isinstance(blocks, np.ndarray) else blocks)]
+        if (any(b.ndim != 2 or b.shape[1] != blocks[0].shape[1] for b in blocks)
+                or sum(b.shape[0] for b in blocks) != self.n_vertices):
+            raise ValueError(f"PlaneMesh.set_values: `blocks` must hold {self.n_vertices} rows of equal width; "
+                             f"got shapes {[b.shape for b in blocks]}")
+        self._values = np.empty((2 * self.n_vertices + 16, blocks[0].shape[1] + extra_rows))
+        start = 0
         for b in blocks:
-            if b.ndim != 2 or b.shape[1] != self.n_vertices:
-                raise ValueError(f"PlaneMesh.set_values: every block must have shape (n_rows, {self.n_vertices}); "
-                                 f"got {b.shape}")
-        rows = np.cumsum([0] + [b.shape[0] for b in blocks])
-        self._values = np.empty((int(rows[-1]), self.n_vertices + self.n_vertices // 2 + 16))
-        for b, start, stop in zip(blocks, rows[:-1], rows[1:]):
-            self._values[start:stop, :self.n_vertices] = b
+            self._values[start:start + b.shape[0], :b.shape[1]] = b
+            start += b.shape[0]
 
     # ------------------------------------------------------------------ refinement
     def cut(self, d: np.ndarray, label: int, eps) -> np.ndarray:
@@ -159,9 +175,9 @@ class PlaneMesh:
         faces, points = self._line_points(split, cross, new_v, s, on_line)
         self._xy = _grow(self._xy, nv + k)
         self._xy[new_v] = self._xy[near] + t[:, None] * (self._xy[far] - self._xy[near])
-        self._values = _grow(self._values, nv + k, axis=1)
-        va, vb = self._values[:, near], self._values[:, far]
-        self._values[:, new_v] = va + t * (vb - va)
+        self._values = _grow(self._values, nv + k)
+        va, vb = self._values[near], self._values[far]
+        self._values[new_v] = va + t[:, None] * (vb - va)
         # Each crossed edge (a, b) becomes (a, m) and (m, b); both halves keep its faces.
         new_e = ne + np.arange(k)
         self._grow_edges(ne + k + split.size * 2)
@@ -261,7 +277,7 @@ class PlaneMesh:
         new_id[used] = np.arange(used.size)
         self._ev[:self.n_edges] = new_id[self.edge_vertices]
         self._xy[:used.size] = self._xy[used]
-        self._values[:, :used.size] = self._values[:, used]
+        self._values[:used.size] = self._values[used]
         self.n_vertices = used.size
 
     def _keep_edges(self, keep: np.ndarray) -> None:

@@ -90,14 +90,14 @@ def split_plane(net: PWLNet, x0: np.ndarray, basis: np.ndarray, lo: np.ndarray, 
                                             f"{net.layer_names[layer]!r}; use plane_partition(..., "
                                             "method='enumerate')")
             state = _advance(net, mesh, x0, basis, state, layer)
-            view = _view(act, state.values[:, :act.n_in])
-            mesh.set_values(state.values.T, view.magnitude)  # last row: the magnitude
+            view = _view(act, mesh.vertex_values[:, :act.n_in])
+            mesh.values[-1] = view.magnitude
             offset = int(net.layer_offsets[layer])
             cut = _cut_elementwise if isinstance(act, Elementwise) else _cut_maxpool
             layers.append(cut(mesh, act, view, offset))
             bar.set_postfix(regions=mesh.n_faces)
             bar.update()
-    outputs = _advance(net, mesh, x0, basis, state, None).values
+    outputs = _advance(net, mesh, x0, basis, state, None)
     return SplitPlane(mesh, _codes(layers, mesh.n_faces), outputs)
 
 
@@ -112,20 +112,29 @@ def _codes(layers: list[tuple[np.ndarray, np.ndarray]], n_faces: int) -> np.ndar
     return codes
 
 
-def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, stop: int | None) -> Carried:
-    """The values carried to layer ``stop`` (None: the outputs) at every mesh vertex, from
-    those of ``state`` (tracked by the mesh since) or, for None, from the plane points."""
+def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, stop: int | None):
+    """Run the program on to layer ``stop`` at every mesh vertex, from the values of
+    ``state``'s layer (tracked by the mesh since) or, for None, from the plane points.
+
+    For a layer, the carried values go into the mesh (one row per value, then a last row
+    for the magnitude, set by the caller) and the result is a :class:`Carried` without
+    values (its layer and layout); for ``stop`` None, the outputs, shape
+    (n_vertices, n_outputs)."""
     step = _chunk_rows(net)
     if state is None:
         source = _points(x0, basis, mesh.xy)
     else:
-        source = mesh.values[:-1].T  # the tracked values, without the magnitude row
-    blocks = []
+        source = mesh.vertex_values[:, :-1]  # the tracked values, without the magnitude
+    blocks, layout = [], None
     for start in range(0, mesh.n_vertices, step):
         rows = source[start:start + step]
-        blocks.append(net.program.advance(rows if state is None else Carried(state.layer, rows, state.layout), stop))
-    values = blocks[0].values if len(blocks) == 1 else np.concatenate([b.values for b in blocks], axis=0)
-    return Carried(stop, values, blocks[0].layout)
+        block = net.program.advance(rows if state is None else Carried(state.layer, rows, state.layout), stop)
+        blocks.append(block.values)
+        layout = block.layout
+    if stop is None:
+        return np.concatenate(blocks, axis=0)
+    mesh.set_values(blocks, extra_rows=1)
+    return Carried(stop, None, layout)
 
 
 def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:

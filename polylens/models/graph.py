@@ -147,7 +147,8 @@ class GraphProgram:
                resume: tuple | None = None, carry: dict | None = None, block: int | None = None):
         """See :meth:`_execute`. ``resume``: (layer, env): start at nonlinearity ``layer``
         with the values ``env`` (``x`` is then unused). ``carry``: filled with every
-        node's value when stopping at ``upto``."""
+        node's value when stopping at ``upto``; the nonlinearities' inputs are then not
+        recorded (None in their place)."""
         env, layer = ({}, 0) if resume is None else (resume[1], resume[0])
         recorded: list = [None] * layer
         for step in self.steps[self._positions[layer] if resume is not None else 0:]:
@@ -163,7 +164,8 @@ class GraphProgram:
             args, kwargs = _load(node.args, env), _load(node.kwargs, env)
             if step.kind == "nonlinear":
                 z = args[step.operand]
-                recorded.append(z.reshape(z.shape[0], -1).clone())  # in-place activations overwrite z
+                # A copy: in-place activations overwrite z.
+                recorded.append(None if carry is not None else z.reshape(z.shape[0], -1).clone())
                 if upto is not None and len(recorded) > upto:
                     if carry is not None:
                         carry.update(env)

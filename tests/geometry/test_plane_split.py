@@ -228,7 +228,7 @@ def test_mesh_cut_through_a_vertex_connects_the_vertices_on_the_line():
 
 def test_mesh_cut_interpolates_tracked_values():
     mesh = PlaneMesh([0, 0], [1, 1])
-    mesh.set_values(np.stack([3 * mesh.xy[:, 0] + 2 * mesh.xy[:, 1] + 1]))
+    mesh.set_values(np.stack([3 * mesh.xy[:, 0] + 2 * mesh.xy[:, 1] + 1], axis=1))
     mesh.cut(mesh.xy[:, 0] - 0.25, 0, 1e-12)
     np.testing.assert_allclose(mesh.values[0], 3 * mesh.xy[:, 0] + 2 * mesh.xy[:, 1] + 1)
 
