@@ -97,32 +97,36 @@ class PlaneMesh:
         """The tracked functions one row per vertex, shape (n_vertices, n_rows) (a view)."""
         return self._values[:self.n_vertices]
 
-    def set_values(self, blocks, extra_rows: int = 0) -> None:
+    def set_values(self, values: np.ndarray) -> None:
         """Track functions at the vertices through the next cuts.
 
         Parameters
         ----------
-        blocks : ndarray of shape (n_vertices, n_rows), or list of ndarray of shape (n_i, n_rows)
-            The functions' values, one row per vertex, or blocks of consecutive vertices
-            (the ``n_i`` sum to ``n_vertices``).
-        extra_rows : int, default=0
-            Rows added after them, left for the caller to fill (in :attr:`values`).
+        values : ndarray of shape (m, n_rows), float64, with m >= n_vertices
+            One row per vertex (its first ``n_vertices`` rows), then room to grow (see
+            :meth:`storage`). Kept, not copied.
 
         Raises
         ------
         ValueError
-            If the blocks do not hold one column per vertex, or differ in their rows.
+            If ``values`` is not a float64 array with a row for every vertex.
         """
-        blocks = [np.asarray(b, np.float64) for b in ([blocks] if isinstance(blocks, np.ndarray) else blocks)]
-        if (any(b.ndim != 2 or b.shape[1] != blocks[0].shape[1] for b in blocks)
-                or sum(b.shape[0] for b in blocks) != self.n_vertices):
-            raise ValueError(f"PlaneMesh.set_values: `blocks` must hold {self.n_vertices} rows of equal width; "
-                             f"got shapes {[b.shape for b in blocks]}")
-        self._values = np.empty((2 * self.n_vertices + 16, blocks[0].shape[1] + extra_rows))
-        start = 0
-        for b in blocks:
-            self._values[start:start + b.shape[0], :b.shape[1]] = b
-            start += b.shape[0]
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 2
+                and values.shape[0] >= self.n_vertices):
+            raise ValueError(f"PlaneMesh.set_values: `values` must be a float64 array of shape (m, n_rows) with "
+                             f"m >= {self.n_vertices}; got {getattr(values, 'shape', type(values).__name__)}")
+        self._values = values
+
+    def storage(self, n_rows: int) -> np.ndarray:
+        """Uninitialised storage for :meth:`set_values`: a row of ``n_rows`` per vertex
+        and room for half as many vertices again, shape (m, n_rows).
+
+        Raises
+        ------
+        MemoryError
+            If numpy cannot allocate it.
+        """
+        return np.empty((self.n_vertices + self.n_vertices // 2 + 16, n_rows))
 
     # ------------------------------------------------------------------ refinement
     def cut(self, d: np.ndarray, label: int, eps) -> np.ndarray:

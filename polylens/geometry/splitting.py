@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from polylens import tolerances as tol
 from polylens._repr import short_repr
-from polylens.errors import UnsupportedLayerError
+from polylens.errors import PolylensError, UnsupportedLayerError
 from polylens.geometry.mesh import PlaneMesh
 from polylens.models.activations import Elementwise, MaxPool
 from polylens.models.carry import Carried
@@ -125,20 +125,56 @@ def _advance(net: PWLNet, mesh: PlaneMesh, x0, basis, state: Carried | None, sto
         source = _points(x0, basis, mesh.xy)
     else:
         source = mesh.vertex_values[:, :-1]  # the tracked values, without the magnitude
-    blocks, layout = [], None
+    out, layout = None, None
     for start in range(0, mesh.n_vertices, step):
         rows = source[start:start + step]
         block = net.program.advance(rows if state is None else Carried(state.layer, rows, state.layout), stop)
-        blocks.append(block.values)
+        width = block.values.shape[1]
+        if out is None and stop is None:
+            out = np.empty((mesh.n_vertices, width))
+        elif out is None:  # the next layer's storage, filled block by block
+            _check_memory(net, stop, mesh.n_vertices, width + 1)
+            out = mesh.storage(width + 1)
+        out[start:start + len(rows), :width] = block.values
         layout = block.layout
     if stop is None:
-        return np.concatenate(blocks, axis=0)
-    mesh.set_values(blocks, extra_rows=1)
+        return out
+    mesh.set_values(out)
     return Carried(stop, None, layout)
 
 
 def _points(x0: np.ndarray, basis: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return x0 + xy @ basis.T
+
+
+def _check_memory(net: PWLNet, layer: int, n_vertices: int, width: int) -> None:
+    """Refuse to go on when the values the mesh must track for ``layer`` (``width`` per
+    vertex, with room for half as many vertices again; the previous layer's are still
+    held while they are computed) would not fit in the memory available now, rather than
+    let the system kill the process."""
+    need = 8 * width * (n_vertices + n_vertices // 2 + 16)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise PolylensError(
+            f"plane splitting: layer {net.layer_names[layer]!r} needs {_size(need)} for the values carried at "
+            f"{n_vertices} mesh vertices ({width} per vertex) and {_size(available)} is available: split a "
+            "smaller box (the regions grow with its area), or several smaller boxes")
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2 ** 30:.1f} GiB" if n_bytes >= 2 ** 30 else f"{n_bytes / 2 ** 20:.3g} MiB"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def _chunk_rows(net: PWLNet) -> int:

@@ -193,6 +193,16 @@ def test_split_of_a_wide_mlp_finds_every_sampled_code():
     np.testing.assert_array_equal(net.codes(part.centroids()), part.codes)
 
 
+def test_split_refuses_a_box_whose_carried_values_would_not_fit_in_memory(monkeypatch):
+    import polylens.geometry.splitting as splitting
+    from polylens.errors import PolylensError
+
+    net = PWLNet.from_torch(make_mlp(2, [16, 16], seed=2))
+    monkeypatch.setattr(splitting, "_available_memory", lambda: 1000)
+    with pytest.raises(PolylensError, match=r"layer '1' needs [\d.]+ MiB .* split a smaller box"):
+        split_plane(net, np.zeros(2), np.eye(2), -np.ones(2), np.ones(2), progress=False)
+
+
 def test_unknown_method_is_refused():
     net = PWLNet.from_torch(zoo.mlp([2, 3, 1], seed=0))
     with pytest.raises(ValueError, match="`method`"):
