@@ -241,8 +241,11 @@ def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarra
                              space.lp_solves - lp_before)
         data = region.found_facets if region.found_facets is not None else compute_facets(
             region.A, region.b, region.point, space, method, region.candidates)
+        # The units crossed are those whose piece changes: the facet's own units, and any
+        # unit of a later layer whose boundary meets the facet there (a max-pool window
+        # whose entries all sit at zero on one side changes its arg-max with them).
         crossings = [
-            (new, (point, region.A[rows[0]]), tuple(region.source[rows].tolist()))
+            (new, (point, region.A[rows[0]]), tuple(np.flatnonzero(new != region.code).tolist()))
             for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
             if new is not None
         ]

@@ -141,6 +141,18 @@ def test_split_matches_the_region_walk_on_a_resnet_style_block():
     np.testing.assert_array_equal(net.codes(a + part.centroids() @ np.stack([b - a, c - a])), part.codes)
 
 
+@pytest.mark.parametrize("domain", [(0.1, 0.5), (0.25, 0.4)])
+def test_an_edge_where_a_pool_window_turns_with_a_relu_names_both_units_on_both_routes(domain):
+    """On these boxes a ReLU unit's boundary is also a max-pool window's (its entries
+    all sit at zero on one side); the region walk used to name only the ReLU unit."""
+    net, x = _resnet_net()
+    a, b, c = x
+    part = _same_partition(net, origin=a, u=b - a, v=c - a, domain=domain)
+    part.check()
+    plane_partition(net, a, b, c, domain=domain, method="enumerate", progress=False).check()
+    assert any(len(units) > 1 for units in part.edge_units)
+
+
 def test_carried_outputs_at_the_vertices_match_a_forward_pass():
     net, x = _resnet_net()
     a, b, c = x
