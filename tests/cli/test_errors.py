@@ -235,9 +235,11 @@ def test_an_interrupted_enumeration_exits_non_zero_and_keeps_its_checkpoint(tmp_
     path = tmp_path / "big.pt2"
     torch.export.save(torch.export.export(model, (torch.zeros(1, 2),)), path)
     ckpt = tmp_path / "run.npz"
+    # A shell without job control starts background jobs with SIGINT ignored, and a child
+    # inherits that: restore the default, so that this test sees what Ctrl-C does.
     proc = subprocess.Popen([sys.executable, "-m", "polylens.cli", "enumerate", str(path), "--box", "-5", "5",
                              "--checkpoint", str(ckpt)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+                            text=True, env=_env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     while not re.search(r"regions: [1-9]\d*region", seen):  # the search has found regions
         char = proc.stderr.read(1)
