@@ -357,9 +357,11 @@ def _argext(values: np.ndarray, group: np.ndarray, n: int, ufunc) -> np.ndarray:
     return pick
 
 
-def _crossed_units(codes: np.ndarray, edges: np.ndarray, chunk: int = 8192) -> list:
-    """The units whose piece differs between the two regions of every edge."""
+def _crossed_units(codes: np.ndarray, edges: np.ndarray) -> list:
+    """The units whose piece differs between the two regions of every edge (in chunks of
+    edges of about 2^24 code entries, so that wide CNN codes stay in memory)."""
     out = []
+    chunk = max(1, 2 ** 24 // max(codes.shape[1], 1))
     for start in range(0, len(edges), chunk):
         a, b = edges[start:start + chunk].T
         rows, units = np.nonzero(codes[a] != codes[b])
