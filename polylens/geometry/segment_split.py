@@ -5,7 +5,8 @@ The 1-D analogue of :mod:`polylens.geometry.splitting`. The segment
 carrying the values the rest of the program reads. Before layer ``L`` is cut, every
 interval between consecutive breakpoints lies in one region of the layers before it, so
 each input of layer ``L`` is affine on it: a unit's root on an interval is found by linear
-interpolation, and the new breakpoint's carried values by the same interpolation. The
+interpolation (from the nearer end), and the new breakpoint's carried values by the same
+interpolation. The
 program then runs on from one layer to the next at the breakpoints (``program.advance``,
 in blocks of rows), never again from the input. A max-pool window is cut at the zero of
 the difference of every pair of its entries. Each interval's piece of every unit is read
@@ -16,13 +17,15 @@ entry). No LP is solved.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
 from polylens import tolerances as tol
+from polylens._repr import short_repr
 from polylens.errors import UnsupportedLayerError
-from polylens.geometry.splitting import _chunk_rows, _codes, _on_line, _view
+from polylens.geometry.splitting import _chunk_rows, _codes, _on_line
 from polylens.models.activations import Elementwise, MaxPool
 from polylens.models.carry import Carried
 from polylens.models.pwlnet import PWLNet
@@ -49,8 +52,8 @@ def split_segment(net: PWLNet, origin: np.ndarray, direction: np.ndarray, lo: fl
         The ``t`` where every piece ends (the last is ``hi``).
     tied : ndarray of int
         Units on one of their boundaries along the whole segment: an elementwise unit
-        within ``TIED`` (relative to its layer's largest input magnitude) of one of its
-        breakpoints at every breakpoint of the segment, or a window whose maximum is
+        within ``TIED`` (relative to its layer's largest input magnitude there) of one of
+        its breakpoints at every breakpoint of the segment, or a window whose maximum is
         shared, to that tolerance, by two of its entries at every one.
 
     Raises
@@ -58,7 +61,10 @@ def split_segment(net: PWLNet, origin: np.ndarray, direction: np.ndarray, lo: fl
     UnsupportedLayerError
         If a layer's activation is neither elementwise nor a max pool.
     """
-    t = np.array([lo, hi], dtype=np.float64)
+    # The point t = 0 too, where it is inside: the values there come from the input, and
+    # the roots near it (where the segment passes nearest the origin of its coordinates)
+    # are interpolated from it rather than across the whole segment.
+    t = np.array([lo, 0.0, hi] if lo < 0.0 < hi else [lo, hi], dtype=np.float64)
     layers, tied = [], []  # layers: (start-of-layer interval of every interval after it, its pieces)
     state = None
     for layer, act in enumerate(net.activations):
@@ -69,10 +75,10 @@ def split_segment(net: PWLNet, origin: np.ndarray, direction: np.ndarray, lo: fl
                           state, layer)
         offset = int(net.layer_offsets[layer])
         z = values.values[:, :act.n_in]
-        view = _view(act, z)
+        view = _look(act, z)
         tied.append(offset + _tied(act, z, view.magnitude))
         d, spread = _cut_functions(act, z, view)
-        t, carried, parent = _insert_roots(t, values.values, d, spread, view.magnitude)
+        t, carried, parent = _insert_roots(t, values.values, d, spread, view.magnitude, act.n_in, _floor(act))
         state = Carried(layer, carried, values.layout)
         layers.append((parent, _pieces(act, carried[:, :act.n_in], view)))
     codes = _codes(layers, t.size - 1)
@@ -96,14 +102,14 @@ def _advance(net: PWLNet, source: np.ndarray, state: Carried | None, stop: int) 
 def _tied(act, z: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
     """Units (windows) of the layer on a boundary at every breakpoint (see
     :func:`split_segment`), indices within the layer."""
-    size = tol.TIED * float(magnitude.max(initial=0.0))
+    size = tol.TIED * magnitude[:, None]
     if isinstance(act, Elementwise):
         on = np.zeros(act.n_units, bool)
         for b in act.breaks:
             on |= np.all(np.abs(z - b) <= size, axis=0)
         return np.flatnonzero(on)
     vals = np.where(act._valid, z[:, np.maximum(act.windows, 0)], -np.inf)  # (n_points, n_windows, size)
-    shared = np.sum(vals >= vals.max(axis=2, keepdims=True) - size, axis=2) >= 2
+    shared = np.sum(vals >= vals.max(axis=2, keepdims=True) - size[:, :, None], axis=2) >= 2
     return np.flatnonzero(np.all(shared, axis=0))
 
 
@@ -122,10 +128,11 @@ def _cut_functions(act, z: np.ndarray, view) -> tuple[np.ndarray, np.ndarray]:
     return d, np.max(np.abs(d), axis=0, initial=0.0)
 
 
-def _insert_roots(t: np.ndarray, values: np.ndarray, d: np.ndarray, spread: np.ndarray,
-                  magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _insert_roots(t: np.ndarray, values: np.ndarray, d: np.ndarray, spread: np.ndarray, magnitude: np.ndarray,
+                  n_in: int, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Insert a breakpoint wherever a column of ``d`` changes sign strictly (beyond
-    :func:`_on_line` at both ends) between consecutive breakpoints.
+    :func:`_on_line` at both ends, ``magnitude`` the layer's input magnitude at every
+    breakpoint) between consecutive breakpoints.
 
     The new breakpoint's ``t`` and carried values are interpolated on its interval. A root
     that the previous new breakpoint of its interval already puts within tolerance (the
@@ -142,32 +149,39 @@ def _insert_roots(t: np.ndarray, values: np.ndarray, d: np.ndarray, spread: np.n
     frac = d[k, f] / (d[k, f] - d[k + 1, f])
     order = np.lexsort((frac, k))
     k, f, frac = k[order], f[order], frac[order]
-    slope = np.abs(d[k + 1, f] - d[k, f])
-    at = _on_line(spread[f], np.maximum(magnitude[k], magnitude[k + 1]))
-    same = (k[1:] == k[:-1]) & (np.abs(frac[1:] - frac[:-1]) * slope[1:] <= at[1:])
-    new_t = t[k] + frac * (t[k + 1] - t[k])
-    keep = np.append(True, ~same) & (new_t > t[k]) & (new_t < t[k + 1])
-    k, frac, new_t = k[keep], frac[keep], new_t[keep]
-    new_values = values[k] + frac[:, None] * (values[k + 1] - values[k])
+    # From the nearer end, with its own fraction: the error then scales with the distance
+    # to that end, not with the interval's length.
+    first = frac <= 0.5
+    near, far = np.where(first, k, k + 1), np.where(first, k + 1, k)
+    weight = np.where(first, frac, d[k + 1, f] / (d[k + 1, f] - d[k, f]))
+    new_t = t[near] + weight * (t[far] - t[near])
+    inside = (new_t > t[k]) & (new_t < t[k + 1])
+    k, f, frac, new_t, near, far, weight = (a[inside] for a in (k, f, frac, new_t, near, far, weight))
+    new_values = values[near] + weight[:, None] * (values[far] - values[near])
+    # The tolerance of a root at the previous one is that of the numbers there.
+    at = _on_line(spread[f[1:]], _magnitudes(new_values[:-1, :n_in], floor))
+    same = (k[1:] == k[:-1]) & (np.abs(frac[1:] - frac[:-1]) * np.abs(d[k + 1, f] - d[k, f])[1:] <= at)
+    keep = np.append(True, ~same)
+    k, frac, new_t, new_values = k[keep], frac[keep], new_t[keep], new_values[keep]
     key = np.concatenate([np.arange(t.size), k])
     order = np.lexsort((np.concatenate([np.full(t.size, -1.0), frac]), key))
     return np.concatenate([t, new_t])[order], np.concatenate([values, new_values])[order], key[order][:-1]
 
 
-def _pieces(act, z: np.ndarray, view) -> np.ndarray:
+def _pieces(act, z: np.ndarray, view: _Look) -> np.ndarray:
     """The piece of every unit on every interval, shape (n_points - 1, n_units), int8:
     read at its midpoint, as the plane splitter reads a face at its vertices' average
     (``z`` at the breakpoints, after the layer's cuts)."""
     pieces = np.empty((z.shape[0] - 1, act.n_units), np.int8)
     pieces[:] = view.constant
-    cols = _touching(act, z, view) if isinstance(act, Elementwise) else view.cutting
+    cols = view.decide
     if cols.size == 0:
         return pieces
+    magnitude = _magnitudes(z, _floor(act))
+    magnitude = np.maximum(magnitude[:-1], magnitude[1:])[:, None]  # every interval's
     if isinstance(act, Elementwise):
         left, right = z[:-1, cols], z[1:, cols]
         mid, top = 0.5 * (left + right), np.maximum(left, right)
-        magnitude = _magnitudes(z, act.breaks)
-        magnitude = np.maximum(magnitude[:-1], magnitude[1:])[:, None]
         pieces[:, cols] = 0
         for j, b in enumerate(act.breaks):
             eps = _on_line(view.spread[j, cols][None, :], magnitude)
@@ -176,26 +190,75 @@ def _pieces(act, z: np.ndarray, view) -> np.ndarray:
     valid = act._valid[cols]
     vals = np.where(valid, z[:, np.maximum(act.windows[cols], 0)], -np.inf)  # (n_points, n_cut, size)
     gap = np.where(valid, vals - vals.max(axis=2, keepdims=True), 0.0)
-    eps = _on_line(np.max(-gap, axis=(0, 2)), float(_magnitudes(z, np.zeros(0)).max(initial=0.0)))
+    eps = _on_line(np.max(-gap, axis=(0, 2))[None, :], magnitude)  # (n_intervals, n_cut)
     worst = np.where(valid, np.minimum(gap[:-1], gap[1:]), -np.inf)
-    pieces[:, cols] = np.argmax(worst >= -eps[None, :, None], axis=2)
+    pieces[:, cols] = np.argmax(worst >= -eps[:, :, None], axis=2)
     return pieces
 
 
-def _touching(act: Elementwise, z: np.ndarray, view) -> np.ndarray:
-    """Units whose piece is not one for the whole segment: those that cut it, and those
-    clearly above a break at some breakpoint and on it (within :func:`_on_line`) at
-    another (above it on part of the segment only, on its boundary elsewhere)."""
-    eps = _on_line(view.spread, view.magnitude.max(initial=0.0))  # shape (n_breaks, n_in)
-    top, low = z.max(axis=0, initial=-np.inf), z.min(axis=0, initial=np.inf)
-    mixed = np.any([(top - b > e) & (low - b <= e) for b, e in zip(act.breaks, eps)], axis=0)
-    return np.union1d(view.cutting, np.flatnonzero(mixed))
+@short_repr
+@dataclass(frozen=True)
+class _Look:
+    """What one layer's cuts and pieces need from its inputs at the breakpoints.
+
+    Attributes
+    ----------
+    spread : ndarray of shape (n_breaks, n_in)
+        Elementwise: the largest distance of input ``j`` from break ``i`` over the
+        breakpoints (see :func:`_on_line`); empty for a max pool.
+    magnitude : ndarray of shape (n_points,)
+        Largest input magnitude of the layer at every breakpoint.
+    cutting : ndarray of int
+        Units clearly on both sides of a break (tolerance at each breakpoint), or
+        windows whose arg-max changes.
+    decide : ndarray of int
+        Units (windows) whose piece is read interval by interval: those cutting, and
+        units clearly above a break at some breakpoint and not at another.
+    constant : ndarray of shape (n_units,), int8
+        The piece of every other unit.
+    """
+
+    spread: np.ndarray
+    magnitude: np.ndarray
+    cutting: np.ndarray
+    decide: np.ndarray
+    constant: np.ndarray
 
 
-def _magnitudes(z: np.ndarray, breaks: np.ndarray) -> np.ndarray:
-    """Largest input magnitude of the layer at every breakpoint (as the plane splitter's
-    view), shape (n_points,)."""
-    floor = float(np.max(np.abs(breaks), initial=0.0))
+def _look(act, z: np.ndarray) -> _Look:
+    """Summarise a layer's inputs ``z`` (shape (n_points, n_in)) at the breakpoints.
+
+    Unlike the plane splitter's view, an elementwise unit's side of a break is decided
+    at each breakpoint with that breakpoint's own tolerance: on a long segment the layer's
+    inputs are far larger at the ends than where the units change piece."""
+    magnitude = _magnitudes(z, _floor(act))
+    if isinstance(act, MaxPool):
+        winners = act.pieces(z)
+        cutting = np.flatnonzero(np.any(winners != winners[0], axis=0))
+        return _Look(np.zeros((0, act.n_in)), magnitude, cutting, cutting, winners[0].astype(np.int8))
+    breaks = act.breaks
+    spread = np.array([np.maximum(z.max(axis=0, initial=-np.inf) - b, b - z.min(axis=0, initial=np.inf))
+                       for b in breaks])
+    above, below, mixed = [], [], np.zeros(act.n_in, bool)
+    for j, b in enumerate(breaks):
+        eps = _on_line(spread[j][None, :], magnitude[:, None])
+        up, down = np.any(z - b > eps, axis=0), np.any(z - b < -eps, axis=0)
+        every = np.all(z - b > eps, axis=0)
+        above.append(every)
+        below.append(up & down)
+        mixed |= up & ~every
+    cutting = np.flatnonzero(np.any(below, axis=0))
+    return _Look(spread, magnitude, cutting, np.flatnonzero(mixed), np.sum(above, axis=0).astype(np.int8))
+
+
+def _floor(act) -> float:
+    """The least magnitude of a layer's inputs: its largest break (0 for a max pool)."""
+    return float(np.max(np.abs(act.breaks), initial=0.0)) if isinstance(act, Elementwise) else 0.0
+
+
+def _magnitudes(z: np.ndarray, floor: float) -> np.ndarray:
+    """Largest input magnitude of the layer at every breakpoint, no less than ``floor``
+    (as the plane splitter's view), shape (n_points,)."""
     if z.shape[1] == 0:
         return np.full(z.shape[0], floor)
     return np.maximum(np.maximum(z.max(axis=1), -z.min(axis=1)), floor)

@@ -120,3 +120,13 @@ def test_bad_method_is_refused():
     net = _units_net()
     with pytest.raises(InvalidParameterError, match="method"):
         path_crossings(net, [[0.0, 0.0], [1.0, 1.0]], method="march")
+
+
+@pytest.mark.parametrize("half", [1.0, 1e4, 1e12])
+def test_long_diagonal_paths_match_enumeration(half):
+    """The roots near the origin of a segment 1e12 long: interpolated from the nearer
+    end, with tolerances of the numbers where they are."""
+    from _nets import make_mlp
+
+    net = PWLNet.from_torch(make_mlp(2, [8, 8], seed=0))
+    _same(net, [[-half, -half], [half, half]])
