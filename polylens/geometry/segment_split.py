@@ -25,12 +25,15 @@ import numpy as np
 from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens.errors import UnsupportedLayerError
-from polylens.geometry.splitting import _chunk_rows, _codes, _on_line
+from polylens.geometry.splitting import _chunk_rows, _on_line
 from polylens.models.activations import Elementwise, MaxPool
 from polylens.models.carry import Carried
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["split_segment"]
+
+#: Carried numbers per run of breakpoints handed on to the next layer (256 MiB of float64).
+_BLOCK = 2 ** 25
 
 
 def split_segment(net: PWLNet, origin: np.ndarray, direction: np.ndarray, lo: float,
@@ -65,25 +68,55 @@ def split_segment(net: PWLNet, origin: np.ndarray, direction: np.ndarray, lo: fl
     # the roots near it (where the segment passes nearest the origin of its coordinates)
     # are interpolated from it rather than across the whole segment.
     t = np.array([lo, 0.0, hi] if lo < 0.0 < hi else [lo, hi], dtype=np.float64)
-    layers, tied = [], []  # layers: (start-of-layer interval of every interval after it, its pieces)
-    state = None
-    for layer, act in enumerate(net.activations):
-        if not isinstance(act, (Elementwise, MaxPool)):
-            raise UnsupportedLayerError(f"segment splitting: no rule for the activation {act!r} of layer "
-                                        f"{net.layer_names[layer]!r}; use path_crossings(..., method='enumerate')")
-        values = _advance(net, origin + t[:, None] * direction[None, :] if state is None else state.values,
-                          state, layer)
-        offset = int(net.layer_offsets[layer])
-        z = values.values[:, :act.n_in]
-        view = _look(act, z)
-        tied.append(offset + _tied(act, z, view.magnitude))
-        d, spread = _cut_functions(act, z, view)
-        t, carried, parent = _insert_roots(t, values.values, d, spread, view.magnitude, act.n_in, _floor(act))
-        state = Carried(layer, carried, values.layout)
-        layers.append((parent, _pieces(act, carried[:, :act.n_in], view)))
-    codes = _codes(layers, t.size - 1)
+    t, codes, _, tied = _run(net, origin, direction, t, None, 0)
     last = np.append(np.any(codes[1:] != codes[:-1], axis=1), True)
-    return codes[last], t[1:][last], np.concatenate(tied) if tied else np.zeros(0, int)
+    return codes[last], t[1:][last], tied
+
+
+def _run(net: PWLNet, origin: np.ndarray, direction: np.ndarray, t: np.ndarray, state: Carried | None,
+         layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the breakpoints ``t`` (carrying ``state``'s values, or none before the first
+    layer) along layer ``layer`` and every later one.
+
+    The breakpoints after the layer's cuts go on to the next layer in runs of consecutive
+    ones (the last of one run is the first of the next), few enough that their carried
+    values fit in a block of about ``_BLOCK`` numbers.
+
+    Returns the breakpoints at the end, the codes of their intervals from layer ``layer``
+    on, shape (n_intervals, n_units of those layers), the interval of ``t`` each lies in,
+    and the units from layer ``layer`` on that are tied along the whole of ``t``.
+    """
+    if layer == len(net.activations):
+        return t, np.zeros((t.size - 1, 0), np.int8), np.arange(t.size - 1), np.zeros(0, int)
+    act = net.activations[layer]
+    if not isinstance(act, (Elementwise, MaxPool)):
+        raise UnsupportedLayerError(f"segment splitting: no rule for the activation {act!r} of layer "
+                                    f"{net.layer_names[layer]!r}; use path_crossings(..., method='enumerate')")
+    carried = _advance(net, origin + t[:, None] * direction[None, :] if state is None else state.values,
+                       state, layer)
+    z = carried.values[:, :act.n_in]
+    view = _look(act, z)
+    tied = int(net.layer_offsets[layer]) + _tied(act, z, view.magnitude)
+    d, spread = _cut_functions(act, z, view)
+    roots = _roots(t, z, d, spread, view.magnitude, _floor(act))
+    key = np.concatenate([np.arange(t.size), roots.interval])
+    order = np.lexsort((np.concatenate([np.full(t.size, -1.0), roots.frac]), key))
+    cut_t, parent = np.concatenate([t, roots.t])[order], key[order][:-1]
+    rows = int(np.clip(_BLOCK // max(carried.values.shape[1], 1), 3, 8192))
+    parts, deeper = [], None
+    for a in range(0, cut_t.size - 1, rows - 1):
+        run = order[a:a + rows]
+        values = _values_at(carried.values, roots, run, t.size)
+        pieces = _pieces(act, values[:, :act.n_in], view)
+        sub_t, sub_codes, sub_parent, sub_tied = _run(net, origin, direction, cut_t[a:a + rows],
+                                                      Carried(layer, values, carried.layout), layer + 1)
+        parts.append((sub_t if a == 0 else sub_t[1:], np.concatenate([pieces[sub_parent], sub_codes], axis=1),
+                      parent[a + sub_parent]))
+        deeper = sub_tied if deeper is None else np.intersect1d(deeper, sub_tied)
+    t, codes, parent = (np.concatenate(c) for c in zip(*parts))
+    # Neighbours with one code and one interval of the input need no breakpoint between them.
+    last = np.append(np.any(codes[1:] != codes[:-1], axis=1) | (parent[1:] != parent[:-1]), True)
+    return np.append(t[0], t[1:][last]), codes[last], parent[last], np.union1d(tied, deeper)
 
 
 def _advance(net: PWLNet, source: np.ndarray, state: Carried | None, stop: int) -> Carried:
@@ -128,44 +161,79 @@ def _cut_functions(act, z: np.ndarray, view) -> tuple[np.ndarray, np.ndarray]:
     return d, np.max(np.abs(d), axis=0, initial=0.0)
 
 
-def _insert_roots(t: np.ndarray, values: np.ndarray, d: np.ndarray, spread: np.ndarray, magnitude: np.ndarray,
-                  n_in: int, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Insert a breakpoint wherever a column of ``d`` changes sign strictly (beyond
+@short_repr
+@dataclass(frozen=True)
+class _Roots:
+    """New breakpoints of one layer's cuts, sorted by interval and position in it.
+
+    Attributes
+    ----------
+    interval : ndarray of shape (n_roots,), int
+        The interval (between breakpoints ``interval`` and ``interval + 1``) of each.
+    frac : ndarray of shape (n_roots,)
+        Its position in the interval, in (0, 1).
+    t : ndarray of shape (n_roots,)
+    near, far : ndarray of shape (n_roots,), int
+        The interval's end nearer to it and the other end.
+    weight : ndarray of shape (n_roots,)
+        Its position from ``near`` towards ``far``, in (0, 1/2].
+    """
+
+    interval: np.ndarray
+    frac: np.ndarray
+    t: np.ndarray
+    near: np.ndarray
+    far: np.ndarray
+    weight: np.ndarray
+
+
+def _roots(t: np.ndarray, z: np.ndarray, d: np.ndarray, spread: np.ndarray, magnitude: np.ndarray,
+           floor: float) -> _Roots:
+    """A new breakpoint wherever a column of ``d`` changes sign strictly (beyond
     :func:`_on_line` at both ends, ``magnitude`` the layer's input magnitude at every
     breakpoint) between consecutive breakpoints.
 
-    The new breakpoint's ``t`` and carried values are interpolated on its interval. A root
-    that the previous new breakpoint of its interval already puts within tolerance (the
-    path through a vertex, several boundaries at one point) is not inserted again.
-
-    Returns the breakpoints, their carried values and the interval before the cut of every
-    interval after it.
+    Its ``t`` and carried values are interpolated on its interval from the nearer end,
+    with that end's own fraction: the error then scales with the distance to that end,
+    not with the interval's length. A root that the previous new breakpoint of its
+    interval already puts within tolerance (the path through a vertex, several
+    boundaries at one point; the tolerance of the numbers there, ``z`` interpolated, no
+    less than ``floor``) is not made again.
     """
     eps = _on_line(spread[None, :], magnitude[:, None])
     sign = np.where(d > eps, 1, np.where(d < -eps, -1, 0)).astype(np.int8)
     k, f = np.nonzero(sign[:-1] * sign[1:] < 0)
-    if k.size == 0:
-        return t, values, np.arange(t.size - 1)
     frac = d[k, f] / (d[k, f] - d[k + 1, f])
     order = np.lexsort((frac, k))
     k, f, frac = k[order], f[order], frac[order]
-    # From the nearer end, with its own fraction: the error then scales with the distance
-    # to that end, not with the interval's length.
     first = frac <= 0.5
     near, far = np.where(first, k, k + 1), np.where(first, k + 1, k)
     weight = np.where(first, frac, d[k + 1, f] / (d[k + 1, f] - d[k, f]))
     new_t = t[near] + weight * (t[far] - t[near])
     inside = (new_t > t[k]) & (new_t < t[k + 1])
     k, f, frac, new_t, near, far, weight = (a[inside] for a in (k, f, frac, new_t, near, far, weight))
-    new_values = values[near] + weight[:, None] * (values[far] - values[near])
-    # The tolerance of a root at the previous one is that of the numbers there.
-    at = _on_line(spread[f[1:]], _magnitudes(new_values[:-1, :n_in], floor))
+    size = np.empty(k.size)
+    step = max(1, 2 ** 22 // max(z.shape[1], 1))
+    for a in range(0, k.size, step):
+        n, w = near[a:a + step], weight[a:a + step, None]
+        size[a:a + step] = _magnitudes(z[n] + w * (z[far[a:a + step]] - z[n]), floor)
+    at = _on_line(spread[f[1:]], size[:-1])
     same = (k[1:] == k[:-1]) & (np.abs(frac[1:] - frac[:-1]) * np.abs(d[k + 1, f] - d[k, f])[1:] <= at)
-    keep = np.append(True, ~same)
-    k, frac, new_t, new_values = k[keep], frac[keep], new_t[keep], new_values[keep]
-    key = np.concatenate([np.arange(t.size), k])
-    order = np.lexsort((np.concatenate([np.full(t.size, -1.0), frac]), key))
-    return np.concatenate([t, new_t])[order], np.concatenate([values, new_values])[order], key[order][:-1]
+    keep = np.append(True, ~same) if k.size else np.zeros(0, bool)
+    return _Roots(k[keep], frac[keep], new_t[keep], near[keep], far[keep], weight[keep])
+
+
+def _values_at(values: np.ndarray, roots: _Roots, run: np.ndarray, n_old: int) -> np.ndarray:
+    """Carried values of the breakpoints ``run`` after a cut (indices below ``n_old``:
+    the old breakpoints, the others: ``roots``, interpolated), shape (len(run), width)."""
+    old = run < n_old
+    out = np.empty((run.size, values.shape[1]))
+    out[old] = values[run[old]]
+    r = run[~old] - n_old
+    if r.size:
+        n = roots.near[r]
+        out[~old] = values[n] + roots.weight[r, None] * (values[roots.far[r]] - values[n])
+    return out
 
 
 def _pieces(act, z: np.ndarray, view: _Look) -> np.ndarray:

@@ -130,3 +130,18 @@ def test_long_diagonal_paths_match_enumeration(half):
 
     net = PWLNet.from_torch(make_mlp(2, [8, 8], seed=0))
     _same(net, [[-half, -half], [half, half]])
+
+
+def test_breakpoints_handed_on_in_short_runs_give_the_same_pieces(monkeypatch):
+    """Runs of a few breakpoints per block (as a wide net gets) change nothing."""
+    from polylens.geometry import segment_split
+
+    model = zoo.digits_resnet(seed=3).eval()
+    net = PWLNet.from_torch(model, torch.zeros(2, 1, 8, 8))
+    _, _, Xt, _ = zoo.digits_data(seed=0)
+    points = Xt[3:5].reshape(2, -1).double().numpy()
+    whole = path_crossings(net, points)
+    monkeypatch.setattr(segment_split, "_BLOCK", 3000)  # 3 to a few breakpoints per run
+    runs = _same(net, points)
+    np.testing.assert_array_equal(runs.codes, whole.codes)
+    np.testing.assert_array_equal(runs.positions, whole.positions)
