@@ -1,10 +1,14 @@
 """Exact 1-D paths: every point where the code changes along a polyline.
 
 Each segment ``p_i -> p_{i+1}`` is the 1-D subspace ``x = p_i + s (p_{i+1} - p_i)``,
-``s`` in [0, 1]; its pieces are the regions of that 1-D space, found by the exact engine
-(marching from piece to piece across the nearest root of the frozen affine forms). The
-crossings are the boundaries between consecutive pieces, and the units that flipped there
-are the entries where the two pieces' codes differ.
+``s`` in [0, 1]; its pieces are the regions of that 1-D space. By default they are found
+by segment splitting (:mod:`polylens.geometry.segment_split`: the segment is cut layer by
+layer, every breakpoint carrying the program's values from one layer to the next, so each
+layer's op runs once per breakpoint); ``method="enumerate"`` finds them by the exact
+engine instead (marching from piece to piece across the nearest root of the frozen affine
+forms, one forward pass from the input per piece). The crossings are the boundaries
+between consecutive pieces, and the units that flipped there are the entries where the
+two pieces' codes differ.
 
 Degenerate cases have defined answers:
 
