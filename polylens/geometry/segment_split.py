@@ -6,9 +6,9 @@ carrying the values the rest of the program reads. Before layer ``L`` is cut, ev
 interval between consecutive breakpoints lies in one region of the layers before it, so
 each input of layer ``L`` is affine on it: a unit's root on an interval is found by linear
 interpolation (from the nearer end), and the new breakpoint's carried values by the same
-interpolation. The
-program then runs on from one layer to the next at the breakpoints (``program.advance``,
-in blocks of rows), never again from the input. A max-pool window is cut at the zero of
+interpolation. The program then runs on from one layer to the next at the breakpoints
+(``program.advance``, in runs of breakpoints whose values fit in a block), never again
+from the input. A max-pool window is cut at the zero of
 the difference of every pair of its entries. Each interval's piece of every unit is read
 at its midpoint (the boundary rule of :mod:`polylens.models.activations`: a unit on its
 breakpoint along a whole interval takes its lower piece; a window's tie goes to its first
@@ -146,7 +146,7 @@ def _tied(act, z: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.all(shared, axis=0))
 
 
-def _cut_functions(act, z: np.ndarray, view) -> tuple[np.ndarray, np.ndarray]:
+def _cut_functions(act, z: np.ndarray, view: _Look) -> tuple[np.ndarray, np.ndarray]:
     """The functions whose zeros cut the segment at this layer, shape (n_points, n_cuts),
     and the spread of each (its largest absolute value there, see :func:`_on_line`):
     ``z[:, u] - b`` for every cutting unit and break, or the difference of every pair of
