@@ -1,10 +1,14 @@
 """Exact 1-D paths: every point where the code changes along a polyline.
 
 Each segment ``p_i -> p_{i+1}`` is the 1-D subspace ``x = p_i + s (p_{i+1} - p_i)``,
-``s`` in [0, 1]; its pieces are the regions of that 1-D space, found by the exact engine
-(marching from piece to piece across the nearest root of the frozen affine forms). The
-crossings are the boundaries between consecutive pieces, and the units that flipped there
-are the entries where the two pieces' codes differ.
+``s`` in [0, 1]; its pieces are the regions of that 1-D space. By default they are found
+by segment splitting (:mod:`polylens.geometry.segment_split`: the segment is cut layer by
+layer, every breakpoint carrying the program's values from one layer to the next, so each
+layer's op runs once per breakpoint); ``method="enumerate"`` finds them by the exact
+engine instead (marching from piece to piece across the nearest root of the frozen affine
+forms, one forward pass from the input per piece). The crossings are the boundaries
+between consecutive pieces, and the units that flipped there are the entries where the
+two pieces' codes differ.
 
 Degenerate cases have defined answers:
 
@@ -24,12 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from polylens._repr import short_repr
-from polylens._validation import check_int, invalid
+from polylens._validation import check_int, check_option, invalid
 from polylens.errors import InvalidParameterError
 from polylens.geometry.domain import Box
 from polylens.geometry.enumeration import enumerate_regions
+from polylens.geometry.segment_split import split_segment
 from polylens.models.predict import predicted_class
 from polylens.models.pwlnet import PWLNet
+from polylens.solvers import BACKENDS
 
 __all__ = ["PathCrossings", "path_crossings"]
 
@@ -130,7 +136,7 @@ class PathCrossings:
         return 0.5 * (edges[:-1] + edges[1:]), counts / (self.length / n_windows)
 
 
-def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossings:
+def path_crossings(net: PWLNet, points, *, method: str = "split", solver: str = "highs") -> PathCrossings:
     """Every point where the code changes along the polyline through ``points``.
 
     Each segment is studied on the line through it, in arc length measured from the
@@ -144,8 +150,14 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
         For a path in a hidden layer's activation space, pass ``net.split(at=NAME)``.
     points : array-like of shape (n_points, input_dim) or (n_points, *input_shape)
         At least two finite points; consecutive points must differ.
+    method : {"split", "enumerate"}, default="split"
+        ``"split"``: cut each segment layer by layer, carrying every breakpoint's values
+        from one layer to the next (each layer's op runs once per breakpoint; see
+        :mod:`polylens.geometry.segment_split`). ``"enumerate"``: the exact engine on
+        each segment's 1-D subspace (one frozen forward pass per piece, from the input);
+        it also covers activations with no split rule.
     solver : str, default="highs"
-        LP back end (rarely used: 1-D pieces need no LP).
+        LP back end of ``method="enumerate"`` (rarely used: 1-D pieces need no LP).
 
     Returns
     -------
@@ -155,8 +167,11 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
     ------
     InvalidParameterError
         For a bad ``net``, ``points`` (fewer than 2, not finite, of the wrong size, or
-        repeated) or ``solver``; or when a segment is too short for float64 to resolve
-        it at its distance from the origin.
+        repeated), ``method`` or ``solver``; or, for ``method="enumerate"``, when a
+        segment is too short for float64 to resolve it at its distance from the origin.
+    UnsupportedLayerError
+        For ``method="split"``, if a layer's activation is neither elementwise nor a max
+        pool.
 
     See Also
     --------
@@ -178,6 +193,8 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
     func = "path_crossings"
     if not isinstance(net, PWLNet):
         raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
+    check_option(method, ("split", "enumerate"), func=func, name="method")
+    check_option(solver, BACKENDS, func=func, name="solver")
     try:
         pts = net.flatten_inputs(points, "points")
     except (TypeError, ValueError) as err:
@@ -198,19 +215,18 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
         # Arc length from the segment's point nearest the origin: t is then small where
         # the segment passes the origin, and carries the least round-off there.
         near = float(np.clip(-pts[i] @ direction, 0.0, lengths[i]))
-        res = enumerate_regions(net, Box(-near, lengths[i] - near), origin=pts[i] + near * direction,
-                                basis=direction[:, None], progress=False, solver=solver)
-        order = np.argsort(res.points[:, 0])
-        seg_codes = res.codes[order]
-        # Piece j ends where piece j + 1 starts: the midpoint between their facing ends.
-        ends = res.points[order, 0] + res.radii[order] + near
+        if method == "split":
+            seg_codes, ends, tied = split_segment(net, pts[i] + near * direction, direction, -near, lengths[i] - near)
+            ends = ends + near
+        else:
+            seg_codes, ends, tied = _enumerated(net, pts[i] + near * direction, direction, near, lengths[i], solver)
         for j, code in enumerate(seg_codes):
             if codes and not np.array_equal(codes[-1], code):
                 piece_breaks.append(starts[i] + (ends[j - 1] if j else 0.0))
             elif codes:
                 continue
             codes.append(code)
-        on_boundary.update(_tied_along(res, order).tolist())
+        on_boundary.update(tied.tolist())
     piece_breaks.append(starts[-1])
     codes_arr = np.array(codes, dtype=np.int8).reshape(len(codes), net.n_units)
     positions = np.array(piece_breaks[1:-1])
@@ -219,6 +235,18 @@ def path_crossings(net: PWLNet, points, *, solver: str = "highs") -> PathCrossin
     mids = _points_at(pts, starts, 0.5 * (np.array(piece_breaks[:-1]) + np.array(piece_breaks[1:])))
     return PathCrossings(positions, crossing_points, units, codes_arr, np.array(piece_breaks), starts,
                          net.forward(mids), np.array(sorted(on_boundary), dtype=int), float(starts[-1]))
+
+
+def _enumerated(net: PWLNet, origin: np.ndarray, direction: np.ndarray, near: float, length: float,
+                solver: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One segment's pieces by the exact engine on its 1-D subspace: their codes in
+    order, the arc length where each ends, and the units tied along the segment."""
+    res = enumerate_regions(net, Box(-near, length - near), origin=origin, basis=direction[:, None],
+                            progress=False, solver=solver)
+    order = np.argsort(res.points[:, 0])
+    # Piece j ends where piece j + 1 starts: the midpoint between their facing ends.
+    ends = res.points[order, 0] + res.radii[order] + near
+    return res.codes[order], ends, _tied_along(res, order)
 
 
 def _tied_along(res, order) -> np.ndarray:
