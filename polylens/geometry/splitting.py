@@ -197,13 +197,18 @@ class _View:
         vertex's values are computed from).
     cutting : ndarray of int
         Units (elementwise) or windows (max-pool) whose piece changes in the box.
+    varying : ndarray of int
+        Units whose piece is decided face by face: the cutting units, and (elementwise)
+        units above a break somewhere that sit on it elsewhere without crossing (such a
+        unit takes its lower piece where it is on the break, by the boundary rule).
     constant : ndarray of shape (n_units,), int8
-        The piece of every unit that keeps one piece on the whole box.
+        The piece of every other unit, which keeps one piece on the whole box.
     """
 
     spread: np.ndarray
     magnitude: np.ndarray
     cutting: np.ndarray
+    varying: np.ndarray
     constant: np.ndarray
 
 
@@ -224,13 +229,14 @@ def _view(act, z: np.ndarray) -> _View:
         spread = np.array([np.maximum(t, -lo) for t, lo in zip(top, low)])
         eps = _on_line(spread, magnitude.max(initial=0.0))
         cutting = np.flatnonzero(np.any([(t > e) & (lo < -e) for t, lo, e in zip(top, low, eps)], axis=0))
+        varying = np.flatnonzero(np.any([(t > e) & (lo <= e) for t, lo, e in zip(top, low, eps)], axis=0))
         constant = np.sum([t > e for t, e in zip(top, eps)], axis=0).astype(np.int8)
     else:
         winners = act.pieces(z)
         spread = np.zeros((0, act.n_in))
-        cutting = np.flatnonzero(np.any(winners != winners[0], axis=0))
+        cutting = varying = np.flatnonzero(np.any(winners != winners[0], axis=0))
         constant = winners[0].astype(np.int8)
-    return _View(spread, magnitude, cutting, constant)
+    return _View(spread, magnitude, cutting, varying, constant)
 
 
 def _on_line(spread, magnitude):
@@ -288,28 +294,28 @@ def _cut_elementwise(mesh: PlaneMesh, act: Elementwise, view: _View, offset: int
     Returns the start-of-layer face of every face and the pieces of every face, shape
     (n_faces, act.n_units).
     """
-    rows = view.cutting  # a layer's inputs are the first tracked rows
     parent = np.arange(mesh.n_faces)
-    spread = view.spread[:, view.cutting]  # shape (n_breaks, n_cutting)
-    for i, (row, unit) in enumerate(zip(rows, view.cutting)):
+    for unit in view.cutting:  # a layer's inputs are the first tracked rows
         for j, b in enumerate(act.breaks):
-            parent = _track(parent, _cut(mesh, mesh.values[row] - b, offset + int(unit), spread[j, i], act.n_in))
+            parent = _track(parent, _cut(mesh, mesh.values[unit] - b, offset + int(unit), view.spread[j, unit],
+                                         act.n_in))
     # A unit is above a break on a face when some vertex is clearly above it: the face's
     # average decides, and a vertex check settles averages within eps of the break.
     above = np.empty((mesh.n_faces, act.n_units), np.int8)
     above[:] = view.constant
+    rows = view.varying
     if rows.size:
+        spread = view.spread[:, rows]  # shape (n_breaks, n_varying)
         means = _face_means(mesh, np.append(rows, mesh.values.shape[0] - 1))  # last column: the magnitude
         means, face_magnitude = means[:, :-1], means[:, -1:]
-        above[:, view.cutting] = 0
+        above[:, rows] = 0
         for j, b in enumerate(act.breaks):
-            eps = _on_line(spread[j][None, :], face_magnitude)  # shape (n_faces, n_cutting)
-            above[:, view.cutting] += (means - b > eps).astype(np.int8)
+            eps = _on_line(spread[j][None, :], face_magnitude)  # shape (n_faces, n_varying)
+            above[:, rows] += (means - b > eps).astype(np.int8)
             faces, cols = np.nonzero(np.abs(means - b) <= eps)
             if faces.size:
                 top = _face_reduce(mesh.face_vertices(), mesh.values[rows], np.maximum, faces)
-                above[faces, view.cutting[cols]] += (top[np.arange(faces.size), cols] - b
-                                                     > eps[faces, cols]).astype(np.int8)
+                above[faces, rows[cols]] += (top[np.arange(faces.size), cols] - b > eps[faces, cols]).astype(np.int8)
     return parent, above
 
 

@@ -187,6 +187,24 @@ def test_lines_through_existing_vertices_split_along_diagonals():
     np.testing.assert_allclose(part.areas(), 0.5)
 
 
+@pytest.mark.parametrize("activation", [torch.nn.ReLU, torch.nn.Hardtanh], ids=["relu", "hardtanh"])
+def test_a_unit_on_its_break_over_part_of_the_box_takes_the_lower_piece_there(activation):
+    """The second unit is act(act(x)): above its break on one side of the first unit's
+    line and exactly on it on the other, without crossing; it used to get one piece for
+    the whole box."""
+    lin1, lin2 = torch.nn.Linear(2, 1), torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        lin1.weight[:] = torch.tensor([[1.5, 0.3]])
+        lin1.bias[:] = 0.1
+        lin2.weight[:] = 1.0
+        lin2.bias[:] = 0.0
+    model = torch.nn.Sequential(lin1, activation(), lin2, activation(), torch.nn.Linear(1, 1)).double()
+    net = PWLNet.from_torch(model)
+    part = _same_partition(net, domain=(-2, 2))
+    part.check()
+    np.testing.assert_array_equal(net.codes(part.centroids()), part.codes)
+
+
 def test_a_unit_identically_at_its_break_is_in_the_lower_piece():
     W = np.array([[1.0, 0.3], [0.0, 0.0], [-0.4, 1.0]])
     net = PWLNet.from_torch(linear_relu_net(W, np.array([0.1, 0.0, 0.2])))
