@@ -96,7 +96,9 @@ class EnumerationResult:
         Degenerate configurations met (an empty region across a facet, a one-sided
         adjacency); never silently dropped.
     vertices : list of ndarray
-        Finite vertices of each region, shape (n_i, k), where the hull method ran
+        Finite vertices of each region, shape (n_i, k), where the hull method ran; in a
+        plane counter-clockwise around the region's point (see
+        :func:`~polylens.geometry.region.in_order`)
         (``k <= 6``); empty arrays otherwise.
     out_weight : ndarray of shape (n_regions, n_outputs, k)
     out_bias : ndarray of shape (n_regions, n_outputs)
@@ -344,9 +346,10 @@ def enumerate_regions(
         there (atomically: an interrupted write leaves the previous file) every
         ``checkpoint_every`` seconds, at a budget stop, on Ctrl-C or SIGTERM, when a task
         fails and on completion. The path is checked before any work starts. On SIGTERM
-        (in the main thread) the search stops at the next region, writes the
-        checkpoint, and then passes the signal on to the handler that was installed
-        before (by default the process ends as SIGTERM would end it).
+        (in the main thread) the search stops at the next region (in a plane, once
+        the wave being expanded is done: milliseconds), writes the checkpoint, and
+        then passes the signal on to the handler that was installed before (by
+        default the process ends as SIGTERM would end it).
     checkpoint_every : float, default=30.0
         Seconds between checkpoint writes.
     solver : str, default="highs"
@@ -477,7 +480,8 @@ class _Here:
 
     def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
         """The next wave's expansions; once ``stop()`` is true, only those expanded so far
-        (so a SIGTERM stops the search at the next region, as a one-region search would)."""
+        (so a SIGTERM stops the search at the next region, or the end of a plane's
+        batched wave)."""
         start = search.next
         end = min(_frontier_end(search, done, self.max_regions), start + BATCH_REGIONS)
         rows = range(start, end)

@@ -19,8 +19,9 @@ import numpy as np
 from polylens._repr import short_repr
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import compute_facets
-from polylens.geometry.region import Region, _short, build_region, crossed_codes, unique_rows
+from polylens.geometry.region import Region, _short, build_region, crossed_codes, in_order, unique_rows
 from polylens.geometry.space import Space
+from polylens.geometry.waves import expand_wave, wave_applies
 from polylens.models.pwlnet import PWLNet
 from polylens.parallel import locate
 
@@ -189,8 +190,10 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
         (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
         region; all NaN: none).
     stop : callable, optional
-        Read after each region: once it returns True, the regions not yet expanded are
-        left out (the result is then a prefix of the batch).
+        Read before each region expanded on its own (after the first): once it returns
+        True, the regions not yet expanded are left out (the result is then a prefix of
+        the batch). The regions of a plane's wave are expanded together
+        (:mod:`polylens.geometry.waves`) and all kept.
 
     Returns
     -------
@@ -209,11 +212,19 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
         solver is not valid).
     """
     space = spec.space
+    indices, codes, hints = batch
+    found = [None] * len(indices)
+    if len(indices) and wave_applies(space, spec.method):
+        found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1),
+                            np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim))
     out = []
-    for i, code, hint in zip(*batch):
-        out.append(_expand(space, spec.method, int(i), code, hint))
-        if stop is not None and stop():
+    for i, code, hint, done in zip(indices, codes, hints, found):
+        if done is not None:
+            out.append(Expansion(int(i), None, done[0], [], *done[1:], 0))
+            continue
+        if out and stop is not None and stop():
             break
+        out.append(_expand(space, spec.method, int(i), code, hint))
     return out
 
 
@@ -249,7 +260,7 @@ def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarra
             for rows, point, new in zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
             if new is not None
         ]
-        vertices = None if data.vertices is None else unique_rows(data.vertices)
+        vertices = None if data.vertices is None else in_order(unique_rows(data.vertices), region.point)
         return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
                          data.bounded, len(data.groups), vertices,
                          np.hstack([region.out_bias[:, None], region.out_weight]),

@@ -139,7 +139,8 @@ class Region:
         return np.all(t @ self.A.T <= self.b + atol, axis=1)
 
     def vertices(self) -> np.ndarray:
-        """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``).
+        """Finite vertices of the region, shape (n_vertices, k) (``k <= 6``); in a plane
+        (``k == 2``) counter-clockwise around :attr:`point` (see :func:`in_order`).
 
         Raises
         ------
@@ -152,7 +153,7 @@ class Region:
             data = compute_facets(self.A, self.b, self.point, self.space, "hull", self.candidates)
         if data.vertices is None:
             raise PolylensError("vertices are only available where the hull method runs (k <= 6)")
-        return unique_rows(data.vertices)
+        return in_order(unique_rows(data.vertices), self.point)
 
 
 @short_repr
@@ -201,6 +202,29 @@ def unique_rows(points: np.ndarray) -> np.ndarray:
     drop = np.zeros(n, bool)
     drop[np.maximum(i[close], j[close])] = True
     return points[~drop]
+
+
+def in_order(vertices: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The vertices of a region in their order: in a plane (``k == 2``)
+    counter-clockwise around the interior point ``centre``, by angle from the direction
+    ``-t_0`` (``atan2``); in higher dimension as given.
+
+    Parameters
+    ----------
+    vertices : ndarray of shape (..., n, k)
+        Rows past a region's last vertex may be padding: give them NaN (they sort last).
+    centre : ndarray of shape (..., k)
+
+    Raises
+    ------
+    None of its own
+    """
+    if vertices.shape[-1] != 2:
+        return vertices
+    rel = vertices - centre[..., None, :]
+    angle = np.arctan2(rel[..., 1], rel[..., 0])
+    order = np.argsort(np.where(np.isnan(angle), np.inf, angle), axis=-1, kind="stable")
+    return np.take_along_axis(vertices, order[..., None], -2)
 
 
 def build_region(space: Space, code: np.ndarray, hint=None, method: str = "auto") -> Region:

@@ -165,12 +165,28 @@ class Space:
             If ``A``, ``b`` and ``point`` have no matching shapes (m, k), (m,) and (k,)
             (numpy's own error).
         """
-        slack = b - A @ point
-        touching = slack <= radius + slack_tolerance(b, point) + radius * tol.REDUNDANCY
-        floor = slack_tolerance(np.min(np.abs(b[touching]), initial=0.0), point, tol.MIN_RADIUS)
+        return bool(self.thin_many(A[None], b[None], np.asarray(point)[None], np.array([radius]), resolve)[0])
+
+    def thin_many(self, A: np.ndarray, b: np.ndarray, point: np.ndarray, radius: np.ndarray,
+                  resolve: bool = True) -> np.ndarray:
+        """:meth:`thin` for G sets at once: ``A`` of shape (G, m, k), ``b`` (G, m),
+        ``point`` (G, k), ``radius`` (G,); shape (G,), bool. Each set is decided on its
+        own numbers only.
+
+        Raises
+        ------
+        ValueError
+            If the shapes do not match (numpy's own error).
+        """
+        size = np.abs(point).max(axis=1, initial=0.0)
+        slack = b - (A * point[:, None, :]).sum(axis=2)
+        touching = slack <= (radius[:, None] + tol.REDUNDANCY * np.abs(b) + ROUNDOFF * size[:, None]
+                             + radius[:, None] * tol.REDUNDANCY)
+        nearest = np.where(touching, np.abs(b), np.inf).min(axis=1, initial=0.0)
+        floor = tol.MIN_RADIUS * nearest + ROUNDOFF * size
         if resolve:
-            floor = max(floor, tol.RESOLVED * self.resolution)
-        return not radius > floor
+            floor = np.maximum(floor, tol.RESOLVED * self.resolution)
+        return ~(radius > floor)
 
     @property
     def radius_cap(self) -> float:
@@ -337,7 +353,10 @@ class Space:
         """
         k = A.shape[1]
         cap = self.radius_cap
-        found = _chebyshev_by_vertices(A, b, cap) if comb(A.shape[0] + 1, k + 1) <= SMALL_LP else None
+        found = None
+        if comb(A.shape[0] + 1, k + 1) <= SMALL_LP:
+            ok, point, radius = chebyshev_by_vertices(A[None], b[None], cap)
+            found = (point[0], float(radius[0])) if ok[0] else None
         if found is None:
             length = lp_length(b)
             point, radius = self._chebyshev_lp(A, b / length, cap / length, what)
@@ -460,40 +479,59 @@ def _subsets(n: int, size: int) -> np.ndarray:
     return np.array(list(combinations(range(n), size)), dtype=np.intp).reshape(-1, size)
 
 
-def _chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
-    """Exact Chebyshev LP ``max r : A t + r <= b, r <= cap`` by vertex enumeration.
+def chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
+    """Exact Chebyshev LP ``max r : A t + r <= b, r <= cap`` by vertex enumeration, for G
+    sets of m unit-norm rows at once (``A`` of shape (G, m, k), ``b`` (G, m)).
 
     Every vertex of the feasible set in ``(t, r)`` solves k + 1 tight rows; the best
     feasible one is the optimum (the set is pointed when A has full column rank); of
-    several, the one nearest the origin.
-    Returns None when no vertex qualifies (rank-deficient rows): the caller uses an LP.
+    several, the one nearest the origin. Each set is solved on its own numbers only
+    (one LAPACK solve per system), so its answer does not depend on the others.
+
+    Returns
+    -------
+    found : ndarray of shape (G,), bool
+        False where no vertex qualifies (rank-deficient rows): the caller uses an LP.
+    point : ndarray of shape (G, k)
+    radius : ndarray of shape (G,)
+
+    Raises
+    ------
+    None of its own
     """
-    m, k = A.shape
-    M = np.zeros((m + 1, k + 1))
-    M[:m, :k] = A
-    M[:m, k] = 1.0
-    M[m, k] = 1.0
-    rhs = np.append(b, cap)
+    G, m, k = A.shape
+    M = np.zeros((G, m + 1, k + 1))
+    M[:, :m, :k] = A
+    M[:, :m, k] = 1.0
+    M[:, m, k] = 1.0
+    rhs = np.concatenate([b, np.full((G, 1), cap)], axis=1)
     idx = _subsets(m + 1, k + 1)
-    systems = M[idx]
+    if idx.shape[0] == 0:
+        return np.zeros(G, bool), np.zeros((G, k)), np.zeros(G)
+    systems = M[:, idx]
     # Near-singular subsets (parallel rows) have no vertex, only round-off far away.
     ok = np.abs(np.linalg.det(systems)) > tol.RANK
-    if not np.any(ok):
-        return None
-    sol = np.linalg.solve(systems[ok], rhs[idx[ok]][..., None])[..., 0]
+    group = np.nonzero(ok)[0]
+    sol = np.linalg.solve(systems[ok], rhs[:, idx][ok][..., None])[..., 0]
     # Slack test relative to the row's offset and the radius, plus round-off at the
     # vertex's magnitude.
-    size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)[:, None]
-    slack_tol = tol.REDUNDANCY * (np.abs(rhs)[None, :] + np.abs(sol[:, k:])) + ROUNDOFF * size
-    feasible = np.all(sol @ M.T <= rhs + slack_tol, axis=1)
-    if not np.any(feasible):
-        return None
-    sol = sol[feasible]
+    size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)
+    slack_tol = tol.REDUNDANCY * (np.abs(rhs[group]) + np.abs(sol[:, k:])) + ROUNDOFF * size[:, None]
+    feasible = np.all((M[group] * sol[:, None, :]).sum(axis=2) <= rhs[group] + slack_tol, axis=1)
+    radius = np.full(ok.shape, -np.inf)
+    radius[ok] = np.where(feasible, sol[:, k], -np.inf)
+    found = np.isfinite(radius.max(axis=1, initial=-np.inf))
     # Among the optimal vertices (an unbounded region has many at the cap), the one
     # nearest the origin: its coordinates carry the least round-off.
-    size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)
-    top = int(np.argmax(sol[:, k]))
-    slack_tol = tol.REDUNDANCY * abs(sol[top, k]) + ROUNDOFF * np.maximum(size, size[top])
-    best = np.flatnonzero(sol[:, k] >= sol[top, k] - slack_tol)
-    best = sol[best[np.argmin(np.abs(sol[best, :k]).max(axis=1))]]
-    return best[:k], float(best[k])
+    sizes = np.full(ok.shape, np.inf)
+    sizes[ok] = size
+    top = np.argmax(radius, axis=1)
+    rows = np.arange(G)
+    best_r, best_size = radius[rows, top], sizes[rows, top]
+    slack_tol = tol.REDUNDANCY * np.abs(best_r)[:, None] + ROUNDOFF * np.maximum(sizes, best_size[:, None])
+    near = np.where(np.isfinite(radius) & (radius >= best_r[:, None] - slack_tol), sizes, np.inf)
+    pick = np.argmin(near, axis=1)
+    solutions = np.zeros(ok.shape + (k + 1,))
+    solutions[ok] = sol
+    best = solutions[rows, pick]
+    return found, best[:, :k], best[:, k]

@@ -148,13 +148,10 @@ class ChainProgram:
         m = basis
         pre = []
         for s, pieces in zip(self.stages[:-1], parts):
-            z = m @ s.weight.T
-            z.reshape(-1, block, z.shape[1])[:, 0] += s.bias
+            z = _blockwise(m, s.weight, s.bias, block)
             pre.append(z)
             m = s.activation.frozen(z, pieces)
-        out = m @ self.stages[-1].weight.T
-        out.reshape(-1, block, out.shape[1])[:, 0] += self.stages[-1].bias
-        return pre, out
+        return pre, _blockwise(m, self.stages[-1].weight, self.stages[-1].bias, block)
 
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
         """Every activation's input (name -> array of shape (n, n_in_l)), the output and
@@ -190,3 +187,12 @@ class ChainProgram:
         for s in self.stages:
             yield s.weight
             yield s.bias
+
+
+def _blockwise(m: np.ndarray, weight: np.ndarray, bias: np.ndarray, block: int) -> np.ndarray:
+    """``m @ weight.T`` one block of ``block`` rows at a time (one matrix product per
+    block, so a block's result does not depend on the blocks beside it), with ``bias``
+    added to row 0 of every block; shape (m.shape[0], weight.shape[0])."""
+    z = (m.reshape(-1, block, m.shape[1]) @ weight.T).reshape(-1, weight.shape[0])
+    z.reshape(-1, block, z.shape[1])[:, 0] += bias
+    return z

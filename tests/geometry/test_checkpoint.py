@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _hooks import while_expanding
 from _nets import make_mlp
 
 from polylens import Box, PWLNet, enumerate_regions
@@ -160,27 +161,17 @@ def test_sigterm_in_process_stops_writes_the_checkpoint_and_passes_the_signal_on
     """With a handler of the caller's own installed, SIGTERM mid-run stops the search at
     the next region, writes the checkpoint, then reaches that handler once; the handler
     is back in place afterwards, and the checkpoint resumes to the identical result."""
-    import polylens.geometry.expansion as expansion
-
     received = []
 
     def mine(signum, frame):
         received.append(signum)
 
     previous = signal.signal(signal.SIGTERM, mine)
-    original = expansion.crossed_codes
-    calls = {"n": 0}
-
-    def crossing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(*args, **kwargs)
 
     path = tmp_path / "term.npz"
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(expansion, "crossed_codes", crossing)
+            while_expanding(20, lambda: os.kill(os.getpid(), signal.SIGTERM), patch.setattr)
             part = enumerate_regions(net2d, BOX, progress=False, checkpoint=path, checkpoint_every=1e9)
         assert received == [signal.SIGTERM]
         assert signal.getsignal(signal.SIGTERM) is mine  # restored, not polylens's left behind
@@ -196,19 +187,11 @@ _CHILD = textwrap.dedent("""
     import os, signal, sys
     import torch
     torch.set_num_threads(1)
-    import polylens.geometry.expansion as expansion
     from polylens import Box, PWLNet, enumerate_regions
+    from _hooks import while_expanding
     from _nets import make_mlp
 
-    original, calls = expansion.crossed_codes, [0]
-
-    def crossing(*args, **kwargs):  # SIGTERM arrives while the 20th region is expanded
-        calls[0] += 1
-        if calls[0] == 20:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(*args, **kwargs)
-
-    expansion.crossed_codes = crossing
+    while_expanding(20, lambda: os.kill(os.getpid(), signal.SIGTERM))  # while the 20th region is expanded
     net = PWLNet.from_torch(make_mlp(2, [8, 8], out=2, seed=3))
     enumerate_regions(net, Box(-2, 2), progress=False, checkpoint=sys.argv[1], checkpoint_every=1e9)
     print("finished", flush=True)
@@ -228,7 +211,8 @@ def test_sigterm_in_a_subprocess_saves_a_checkpoint_that_resumes_to_the_identica
     assert "finished" not in child.stdout and "Traceback" not in child.stderr
     with np.load(path) as saved:
         status = saved["status"]
-    assert np.count_nonzero(status == 1) == 20 and np.any(status == 0)  # the 20th region finished, then it stopped
+    # the wave that held the 20th region finished, then it stopped
+    assert np.count_nonzero(status == 1) >= 20 and np.any(status == 0)
     resumed = enumerate_regions(net2d, BOX, progress=False, checkpoint=path)
     assert resumed.complete
     assert_identical(resumed, full)

@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from _hooks import while_expanding
 from _nets import make_mlp
 from _oracles import polytope_volume, recession_cone_nonzero
 
@@ -111,20 +112,21 @@ def test_a_lo_hi_pair_is_the_box(net2d, full):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-class _CountHrep:
-    """Counts calls of the public ``Space.hrep`` (one per region built or crossed into)."""
+class _CountExpansions:
+    """Counts the regions expanded (a wave at a time or one by one)."""
 
     def __init__(self, monkeypatch):
-        from polylens import Space
+        import polylens.geometry.expansion as expansion
 
         self.calls = 0
-        original = Space.hrep
+        original = expansion.expand_batch
 
-        def hrep(space, code):
-            self.calls += 1
-            return original(space, code)
+        def expand_batch(spec, batch, stop=None):
+            out = original(spec, batch, stop)
+            self.calls += len(out)
+            return out
 
-        monkeypatch.setattr(Space, "hrep", hrep)
+        monkeypatch.setattr(expansion, "expand_batch", expand_batch)
 
     def take(self) -> int:
         calls, self.calls = self.calls, 0
@@ -133,7 +135,7 @@ class _CountHrep:
 
 @pytest.mark.parametrize("method", ["hull", "lp"])
 def test_resumed_run_equals_an_uninterrupted_run(net2d, tmp_path, monkeypatch, method):
-    counter = _CountHrep(monkeypatch)
+    counter = _CountExpansions(monkeypatch)
     full = enumerate_regions(net2d, BOX, progress=False, method=method)
     full_work = counter.take()
     path = tmp_path / "c.npz"
@@ -341,23 +343,12 @@ def test_summary_is_json_ready(full):
 
 
 def _interrupt_on_call(monkeypatch, n: int):
-    """Simulate Ctrl-C: the n-th region's facet crossings raise KeyboardInterrupt.
+    """Simulate Ctrl-C while the n-th region is expanded (see ``_hooks.while_expanding``)."""
 
-    Patches the name ``crossed_codes`` that the expansion module calls (an internal hook,
-    the only place where an interrupt can be injected deterministically).
-    """
-    import polylens.geometry.expansion as expansion
+    def interrupt():
+        raise KeyboardInterrupt
 
-    original = expansion.crossed_codes
-    calls = {"n": 0}
-
-    def crossing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(expansion, "crossed_codes", crossing)
+    while_expanding(n, interrupt, monkeypatch.setattr)
 
 
 def test_interrupted_run_stops_cleanly_and_resumes_to_the_full_answer(net2d, full, tmp_path, monkeypatch):

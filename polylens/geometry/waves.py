@@ -1,0 +1,427 @@
+"""Expanding a whole wave of regions of a plane at once (the search's fast path).
+
+:func:`expand_wave` does what :func:`~polylens.geometry.expansion.expand_batch` does
+region by region, with every step an array operation over the wave: the frozen affine
+forms of every code in one batched product, the units' rows, the box pruning, the inner
+point on each hint's ray, the polar hull (a gift wrap of every region's polar points at
+once), the relative-interior point of every facet, the Chebyshev centres (exact, by
+vertex enumeration, for every region with the same number of facets at once) and the
+codes across the facets.
+
+It serves planes (``k == 2``) of nets whose program is a dense chain and whose units
+each have one breakpoint (ReLU, LeakyReLU, PReLU): :func:`wave_applies`. Inside such a
+wave, a region takes the one-region route (``expansion._expand``) whenever the batched
+steps do not cover it: the seed (no hint), a unit sitting on its breakpoint throughout
+the region, coincident rows, a hint whose ray gives no clearly
+interior point, polar points that span only a line, a Chebyshev problem too big for
+vertex enumeration or one without a vertex, and any code that is not a region (its
+error is the one-region route's). Every
+step treats each region on its own (no operation mixes the numbers of two regions), so
+a region's expansion does not depend on the wave it is in: a search gives the same
+result, bit for bit, whatever the size of its waves.
+
+The decisions are those of the polar-hull method of
+:mod:`polylens.geometry.facet_finding` (the same polar points, the same tolerances for
+rays, weakly redundant rows and coincident rows); the arithmetic differs from Qhull's,
+so facet points and vertices agree with the one-region route to round-off, not bit for
+bit (each region's vertices come in the order of
+:func:`~polylens.geometry.region.in_order`, as on the one-region route).
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+
+from polylens import tolerances as tol
+from polylens.geometry.region import in_order
+from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices
+from polylens.models.activations import Elementwise
+from polylens.models.chain import ChainProgram
+
+__all__ = ["wave_applies", "expand_wave"]
+
+
+def wave_applies(space: Space, method: str) -> bool:
+    """Whether :func:`expand_wave` serves a search: a plane (``k == 2``), the hull
+    method, a dense chain whose activations each have one breakpoint per unit.
+
+    Raises
+    ------
+    None of its own
+    """
+    net = space.net
+    return (space.dim == 2 and method in ("auto", "hull") and isinstance(net.program, ChainProgram) and net.n_units > 0
+            and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations))
+
+
+def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
+    """What expanding each region of a wave finds, where the batched steps cover it.
+
+    Parameters
+    ----------
+    space : Space
+        A space that :func:`wave_applies` accepts.
+    codes : ndarray of shape (B, n_units), int8
+    hints : ndarray of shape (B, 2, k)
+        Facet point and direction into the region; NaN where there is none.
+
+    Returns
+    -------
+    list of (tuple or None), length B
+        Per region, ``(crossings, point, radius, bounded, n_facets, vertices, out_map)``
+        as in :class:`~polylens.geometry.expansion.Expansion` (no LP is solved), or None
+        where the one-region route must decide.
+
+    Raises
+    ------
+    None of its own
+        Inputs are taken as validated by the caller (the search).
+    """
+    B = codes.shape[0]
+    wave = _Rows(space, codes)
+    inner, ok = _inner_points(wave, hints, wave.usable & np.isfinite(hints[:, 0, 0]), space.length)
+    hull = _polar_hulls(wave, inner, ok, space.bounded_domain)
+    ok = hull.ok
+    points = np.full((B, space.dim), np.nan)
+    radii = np.full(B, np.nan)
+    for n_facets in np.unique(hull.n_facets[ok]):
+        group = np.flatnonzero(ok & (hull.n_facets == n_facets))
+        if comb(int(n_facets) + 1, space.dim + 1) > SMALL_LP:
+            ok[group] = False
+            continue
+        rows = hull.facet_rows[group, :n_facets]
+        A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
+        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap)
+        found &= ~space.thin_many(A, b, point, radius)
+        ok[group[~found]] = False
+        points[group[found]], radii[group[found]] = point[found], radius[found]
+    maps = wave.out.transpose(0, 2, 1)
+    padded = np.where(np.arange(hull.vertices.shape[1])[None, :, None] < hull.n_vertices[:, None, None],
+                      hull.vertices, np.nan)
+    vertices = in_order(padded, np.where(ok[:, None], points, 0.0))
+    out: list = [None] * B
+    for i in np.flatnonzero(ok).tolist():
+        nf = int(hull.n_facets[i])
+        crossings = []
+        for r, point in zip(hull.facet_rows[i, :nf].tolist(), hull.facet_points[i, :nf]):
+            unit = int(wave.source[r])
+            if unit >= 0:
+                new = codes[i].copy()
+                new[unit] = wave.across[i, r]
+                crossings.append((new, (point, wave.A[i, r]), (unit,)))
+        out[i] = (crossings, points[i], float(radii[i]), bool(hull.bounded[i]), nf,
+                  vertices[i, :int(hull.n_vertices[i])], maps[i])
+    return out
+
+
+class _Rows:
+    """The labelled rows ``A t <= b`` of every code of a wave (units, then domain).
+
+    Attributes
+    ----------
+    A : ndarray of shape (B, m, k)
+        Unit-norm rows; rows of constant units are zero and not ``valid``.
+    b : ndarray of shape (B, m)
+    valid : ndarray of shape (B, m), bool
+        Rows of the region (not constant) that the domain's box does not make redundant.
+    source : ndarray of shape (m,), int
+        Unit of each row, ``-(f + 1)`` for domain face ``f``.
+    across : ndarray of shape (B, m), int8
+    usable : ndarray of shape (B,), bool
+        False where a unit is tied on its breakpoint throughout the region or a constant
+        row is violated (the one-region route decides those).
+    out : ndarray of shape (B, 1 + k, n_outputs)
+        The output's affine forms.
+    """
+
+    def __init__(self, space: Space, codes: np.ndarray):
+        net = space.net
+        B = codes.shape[0]
+        pre, self.out = net.frozen_forms(codes, space.basis)
+        parts_A, parts_b, parts_across, parts_const = [], [], [], []
+        usable = np.ones(B, bool)
+        for act, forms, pieces in zip(net.activations, pre, net.split_code(codes)):
+            sign = np.where(pieces == 1, -1.0, 1.0)
+            offset = sign * act.breaks[0]
+            A_l = sign[:, :, None] * forms[:, 1:].transpose(0, 2, 1)
+            b_l = offset - sign * forms[:, 0]
+            norms = np.sqrt((A_l * A_l).sum(axis=2))
+            constant = norms <= tol.ZERO_ROW * norms.max(axis=1, initial=0.0)[:, None]
+            size = np.maximum(np.abs(forms[:, 0]).max(axis=1, initial=0.0), np.abs(offset).max(axis=1, initial=0.0))
+            usable &= ~np.any(constant & (b_l <= tol.TIED * size[:, None]), axis=1)
+            parts_A.append(A_l)
+            parts_b.append(b_l)
+            parts_across.append((1 - pieces).astype(np.int8))
+            parts_const.append(constant)
+        A_u = np.concatenate(parts_A, axis=1)
+        b_u = np.concatenate(parts_b, axis=1)
+        constant = np.concatenate(parts_const, axis=1)
+        norms = np.sqrt((A_u * A_u).sum(axis=2))
+        scale = np.where(constant, 1.0, norms)
+        A_u = np.where(constant[:, :, None], 0.0, A_u / scale[:, :, None])
+        b_u = np.where(constant, np.inf, b_u / scale)
+        n_dom = space.domain_b.shape[0]
+        self.A = np.concatenate([A_u, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
+        self.b = np.concatenate([b_u, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
+        self.source = np.concatenate([np.arange(net.n_units), -1 - np.arange(n_dom)])
+        self.across = np.concatenate([np.concatenate(parts_across, axis=1), np.full((B, n_dom), -1, np.int8)], axis=1)
+        self.valid = np.concatenate([~constant, np.ones((B, n_dom), bool)], axis=1) & _box_candidates(
+            self.A, self.b, space.box)
+        self.usable = usable
+
+
+def _box_candidates(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
+    """Rows (shape (B, m)) that the bounding box does not satisfy whole (see
+    :func:`~polylens.geometry.facet_finding.box_candidates`)."""
+    if box is None:
+        return np.ones(b.shape, bool)
+    lo, hi = box
+    with np.errstate(invalid="ignore"):
+        reach = np.where(A > 0, A * hi, np.where(A < 0, A * lo, 0.0)).sum(axis=2)
+        holds = reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
+    return ~holds
+
+
+def _dot(A: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Row products ``A[..., i, :] @ t[..., :]`` (shapes (..., m, k), (..., k) -> (..., m)),
+    summed coordinate by coordinate in order, so each does not depend on the others."""
+    t = t[..., None, :]
+    out = A[..., 0] * t[..., 0]
+    for j in range(1, A.shape[-1]):
+        out = out + A[..., j] * t[..., j]
+    return out
+
+
+def _max_abs(x: np.ndarray) -> np.ndarray:
+    return np.abs(x).max(axis=-1, initial=0.0)
+
+
+def _inner_points(wave: _Rows, hints: np.ndarray, ok: np.ndarray, length: float):
+    """Midpoint of each hint's ray inside its region (see ``region._inner_point``), and
+    where it is clearly interior."""
+    start, direction = hints[:, 0], hints[:, 1]
+    valid = wave.valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slack = wave.b - _dot(wave.A, start)
+        speed = _dot(wave.A, direction)
+        moving = valid & (speed > tol.RAY_SPEED * np.sqrt((direction * direction).sum(axis=1))[:, None])
+        exits = np.where(moving, slack / speed, np.inf)
+        step = exits.min(axis=1, initial=np.inf)
+        step = np.where(np.isfinite(step), 0.5 * step, length)
+        inner = start + step[:, None] * direction
+        margin = tol.INNER_MARGIN * np.maximum(_max_abs(inner), step)
+        left = np.where(valid, wave.b - _dot(wave.A, inner), np.inf).min(axis=1, initial=np.inf)
+    return inner, ok & (left > margin)
+
+
+class _Hulls:
+    """Facets of every region of a wave from its polar hull.
+
+    Attributes
+    ----------
+    ok : ndarray of shape (B,), bool
+    n_facets : ndarray of shape (B,), int
+    facet_rows : ndarray of shape (B, F), int
+        Rows of each region's facets, increasing (padded).
+    facet_points : ndarray of shape (B, F, k)
+    bounded : ndarray of shape (B,), bool
+    n_vertices : ndarray of shape (B,), int
+    vertices : ndarray of shape (B, V, k)
+        Finite vertices, counter-clockwise (padded).
+    """
+
+    def __init__(self, B: int, m: int, k: int):
+        self.ok = np.zeros(B, bool)
+        self.n_facets = np.zeros(B, np.int64)
+        self.facet_rows = np.zeros((B, m + 1), np.int64)
+        self.facet_points = np.zeros((B, m + 1, k))
+        self.bounded = np.zeros(B, bool)
+        self.n_vertices = np.zeros(B, np.int64)
+        self.vertices = np.zeros((B, m + 1, k))
+
+
+def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain: bool) -> _Hulls:
+    """The polar-hull method of :mod:`~polylens.geometry.facet_finding` for every region
+    at once: a row ``a t <= b`` is the polar point ``a / (b - a c)`` seen from the inner
+    point ``c``; the facets are the polar points on the hull of the polar points and the
+    origin, found by a gift wrap (counter-clockwise, all regions in step)."""
+    B, m, k = wave.A.shape
+    hulls = _Hulls(B, m, k)
+    live = np.flatnonzero(ok)
+    if live.size == 0:
+        return hulls
+    A, b, valid, c = wave.A[live], wave.b[live], wave.valid[live], inner[live]
+    floor = np.maximum(tol.MIN_RADIUS * np.abs(b) + ROUNDOFF * _max_abs(c)[:, None], np.finfo(np.float64).tiny)
+    with np.errstate(invalid="ignore"):
+        slack = np.maximum(b - _dot(A, c), floor)
+    polar = np.where(valid[:, :, None], A / slack[:, :, None], 0.0)
+    # Point 0 is the origin; points 1.. the rows' polar points.
+    pts = np.concatenate([np.zeros((live.size, 1, k)), polar], axis=1)
+    member = np.concatenate([np.ones((live.size, 1), bool), valid], axis=1)
+    order, n_hull, closed = _gift_wrap(pts, member)
+    order = order[:, :int(n_hull.max())]
+    L = live.size
+    scale = _max_abs(pts.reshape(L, -1))
+    nxt = np.roll(order, -1, axis=1)
+    # Edge j runs from order[j] to order[j + 1] (the last one back to the start).
+    last = np.arange(order.shape[1])[None, :] == (n_hull - 1)[:, None]
+    nxt = np.where(last, order[:, :1], nxt)
+    in_hull = np.arange(order.shape[1])[None, :] < n_hull[:, None]
+    p, q = np.take_along_axis(pts, order[:, :, None], 1), np.take_along_axis(pts, nxt[:, :, None], 1)
+    d = q - p
+    norm = np.sqrt((d * d).sum(axis=2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normal = np.stack([d[:, :, 1], -d[:, :, 0]], axis=2) / norm[:, :, None]
+        height = (normal * p).sum(axis=2)  # -offset of the edge's line
+        ray = in_hull & (height <= tol.POLAR_RAY * scale[:, None])
+        finite = in_hull & ~ray
+        rel_vertex = np.where(finite[:, :, None], normal / height[:, :, None], 0.0)
+    reach = np.where(finite, _max_abs(rel_vertex), 0.0).max(axis=1)
+    reach = np.where(np.any(finite, axis=1), reach, 1.0)
+    # A hull vertex's facet point: the mean of its two edges' finite vertices, pushed
+    # along its ray edges (if any) as far as the farthest finite vertex.
+    prev_finite, prev_ray = np.roll(finite, 1, axis=1), np.roll(ray, 1, axis=1)
+    prev_vertex, prev_normal = np.roll(rel_vertex, 1, axis=1), np.roll(normal, 1, axis=1)
+    first = np.arange(order.shape[1])[None, :] == 0
+    wrap = np.maximum(n_hull - 1, 0)
+    prev_finite = np.where(first, np.take_along_axis(finite, wrap[:, None], 1), prev_finite)
+    prev_ray = np.where(first, np.take_along_axis(ray, wrap[:, None], 1), prev_ray)
+    prev_vertex = np.where(first[:, :, None], np.take_along_axis(rel_vertex, wrap[:, None, None], 1), prev_vertex)
+    prev_normal = np.where(first[:, :, None], np.take_along_axis(normal, wrap[:, None, None], 1), prev_normal)
+    # Near-degenerate regions go the one-region route: a polar point within round-off
+    # of the line of a hull edge it does not end (in the region: a row through a vertex
+    # it does not bound, or the origin on an edge: a region at the edge of being
+    # unbounded), or a hull vertex nearly on the line of its two neighbours.
+    turn = prev_normal[:, :, 0] * normal[:, :, 1] - prev_normal[:, :, 1] * normal[:, :, 0]
+    good = ~np.any(in_hull & ~(turn > tol.COINCIDENT), axis=1)
+    with np.errstate(invalid="ignore"):
+        rel = pts[:, None, :, :] - p[:, :, None, :]
+        off_line = np.abs(d[:, :, None, 0] * rel[..., 1] - d[:, :, None, 1] * rel[..., 0]) / norm[:, :, None]
+        size = np.maximum(np.maximum(_max_abs(p), _max_abs(q))[:, :, None], _max_abs(pts)[:, None, :])
+    ends = np.zeros(off_line.shape, bool)
+    lanes, edges = np.arange(L)[:, None], np.arange(order.shape[1])[None, :]
+    ends[lanes, edges, order] = True
+    ends[lanes, edges, nxt] = True
+    near = in_hull[:, :, None] & member[:, None, :] & ~ends & ~(off_line > tol.COINCIDENT * size)
+    good &= ~near.any(axis=(1, 2))
+    count = finite.astype(float) + prev_finite
+    sums = rel_vertex + np.where(prev_finite[:, :, None], prev_vertex, 0.0)
+    fp = sums / np.maximum(count, 1.0)[:, :, None]
+    with np.errstate(invalid="ignore"):
+        ray_sum = np.where(ray[:, :, None], normal, 0.0) + np.where(prev_ray[:, :, None], prev_normal, 0.0)
+        ray_norm = np.sqrt((ray_sum * ray_sum).sum(axis=2))
+        fp = fp + ray_sum / np.where(ray_norm > 0, ray_norm, 1.0)[:, :, None] * reach[:, None, None]
+    fp = fp + c[:, None, :]
+    is_facet = in_hull & (order > 0)
+    good &= closed & (n_hull >= 3) & ~(bounded_domain & np.any(ray, axis=1))
+    good &= ~np.any(in_hull & ~(norm > 0), axis=1)
+    # Facets in increasing row order, with their points.
+    row = np.where(is_facet, order - 1, m)
+    sort = np.argsort(row, axis=1, kind="stable")
+    rows_sorted = np.take_along_axis(row, sort, 1)
+    fp_sorted = np.take_along_axis(fp, sort[:, :, None], 1)
+    n_facets = is_facet.sum(axis=1)
+    width = int(n_facets.max(initial=0))
+    rows_sorted, fp_sorted = rows_sorted[:, :width], fp_sorted[:, :width]
+    has = np.arange(width)[None, :] < n_facets[:, None]
+    safe_rows = np.where(has, rows_sorted, 0)
+    # The gap of every row at every facet point.
+    fa = np.take_along_axis(A, safe_rows[:, :, None], 1)
+    fb = np.take_along_axis(b, safe_rows, 1)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(b[:, None, :] - _dot(A[:, None, :, :], fp_sorted))
+    fp_size = _max_abs(fp_sorted)
+    own = np.zeros(gap.shape, bool)
+    own[np.arange(L)[:, None], np.arange(width)[None, :], safe_rows] = True
+    # Coincident rows (the same half-space twice) are grouped on the one-region route.
+    # A row coincident with a facet's row passes near its facet point (triangle
+    # inequality), so only those rows are compared.
+    where = _max_abs(c)
+    own_gap = np.where(own, gap, 0.0).max(axis=2)
+    reach = 2.0 * (tol.COINCIDENT * (np.abs(b)[:, None, :] + np.abs(fb)[:, :, None] + k * fp_size[:, :, None])
+                   + ROUNDOFF * (where[:, None, None] + fp_size[:, :, None]) + own_gap[:, :, None])
+    near = np.nonzero(has[:, :, None] & valid[:, None, :] & ~own & (gap <= reach))
+    if near[0].size:
+        region, facet, row = near
+        same = (np.abs(A[region, row] - fa[region, facet]).max(axis=1) <= tol.COINCIDENT) & (
+            np.abs(b[region, row] - fb[region, facet])
+            <= tol.COINCIDENT * np.maximum(np.abs(b[region, row]), np.abs(fb[region, facet])) + ROUNDOFF * where[region])
+        good[region[same]] = False
+    # Genuine facets: the facet point lies on no other row.
+    tight = valid[:, None, :] & ~own & (gap <= tol.REDUNDANCY * np.abs(b)[:, None, :] + ROUNDOFF * fp_size[:, :, None])
+    keep = has & ~tight.any(axis=2)
+    keep_order = np.argsort(~keep, axis=1, kind="stable")
+    hulls.ok[live] = good
+    hulls.n_facets[live] = keep.sum(axis=1)
+    hulls.facet_rows[live, :width] = np.take_along_axis(rows_sorted, keep_order, 1)
+    hulls.facet_points[live, :width] = np.take_along_axis(fp_sorted, keep_order[:, :, None], 1)
+    hulls.bounded[live] = bounded_domain | ~np.any(ray, axis=1)
+    vert_order = np.argsort(~finite, axis=1, kind="stable")
+    hulls.n_vertices[live] = finite.sum(axis=1)
+    hulls.vertices[live, :order.shape[1]] = np.take_along_axis(rel_vertex, vert_order[:, :, None], 1) + c[:, None, :]
+    return hulls
+
+
+def _gift_wrap(pts: np.ndarray, member: np.ndarray):
+    """Counter-clockwise hull of every set of points at once (Jarvis march in step).
+
+    Parameters
+    ----------
+    pts : ndarray of shape (L, n, 2)
+    member : ndarray of shape (L, n), bool
+        Which points belong to each set.
+
+    Returns
+    -------
+    order : ndarray of shape (L, n), int
+        Hull vertices in counter-clockwise order (first ``n_hull`` entries), from the
+        rightmost point (highest among the rightmost); collinear points on an edge are
+        left out.
+    n_hull : ndarray of shape (L,), int
+    closed : ndarray of shape (L,), bool
+        Whether the march came back to its start within ``n`` steps.
+    """
+    L, n, _ = pts.shape
+    x = np.where(member, pts[:, :, 0], -np.inf)
+    top = x.max(axis=1)
+    y = np.where(member & (x == top[:, None]), pts[:, :, 1], -np.inf)
+    start = np.argmax(y, axis=1)
+    order = np.zeros((L, n), np.int64)
+    order[:, 0] = start
+    n_hull = np.ones(L, np.int64)
+    closed = np.zeros(L, bool)
+    current = start.copy()
+    heading = np.tile([0.0, 1.0], (L, 1))
+    rows = np.arange(L)
+    active = rows.copy()
+    for step in range(n):
+        cur = pts[active, current[active]]
+        d = pts[active] - cur[:, None, :]
+        h = heading[active]
+        cross = h[:, None, 0] * d[:, :, 1] - h[:, None, 1] * d[:, :, 0]
+        dot = h[:, None, 0] * d[:, :, 0] + h[:, None, 1] * d[:, :, 1]
+        angle = np.arctan2(cross, dot)
+        angle = np.where(angle < 0, angle + 2 * np.pi, angle)
+        dist = (d * d).sum(axis=2)
+        usable = member[active] & (dist > 0)
+        angle = np.where(usable, angle, np.inf)
+        best = angle.min(axis=1)
+        far = np.where(angle == best[:, None], dist, -1.0)
+        nxt = np.argmax(far, axis=1)
+        found = np.isfinite(best)
+        back = found & (nxt == start[active])
+        closed[active[back]] = True
+        go = found & ~back
+        if step == n - 1:
+            break
+        moving = active[go]
+        order[moving, n_hull[moving]] = nxt[go]
+        n_hull[moving] += 1
+        heading[moving] = d[go, nxt[go]]
+        current[moving] = nxt[go]
+        active = moving
+        if active.size == 0:
+            break
+    return order, n_hull, closed

@@ -1,0 +1,124 @@
+"""The batched wave route of the search gives the one-region route's answer.
+
+Each net is enumerated twice, once with every region expanded one at a time (the
+wave route switched off) and once in waves: codes, order, edges, units crossed, counts,
+LPs and degenerate reports must be equal, points, radii and maps bit for bit, and the
+vertices equal to round-off (Qhull's arithmetic against the gift wrap's). The wave route
+must also be the one that runs: a net in general position leaves only its seed and a few
+near-degenerate regions to the one-region route.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from _nets import linear_relu_net, make_mlp
+
+import polylens.geometry.expansion as expansion
+from polylens import Box, Polyhedron, PWLNet, enumerate_regions
+from polylens.geometry.region import in_order
+from polylens.geometry.space import Space, chebyshev_by_vertices
+from polylens.geometry.waves import wave_applies
+
+NETS = {
+    "relu_2_16_16_r2": (lambda: make_mlp(2, [16, 16], seed=0), None, {}),
+    "relu_2_12_12_12_box": (lambda: make_mlp(2, [12, 12, 12], out=3, seed=1), Box(-1, 1), {}),
+    "leaky_2_10_10_r2": (lambda: make_mlp(2, [10, 10], seed=2, leaky=0.2), None, {}),
+    "relu_2_24_wide_box": (lambda: make_mlp(2, [24], seed=3), Box(-5, 5), {}),
+    "triangle_2_8_8": (lambda: make_mlp(2, [8, 8], seed=4),
+                       Polyhedron([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [1.0, 1.0, 1.0]), {}),
+    "slice_6_10_10": (lambda: make_mlp(6, [10, 10], seed=5), Box(-2, 2),
+                      {"origin": np.linspace(-0.5, 0.5, 6), "basis": np.linalg.qr(np.arange(12.0).reshape(6, 2) % 5 + 1)[0]}),
+    "tiny_scale": (lambda: make_mlp(2, [6, 5], seed=6), Box(-1e-9, 1e-9), {"basis": np.eye(2) * 1e9}),
+    "huge_scale": (lambda: make_mlp(2, [6, 5], seed=7), None, {"basis": np.eye(2) * 1e-10}),
+    "bias_free": (lambda: _bias_free(8), Box(-1, 1), {}),
+    "duplicates": (lambda: linear_relu_net([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.3, 1.0], [-0.6, -2.0], [1.0, -1.0]],
+                                           [0.1, 0.1, 0.5, 0.0, 0.0, 0.2]), Box(-1, 1), {}),
+}
+
+
+def _bias_free(seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(2, 5, bias=False), torch.nn.ReLU(), torch.nn.Linear(5, 4, bias=False),
+                               torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+
+
+def _enumerate(name: str, waves: bool, monkeypatch):
+    model, domain, kwargs = NETS[name]
+    with monkeypatch.context() as patch:
+        if not waves:
+            patch.setattr(expansion, "wave_applies", lambda space, method: False)
+        return enumerate_regions(PWLNet.from_torch(model()), domain, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_waves_give_the_one_region_answer(name, monkeypatch):
+    one = _enumerate(name, False, monkeypatch)
+    wave = _enumerate(name, True, monkeypatch)
+    for field in ("codes", "bounded", "n_facets", "edges", "frontier", "points", "radii", "out_weight", "out_bias"):
+        assert np.array_equal(getattr(one, field), getattr(wave, field)), field
+    assert one.edge_units == wave.edge_units
+    assert one.lp_solves == wave.lp_solves and one.degenerate == wave.degenerate
+    for a, b in zip(one.vertices, wave.vertices, strict=True):
+        scale = max(1.0, float(np.abs(a).max(initial=0.0)))
+        assert a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-12 * scale)
+    wave.check()
+
+
+def test_the_wave_route_expands_almost_every_region(monkeypatch):
+    one_by_one = {"n": 0}
+    original = expansion._expand
+
+    def counted(*args):
+        one_by_one["n"] += 1
+        return original(*args)
+
+    monkeypatch.setattr(expansion, "_expand", counted)
+    res = enumerate_regions(PWLNet.from_torch(make_mlp(2, [16, 16], seed=11)), Box(-2, 2), progress=False)
+    assert res.n_regions > 200
+    assert one_by_one["n"] <= 0.02 * res.n_regions
+
+
+def test_the_wave_route_serves_only_planes_of_dense_one_break_nets():
+    relu = PWLNet.from_torch(make_mlp(2, [4], seed=0))
+    hardtanh = PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Hardtanh(), torch.nn.Linear(4, 1)))
+    three = PWLNet.from_torch(make_mlp(3, [4], seed=0))
+    assert wave_applies(Space(relu, Box(-1, 1)), "auto") and wave_applies(Space(relu, None), "hull")
+    assert not wave_applies(Space(relu, Box(-1, 1)), "lp")
+    assert not wave_applies(Space(hardtanh, Box(-1, 1)), "auto")
+    assert not wave_applies(Space(three, Box(-1, 1)), "auto")
+
+
+def test_in_order_puts_plane_vertices_counter_clockwise_around_the_centre():
+    rng = np.random.default_rng(0)
+    angles = np.sort(rng.uniform(-np.pi, np.pi, 7))
+    square = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 2.0 + [3.0, -1.0]
+    got = in_order(rng.permutation(square), np.array([3.0, -1.0]))
+    assert np.array_equal(got, square)
+    cube = rng.standard_normal((5, 3))
+    assert np.array_equal(in_order(cube, np.zeros(3)), cube)
+
+
+def test_batched_chebyshev_centres_equal_one_set_at_a_time_bit_for_bit():
+    rng = np.random.default_rng(1)
+    angles = np.linspace(0, 2 * np.pi, 6, endpoint=False) + rng.uniform(-0.3, 0.3, (40, 6))
+    A = np.stack([np.cos(angles), np.sin(angles)], axis=2)  # bounded polygons around 0
+    b = rng.uniform(0.5, 2.0, (40, 6))
+    found, point, radius = chebyshev_by_vertices(A, b, 1e6)
+    for i in range(40):
+        f1, p1, r1 = chebyshev_by_vertices(A[i:i + 1], b[i:i + 1], 1e6)
+        assert f1[0] == found[i] and np.array_equal(p1[0], point[i]) and r1[0] == radius[i]
+    assert found.all() and np.all(radius > 0)
+    assert np.all(np.einsum("gmk,gk->gm", A, point) + radius[:, None] <= b + 1e-12)
+
+
+@pytest.mark.parametrize("sizes", [(2, 16, 16), (6, 32, 32)])
+def test_frozen_forms_of_a_batch_equal_each_code_alone_bit_for_bit(sizes):
+    net = PWLNet.from_torch(make_mlp(sizes[0], list(sizes[1:]), seed=3))
+    codes = net.codes(np.random.default_rng(2).uniform(-1, 1, (50, sizes[0])))
+    basis = np.vstack([np.zeros(sizes[0]), np.eye(sizes[0])])
+    pre, out = net.frozen_forms(codes, basis)
+    for i, code in enumerate(codes):
+        pre_i, out_i = net.frozen_forms(code, basis)
+        assert all(np.array_equal(p[i], q) for p, q in zip(pre, pre_i)) and np.array_equal(out[i], out_i)
