@@ -86,15 +86,16 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     ok = hull.ok
     points = np.full((B, space.dim), np.nan)
     radii = np.full(B, np.nan)
-    for n_facets in np.unique(hull.n_facets[ok]):
-        group = np.flatnonzero(ok & (hull.n_facets == n_facets))
-        if comb(int(n_facets) + 1, space.dim + 1) > SMALL_LP:
-            ok[group] = False
-            continue
-        rows = hull.facet_rows[group, :n_facets]
+    ok &= np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in hull.n_facets])
+    group = np.flatnonzero(ok)
+    if group.size:
+        counts = hull.n_facets[group]
+        rows = hull.facet_rows[group, :int(counts.max())]
+        pad = np.arange(rows.shape[1])[None, :] >= counts[:, None]
+        rows = np.where(pad, 0, rows)
         A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
-        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap)
-        found &= ~space.thin_many(A, b, point, radius)
+        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap, counts)
+        found &= ~space.thin_many(np.where(pad[:, :, None], 0.0, A), np.where(pad, np.inf, b), point, radius)
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
     maps = wave.out.transpose(0, 2, 1)
