@@ -346,8 +346,8 @@ def enumerate_regions(
         there (atomically: an interrupted write leaves the previous file) every
         ``checkpoint_every`` seconds, at a budget stop, on Ctrl-C or SIGTERM, when a task
         fails and on completion. The path is checked before any work starts. On SIGTERM
-        (in the main thread) the search stops at the next region (in a plane, once
-        the wave being expanded is done: milliseconds), writes the checkpoint, and
+        (in the main thread) the search stops at the next region (with waves,
+        once the wave being expanded is done: milliseconds), writes the checkpoint, and
         then passes the signal on to the handler that was installed before (by
         default the process ends as SIGTERM would end it).
     checkpoint_every : float, default=30.0
@@ -480,7 +480,7 @@ class _Here:
 
     def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
         """The next wave's expansions; once ``stop()`` is true, only those expanded so far
-        (so a SIGTERM stops the search at the next region, or the end of a plane's
+        (so a SIGTERM stops the search at the next region, or the end of a
         batched wave)."""
         start = search.next
         end = min(_frontier_end(search, done, self.max_regions), start + BATCH_REGIONS)

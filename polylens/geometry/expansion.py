@@ -192,7 +192,7 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     stop : callable, optional
         Read before each region expanded on its own (after the first): once it returns
         True, the regions not yet expanded are left out (the result is then a prefix of
-        the batch). The regions of a plane's wave are expanded together
+        the batch). The regions of a wave expanded together
         (:mod:`polylens.geometry.waves`) and all kept.
 
     Returns
@@ -215,12 +215,15 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     indices, codes, hints = batch
     found = [None] * len(indices)
     if len(indices) and wave_applies(space, spec.method):
-        found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1),
-                            np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim))
+        try:
+            found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1),
+                                np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim))
+        except Exception:  # the one-region route raises it again, naming the region
+            pass
     out = []
     for i, code, hint, done in zip(indices, codes, hints, found):
         if done is not None:
-            out.append(Expansion(int(i), None, done[0], [], *done[1:], 0))
+            out.append(Expansion(int(i), None, done[0], [], *done[1:]))
             continue
         if out and stop is not None and stop():
             break

@@ -25,7 +25,7 @@ from polylens.geometry.facet_finding import (
     box_candidates,
     compute_facets,
 )
-from polylens.geometry.space import ROUNDOFF, Space
+from polylens.geometry.space import ROUNDOFF, Space, row_dot
 from polylens.models.pwlnet import PWLNet
 
 __all__ = ["Region", "Neighbor", "region_at", "region_for_code", "facets", "neighbors"]
@@ -275,16 +275,16 @@ def _inner_point(A, b, hint, length: float):
     start, direction = hint
     if direction is None:
         margin = tol.INNER_MARGIN * float(np.max(np.abs(start), initial=0.0))
-        return start if np.min(b - A @ start, initial=np.inf) > margin else None
-    slack = b - A @ start
-    speed = A @ direction
+        return start if np.min(b - row_dot(A, start), initial=np.inf) > margin else None
+    slack = b - row_dot(A, start)
+    speed = row_dot(A, direction)
     with np.errstate(divide="ignore", invalid="ignore"):
         exits = np.where(speed > tol.RAY_SPEED * np.linalg.norm(direction), slack / speed, np.inf)
     step = exits.min(initial=np.inf)
     step = 0.5 * step if np.isfinite(step) else length
     inner = start + step * direction
     margin = tol.INNER_MARGIN * max(float(np.max(np.abs(inner), initial=0.0)), step)
-    if np.min(b - A @ inner, initial=np.inf) <= margin:
+    if np.min(b - row_dot(A, inner), initial=np.inf) <= margin:
         return None
     return inner
 

@@ -309,7 +309,7 @@ class Space:
                 z[:, second] -= forms[:, rows.neg[second]]
             A_l = rows.sign[:, None] * z[1:].T
             b_l = rows.offset - rows.sign * z[0]
-            norms = np.sqrt(np.einsum("ij,ij->i", A_l, A_l))
+            norms = np.sqrt((A_l * A_l).sum(axis=1))
             constant = norms <= tol.ZERO_ROW * norms.max(initial=0.0)
             size = max(float(np.max(np.abs(forms[0]), initial=0.0)), float(np.max(np.abs(rows.offset), initial=0.0)))
             parts_A.append(A_l)
@@ -331,7 +331,7 @@ class Space:
         source, across = np.concatenate(parts_src), np.concatenate(parts_across)
         constant, tied = np.concatenate(parts_const), np.concatenate(parts_tied)
         keep = ~constant
-        norms = np.sqrt(np.einsum("ij,ij->i", A[keep], A[keep]))
+        norms = np.sqrt((A[keep] * A[keep]).sum(axis=1))
         return (A[keep] / norms[:, None], b[keep] / norms, source[keep], across[keep],
                 _distinct_sorted(source[constant]), _distinct_sorted(source[tied]))
 
@@ -400,6 +400,23 @@ class Space:
         if not res.success:
             raise InfeasibleRegionError(f"the Chebyshev LP of {what()} failed: {res.message}")
         return res.x[:k], float(res.x[-1])
+
+
+def row_dot(A: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Row products ``A[..., i, :] @ t[..., :]`` (shapes (..., m, k), (..., k) -> (..., m)),
+    summed coordinate by coordinate in order: each product's bits depend on its own
+    numbers only, not on the batch around it (a BLAS product's may).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not broadcast (numpy's own error).
+    """
+    t = t[..., None, :]
+    out = A[..., 0] * t[..., 0]
+    for j in range(1, A.shape[-1]):
+        out = out + A[..., j] * t[..., j]
+    return out
 
 
 def slack_tolerance(b, t, rel: float = tol.REDUNDANCY):

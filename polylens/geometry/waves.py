@@ -1,30 +1,34 @@
-"""Expanding a whole wave of regions of a plane at once (the search's fast path).
+"""Expanding a whole wave of regions at once (the search's fast path in low dimension).
 
 :func:`expand_wave` does what :func:`~polylens.geometry.expansion.expand_batch` does
-region by region, with every step an array operation over the wave: the frozen affine
+region by region, with the steps array operations over the wave: the frozen affine
 forms of every code in one batched product, the units' rows, the box pruning, the inner
-point on each hint's ray, the polar hull (a gift wrap of every region's polar points at
-once), the relative-interior point of every facet, the Chebyshev centres (exact, by
-vertex enumeration, for every region with the same number of facets at once) and the
-codes across the facets.
+point on each hint's ray, the facets, the Chebyshev centres (exact, by vertex
+enumeration, for the whole wave at once) and the codes across the facets. In a plane
+(``k == 2``) the facets too are found for the whole wave at once: a gift wrap of every
+region's polar points in step, with the relative-interior point of every facet; in
+dimension 3 to ``HULL_MAX_DIM`` they are found region by region (Qhull, as on the
+one-region route) on the wave's rows.
 
-It serves planes (``k == 2``) of nets whose program is a dense chain and whose units
-each have one breakpoint (ReLU, LeakyReLU, PReLU): :func:`wave_applies`. Inside such a
+It serves nets whose program is a dense chain and whose units each have one breakpoint
+(ReLU, LeakyReLU, PReLU), with the hull method: :func:`wave_applies`. Inside such a
 wave, a region takes the one-region route (``expansion._expand``) whenever the batched
 steps do not cover it: the seed (no hint), a unit sitting on its breakpoint throughout
-the region, coincident rows, a hint whose ray gives no clearly
-interior point, polar points that span only a line, a Chebyshev problem too big for
-vertex enumeration or one without a vertex, and any code that is not a region (its
-error is the one-region route's). Every
-step treats each region on its own (no operation mixes the numbers of two regions), so
-a region's expansion does not depend on the wave it is in: a search gives the same
-result, bit for bit, whatever the size of its waves.
+the region, coincident rows, a hint whose ray gives no clearly interior point, polar
+points that span only a line, a plane's region that is near-degenerate for the gift
+wrap, a Chebyshev problem without a vertex, and any code that is not a region (its
+error is the one-region route's). Every step treats each region on its own (no
+operation mixes the numbers of two regions), so a region's expansion does not depend on
+the wave it is in: a search gives the same result, bit for bit, whatever the size of its
+waves; and the steps compute what the one-region route computes, in the same
+arithmetic (:func:`~polylens.geometry.space.row_dot`, the same forms and rows), so both
+routes give the same points, radii and maps bit for bit.
 
-The decisions are those of the polar-hull method of
+In a plane the decisions are those of the polar-hull method of
 :mod:`polylens.geometry.facet_finding` (the same polar points, the same tolerances for
-rays, weakly redundant rows and coincident rows); the arithmetic differs from Qhull's,
-so facet points and vertices agree with the one-region route to round-off, not bit for
-bit (each region's vertices come in the order of
+rays, weakly redundant rows and coincident rows), but the gift wrap's arithmetic differs
+from Qhull's: facet points and vertices agree with the one-region route to round-off, not
+bit for bit (each region's vertices come in the order of
 :func:`~polylens.geometry.region.in_order`, as on the one-region route).
 """
 
@@ -35,8 +39,10 @@ from math import comb
 import numpy as np
 
 from polylens import tolerances as tol
-from polylens.geometry.region import in_order
-from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices
+from polylens.errors import InfeasibleRegionError, PolylensError
+from polylens.geometry.facet_finding import HULL_MAX_DIM, compute_facets
+from polylens.geometry.region import in_order, unique_rows
+from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise
 from polylens.models.chain import ChainProgram
 
@@ -44,15 +50,15 @@ __all__ = ["wave_applies", "expand_wave"]
 
 
 def wave_applies(space: Space, method: str) -> bool:
-    """Whether :func:`expand_wave` serves a search: a plane (``k == 2``), the hull
-    method, a dense chain whose activations each have one breakpoint per unit.
+    """Whether :func:`expand_wave` serves a search: dimension 2 to ``HULL_MAX_DIM``, the
+    hull method, a dense chain whose activations each have one breakpoint per unit.
 
     Raises
     ------
     None of its own
     """
     net = space.net
-    return (space.dim == 2 and method in ("auto", "hull") and isinstance(net.program, ChainProgram) and net.n_units > 0
+    return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull") and isinstance(net.program, ChainProgram) and net.n_units > 0
             and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations))
 
 
@@ -70,9 +76,9 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     Returns
     -------
     list of (tuple or None), length B
-        Per region, ``(crossings, point, radius, bounded, n_facets, vertices, out_map)``
-        as in :class:`~polylens.geometry.expansion.Expansion` (no LP is solved), or None
-        where the one-region route must decide.
+        Per region, ``(crossings, point, radius, bounded, n_facets, vertices, out_map,
+        lp_solves)`` as in :class:`~polylens.geometry.expansion.Expansion`, or None where
+        the one-region route must decide.
 
     Raises
     ------
@@ -82,12 +88,13 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     B = codes.shape[0]
     wave = _Rows(space, codes)
     inner, ok = _inner_points(wave, hints, wave.usable & np.isfinite(hints[:, 0, 0]), space.length)
-    hull = _polar_hulls(wave, inner, ok, space.bounded_domain)
+    hull = (_polar_hulls(wave, inner, ok, space.bounded_domain) if space.dim == 2
+            else _hull_facets(wave, inner, ok, space))
     ok = hull.ok
     points = np.full((B, space.dim), np.nan)
     radii = np.full(B, np.nan)
-    ok &= np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in hull.n_facets])
-    group = np.flatnonzero(ok)
+    small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in hull.n_facets], bool)
+    group = np.flatnonzero(ok & small)
     if group.size:
         counts = hull.n_facets[group]
         rows = hull.facet_rows[group, :int(counts.max())]
@@ -98,10 +105,20 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         found &= ~space.thin_many(np.where(pad[:, :, None], 0.0, A), np.where(pad, np.inf, b), point, radius)
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
+    for i in np.flatnonzero(ok & ~small).tolist():
+        rows = hull.facet_rows[i, :hull.n_facets[i]]
+        before = space.lp_solves
+        try:
+            points[i], radii[i] = space.chebyshev(wave.A[i, rows], wave.b[i, rows])
+        except InfeasibleRegionError:
+            ok[i] = False
+        hull.lp_solves[i] += space.lp_solves - before
     maps = wave.out.transpose(0, 2, 1)
-    padded = np.where(np.arange(hull.vertices.shape[1])[None, :, None] < hull.n_vertices[:, None, None],
-                      hull.vertices, np.nan)
-    vertices = in_order(padded, np.where(ok[:, None], points, 0.0))
+    if space.dim == 2:
+        padded = np.where(np.arange(hull.vertices.shape[1])[None, :, None] < hull.n_vertices[:, None, None],
+                          hull.vertices, np.nan)
+        ordered = in_order(padded, np.where(ok[:, None], points, 0.0))
+        hull.vertex_list = [v[:n] for v, n in zip(ordered, hull.n_vertices.tolist())]
     out: list = [None] * B
     for i in np.flatnonzero(ok).tolist():
         nf = int(hull.n_facets[i])
@@ -112,8 +129,8 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
                 new = codes[i].copy()
                 new[unit] = wave.across[i, r]
                 crossings.append((new, (point, wave.A[i, r]), (unit,)))
-        out[i] = (crossings, points[i], float(radii[i]), bool(hull.bounded[i]), nf,
-                  vertices[i, :int(hull.n_vertices[i])], maps[i])
+        out[i] = (crossings, points[i], float(radii[i]), bool(hull.bounded[i]), nf, hull.vertex_list[i], maps[i],
+                  int(hull.lp_solves[i]))
     return out
 
 
@@ -185,16 +202,6 @@ def _box_candidates(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
     return ~holds
 
 
-def _dot(A: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Row products ``A[..., i, :] @ t[..., :]`` (shapes (..., m, k), (..., k) -> (..., m)),
-    summed coordinate by coordinate in order, so each does not depend on the others."""
-    t = t[..., None, :]
-    out = A[..., 0] * t[..., 0]
-    for j in range(1, A.shape[-1]):
-        out = out + A[..., j] * t[..., j]
-    return out
-
-
 def _max_abs(x: np.ndarray) -> np.ndarray:
     return np.abs(x).max(axis=-1, initial=0.0)
 
@@ -205,15 +212,15 @@ def _inner_points(wave: _Rows, hints: np.ndarray, ok: np.ndarray, length: float)
     start, direction = hints[:, 0], hints[:, 1]
     valid = wave.valid
     with np.errstate(invalid="ignore", divide="ignore"):
-        slack = wave.b - _dot(wave.A, start)
-        speed = _dot(wave.A, direction)
+        slack = wave.b - row_dot(wave.A, start)
+        speed = row_dot(wave.A, direction)
         moving = valid & (speed > tol.RAY_SPEED * np.sqrt((direction * direction).sum(axis=1))[:, None])
         exits = np.where(moving, slack / speed, np.inf)
         step = exits.min(axis=1, initial=np.inf)
         step = np.where(np.isfinite(step), 0.5 * step, length)
         inner = start + step[:, None] * direction
         margin = tol.INNER_MARGIN * np.maximum(_max_abs(inner), step)
-        left = np.where(valid, wave.b - _dot(wave.A, inner), np.inf).min(axis=1, initial=np.inf)
+        left = np.where(valid, wave.b - row_dot(wave.A, inner), np.inf).min(axis=1, initial=np.inf)
     return inner, ok & (left > margin)
 
 
@@ -230,10 +237,15 @@ class _Hulls:
     bounded : ndarray of shape (B,), bool
     n_vertices : ndarray of shape (B,), int
     vertices : ndarray of shape (B, V, k)
-        Finite vertices, counter-clockwise (padded).
+        Finite vertices of a plane's regions, counter-clockwise (padded).
+    vertex_list : list of (ndarray of shape (n_i, k) or None)
+        Each region's finite vertices (None where they are unknown).
+    lp_solves : ndarray of shape (B,), int
     """
 
     def __init__(self, B: int, m: int, k: int):
+        self.lp_solves = np.zeros(B, np.int64)
+        self.vertex_list: list = [None] * B
         self.ok = np.zeros(B, bool)
         self.n_facets = np.zeros(B, np.int64)
         self.facet_rows = np.zeros((B, m + 1), np.int64)
@@ -256,7 +268,7 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     A, b, valid, c = wave.A[live], wave.b[live], wave.valid[live], inner[live]
     floor = np.maximum(tol.MIN_RADIUS * np.abs(b) + ROUNDOFF * _max_abs(c)[:, None], np.finfo(np.float64).tiny)
     with np.errstate(invalid="ignore"):
-        slack = np.maximum(b - _dot(A, c), floor)
+        slack = np.maximum(b - row_dot(A, c), floor)
     polar = np.where(valid[:, :, None], A / slack[:, :, None], 0.0)
     # Point 0 is the origin; points 1.. the rows' polar points.
     pts = np.concatenate([np.zeros((live.size, 1, k)), polar], axis=1)
@@ -332,7 +344,7 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     fa = np.take_along_axis(A, safe_rows[:, :, None], 1)
     fb = np.take_along_axis(b, safe_rows, 1)
     with np.errstate(invalid="ignore"):
-        gap = np.abs(b[:, None, :] - _dot(A[:, None, :, :], fp_sorted))
+        gap = np.abs(b[:, None, :] - row_dot(A[:, None, :, :], fp_sorted))
     fp_size = _max_abs(fp_sorted)
     own = np.zeros(gap.shape, bool)
     own[np.arange(L)[:, None], np.arange(width)[None, :], safe_rows] = True
@@ -362,6 +374,31 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     vert_order = np.argsort(~finite, axis=1, kind="stable")
     hulls.n_vertices[live] = finite.sum(axis=1)
     hulls.vertices[live, :order.shape[1]] = np.take_along_axis(rel_vertex, vert_order[:, :, None], 1) + c[:, None, :]
+    return hulls
+
+
+def _hull_facets(wave: _Rows, inner: np.ndarray, ok: np.ndarray, space: Space) -> _Hulls:
+    """Facets of every region of a wave in dimension 3 to ``HULL_MAX_DIM``: the polar-hull
+    method of :func:`~polylens.geometry.facet_finding.compute_facets` (Qhull) region by
+    region, on the wave's rows and inner points; a region with coincident rows, or
+    whose facets cannot be found there, is left to the one-region route."""
+    B, m, k = wave.A.shape
+    hulls = _Hulls(B, m, k)
+    for i in np.flatnonzero(ok).tolist():
+        try:
+            data = compute_facets(wave.A[i], wave.b[i], inner[i], space, "hull", np.flatnonzero(wave.valid[i]))
+        except PolylensError:
+            continue
+        if any(len(g) > 1 for g in data.groups):
+            continue
+        nf = len(data.groups)
+        hulls.facet_rows[i, :nf] = [int(g[0]) for g in data.groups]
+        hulls.facet_points[i, :nf] = data.points
+        hulls.n_facets[i] = nf
+        hulls.bounded[i] = data.bounded
+        hulls.vertex_list[i] = None if data.vertices is None else unique_rows(data.vertices)
+        hulls.lp_solves[i] = data.lp_solves
+        hulls.ok[i] = True
     return hulls
 
 

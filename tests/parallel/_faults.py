@@ -97,7 +97,7 @@ class FaultyModel(torch.nn.Module):
 
 class FaultyNet(PWLNet):
     """``net``, with a fault (see :class:`FaultyModel`) when the region of the code
-    ``trigger`` is built."""
+    ``trigger`` is built (alone or in a wave)."""
 
     def __init__(self, net: PWLNet, trigger: np.ndarray, mode: str, signal_dir: str | None = None):
         super().__init__(net.program)
@@ -105,7 +105,7 @@ class FaultyNet(PWLNet):
         self.mode, self.signal_dir = mode, signal_dir
 
     def frozen_forms(self, code, basis):
-        if code.tobytes() == self.trigger:
+        if any(row.tobytes() == self.trigger for row in np.atleast_2d(code)):
             if self.mode == "raise":
                 raise InjectedFault("injected failure at the trigger region")
             hold_here(self.signal_dir)
