@@ -37,6 +37,8 @@ class SearchSpec:
     domain, origin, basis, solver, method
         As given to :func:`polylens.enumerate_regions` (``domain`` already read by
         :func:`~polylens.geometry.domain.as_domain`).
+    space : Space, optional
+        The space these arguments give, if already built (it is not pickled).
 
     Attributes
     ----------
@@ -45,10 +47,10 @@ class SearchSpec:
         own).
     """
 
-    def __init__(self, net: PWLNet, domain, origin, basis, solver: str, method: str):
+    def __init__(self, net: PWLNet, domain, origin, basis, solver: str, method: str, space: Space | None = None):
         self.net, self.domain, self.origin, self.basis = net, domain, origin, basis
         self.solver, self.method = solver, method
-        self._space: Space | None = None
+        self._space = space
 
     @property
     def space(self) -> Space:
@@ -188,7 +190,7 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     batch : tuple (indices, codes, hints)
         Sequences of length m: index of each region in the search, its code (shape
         (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
-        region; all NaN: none).
+        region; a point inside and a NaN direction; all NaN: none).
     stop : callable, optional
         Read before each region expanded on its own (after the first): once it returns
         True, the regions not yet expanded are left out (the result is then a prefix of
@@ -247,7 +249,8 @@ def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarra
     lp_before = space.lp_solves
     try:
         try:
-            region = build_region(space, code, None if np.isnan(hint[0, 0]) else (hint[0], hint[1]), method)
+            known = None if np.isnan(hint[0, 0]) else (hint[0], None if np.isnan(hint[1, 0]) else hint[1])
+            region = build_region(space, code, known, method)
         except InfeasibleRegionError as err:
             k, n_out = space.dim, space.net.output_dim
             return Expansion(i, f"code {i} reached across a facet has no interior: {err}", [], [],

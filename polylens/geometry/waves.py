@@ -10,7 +10,8 @@ region's polar points in step, with the relative-interior point of every facet; 
 dimension 3 to ``HULL_MAX_DIM`` they are found region by region (Qhull, as on the
 one-region route) on the wave's rows.
 
-It serves nets whose program is a dense chain and whose units each have one breakpoint
+It serves nets whose program's batched forms are bit-stable (a dense chain, with or without
+the class units of :func:`~polylens.studies.complex.class_net`) and whose units each have one breakpoint
 (ReLU, LeakyReLU, PReLU), with the hull method: :func:`wave_applies`. Inside such a
 wave, a region takes the one-region route (``expansion._expand``) whenever the batched
 steps do not cover it: the seed (no hint), a unit sitting on its breakpoint throughout
@@ -44,21 +45,23 @@ from polylens.geometry.facet_finding import HULL_MAX_DIM, compute_facets
 from polylens.geometry.region import in_order, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise
-from polylens.models.chain import ChainProgram
 
 __all__ = ["wave_applies", "expand_wave"]
 
 
 def wave_applies(space: Space, method: str) -> bool:
     """Whether :func:`expand_wave` serves a search: dimension 2 to ``HULL_MAX_DIM``, the
-    hull method, a dense chain whose activations each have one breakpoint per unit.
+    hull method, a program whose batched forms are bit-stable (``blockwise_forms``: a
+    dense chain, with or without class units) and whose activations each have one
+    breakpoint per unit.
 
     Raises
     ------
     None of its own
     """
     net = space.net
-    return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull") and isinstance(net.program, ChainProgram) and net.n_units > 0
+    return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull") and getattr(net.program, "blockwise_forms", False)
+            and net.n_units > 0
             and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations))
 
 

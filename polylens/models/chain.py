@@ -49,7 +49,15 @@ class ChainProgram:
         Every stage but the last has an activation; the last has none.
     input_dim : int
     input_shape : tuple of int
+
+    Attributes
+    ----------
+    blockwise_forms : bool
+        True: :meth:`forms` of a batch of codes gives each code's forms bit for bit as
+        for the code alone (what the wave search relies on).
     """
+
+    blockwise_forms = True
 
     def __init__(self, stages: list[Stage], input_dim: int, input_shape: tuple[int, ...]):
         if not stages or stages[-1].activation is not None:
@@ -148,10 +156,10 @@ class ChainProgram:
         m = basis
         pre = []
         for s, pieces in zip(self.stages[:-1], parts):
-            z = _blockwise(m, s.weight, s.bias, block)
+            z = blockwise(m, s.weight, s.bias, block)
             pre.append(z)
             m = s.activation.frozen(z, pieces)
-        return pre, _blockwise(m, self.stages[-1].weight, self.stages[-1].bias, block)
+        return pre, blockwise(m, self.stages[-1].weight, self.stages[-1].bias, block)
 
     def node_values(self, x: np.ndarray, parts=None) -> tuple[dict, np.ndarray, list]:
         """Every activation's input (name -> array of shape (n, n_in_l)), the output and
@@ -189,7 +197,7 @@ class ChainProgram:
             yield s.bias
 
 
-def _blockwise(m: np.ndarray, weight: np.ndarray, bias: np.ndarray, block: int) -> np.ndarray:
+def blockwise(m: np.ndarray, weight: np.ndarray, bias: np.ndarray, block: int) -> np.ndarray:
     """``m @ weight.T`` one block of ``block`` rows at a time (one matrix product per
     block, so a block's result does not depend on the blocks beside it), with ``bias``
     added to row 0 of every block; shape (m.shape[0], weight.shape[0])."""

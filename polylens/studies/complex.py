@@ -45,6 +45,7 @@ class _ClassProgram:
         from polylens.models.activations import relu
 
         self.base, self.diff = base, diff
+        self.blockwise_forms = getattr(base, "blockwise_forms", False)
         self.input_dim, self.input_shape, self.output_dim = base.input_dim, base.input_shape, base.output_dim
         self.activations = list(base.activations) + [relu(diff.shape[0])]
         self.names = list(base.names) + ["class units"]
@@ -69,8 +70,10 @@ class _ClassProgram:
         return state if stop == n else Carried(None, state.values[:, self.diff.shape[0]:])
 
     def forms(self, parts, basis, block=None):
+        from polylens.models.chain import blockwise
+
         pre, out = self.base.forms(parts[:-1], basis, block)
-        return [*pre, out @ self.diff.T], out
+        return [*pre, blockwise(out, self.diff, np.zeros(self.diff.shape[0]), block or out.shape[0])], out
 
     def split(self, layer: int):
         raise PolylensError("a net with class units cannot be split; split the original net")
@@ -223,33 +226,40 @@ def cell_complex(result) -> CellComplex:
     return _build(result)
 
 
-def _signed_distances(result, region: int, points: np.ndarray) -> np.ndarray:
-    """Signed distance of ``points`` (n, k) of the closure of ``region`` to every
-    breakpoint hyperplane of every unit (through the region's exact affine forms) and to
-    every domain face: shape (n, n_labels), > 0 above the breakpoint (inside the
-    domain). A unit constant on the region is on its breakpoint everywhere (0) or nowhere
-    (+-inf): its value is in the units of its layer, not of the input, so comparing it
-    with a tolerance relative to the points' size would depend on the input's scale."""
+def _signed_distances(result, regions: np.ndarray, points: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Signed distance of points of the closures of ``regions`` to every breakpoint
+    hyperplane of every unit (through each region's exact affine forms) and to every
+    domain face, > 0 above the breakpoint (inside the domain).
+
+    ``points`` (n, k) holds ``counts[i]`` points of region ``regions[i]`` after those of
+    the regions before it; the result has shape (n, n_labels), rows in the same order.
+    A unit constant on a region is on its breakpoint everywhere (0) or nowhere (+-inf):
+    its value is in the units of its layer, not of the input, so comparing it with a
+    tolerance relative to the points' size would depend on the input's scale."""
     from polylens.models.activations import Elementwise
 
     space, net = result.space, result.net
-    forms = net.affine_forms(result.codes[region], space.x0, space.U)
-    z = points @ forms.weight.T + forms.bias
-    norms = np.linalg.norm(forms.weight, axis=1)
-    z = z / np.where(norms > 0, norms, 1.0)
+    B, V = regions.size, int(counts.max(initial=0))
+    owned = np.arange(V)[None, :] < counts[:, None]
+    P = np.zeros((B, V, space.dim))
+    P[owned] = points
+    pre, _ = net.frozen_forms(result.codes[regions], space.basis)
+    forms = np.concatenate(pre, axis=2) if pre else np.zeros((B, 1 + space.dim, 0))
+    slopes = forms[:, 1:]
+    norms = np.sqrt((slopes * slopes).sum(axis=1))
+    z = (P @ slopes + forms[:, :1]) / np.where(norms > 0, norms, 1.0)[:, None, :]
     cols = []
     for act, lo, hi, name in zip(net.activations, net.layer_offsets[:-1], net.layer_offsets[1:], net.layer_names):
         if not isinstance(act, Elementwise):
             raise invalid("cell_complex", "result", "a net of elementwise activations (ReLU, LeakyReLU, "
                           "Hardtanh, Abs...)", f"activation {act!r} in layer {name!r}")
-        const = norms[lo:hi] == 0
-        scale = np.where(const, 1.0, norms[lo:hi])
+        const = (norms[:, lo:hi] == 0)[:, None, :]
+        scale = np.where(const, 1.0, norms[:, None, lo:hi])
         for brk in act.breaks:
-            col = z[:, lo:hi] - brk / scale
-            col[:, const] = np.where(col[:, const] == 0, 0.0, np.copysign(np.inf, col[:, const]))
-            cols.append(col)
-    cols.append(space.domain_b[None, :] - points @ space.domain_A.T)
-    return np.concatenate(cols, axis=1)
+            col = z[:, :, lo:hi] - brk / scale
+            cols.append(np.where(const, np.where(col == 0, 0.0, np.copysign(np.inf, col)), col))
+    cols.append(space.domain_b - P @ space.domain_A.T)
+    return np.concatenate(cols, axis=2)[owned]
 
 
 def _piece_ok(result) -> tuple[np.ndarray, np.ndarray]:
@@ -273,7 +283,10 @@ def _build(result) -> CellComplex:
     counts = np.array([v.shape[0] for v in result.vertices])
     owner = np.repeat(np.arange(result.n_regions), counts)
     copies = np.concatenate(result.vertices)
-    values = np.concatenate([_signed_distances(result, r, v) for r, v in enumerate(result.vertices)])
+    step = result.net.forms_batch_size(1 + d)
+    values = np.concatenate([_signed_distances(result, np.arange(lo, min(lo + step, result.n_regions)),
+                                               copies[owner_lo:owner_hi], counts[lo:lo + step])
+                             for lo, owner_lo, owner_hi in _chunks(counts, step)])
     size = np.maximum(np.abs(copies).max(axis=1), space.length)  # relative, never an absolute floor
     signs = np.sign(values).astype(np.int8)
     signs[np.abs(values) <= tol.COMPLEX_SIGN_ZERO * size[:, None]] = 0
@@ -350,6 +363,14 @@ def _build(result) -> CellComplex:
     classes = result.predicted_class()
     return CellComplex(d, vertices, vsigns, cells, boundary, facet_regions, classes, vertex_values,
                        int(space.domain_b.size))
+
+
+def _chunks(counts: np.ndarray, step: int):
+    """(first region, first row, end row) of consecutive runs of ``step`` regions whose
+    ``counts[i]`` rows follow one another."""
+    ends = np.concatenate([[0], np.cumsum(counts)])
+    for lo in range(0, counts.size, step):
+        yield lo, int(ends[lo]), int(ends[min(lo + step, counts.size)])
 
 
 def _check_t_junctions(result, region_vertices: list, vsigns: np.ndarray) -> None:

@@ -6,7 +6,9 @@ enumeration (or the regions of data points): the geodesic distance in the region
 of their interior points, with their correlations.
 
 :func:`region_path` finds a shortest facet path between the regions of two points
-without enumerating anything: A* over neighbours, expanding one region at a time. Its
+without enumerating anything: A* over neighbours, popping one region at a time (where
+the net allows, a region is expanded in one wave of :mod:`polylens.geometry.waves` with
+the best open ones, whose expansions wait until the search pops them). Its
 bound is the number of distinct first-layer hyperplanes that separate a region from the
 target: crossing one facet crosses at most one first-layer hyperplane (coincident units
 count once), so the bound never overestimates and the path found is a shortest one. A
@@ -27,6 +29,10 @@ from polylens._validation import check_array, check_int, check_number, check_opt
 from polylens.studies._common import adjacency, bfs_distances, check_result, locate_codes
 
 __all__ = ["pair_distances", "PairDistances", "region_path", "RegionPath", "first_layer_groups"]
+
+ASTAR_WAVE = 16
+"""Regions that :func:`region_path` expands in one wave: the one it pops and the best
+open ones (where waves serve the net)."""
 
 
 @short_repr
@@ -173,7 +179,8 @@ class RegionPath:
     hamming : int
         Hamming distance between the two end codes.
     regions_visited : int
-        Regions expanded (their facets computed).
+        Regions the search expanded (a few more may have been expanded ahead, in the
+        wave of one it expanded, and never popped).
     regions_seen : int
         Regions reached (expanded or queued).
     stop_reason : str
@@ -248,13 +255,19 @@ def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
         If the HiGHS back end is not installed (from :class:`~polylens.geometry.space.Space`).
     """
     from polylens.geometry.space import Space
+
+    return _groups_on(net, Space(net, None, x0=origin, U=basis).basis)
+
+
+def _groups_on(net, basis: np.ndarray) -> np.ndarray:
+    """:func:`first_layer_groups` on the subspace whose origin and basis are the rows of
+    ``basis`` (shape (1 + k, input_dim))."""
     from polylens.models.activations import Elementwise
 
     if not net.activations or not isinstance(net.activations[0], Elementwise):
         return np.zeros(0, np.int64)  # no first-layer hyperplanes to count (e.g. a max-pool first)
-    space = Space(net, None, x0=origin, U=basis)
     n_first = int(net.layer_sizes[0])
-    pre, _ = net.frozen_forms(np.zeros(net.n_units, np.int8), space.basis)
+    pre, _ = net.frozen_forms(np.zeros(net.n_units, np.int8), basis)
     z = pre[0][:, :n_first]
     rows = np.vstack([z[1:], z[:1]]).T  # (n_first, k + 1): slope | offset
     norms = np.linalg.norm(rows[:, :-1], axis=1)
@@ -268,6 +281,41 @@ def first_layer_groups(net, origin=None, basis=None) -> np.ndarray:
     key[~live] = np.arange(np.count_nonzero(~live))[:, None] - 2 ** 40  # constant units: own groups
     _, groups = np.unique(key, axis=0, return_inverse=True)
     return groups.reshape(-1)
+
+
+def _every_move(space, domain, origin, basis, solver: str):
+    """Expander of A* nodes across every facet: ``expand(codes, hints)`` -> per node
+    ``(interior point, [(code across, hint, units crossed)])``, the nodes expanded as one
+    batch of the search's task (a wave where the net allows)."""
+    from polylens.geometry.expansion import SearchSpec, expand_batch
+
+    spec = SearchSpec(space.net, domain, origin, basis, solver, "auto", space=space)
+
+    def expand(codes: list, hints: list) -> list:
+        found = expand_batch(spec, (range(len(codes)), codes, hints))
+        return [(e.point, [(new, np.stack(hint), units) for new, hint, units in e.crossings]) for e in found]
+
+    return expand
+
+
+def _differing(space, target: np.ndarray):
+    """Expander of A* nodes across the facets of units that differ from ``target`` (see
+    :func:`_differing_moves`), one node at a time, as :func:`_every_move`."""
+    from polylens.geometry.region import build_region
+
+    def expand(codes: list, hints: list) -> list:
+        out = []
+        for code in codes:
+            region = build_region(space, code)
+            steps = []
+            for rows, point, new in _differing_moves(region, target):
+                if new is not None:
+                    src = region.source[rows]
+                    steps.append((new, np.stack([point, region.A[rows[0]]]), tuple(int(u) for u in src[src >= 0])))
+            out.append((region.point, steps))
+        return out
+
+    return expand
 
 
 def _differing_moves(region, target: np.ndarray) -> list:
@@ -375,8 +423,8 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     (2, True)
     """
     from polylens.geometry.domain import as_domain
-    from polylens.geometry.region import build_region, crossed_codes
     from polylens.geometry.space import Space
+    from polylens.geometry.waves import wave_applies
     from polylens.models.pwlnet import PWLNet
 
     func = "region_path"
@@ -394,7 +442,7 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     code_a, code_b = net.codes(space.to_input(np.stack([ta, tb])))
     every = moves == "all" or (moves == "auto" and space.dim <= 6)
     exact = heuristic == "first_layer" and every and weight == 1.0
-    groups = first_layer_groups(net, origin, basis)
+    groups = _groups_on(net, space.basis)
     n_first = groups.size
 
     def bound(code: np.ndarray) -> int:
@@ -413,12 +461,30 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     best_g = {key_a: 0}
     parent: dict[bytes, tuple] = {key_a: (None, (), None)}
     codes = {key_a: code_a}
-    hints = {key_a: (ta, None)}
+    hints = {key_a: np.stack([ta, np.full(space.dim, np.nan)])}
     heap = [(*priority(0, code_a), 0, key_a)]
     tie = 1
     closed: set[bytes] = set()
     visited, stop_reason, points = 0, "exhausted", {}
     lower = bound(code_a)
+    # The search pops regions one at a time, as plain A*; where waves serve the net, a
+    # region not yet expanded is expanded with the best open ones (one wave), which the
+    # search is likely to pop next: their expansions wait in `ahead` until it does.
+    width = ASTAR_WAVE if every and wave_applies(space, "auto") else 1
+    expand = _every_move(space, domain, origin, basis, solver) if every else _differing(space, code_b)
+    ahead: dict[bytes, tuple] = {}
+
+    def expansion(key: bytes) -> tuple:
+        if key not in ahead:
+            batch = [key]
+            for entry in heapq.nsmallest(4 * width, heap):
+                if len(batch) == width:
+                    break
+                if entry[3] not in closed and entry[3] not in ahead and entry[3] not in batch:
+                    batch.append(entry[3])
+            ahead.update(zip(batch, expand([codes[k] for k in batch], [hints[k] for k in batch])))
+        return ahead.pop(key)
+
     while heap:
         f, _, _, key = heapq.heappop(heap)
         if key in closed:
@@ -429,33 +495,23 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         if key == key_b:
             stop_reason = "found"
             closed.add(key)
-            points[key] = build_region(space, codes[key], hint=hints[key] if every else None).point
+            points[key] = expansion(key)[0]
             break
         if visited >= max_regions:
             stop_reason = "max_regions"
             heapq.heappush(heap, (f, _, _, key))
             break
         closed.add(key)
-        # Without every facet, skip the hinted build (it computes all facets at once).
-        region = build_region(space, codes[key], hint=hints[key] if every else None)
-        points[key] = region.point
+        points[key], steps = expansion(key)
         visited += 1
-        if every:
-            data = region.facet_data
-            steps = zip(data.groups, data.points, crossed_codes(region, data.groups, data.points))
-        else:
-            steps = _differing_moves(region, code_b)
-        for rows, point, new in steps:
-            if new is None:
-                continue
+        for new, hint, crossed in steps:
             nkey = new.tobytes()
             if nkey in closed or best_g.get(nkey, np.inf) <= g + 1:
                 continue
             best_g[nkey] = g + 1
             codes[nkey] = new
-            hints[nkey] = (point, region.A[rows[0]])
-            src = region.source[rows]
-            parent[nkey] = (key, tuple(int(u) for u in src[src >= 0]), None)
+            hints[nkey] = hint
+            parent[nkey] = (key, crossed, None)
             heapq.heappush(heap, (*priority(g + 1, new), tie, nkey))
             tie += 1
     found = stop_reason == "found"
@@ -467,9 +523,6 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
             chain.append(prev)
         chain.reverse()
         units.reverse()
-        for k in chain:
-            if k not in points:
-                points[k] = build_region(space, codes[k], hint=hints[k] if every else None).point
         path_codes = np.array([codes[k] for k in chain], dtype=np.int8)
         path_points = np.array([points[k] for k in chain])
         length = len(units)

@@ -21,6 +21,7 @@ from polylens import Box, Polyhedron, PWLNet, enumerate_regions
 from polylens.geometry.region import in_order
 from polylens.geometry.space import Space, chebyshev_by_vertices
 from polylens.geometry.waves import wave_applies
+from polylens.studies.complex import class_net
 
 NETS = {
     "relu_2_16_16_r2": (lambda: make_mlp(2, [16, 16], seed=0), None, {}),
@@ -37,6 +38,8 @@ NETS = {
     "relu_3_10_8_box": (lambda: make_mlp(3, [10, 8], seed=8), Box(-1, 1), {}),
     "relu_3_8_6_r3": (lambda: make_mlp(3, [8, 6], seed=9), None, {}),
     "leaky_4_8_6_box": (lambda: make_mlp(4, [8, 6], seed=10, leaky=0.1), Box(-1, 1), {}),
+    "class_units_2_8_8_r2": (lambda: class_net(PWLNet.from_torch(make_mlp(2, [8, 8], seed=12))), None, {}),
+    "class_units_3_6_6_3_box": (lambda: class_net(PWLNet.from_torch(make_mlp(3, [6, 6], out=3, seed=13))), Box(-1, 1), {}),
     "duplicates": (lambda: linear_relu_net([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.3, 1.0], [-0.6, -2.0], [1.0, -1.0]],
                                            [0.1, 0.1, 0.5, 0.0, 0.0, 0.2]), Box(-1, 1), {}),
 }
@@ -53,7 +56,9 @@ def _enumerate(name: str, waves: bool, monkeypatch):
     with monkeypatch.context() as patch:
         if not waves:
             patch.setattr(expansion, "wave_applies", lambda space, method: False)
-        return enumerate_regions(PWLNet.from_torch(model()), domain, progress=False, **kwargs)
+        net = model()
+        return enumerate_regions(net if isinstance(net, PWLNet) else PWLNet.from_torch(net), domain, progress=False,
+                                 **kwargs)
 
 
 @pytest.mark.parametrize("name", sorted(NETS))
@@ -94,6 +99,7 @@ def test_the_wave_route_serves_dense_one_break_nets_with_the_hull_method():
     six, seven = (PWLNet.from_torch(make_mlp(d, [4], seed=0)) for d in (6, 7))
     assert wave_applies(Space(relu, Box(-1, 1)), "auto") and wave_applies(Space(relu, None), "hull")
     assert wave_applies(Space(six, Box(-1, 1)), "auto")
+    assert wave_applies(Space(class_net(relu), None), "auto")
     assert not wave_applies(Space(relu, Box(-1, 1)), "lp")
     assert not wave_applies(Space(hardtanh, Box(-1, 1)), "auto")
     assert not wave_applies(Space(seven, Box(-1, 1)), "auto")
@@ -128,9 +134,10 @@ def test_batched_and_padded_chebyshev_centres_equal_one_set_at_a_time_bit_for_bi
     assert np.all(np.einsum("gmk,gk->gm", A, point) + radius[:, None] <= b + 1e-12)
 
 
-@pytest.mark.parametrize("sizes", [(2, 16, 16), (6, 32, 32)])
-def test_frozen_forms_of_a_batch_equal_each_code_alone_bit_for_bit(sizes):
-    net = PWLNet.from_torch(make_mlp(sizes[0], list(sizes[1:]), seed=3))
+@pytest.mark.parametrize("sizes, classes", [((2, 16, 16), False), ((6, 32, 32), False), ((3, 12, 12), True)])
+def test_frozen_forms_of_a_batch_equal_each_code_alone_bit_for_bit(sizes, classes):
+    net = PWLNet.from_torch(make_mlp(sizes[0], list(sizes[1:]), out=4 if classes else 1, seed=3))
+    net = class_net(net) if classes else net
     codes = net.codes(np.random.default_rng(2).uniform(-1, 1, (50, sizes[0])))
     basis = np.vstack([np.zeros(sizes[0]), np.eye(sizes[0])])
     pre, out = net.frozen_forms(codes, basis)

@@ -48,6 +48,22 @@ def test_astar_length_is_bfs_distance(deep, seed):
     path.check(net)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_astar_expanding_ahead_in_waves_finds_the_path_of_one_region_at_a_time(deep, seed, monkeypatch):
+    import polylens.geometry.expansion as expansion
+    import polylens.geometry.waves as waves
+
+    net, _, _ = deep
+    a, b = np.random.default_rng(10 + seed).uniform(-3, 3, (2, 2))
+    ahead = region_path(net, a, b, (-3, 3))
+    monkeypatch.setattr(waves, "wave_applies", lambda space, method: False)
+    monkeypatch.setattr(expansion, "wave_applies", lambda space, method: False)
+    alone = region_path(net, a, b, (-3, 3))
+    assert np.array_equal(ahead.codes, alone.codes) and np.array_equal(ahead.points, alone.points)
+    assert (ahead.units, ahead.length, ahead.regions_visited, ahead.regions_seen) == (
+        alone.units, alone.length, alone.regions_visited, alone.regions_seen)
+
+
 def test_budget_stops_cleanly(deep):
     net, res, A = deep
     a, b = np.array([-2.9, -2.9]), np.array([2.9, 2.9])
