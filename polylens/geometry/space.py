@@ -275,7 +275,25 @@ class Space:
             If the code puts a constant unit in a piece it never takes (see
             :meth:`unit_rows`).
         """
-        pre, out = self.net.frozen_forms(code, self.basis)
+        return self._hrep(code, *self.net.frozen_forms(code, self.basis))
+
+    def hreps(self, codes: np.ndarray) -> list[HRep]:
+        """:meth:`hrep` of every code of a batch (shape (B, n_units)), the affine forms
+        in batched passes.
+
+        Raises
+        ------
+        InfeasibleRegionError
+            As :meth:`hrep`, for the first code that fails.
+        """
+        out = []
+        step = self.net.forms_batch_size(self.basis.shape[0])
+        for lo in range(0, codes.shape[0], step):
+            pre, maps = self.net.frozen_forms(codes[lo:lo + step], self.basis)
+            out.extend(self._hrep(code, [p[i] for p in pre], maps[i]) for i, code in enumerate(codes[lo:lo + step]))
+        return out
+
+    def _hrep(self, code: np.ndarray, pre: list[np.ndarray], out: np.ndarray) -> HRep:
         A_u, b_u, src_u, across_u, constant, tied = self.unit_rows(code, pre)
         A = np.vstack([A_u, self.domain_A])
         b = np.concatenate([b_u, self.domain_b])

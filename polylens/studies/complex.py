@@ -299,7 +299,9 @@ def _build(result) -> CellComplex:
         raise ComplexError(f"cell_complex: two vertices of region {bad} share a sign vector but lie "
                            f"{spread:.3g} apart (a degenerate configuration)")
     vsigns = signs[first]
-    region_vertices = [np.unique(gid[owner == r]) for r in range(result.n_regions)]
+    pairs = np.unique(owner * len(vertices) + gid)  # (region, vertex) once each, by region
+    region_vertices = np.split(pairs % len(vertices), np.searchsorted(pairs // len(vertices),
+                                                                      np.arange(1, result.n_regions)))
     _check_t_junctions(result, region_vertices, vsigns)
     zero = vsigns == 0
     index: list[dict] = [dict() for _ in range(d)]
@@ -316,8 +318,7 @@ def _build(result) -> CellComplex:
     for r, W in enumerate(region_vertices):
         cells[d].append(tuple(W.tolist()))
         Z = zero[W]
-        on = Z[:, Z.sum(axis=0) >= d]
-        facets = np.unique(on.T, axis=0) if on.size else np.zeros((0, W.size), bool)
+        facets = _distinct_columns(Z[:, Z.sum(axis=0) >= d])
         facet_ids = [cell(d - 1, tuple(W[f].tolist())) for f in facets]
         links[d].extend((f, r) for f in facet_ids)
         n_edges = 0
@@ -363,6 +364,16 @@ def _build(result) -> CellComplex:
     classes = result.predicted_class()
     return CellComplex(d, vertices, vsigns, cells, boundary, facet_regions, classes, vertex_values,
                        int(space.domain_b.size))
+
+
+def _distinct_columns(on: np.ndarray) -> np.ndarray:
+    """The distinct columns of a boolean matrix (n, c), as rows (shape (u, n)) in
+    lexicographic order (as ``np.unique(on.T, axis=0)``), compared as packed bytes."""
+    if on.shape[1] == 0:
+        return np.zeros((0, on.shape[0]), bool)
+    packed = np.ascontiguousarray(np.packbits(on.T, axis=1))
+    _, first = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_index=True)
+    return on.T[first]
 
 
 def _chunks(counts: np.ndarray, step: int):

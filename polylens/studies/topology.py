@@ -218,8 +218,8 @@ def truncate(result, margin: float = 1.0):
     box = Space(space.net, Box(lo, hi), x0=space.x0, U=space.U, solver=space.backend.name)
     vertices = list(result.vertices)
     size = np.maximum(np.abs(lo), np.abs(hi)).max()
-    for r in np.flatnonzero(~result.bounded):
-        h = space.hrep(result.codes[r])
+    unbounded = np.flatnonzero(~result.bounded)
+    for r, h in zip(unbounded.tolist(), space.hreps(result.codes[unbounded])):
         A = np.vstack([h.A, box.domain_A])
         b = np.concatenate([h.b, box.domain_b])
         cut = HalfspaceIntersection(np.hstack([A, -b[:, None]]), result.points[r]).intersections
