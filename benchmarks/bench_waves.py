@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from _common import log, markdown_table
 
-import polylens.geometry.enumeration as enumeration
 import polylens.geometry.expansion as expansion
 from polylens import Box, PWLNet, enumerate_regions
+from polylens.geometry.search_state import SearchState
 
 #: (layer sizes, domain side or None for R^k, region budget or None, quick)
 ROWS = [
@@ -60,7 +60,7 @@ class _Clock:
     def __init__(self):
         self.merge = 0.0
         self.one = 0
-        self._merge, self._expand = enumeration._merge, expansion._expand
+        self._merge, self._expand = SearchState.merge, expansion._expand
 
     def __enter__(self):
         def merge(search, batch):
@@ -73,11 +73,11 @@ class _Clock:
             self.one += 1
             return self._expand(*args)
 
-        enumeration._merge, expansion._expand = merge, expand
+        SearchState.merge, expansion._expand = merge, expand
         return self
 
     def __exit__(self, *exc):
-        enumeration._merge, expansion._expand = self._merge, self._expand
+        SearchState.merge, expansion._expand = self._merge, self._expand
 
 
 def run(net, domain, budget, waves: bool):

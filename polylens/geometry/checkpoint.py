@@ -1,7 +1,7 @@
 """Checkpoint files of an enumeration: checking the path, writing, reading, validating.
 
 A checkpoint is an uncompressed ``.npz`` archive of plain arrays (no pickles) that holds
-the whole state of a search (``_Search`` in :mod:`polylens.geometry.enumeration`):
+the whole state of a search (:class:`~polylens.geometry.search_state.SearchState`):
 every region found, finished or pending, the graph so far and the counters, with the
 fingerprint of the net, domain and subspace it belongs to. The layout is the one earlier
 versions wrote, so their checkpoints still resume. It is written atomically

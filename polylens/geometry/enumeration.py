@@ -20,7 +20,9 @@ in frontier order) per task, or on a Dask cluster (``client=``), in batches acro
 workers (see :mod:`polylens.parallel`). A wave's regions are expanded independently
 (each depends only on its code and hint, fixed when it joined the frontier), so the
 result is the one a search that expands and merges one region at a time gives, bit
-for bit; the driver holds the result and one wave's expansions.
+for bit; the driver holds the search's state in arrays
+(:mod:`polylens.geometry.search_state`: little more than the result) and one wave's
+expansions.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from polylens.geometry.domain import as_domain
 from polylens.geometry.expansion import PackedExpansions, SearchSpec, expand_batch_packed
 from polylens.geometry.facet_finding import METHODS
 from polylens.geometry.region import Region, build_region
+from polylens.geometry.search_state import DONE, PENDING, SearchState
 from polylens.geometry.space import Space
 from polylens.models.predict import predicted_class
 from polylens.models.pwlnet import PWLNet
@@ -55,7 +58,6 @@ from polylens.solvers import BACKENDS
 
 __all__ = ["enumerate_regions", "EnumerationResult"]
 
-_PENDING, _DONE, _EMPTY = 0, 1, 2
 
 #: Most regions in one task on a Dask cluster, and in one wave expanded in-process.
 BATCH_REGIONS = 256
@@ -203,107 +205,6 @@ class EnumerationResult:
         }
 
 
-class _Search:
-    """Mutable state of one search; saved to and restored from a checkpoint (see
-    :mod:`polylens.geometry.checkpoint`)."""
-
-    def __init__(self, n_units: int, k: int, n_outputs: int):
-        self.codes: list[np.ndarray] = []
-        self.index: dict[bytes, int] = {}
-        self.status: list[int] = []
-        self.points: list[np.ndarray] = []
-        self.radii: list[float] = []
-        self.bounded: list[bool] = []
-        self.n_facets: list[int] = []
-        self.hints: list[np.ndarray] = []
-        self.vertices: dict[int, np.ndarray] = {}
-        self.maps: dict[int, np.ndarray] = {}  # region -> [out_bias | out_weight], shape (n_out, 1 + k)
-        self.edges: dict[tuple[int, int], list] = {}
-        self.degenerate: list[str] = []
-        self.lp_solves = 0
-        self.seconds = 0.0
-        self.next = 0
-        self.k = k
-        self.n_units = n_units
-        self.n_outputs = n_outputs
-        self._no_point = np.full(k, np.nan)  # placeholder of a pending region (never written into)
-        self._no_point.flags.writeable = False
-
-    def add(self, code: np.ndarray, hint: np.ndarray | None = None) -> int:
-        """Index of ``code``, appended (with its hint, shape (2, k)) if new."""
-        key = code.tobytes()
-        j = self.index.get(key)
-        if j is None:
-            j = len(self.codes)
-            self.index[key] = j
-            self.codes.append(code)
-            self.hints.append(np.full((2, self.k), np.nan) if hint is None else np.array(hint))
-            self.status.append(_PENDING)
-            self.points.append(self._no_point)
-            self.radii.append(np.nan)
-            self.bounded.append(False)
-            self.n_facets.append(0)
-        return j
-
-    # ---------------------------------------------------------------- checkpoints
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The state as the arrays of a checkpoint (:data:`~polylens.geometry.checkpoint.LAYOUT`)."""
-        keys = list(self.edges)
-        units = [self.edges[e][0] for e in keys]
-        return {
-            "codes": np.array(self.codes, dtype=np.int8).reshape(len(self.codes), self.n_units),
-            "status": np.array(self.status, dtype=np.int8),
-            "points": np.array(self.points).reshape(-1, self.k),
-            "radii": np.array(self.radii),
-            "bounded": np.array(self.bounded, dtype=bool),
-            "n_facets": np.array(self.n_facets, dtype=np.int64),
-            "hints": np.array(self.hints).reshape(-1, 2, self.k),
-            "edges": np.array(keys, dtype=np.int64).reshape(-1, 2),
-            "edge_counts": np.array([self.edges[e][1] for e in keys], dtype=np.int64),
-            "edge_unit_lengths": np.array([len(u) for u in units], dtype=np.int64),
-            "edge_unit_values": np.array([v for u in units for v in u], dtype=np.int64),
-            "degenerate": np.array(self.degenerate, dtype=str),
-            "vertex_owner": np.repeat(np.array(list(self.vertices), dtype=np.int64),
-                                      [v.shape[0] for v in self.vertices.values()]),
-            "vertex_values": np.concatenate([np.zeros((0, self.k)), *self.vertices.values()]),
-            "map_owner": np.array(list(self.maps), dtype=np.int64),
-            "map_values": np.array(list(self.maps.values())).reshape(len(self.maps), self.n_outputs, self.k + 1),
-            "counters": np.array([self.lp_solves, self.seconds]),
-        }
-
-    @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int, n_outputs: int) -> "_Search":
-        """The state saved by :meth:`to_arrays` (validated by
-        :func:`~polylens.geometry.checkpoint.read_checkpoint`); linear in its size."""
-        s = cls(n_units, k, n_outputs)
-        codes = data["codes"]
-        s.codes = list(codes)
-        s.index = dict(zip(map(bytes, codes), range(codes.shape[0])))
-        s.hints = list(data["hints"])
-        s.status = data["status"].tolist()
-        s.points = list(data["points"])
-        s.radii = data["radii"].tolist()
-        s.bounded = data["bounded"].tolist()
-        s.n_facets = data["n_facets"].tolist()
-        values = data["edge_unit_values"].tolist()
-        ends = np.cumsum(data["edge_unit_lengths"]).tolist()
-        starts = [0, *ends[:-1]]
-        s.edges = {(a, b): [tuple(values[lo:hi]), count] for (a, b), lo, hi, count in zip(
-            data["edges"].tolist(), starts, ends, data["edge_counts"].tolist())}
-        s.degenerate = data["degenerate"].tolist()
-        owners, vertices = data["vertex_owner"], data["vertex_values"]
-        if owners.size:
-            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            ends = np.r_[starts[1:], owners.size]
-            s.vertices = {owner: vertices[lo:hi] for owner, lo, hi in zip(
-                owners[starts].tolist(), starts.tolist(), ends.tolist())}
-        s.maps = dict(zip(data["map_owner"].tolist(), data["map_values"]))
-        s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
-        pending = np.flatnonzero(data["status"] == _PENDING)
-        s.next = int(pending[0]) if pending.size else len(s.status)
-        return s
-
-
 def enumerate_regions(
     net: PWLNet,
     domain=None,
@@ -405,68 +306,17 @@ def enumerate_regions(
     spec = SearchSpec(net, domain, origin, basis, solver, method)
     space = spec.space
     fingerprint = _fingerprint(space)
+    packed = all(a.n_pieces <= 2 for a in net.activations)
     if path is not None and path.exists():
         arrays = read_checkpoint(path, fingerprint, n_units=net.n_units, k=space.dim, n_outputs=net.output_dim,
                                  func=func)
-        search = _Search.from_arrays(arrays, net.n_units, space.dim, net.output_dim)
+        search = SearchState.from_arrays(arrays, net.n_units, space.dim, net.output_dim, packed)
     else:
-        search = _Search(net.n_units, space.dim, net.output_dim)
-        search.add(_seed_code(space, seed))
+        search = SearchState(net.n_units, space.dim, net.output_dim, packed)
+        search.add(_seed_code(space, seed)[None])
         search.lp_solves += space.lp_solves
     expander = _Here(spec, max_regions) if client is None else _OnCluster(client, spec, max_regions)
     return _run(search, space, expander, max_regions, progress, path, fingerprint, checkpoint_every)
-
-
-def _merge(search: _Search, batch: PackedExpansions) -> int:
-    """Commit a batch of expansions, in order, each with all its edges together (so an
-    interruption between two leaves none half-recorded); returns how many regions it
-    finished (the others were empty).
-
-    The driver's whole cost per region: plain Python over lists and bytes, the packed
-    arrays read once (no object per expansion or crossing).
-    """
-    u = search.n_units
-    keys = batch.codes.tobytes()
-    units = batch.units.tolist()
-    unit_ends = np.cumsum(batch.n_units).tolist()
-    unit_starts = [0, *unit_ends[:-1]]
-    cross_ends = np.cumsum(batch.n_crossings).tolist()
-    cross_starts = [0, *cross_ends[:-1]]
-    n_vertices = batch.n_vertices.tolist()
-    vertex_ends = np.cumsum(np.maximum(batch.n_vertices, 0)).tolist()
-    index, edges, status = search.index, search.edges, search.status
-    rows = zip(batch.index.tolist(), batch.lp_solves.tolist(), batch.empty, batch.notes, n_vertices, vertex_ends,
-               cross_starts, cross_ends, list(batch.point), list(batch.out_map), batch.radius.tolist(),
-               batch.bounded.tolist(), batch.n_facets.tolist())
-    finished = 0
-    for i, lp_solves, empty, notes, nv, v_end, c_start, c_end, point, out_map, radius, bounded, n_facets in rows:
-        search.lp_solves += lp_solves
-        if empty is not None:
-            status[i] = _EMPTY
-            search.degenerate.append(empty)
-            continue
-        search.degenerate.extend(notes)
-        for c in range(c_start, c_end):
-            key = keys[c * u:(c + 1) * u]
-            other = index.get(key)
-            if other is None:
-                other = search.add(np.frombuffer(key, dtype=np.int8), batch.hints[c])
-            pair = (i, other) if i < other else (other, i)
-            entry = edges.get(pair)
-            if entry is None:
-                edges[pair] = [tuple(units[unit_starts[c]:unit_ends[c]]), 1]
-            else:
-                entry[1] += 1
-        status[i] = _DONE
-        if nv >= 0:
-            search.vertices[i] = batch.vertices[v_end - nv:v_end]
-        search.maps[i] = out_map
-        search.points[i] = point
-        search.radii[i] = radius
-        search.bounded[i] = bounded
-        search.n_facets[i] = n_facets
-        finished += 1
-    return finished
 
 
 class _Here:
@@ -478,24 +328,24 @@ class _Here:
         self.spec = spec
         self.max_regions = max_regions
 
-    def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
+    def next(self, search: SearchState, done: int, stop: Callable[[], bool]) -> PackedExpansions:
         """The next wave's expansions; once ``stop()`` is true, only those expanded so far
         (so a SIGTERM stops the search at the next region, or the end of a
         batched wave)."""
         start = search.next
         end = min(_frontier_end(search, done, self.max_regions), start + BATCH_REGIONS)
         rows = range(start, end)
-        return expand_batch_packed(self.spec, (rows, [search.codes[i] for i in rows],
-                                               [search.hints[i] for i in rows]), stop)
+        return expand_batch_packed(self.spec, (rows, search.regions["codes"][start:end],
+                                               search.regions["hints"][start:end]), stop)
 
     def close(self) -> None:
         pass
 
 
-def _frontier_end(search: _Search, done: int, max_regions: int | None) -> int:
+def _frontier_end(search: SearchState, done: int, max_regions: int | None) -> int:
     """End of the frontier that may be expanded now: all of it, or with a budget, no more
     regions than the budget may still need (every one of them may finish)."""
-    end = len(search.codes)
+    end = search.n
     return end if max_regions is None else min(end, search.next + max_regions - done)
 
 
@@ -508,14 +358,14 @@ class _OnCluster:
         self.max_regions = max_regions
         self.submitted = None  # regions before this index are in flight or merged
 
-    def next(self, search: _Search, done: int, stop: Callable[[], bool]) -> PackedExpansions:
+    def next(self, search: SearchState, done: int, stop: Callable[[], bool]) -> PackedExpansions:
         """The oldest batch in flight (``stop`` is read between batches, by the caller)."""
         if self.submitted is None:
             self.submitted = search.next
         self._fill(search, done)
         return self.queue.take()
 
-    def _fill(self, search: _Search, done: int) -> None:
+    def _fill(self, search: SearchState, done: int) -> None:
         """Submit batches of the unsubmitted frontier while there is room, spread over the
         workers; a small one only when nothing else is in flight; with a budget, no more
         regions than it may still need."""
@@ -526,8 +376,8 @@ class _OnCluster:
             if size < MIN_BATCH_REGIONS and self.queue:
                 break
             rows = range(self.submitted, self.submitted + size)
-            batch = (np.arange(rows.start, rows.stop), np.array([search.codes[i] for i in rows]),
-                     np.array([search.hints[i] for i in rows]))
+            batch = (np.arange(rows.start, rows.stop), search.regions["codes"][rows].copy(),
+                     search.regions["hints"][rows].copy())
             self.queue.submit(expand_batch_packed, batch, f"regions {rows.start}-{rows.stop - 1}")
             self.submitted += size
 
@@ -559,13 +409,13 @@ def _seed_code(space: Space, seed) -> np.ndarray:
     raise InfeasibleRegionError("no region with an interior found near the seed point")
 
 
-def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_regions, progress, path, fingerprint,
+def _run(search: SearchState, space: Space, expander: _Here | _OnCluster, max_regions, progress, path, fingerprint,
          checkpoint_every) -> EnumerationResult:
     start = time.perf_counter()
     last_save = start
     stop_reason = "complete"
     bar = tqdm(total=None, disable=not progress, unit="region", desc="regions", mininterval=0.5)
-    done = sum(1 for s in search.status if s == _DONE)
+    done = int(np.count_nonzero(search.regions["status"] == DONE))
     bar.update(done)
 
     def save() -> None:
@@ -575,7 +425,7 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
     terminated = _TermSignal()
     with terminated:  # through the final save: a SIGTERM then waits for the checkpoint
         try:
-            while search.next < len(search.codes):
+            while search.next < search.n:
                 if max_regions is not None and done >= max_regions:
                     stop_reason = "max_regions"
                     break
@@ -583,7 +433,7 @@ def _run(search: _Search, space: Space, expander: _Here | _OnCluster, max_region
                     stop_reason = "interrupted"
                     break
                 batch = expander.next(search, done, lambda: terminated.received)
-                finished = _merge(search, batch)
+                finished = search.merge(batch)
                 search.next += batch.index.shape[0]
                 done += finished
                 bar.update(finished)
@@ -641,39 +491,43 @@ class _TermSignal:
             signal.raise_signal(signal.SIGTERM)
 
 
-def _result(search: _Search, space: Space, stop_reason: str) -> EnumerationResult:
-    status = np.array(search.status, dtype=np.int8)
-    n_units, k = space.net.n_units, space.dim
-    codes = np.array(search.codes, dtype=np.int8).reshape(len(search.codes), n_units)
-    done = np.flatnonzero(status == _DONE)
-    remap = np.full(status.shape[0], -1)
+def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationResult:
+    """The result of a search; where every region found so far is expanded, its arrays
+    are views of the search's (no copy)."""
+    r = search.regions
+    status = r["status"]
+    done = np.flatnonzero(status == DONE)
+    every = done.size == search.n
+
+    def take(name: str) -> np.ndarray:
+        return r[name] if every else r[name][done]
+
+    remap = np.full(search.n, -1)
     remap[done] = np.arange(done.size)
-    edges, edge_units = [], []
-    degenerate = list(search.degenerate)
-    complete = stop_reason == "complete"
-    for (a, b), (units, count) in search.edges.items():
-        if remap[a] < 0 or remap[b] < 0:
-            continue
-        edges.append((remap[a], remap[b]) if remap[a] < remap[b] else (remap[b], remap[a]))
-        edge_units.append(units)
-        if count != 2:
-            degenerate.append(f"adjacency between regions {remap[a]} and {remap[b]} was seen from one side only")
-    maps = np.array([search.maps[int(i)] for i in done]).reshape(done.size, space.net.output_dim, k + 1)
+    pairs, counts, units, _ = search.edges()
+    a, b = remap[pairs[:, 0]], remap[pairs[:, 1]]
+    keep = (a >= 0) & (b >= 0)
+    edges = np.stack([a, b], axis=1)[keep]  # remap keeps the order: a < b
+    edge_units = [u for u, kept in zip(units, keep.tolist()) if kept]
+    degenerate = list(search.degenerate) + [
+        f"adjacency between regions {x} and {y} was seen from one side only"
+        for x, y in edges[counts[keep] != 2].tolist()]
+    maps = take("maps")
     return EnumerationResult(
-        codes=codes[done],
-        points=np.array(search.points).reshape(-1, k)[done],
-        radii=np.array(search.radii)[done],
-        bounded=np.array(search.bounded, dtype=bool)[done],
-        n_facets=np.array(search.n_facets, dtype=np.int64)[done],
-        edges=np.array(edges, dtype=np.int64).reshape(-1, 2),
+        codes=take("codes"),
+        points=take("points"),
+        radii=take("radii"),
+        bounded=take("bounded"),
+        n_facets=take("n_facets"),
+        edges=edges.reshape(-1, 2),
         edge_units=edge_units,
-        complete=complete,
+        complete=stop_reason == "complete",
         stop_reason=stop_reason,
-        frontier=codes[status == _PENDING],
+        frontier=r["codes"][status == PENDING],
         lp_solves=search.lp_solves,
         seconds=search.seconds,
         degenerate=degenerate,
-        vertices=[search.vertices.get(int(i), np.zeros((0, k))) for i in done],
+        vertices=search.region_vertices(done),
         out_weight=maps[:, :, 1:],
         out_bias=maps[:, :, 0],
         space=space,

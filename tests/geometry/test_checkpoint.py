@@ -226,7 +226,7 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     load in about half a second of CPU time (the old per-owner vertex scan, quadratic,
     took minutes on a checkpoint of 50,000 regions)."""
     from polylens.geometry.checkpoint import read_checkpoint, write_checkpoint
-    from polylens.geometry.enumeration import _Search
+    from polylens.geometry.search_state import SearchState
 
     n, k, units, per = 20_000, 2, 64, 6
     rng = np.random.default_rng(0)
@@ -244,10 +244,13 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     path = tmp_path / "big.npz"
     write_checkpoint(path, "fp", arrays)
     start = time.process_time()  # CPU time: the test machine may be shared
-    loaded = _Search.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k, 1)
+    loaded = SearchState.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k,
+                                     1, packed=True)
     seconds = time.process_time() - start
-    assert len(loaded.codes) == n and loaded.next == n
-    np.testing.assert_array_equal(loaded.vertices[12345], arrays["vertex_values"][12345 * per:12346 * per])
-    assert loaded.edges[(9, 10)] == [(9,), 2]
-    assert loaded.index[codes[777].tobytes()] == 777
+    assert loaded.n == n and loaded.next == n
+    np.testing.assert_array_equal(loaded.region_vertices(np.array([12345]))[0],
+                                  arrays["vertex_values"][12345 * per:12346 * per])
+    pairs, counts, units_crossed, _ = loaded.edges()
+    assert pairs[9].tolist() == [9, 10] and counts[9] == 2 and units_crossed[9] == (9,)
+    assert loaded.add(codes[777:778]).tolist() == [777] and loaded.n == n
     assert seconds < 5.0, f"loading 20,000 regions took {seconds:.1f} s of CPU time"

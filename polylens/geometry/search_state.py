@@ -1,0 +1,293 @@
+"""The mutable state of one search of :func:`polylens.enumerate_regions`, in arrays.
+
+Every region found so far is a row of growable arrays (code, hint, status, interior
+point, radius, output map, where its vertices are), every crossing of a facet a row of
+another (the two regions and the units crossed), and the vertices of all regions one
+array: no Python object per region or per edge, so a long search holds little more than
+its result (``benchmarks/bench_memory.py`` measures it), and the driver's merge
+of a batch of expansions is a few array writes plus one dictionary look-up per crossing.
+Codes are found again by packed keys (one bit per unit where every unit has at most two
+pieces). The state is saved to and restored from checkpoints
+(:mod:`polylens.geometry.checkpoint`) in the layout of
+:data:`~polylens.geometry.checkpoint.LAYOUT`, so a checkpoint does not depend on how the
+state is held.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from polylens.geometry.expansion import PackedExpansions
+
+__all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
+
+PENDING, DONE, EMPTY = 0, 1, 2
+"""A region's status: waiting to be expanded, expanded, or found to have no interior."""
+
+GROWTH = 1.5
+"""Factor by which a full array grows (its capacity is at most this times its rows)."""
+
+
+class _Columns:
+    """Arrays that share a number of rows and grow together (by :data:`GROWTH`).
+
+    Parameters
+    ----------
+    columns : dict
+        Name -> (shape of one row, dtype, fill value of new rows).
+    """
+
+    def __init__(self, columns: dict):
+        self.spec = columns
+        self.n = 0
+        self.data = {name: np.full((16, *shape), fill, dtype) for name, (shape, dtype, fill) in columns.items()}
+
+    def append(self, count: int) -> slice:
+        """Add ``count`` rows, filled; the slice of the new rows."""
+        need = self.n + count
+        capacity = next(iter(self.data.values())).shape[0]
+        if need > capacity:
+            capacity = max(need, int(capacity * GROWTH) + 1)
+            for name, (shape, dtype, fill) in self.spec.items():
+                grown = np.full((capacity, *shape), fill, dtype)
+                grown[:self.n] = self.data[name][:self.n]
+                self.data[name] = grown
+        rows = slice(self.n, need)
+        self.n = need
+        return rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The rows of column ``name`` (a view)."""
+        return self.data[name][:self.n]
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.data.values())
+
+
+class SearchState:
+    """Regions, crossings and vertices of one search (see the module notes).
+
+    Parameters
+    ----------
+    n_units, k, n_outputs : int
+        Units of the net, dimension of the space, outputs of the net.
+    packed : bool
+        Every unit has at most two pieces (codes are 0/1), so keys pack 8 units a byte.
+
+    Attributes
+    ----------
+    next : int
+        The first region not yet expanded (regions are expanded in order).
+    lp_solves : int
+    seconds : float
+    degenerate : list of str
+    """
+
+    def __init__(self, n_units: int, k: int, n_outputs: int, packed: bool):
+        self.n_units, self.k, self.n_outputs, self.packed = n_units, k, n_outputs, packed
+        self.regions = _Columns({
+            "codes": ((n_units,), np.int8, 0), "hints": ((2, k), np.float64, np.nan),
+            "status": ((), np.int8, PENDING), "points": ((k,), np.float64, np.nan),
+            "radii": ((), np.float64, np.nan), "bounded": ((), bool, False), "n_facets": ((), np.int64, 0),
+            "maps": ((n_outputs, k + 1), np.float64, np.nan), "vertex_start": ((), np.int64, 0),
+            "vertex_count": ((), np.int64, -1),
+        })
+        self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_start": ((), np.int64, 0),
+                                   "unit_count": ((), np.int64, 0), "weight": ((), np.int64, 1)})
+        self.units = _Columns({"unit": ((), np.int64, 0)})
+        self.vertices = _Columns({"value": ((k,), np.float64, 0.0)})
+        self.index: dict[bytes, int] = {}
+        self.degenerate: list[str] = []
+        self.lp_solves = 0
+        self.seconds = 0.0
+        self.next = 0
+
+    @property
+    def n(self) -> int:
+        """Regions found (expanded or not)."""
+        return self.regions.n
+
+    def keys(self, codes: np.ndarray) -> list[bytes]:
+        """The look-up key of every code (shape (m, n_units)).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        rows = np.packbits(codes.view(np.uint8), axis=1) if self.packed else np.ascontiguousarray(codes)
+        blob, width = rows.tobytes(), rows.shape[1]
+        return [blob[i * width:(i + 1) * width] for i in range(rows.shape[0])]
+
+    def add(self, codes: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """Index of each code (shape (m, n_units)); new ones are appended, pending, with
+        their hints (shape (m, 2, k); None: no hint). A code twice in ``codes`` is added
+        once, where it first appears.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        out = np.empty(codes.shape[0], np.int64)
+        new = []
+        index = self.index
+        for i, key in enumerate(self.keys(codes)):
+            j = index.get(key)
+            if j is None:
+                j = index[key] = self.regions.n + len(new)
+                new.append(i)
+            out[i] = j
+        if new:
+            rows = self.regions.append(len(new))
+            self.regions.data["codes"][rows] = codes[new]
+            if hints is not None:
+                self.regions.data["hints"][rows] = hints[new]
+        return out
+
+    def merge(self, batch: PackedExpansions) -> int:
+        """Commit a batch of expansions, in order (each region's crossings before the
+        next region's, so new regions join the frontier in the order the expansions give
+        them); returns how many regions it finished (the others were empty).
+
+        Raises
+        ------
+        None of its own
+            The batch is taken as made by :func:`~polylens.geometry.expansion.pack`.
+        """
+        self.lp_solves += int(batch.lp_solves.sum())
+        empty = np.array([e is not None for e in batch.empty], bool)
+        for e, notes in zip(batch.empty, batch.notes):
+            if e is not None:
+                self.degenerate.append(e)
+            else:
+                self.degenerate.extend(notes)
+        regions = batch.index
+        mine = np.repeat(regions, batch.n_crossings)
+        others = self.add(batch.codes, batch.hints)
+        crossing_rows = self.crossings.append(others.size)
+        c = self.crossings.data
+        c["pair"][crossing_rows] = np.stack([np.minimum(mine, others), np.maximum(mine, others)], axis=1)
+        c["unit_start"][crossing_rows] = self.units.n + np.cumsum(batch.n_units) - batch.n_units
+        c["unit_count"][crossing_rows] = batch.n_units
+        unit_rows = self.units.append(batch.units.size)
+        self.units.data["unit"][unit_rows] = batch.units
+        r = self.regions.data
+        r["status"][regions] = np.where(empty, EMPTY, DONE)
+        ok = regions[~empty]
+        for name, values in (("points", batch.point), ("radii", batch.radius), ("bounded", batch.bounded),
+                             ("n_facets", batch.n_facets), ("maps", batch.out_map)):
+            r[name][ok] = values[~empty]
+        has = (batch.n_vertices >= 0) & ~empty
+        counts = np.where(has, batch.n_vertices, 0)
+        first = self.vertices.n
+        vertex_rows = self.vertices.append(int(counts.sum()))
+        self.vertices.data["value"][vertex_rows] = batch.vertices
+        r["vertex_start"][regions[has]] = first + (np.cumsum(counts) - counts)[has]
+        r["vertex_count"][regions[has]] = batch.n_vertices[has]
+        return int(ok.size)
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+        """Every pair of regions crossed between, in the order first crossed:
+        ``(pairs (e, 2), crossings (e,), units (list of tuple), first crossing (e,))``;
+        the units are those of the first crossing.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        c = self.crossings
+        if c.n == 0:
+            return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64)
+        pair = c["pair"]
+        flat = pair[:, 0] * max(self.n, 1) + pair[:, 1]
+        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+        counts = np.bincount(inverse.reshape(-1), weights=c["weight"]).astype(np.int64)
+        order = np.argsort(first, kind="stable")
+        first, counts = first[order], counts[order]
+        units = self.units["unit"].tolist()
+        starts, lengths = c["unit_start"][first].tolist(), c["unit_count"][first].tolist()
+        return pair[first], counts, [tuple(units[s:s + n]) for s, n in zip(starts, lengths)], first
+
+    def region_vertices(self, regions: np.ndarray) -> list[np.ndarray]:
+        """Vertices of each region (views; shape (0, k) where none are known).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        values = self.vertices["value"]
+        start = self.regions["vertex_start"][regions].tolist()
+        count = np.maximum(self.regions["vertex_count"][regions], 0).tolist()
+        return [values[s:s + n] for s, n in zip(start, count)]
+
+    # ---------------------------------------------------------------- checkpoints
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The state as the arrays of a checkpoint (:data:`~polylens.geometry.checkpoint.LAYOUT`).
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        r = self.regions
+        pairs, counts, units, _ = self.edges()
+        with_vertices = np.flatnonzero(r["vertex_count"] >= 0)
+        with_vertices = with_vertices[np.argsort(r["vertex_start"][with_vertices], kind="stable")]
+        n_vertices = r["vertex_count"][with_vertices]
+        done = np.flatnonzero(r["status"] == DONE)
+        return {
+            "codes": r["codes"].copy(), "status": r["status"].copy(), "points": r["points"].copy(),
+            "radii": r["radii"].copy(), "bounded": r["bounded"].copy(), "n_facets": r["n_facets"].copy(),
+            "hints": r["hints"].copy(), "edges": pairs,
+            "edge_counts": counts,
+            "edge_unit_lengths": np.array([len(u) for u in units], dtype=np.int64),
+            "edge_unit_values": np.array([v for u in units for v in u], dtype=np.int64),
+            "degenerate": np.array(self.degenerate, dtype=str),
+            "vertex_owner": np.repeat(with_vertices, n_vertices),
+            "vertex_values": np.concatenate([np.zeros((0, self.k))] + self.region_vertices(with_vertices)),
+            "map_owner": done, "map_values": r["maps"][done].copy(),
+            "counters": np.array([self.lp_solves, self.seconds]),
+        }
+
+    @classmethod
+    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int, n_outputs: int,
+                    packed: bool) -> "SearchState":
+        """The state saved by :meth:`to_arrays` (validated by
+        :func:`~polylens.geometry.checkpoint.read_checkpoint`); linear in its size.
+
+        Raises
+        ------
+        None of its own
+            Inputs are taken as validated by the search.
+        """
+        s = cls(n_units, k, n_outputs, packed)
+        codes = data["codes"]
+        s.add(codes)
+        r = s.regions.data
+        n = codes.shape[0]
+        for name in ("hints", "status", "points", "radii", "bounded", "n_facets"):
+            r[name][:n] = data[name]
+        r["maps"][data["map_owner"]] = data["map_values"]
+        owners = data["vertex_owner"]
+        if owners.size:
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            r["vertex_start"][owners[starts]] = starts
+            r["vertex_count"][owners[starts]] = np.diff(np.r_[starts, owners.size])
+            rows = s.vertices.append(owners.size)
+            s.vertices.data["value"][rows] = data["vertex_values"]
+        edges = data["edges"]
+        rows = s.crossings.append(edges.shape[0])
+        s.crossings.data["pair"][rows] = edges
+        s.crossings.data["weight"][rows] = data["edge_counts"]
+        s.crossings.data["unit_count"][rows] = data["edge_unit_lengths"]
+        s.crossings.data["unit_start"][rows] = np.cumsum(data["edge_unit_lengths"]) - data["edge_unit_lengths"]
+        rows = s.units.append(data["edge_unit_values"].size)
+        s.units.data["unit"][rows] = data["edge_unit_values"]
+        s.degenerate = data["degenerate"].tolist()
+        s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
+        pending = np.flatnonzero(data["status"] == PENDING)
+        s.next = int(pending[0]) if pending.size else n
+        return s
