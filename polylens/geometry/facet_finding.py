@@ -25,7 +25,7 @@ from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import check_option
 from polylens.errors import SolverError
-from polylens.geometry.space import ROUNDOFF, lp_length, slack_tolerance
+from polylens.geometry.space import ROUNDOFF, lp_length, row_dot, slack_tolerance
 
 __all__ = ["Facet", "FacetData", "compute_facets", "box_candidates", "HULL_MAX_DIM", "METHODS"]
 
@@ -152,9 +152,10 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
 
 def _slack(A, b, point) -> np.ndarray:
     """Slack of every row at the interior ``point``, kept above the tolerance (relative
-    to the numbers compared) so that a row through the point does not divide by 0."""
+    to the numbers compared) so that a row through the point does not divide by 0
+    (products by :func:`~polylens.geometry.space.row_dot`, as the wave search's)."""
     floor = slack_tolerance(b, point, tol.MIN_RADIUS)
-    return np.maximum(b - A @ point, np.maximum(floor, np.finfo(np.float64).tiny))
+    return np.maximum(b - row_dot(A, point), np.maximum(floor, np.finfo(np.float64).tiny))
 
 
 def _genuine(A, b, groups, points) -> np.ndarray:
@@ -164,7 +165,7 @@ def _genuine(A, b, groups, points) -> np.ndarray:
     if not groups:
         return np.zeros(0, bool)
     size = tol.REDUNDANCY * np.abs(b)[None, :] + ROUNDOFF * np.abs(points).max(axis=1, initial=0.0)[:, None]
-    tight = np.abs(b[None, :] - points @ A.T) <= size
+    tight = np.abs(b[None, :] - row_dot(A[None, :, :], points)) <= size
     for i, g in enumerate(groups):
         tight[i, g] = False
     return ~tight.any(axis=1)

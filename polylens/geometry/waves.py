@@ -38,10 +38,11 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
 from polylens import tolerances as tol
-from polylens.errors import InfeasibleRegionError, PolylensError
-from polylens.geometry.facet_finding import HULL_MAX_DIM, compute_facets
+from polylens.errors import InfeasibleRegionError
+from polylens.geometry.facet_finding import HULL_MAX_DIM
 from polylens.geometry.region import in_order, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise
@@ -268,11 +269,7 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     live = np.flatnonzero(ok)
     if live.size == 0:
         return hulls
-    A, b, valid, c = wave.A[live], wave.b[live], wave.valid[live], inner[live]
-    floor = np.maximum(tol.MIN_RADIUS * np.abs(b) + ROUNDOFF * _max_abs(c)[:, None], np.finfo(np.float64).tiny)
-    with np.errstate(invalid="ignore"):
-        slack = np.maximum(b - row_dot(A, c), floor)
-    polar = np.where(valid[:, :, None], A / slack[:, :, None], 0.0)
+    A, b, valid, c, polar = _polar(wave, inner, live)
     # Point 0 is the origin; points 1.. the rows' polar points.
     pts = np.concatenate([np.zeros((live.size, 1, k)), polar], axis=1)
     member = np.concatenate([np.ones((live.size, 1), bool), valid], axis=1)
@@ -336,19 +333,39 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     # Facets in increasing row order, with their points.
     row = np.where(is_facet, order - 1, m)
     sort = np.argsort(row, axis=1, kind="stable")
-    rows_sorted = np.take_along_axis(row, sort, 1)
-    fp_sorted = np.take_along_axis(fp, sort[:, :, None], 1)
     n_facets = is_facet.sum(axis=1)
+    _settle(hulls, live, A, b, valid, c, np.take_along_axis(row, sort, 1), np.take_along_axis(fp, sort[:, :, None], 1),
+            n_facets, good)
+    hulls.bounded[live] = bounded_domain | ~np.any(ray, axis=1)
+    vert_order = np.argsort(~finite, axis=1, kind="stable")
+    hulls.n_vertices[live] = finite.sum(axis=1)
+    hulls.vertices[live, :order.shape[1]] = np.take_along_axis(rel_vertex, vert_order[:, :, None], 1) + c[:, None, :]
+    return hulls
+
+
+def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid: np.ndarray, c: np.ndarray,
+            rows: np.ndarray, points: np.ndarray, n_facets: np.ndarray, good: np.ndarray) -> None:
+    """The steps after the hull, for the live regions of a wave at once, as
+    :func:`~polylens.geometry.facet_finding.compute_facets` takes them: a region with
+    coincident rows is left to the one-region route; a facet whose point lies on another
+    row is not genuine (weakly redundant) and is dropped. Writes ``ok``, ``n_facets``,
+    ``facet_rows`` and ``facet_points`` of ``hulls``.
+
+    ``A`` (L, m, k), ``b`` and ``valid`` (L, m): the live regions' rows; ``c`` (L, k):
+    their inner points; ``rows`` (L, F): each region's facet rows, increasing, its first
+    ``n_facets`` entries; ``points`` (L, F, k): their facet points; ``good`` (L,): the
+    regions whose hull decided them."""
+    L, m, k = A.shape
     width = int(n_facets.max(initial=0))
-    rows_sorted, fp_sorted = rows_sorted[:, :width], fp_sorted[:, :width]
+    rows, points = rows[:, :width], points[:, :width]
     has = np.arange(width)[None, :] < n_facets[:, None]
-    safe_rows = np.where(has, rows_sorted, 0)
+    safe_rows = np.where(has, rows, 0)
     # The gap of every row at every facet point.
     fa = np.take_along_axis(A, safe_rows[:, :, None], 1)
     fb = np.take_along_axis(b, safe_rows, 1)
     with np.errstate(invalid="ignore"):
-        gap = np.abs(b[:, None, :] - row_dot(A[:, None, :, :], fp_sorted))
-    fp_size = _max_abs(fp_sorted)
+        gap = np.abs(b[:, None, :] - row_dot(A[:, None, :, :], points))
+    fp_size = _max_abs(points)
     own = np.zeros(gap.shape, bool)
     own[np.arange(L)[:, None], np.arange(width)[None, :], safe_rows] = True
     # Coincident rows (the same half-space twice) are grouped on the one-region route.
@@ -371,37 +388,100 @@ def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain:
     keep_order = np.argsort(~keep, axis=1, kind="stable")
     hulls.ok[live] = good
     hulls.n_facets[live] = keep.sum(axis=1)
-    hulls.facet_rows[live, :width] = np.take_along_axis(rows_sorted, keep_order, 1)
-    hulls.facet_points[live, :width] = np.take_along_axis(fp_sorted, keep_order[:, :, None], 1)
-    hulls.bounded[live] = bounded_domain | ~np.any(ray, axis=1)
-    vert_order = np.argsort(~finite, axis=1, kind="stable")
-    hulls.n_vertices[live] = finite.sum(axis=1)
-    hulls.vertices[live, :order.shape[1]] = np.take_along_axis(rel_vertex, vert_order[:, :, None], 1) + c[:, None, :]
-    return hulls
+    hulls.facet_rows[live, :width] = np.take_along_axis(rows, keep_order, 1)
+    hulls.facet_points[live, :width] = np.take_along_axis(points, keep_order[:, :, None], 1)
+
+
+def _polar(wave: _Rows, inner: np.ndarray, live: np.ndarray):
+    """Rows ``A`` (L, m, k), ``b``, ``valid`` (L, m) and inner points ``c`` (L, k) of the
+    live regions, with their rows' polar points ``a / (b - a c)`` (L, m, k; 0 where not
+    valid), the slack kept above its tolerance as in ``facet_finding._slack``."""
+    A, b, valid, c = wave.A[live], wave.b[live], wave.valid[live], inner[live]
+    floor = np.maximum(tol.MIN_RADIUS * np.abs(b) + ROUNDOFF * _max_abs(c)[:, None], np.finfo(np.float64).tiny)
+    with np.errstate(invalid="ignore"):
+        slack = np.maximum(b - row_dot(A, c), floor)
+        polar = np.where(valid[:, :, None], A / slack[:, :, None], 0.0)
+    return A, b, valid, c, polar
 
 
 def _hull_facets(wave: _Rows, inner: np.ndarray, ok: np.ndarray, space: Space) -> _Hulls:
     """Facets of every region of a wave in dimension 3 to ``HULL_MAX_DIM``: the polar-hull
-    method of :func:`~polylens.geometry.facet_finding.compute_facets` (Qhull) region by
-    region, on the wave's rows and inner points; a region with coincident rows, or
-    whose facets cannot be found there, is left to the one-region route."""
+    method of :func:`~polylens.geometry.facet_finding.compute_facets`, Qhull on each
+    region's polar points and the steps around it for the whole wave at once, in the
+    one-region route's arithmetic (the same sums in the same order), so the facet points
+    and vertices are that route's bit for bit. A region whose rows Qhull cannot take
+    (fewer than ``k`` rows, flat polar points) or that has coincident rows is left to the
+    one-region route."""
     B, m, k = wave.A.shape
     hulls = _Hulls(B, m, k)
-    for i in np.flatnonzero(ok).tolist():
+    live = np.flatnonzero(ok)
+    if live.size == 0:
+        return hulls
+    A, b, valid, c, polar = _polar(wave, inner, live)
+    L, slots = live.size, m + 1  # slot 0 of a region: the origin; slot r + 1: its row r
+    good = np.zeros(L, bool)
+    scale = np.zeros(L)
+    equations, simplices, facet_slots = [], [], []
+    for j in range(L):
+        cand = np.flatnonzero(valid[j])
+        if cand.size < k:
+            continue
+        points = np.vstack([np.zeros(k), polar[j, cand]])
         try:
-            data = compute_facets(wave.A[i], wave.b[i], inner[i], space, "hull", np.flatnonzero(wave.valid[i]))
-        except PolylensError:
+            hull = ConvexHull(points)
+        except QhullError:
             continue
-        if any(len(g) > 1 for g in data.groups):
-            continue
-        nf = len(data.groups)
-        hulls.facet_rows[i, :nf] = [int(g[0]) for g in data.groups]
-        hulls.facet_points[i, :nf] = data.points
-        hulls.n_facets[i] = nf
-        hulls.bounded[i] = data.bounded
-        hulls.vertex_list[i] = None if data.vertices is None else unique_rows(data.vertices)
-        hulls.lp_solves[i] = data.lp_solves
-        hulls.ok[i] = True
+        good[j] = True
+        scale[j] = np.abs(points).max()
+        to_slot = j * slots + np.concatenate([[0], cand + 1])
+        equations.append(hull.equations)
+        simplices.append(to_slot[hull.simplices])
+        facet_slots.append(to_slot[np.sort(hull.vertices[hull.vertices != 0])])
+    if not equations:
+        return hulls
+    eq = np.concatenate(equations)
+    owner = np.concatenate([np.full(e.shape[0], j) for j, e in zip(np.flatnonzero(good), equations)])
+    simplex = np.concatenate(simplices)
+    normals, offsets = eq[:, :-1], eq[:, -1]
+    ray = -offsets <= tol.POLAR_RAY * scale[owner]
+    finite_vertices = normals[~ray] / -offsets[~ray, None]
+    vertex_owner = owner[~ray]
+    # A facet's point: the mean of the finite vertices of the hull facets through its
+    # polar point, pushed along their rays (if any) as far as the farthest finite vertex.
+    idx = simplex[~ray].ravel()
+    counts = np.bincount(idx, minlength=L * slots).astype(float)
+    spread = np.repeat(finite_vertices, k, axis=0)
+    sums = np.stack([np.bincount(idx, weights=spread[:, t], minlength=L * slots) for t in range(k)], axis=1)
+    facet = np.concatenate(facet_slots)
+    facet_owner = facet // slots
+    pts = sums[facet] / np.maximum(counts[facet], 1.0)[:, None]
+    has_ray = np.bincount(owner[ray], minlength=L) > 0
+    if ray.any():
+        ridx = simplex[ray].ravel()
+        spread = np.repeat(normals[ray], k, axis=0)
+        ray_sums = np.stack([np.bincount(ridx, weights=spread[:, t], minlength=L * slots) for t in range(k)], axis=1)
+        reach = np.full(L, -np.inf)
+        np.maximum.at(reach, vertex_owner, np.abs(finite_vertices).max(axis=1, initial=0.0))
+        reach = np.where(np.isfinite(reach), reach, 1.0)
+        along = ray_sums[facet]
+        norm = np.linalg.norm(along, axis=1, keepdims=True)
+        pushed = pts + along / np.where(norm > 0, norm, 1.0) * reach[facet_owner][:, None]
+        pts = np.where(has_ray[facet_owner][:, None], pushed, pts)
+    n_facets = np.bincount(facet_owner, minlength=L)
+    position = np.arange(facet.size) - (np.cumsum(n_facets) - n_facets)[facet_owner]
+    width = int(n_facets.max(initial=0))
+    rows = np.full((L, width), m)
+    rows[facet_owner, position] = facet % slots - 1
+    points = np.zeros((L, width, k))
+    points[facet_owner, position] = c[facet_owner] + pts
+    _settle(hulls, live, A, b, valid, c, rows, points, n_facets, good)
+    hulls.bounded[live] = space.bounded_domain | ~has_ray
+    ends = np.cumsum(np.bincount(vertex_owner, minlength=L))
+    vertices = np.split(c[vertex_owner] + finite_vertices, ends[:-1])
+    for j in np.flatnonzero(hulls.ok[live]).tolist():
+        # Qhull saw a ray in a region the domain bounds: its far vertices are unknown.
+        unknown = space.bounded_domain and has_ray[j]
+        hulls.vertex_list[live[j]] = None if unknown else unique_rows(vertices[j])
     return hulls
 
 
