@@ -558,7 +558,10 @@ def chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float, counts: np.n
     # vertex's magnitude.
     size = np.abs(sol[:, :k]).max(axis=1, initial=0.0)
     slack_tol = tol.REDUNDANCY * (np.abs(rhs[group]) + np.abs(sol[:, k:])) + ROUNDOFF * size[:, None]
-    feasible = np.all((M[group] * sol[:, None, :]).sum(axis=2) <= rhs[group] + slack_tol, axis=1)
+    lhs = M[group, :, 0] * sol[:, None, 0]  # M @ sol, summed in order as np.sum would
+    for j in range(1, k + 1):
+        lhs += M[group, :, j] * sol[:, None, j]
+    feasible = np.all(lhs <= rhs[group] + slack_tol, axis=1)
     radius = np.full(ok.shape, -np.inf)
     radius[ok] = np.where(feasible, sol[:, k], -np.inf)
     found = np.isfinite(radius.max(axis=1, initial=-np.inf))
