@@ -204,6 +204,47 @@ def unique_rows(points: np.ndarray) -> np.ndarray:
     return points[~drop]
 
 
+def distinct_rows(points: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Which rows :func:`unique_rows` keeps, for many small sets at once: ``points`` of
+    shape (n, k) holds set i's ``counts[i]`` rows after those of the sets before it.
+
+    Every pair of rows of a set is compared, with :func:`unique_rows`'s tolerance: that
+    function compares only the pairs near in the first coordinate, and every pair it
+    could merge is among them, so both keep the same rows. Meant for sets of tens of
+    rows (the cost is quadratic in a set's size).
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+
+    Raises
+    ------
+    ValueError
+        If ``counts`` does not sum to the number of rows.
+    """
+    n = points.shape[0]
+    if int(np.sum(counts)) != n:
+        raise ValueError(f"distinct_rows: counts sum to {int(np.sum(counts))}, not to the {n} rows")
+    keep = np.ones(n, bool)
+    counts = np.asarray(counts, np.int64)
+    if n == 0:
+        return keep
+    owner = np.repeat(np.arange(counts.size), counts)
+    start = np.cumsum(counts) - counts
+    size = np.abs(points).max(axis=1)
+    spread = (np.maximum.reduceat(points, start[counts > 0]) - np.minimum.reduceat(points, start[counts > 0])).max(axis=1)
+    spread_of = np.zeros(counts.size)
+    spread_of[counts > 0] = spread
+    # Every pair (i, j), i < j, of one set: j runs over the rows after i in its set.
+    after = (start + counts)[owner] - np.arange(n) - 1
+    i = np.repeat(np.arange(n), after)
+    j = i + 1 + np.arange(i.size) - np.repeat(np.cumsum(after) - after, after)
+    atol = tol.VERTEX_MERGE * np.maximum(size[i], size[j]) + ROUNDOFF * spread_of[owner[i]]
+    close = np.abs(points[i] - points[j]).max(axis=1, initial=0.0) <= atol
+    keep[j[close]] = False
+    return keep
+
+
 def in_order(vertices: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """The vertices of a region in their order: in a plane (``k == 2``)
     counter-clockwise around the interior point ``centre``, by angle from the direction

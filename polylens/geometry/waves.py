@@ -43,11 +43,15 @@ from scipy.spatial import ConvexHull, QhullError
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import HULL_MAX_DIM
-from polylens.geometry.region import in_order, unique_rows
+from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise
 
 __all__ = ["wave_applies", "expand_wave"]
+
+DISTINCT_AT_ONCE = 64
+"""Regions with at most this many vertices have their duplicate vertices found together
+(:func:`~polylens.geometry.region.distinct_rows`); larger ones one by one."""
 
 
 def wave_applies(space: Space, method: str) -> bool:
@@ -476,12 +480,17 @@ def _hull_facets(wave: _Rows, inner: np.ndarray, ok: np.ndarray, space: Space) -
     points[facet_owner, position] = c[facet_owner] + pts
     _settle(hulls, live, A, b, valid, c, rows, points, n_facets, good)
     hulls.bounded[live] = space.bounded_domain | ~has_ray
-    ends = np.cumsum(np.bincount(vertex_owner, minlength=L))
-    vertices = np.split(c[vertex_owner] + finite_vertices, ends[:-1])
-    for j in np.flatnonzero(hulls.ok[live]).tolist():
-        # Qhull saw a ray in a region the domain bounds: its far vertices are unknown.
-        unknown = space.bounded_domain and has_ray[j]
-        hulls.vertex_list[live[j]] = None if unknown else unique_rows(vertices[j])
+    n_vertices = np.bincount(vertex_owner, minlength=L)
+    vertices = c[vertex_owner] + finite_vertices
+    small = n_vertices <= DISTINCT_AT_ONCE
+    keep = np.ones(vertex_owner.size, bool)
+    keep[small[vertex_owner]] = distinct_rows(vertices[small[vertex_owner]], n_vertices[small])
+    ends = np.cumsum(n_vertices)[:-1]
+    for j, v, kept in zip(range(L), np.split(vertices, ends), np.split(keep, ends)):
+        if hulls.ok[live[j]]:
+            # Qhull saw a ray in a region the domain bounds: its far vertices are unknown.
+            unknown = space.bounded_domain and has_ray[j]
+            hulls.vertex_list[live[j]] = None if unknown else (v[kept] if small[j] else unique_rows(v))
     return hulls
 
 

@@ -18,7 +18,7 @@ from _nets import linear_relu_net, make_mlp
 
 import polylens.geometry.expansion as expansion
 from polylens import Box, Polyhedron, PWLNet, enumerate_regions
-from polylens.geometry.region import in_order
+from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import Space, chebyshev_by_vertices
 from polylens.geometry.waves import wave_applies
 from polylens.studies.complex import class_net
@@ -144,3 +144,23 @@ def test_frozen_forms_of_a_batch_equal_each_code_alone_bit_for_bit(sizes, classe
     for i, code in enumerate(codes):
         pre_i, out_i = net.frozen_forms(code, basis)
         assert all(np.array_equal(p[i], q) for p, q in zip(pre, pre_i)) and np.array_equal(out[i], out_i)
+
+
+def test_distinct_rows_of_many_sets_keep_what_unique_rows_keeps_in_each():
+    rng = np.random.default_rng(4)
+    merged = 0
+    for _ in range(100):
+        counts = rng.integers(0, 30, rng.integers(1, 8))
+        sets = []
+        for c in counts:
+            points = rng.standard_normal((c, 3)) * 10.0 ** rng.integers(-3, 3)
+            copies = rng.integers(0, c, (2, c // 3))
+            # near copies: bit-equal, within round-off, and just inside or outside the tolerance
+            points[copies[1]] = points[copies[0]] * (1 + rng.choice([0, 1e-15, 1e-13, 1e-11, 1e-9], c // 3))[:, None]
+            sets.append(points)
+        keep = distinct_rows(np.concatenate([np.zeros((0, 3)), *sets]), counts)
+        merged += int((~keep).sum())
+        ends = np.cumsum(counts)
+        for points, end, c in zip(sets, ends, counts):
+            assert np.array_equal(points[keep[end - c:end]], unique_rows(points))
+    assert merged > 100
