@@ -47,7 +47,7 @@ from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise
 
-__all__ = ["wave_applies", "expand_wave"]
+__all__ = ["wave_applies", "expand_wave", "rows_apply", "WaveRows"]
 
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
@@ -64,10 +64,19 @@ def wave_applies(space: Space, method: str) -> bool:
     ------
     None of its own
     """
-    net = space.net
-    return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull") and getattr(net.program, "blockwise_forms", False)
-            and net.n_units > 0
-            and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations))
+    return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull")
+            and getattr(space.net.program, "blockwise_forms", False) and rows_apply(space.net))
+
+
+def rows_apply(net) -> bool:
+    """Whether :class:`WaveRows` serves ``net``: it has units, each with one breakpoint
+    (ReLU, LeakyReLU, PReLU).
+
+    Raises
+    ------
+    None of its own
+    """
+    return net.n_units > 0 and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations)
 
 
 def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
@@ -94,7 +103,7 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         Inputs are taken as validated by the caller (the search).
     """
     B = codes.shape[0]
-    wave = _Rows(space, codes)
+    wave = WaveRows(space, codes)
     inner, ok = _inner_points(wave, hints, wave.usable & np.isfinite(hints[:, 0, 0]), space.length)
     hull = (_polar_hulls(wave, inner, ok, space.bounded_domain) if space.dim == 2
             else _hull_facets(wave, inner, ok, space))
@@ -142,8 +151,10 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     return out
 
 
-class _Rows:
-    """The labelled rows ``A t <= b`` of every code of a wave (units, then domain).
+class WaveRows:
+    """The labelled rows ``A t <= b`` of every code of a wave (units, then domain), for a
+    net that :func:`rows_apply` accepts: the rows of
+    :meth:`~polylens.geometry.space.Space.hrep`, bit for bit, for many codes at once.
 
     Attributes
     ----------
@@ -214,7 +225,7 @@ def _max_abs(x: np.ndarray) -> np.ndarray:
     return np.abs(x).max(axis=-1, initial=0.0)
 
 
-def _inner_points(wave: _Rows, hints: np.ndarray, ok: np.ndarray, length: float):
+def _inner_points(wave: WaveRows, hints: np.ndarray, ok: np.ndarray, length: float):
     """Midpoint of each hint's ray inside its region (see ``region._inner_point``), and
     where it is clearly interior."""
     start, direction = hints[:, 0], hints[:, 1]
@@ -263,7 +274,7 @@ class _Hulls:
         self.vertices = np.zeros((B, m + 1, k))
 
 
-def _polar_hulls(wave: _Rows, inner: np.ndarray, ok: np.ndarray, bounded_domain: bool) -> _Hulls:
+def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_domain: bool) -> _Hulls:
     """The polar-hull method of :mod:`~polylens.geometry.facet_finding` for every region
     at once: a row ``a t <= b`` is the polar point ``a / (b - a c)`` seen from the inner
     point ``c``; the facets are the polar points on the hull of the polar points and the
@@ -396,7 +407,7 @@ def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid
     hulls.facet_points[live, :width] = np.take_along_axis(points, keep_order[:, :, None], 1)
 
 
-def _polar(wave: _Rows, inner: np.ndarray, live: np.ndarray):
+def _polar(wave: WaveRows, inner: np.ndarray, live: np.ndarray):
     """Rows ``A`` (L, m, k), ``b``, ``valid`` (L, m) and inner points ``c`` (L, k) of the
     live regions, with their rows' polar points ``a / (b - a c)`` (L, m, k; 0 where not
     valid), the slack kept above its tolerance as in ``facet_finding._slack``."""
@@ -408,7 +419,7 @@ def _polar(wave: _Rows, inner: np.ndarray, live: np.ndarray):
     return A, b, valid, c, polar
 
 
-def _hull_facets(wave: _Rows, inner: np.ndarray, ok: np.ndarray, space: Space) -> _Hulls:
+def _hull_facets(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, space: Space) -> _Hulls:
     """Facets of every region of a wave in dimension 3 to ``HULL_MAX_DIM``: the polar-hull
     method of :func:`~polylens.geometry.facet_finding.compute_facets`, Qhull on each
     region's polar points and the steps around it for the whole wave at once, in the

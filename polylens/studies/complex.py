@@ -350,7 +350,9 @@ def _build(result) -> CellComplex:
             links[1].extend((v, e) for v in verts)
     boundary = [None]
     for k in range(1, d + 1):
-        pairs = np.unique(np.array(links[k], dtype=np.int64).reshape(-1, 2), axis=0)
+        pairs = np.array(links[k], dtype=np.int64).reshape(-1, 2)
+        key = np.unique(pairs[:, 0] * len(cells[k]) + pairs[:, 1])  # distinct pairs, by child then parent
+        pairs = np.stack([key // max(len(cells[k]), 1), key % max(len(cells[k]), 1)], axis=1)
         boundary.append(sparse.csr_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),
                                           shape=(len(cells[k - 1]), len(cells[k]))))
     top = boundary[d].tocsr()
@@ -389,21 +391,23 @@ def _check_t_junctions(result, region_vertices: list, vsigns: np.ndarray) -> Non
     it (the complex would not be face-to-face)."""
     units, qs = _piece_ok(result)
     n_unit_labels = units.size
-    listed = {(int(v), r) for r, W in enumerate(region_vertices) for v in W.tolist()}
-    nbrs: list[list] = [[] for _ in range(result.n_regions)]
-    for a, b in result.edges.tolist():
-        nbrs[a].append(b)
-        nbrs[b].append(a)
-    cand_v, cand_r = [], []
-    for r, W in enumerate(region_vertices):
-        for s in nbrs[r]:
-            for v in W.tolist():
-                if (v, s) not in listed:
-                    cand_v.append(v)
-                    cand_r.append(s)
-    if not cand_v:
+    n = result.n_regions
+    counts = np.array([W.size for W in region_vertices], np.int64)
+    vertex = np.concatenate([np.zeros(0, np.int64), *region_vertices])
+    listed = vertex * n + np.repeat(np.arange(n), counts)  # (vertex, region) pairs
+    # Every region r, each neighbour s (in the order of the edges), each vertex of r.
+    e = result.edges
+    frm, to = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    order = np.lexsort((np.tile(np.arange(e.shape[0]), 2), frm))
+    frm, to = frm[order], to[order]
+    starts = np.cumsum(counts) - counts
+    per = counts[frm]
+    at = np.repeat(starts[frm] - (np.cumsum(per) - per), per) + np.arange(per.sum())
+    cand_v, cand_r = vertex[at], np.repeat(to, per)
+    missing = ~np.isin(cand_v * n + cand_r, listed)
+    cand_v, cand_r = cand_v[missing], cand_r[missing]
+    if cand_v.size == 0:
         return
-    cand_v, cand_r = np.array(cand_v), np.array(cand_r)
     s = vsigns[cand_v, :n_unit_labels]
     piece = result.codes[cand_r][:, units]
     clash = ((s > 0) & (piece <= qs)) | ((s < 0) & (piece > qs))

@@ -219,14 +219,29 @@ def truncate(result, margin: float = 1.0):
     vertices = list(result.vertices)
     size = np.maximum(np.abs(lo), np.abs(hi)).max()
     unbounded = np.flatnonzero(~result.bounded)
-    for r, h in zip(unbounded.tolist(), space.hreps(result.codes[unbounded])):
-        A = np.vstack([h.A, box.domain_A])
-        b = np.concatenate([h.b, box.domain_b])
+    for r, (A_r, b_r) in zip(unbounded.tolist(), _region_rows(space, result.codes[unbounded])):
+        A = np.vstack([A_r, box.domain_A])
+        b = np.concatenate([b_r, box.domain_b])
         cut = HalfspaceIntersection(np.hstack([A, -b[:, None]]), result.points[r]).intersections
         on_box = np.any(np.abs(cut @ box.domain_A.T - box.domain_b) <= tol.TRUNCATION_ON_BOX * size, axis=1)
         vertices[r] = np.vstack([result.vertices[r], cut[on_box]])
     return dataclasses.replace(result, vertices=vertices, space=box,
                                bounded=np.ones(result.n_regions, bool))
+
+
+def _region_rows(space, codes: np.ndarray) -> list:
+    """The rows ``(A, b)`` of the region of every code (those of
+    :meth:`~polylens.geometry.space.Space.hrep`), from batched forms."""
+    from polylens.geometry.waves import WaveRows, rows_apply
+
+    if not rows_apply(space.net):
+        return [(h.A, h.b) for h in space.hreps(codes)]
+    out = []
+    step = space.net.forms_batch_size(space.basis.shape[0])
+    for lo in range(0, codes.shape[0], step):
+        rows = WaveRows(space, codes[lo:lo + step])
+        out.extend((A[keep], b[keep]) for A, b, keep in zip(rows.A, rows.b, rows.valid))
+    return out
 
 
 @short_repr

@@ -119,6 +119,41 @@ def test_arrangement_complex_counts_and_euler():
     assert betti_numbers(cc, full) == betti_numbers(cc, full, method="reduction") == [1, 0, 0]
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_truncation_from_batched_rows_equals_truncation_from_each_hrep(d, monkeypatch):
+    import polylens.geometry.waves as waves
+    from polylens.studies.topology import truncate
+
+    torch.manual_seed(d)
+    model = torch.nn.Sequential(torch.nn.Linear(d, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+                                torch.nn.Linear(5, 1)).double()
+    res = enumerate_regions(class_net(_net(model)), None, progress=False)
+    batched = truncate(res)
+    monkeypatch.setattr(waves, "rows_apply", lambda net: False)
+    alone = truncate(res)
+    assert (~res.bounded).sum() > 5
+    for a, b in zip(batched.vertices, alone.vertices, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_vertex_on_a_neighbours_boundary_that_it_does_not_list_is_an_error():
+    from types import SimpleNamespace
+
+    from polylens.errors import ComplexError
+    from polylens.studies.complex import _check_t_junctions
+
+    net = _net(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU()))
+    codes = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], np.int8)
+    result = SimpleNamespace(n_regions=3, edges=np.array([[0, 1], [1, 2]]), codes=codes, net=net)
+    # sign of every vertex on each unit's breakpoint (0: on it) and on the domain face
+    signs = np.array([[-1, -1, -1, 1], [0, -1, -1, 1], [1, 0, -1, 1], [1, 1, -1, 1], [0, 0, -1, 1]], np.int8)
+    listed = [np.array([0, 1]), np.array([1, 2, 3]), np.array([2, 3])]
+    _check_t_junctions(result, listed, signs)  # each unlisted vertex is off its neighbour
+    listed[0] = np.array([0, 1, 4])  # vertex 4 fits region 1 (on units 0 and 1), which does not list it
+    with pytest.raises(ComplexError, match="vertex 4 lies on the boundary of region 1"):
+        _check_t_junctions(result, listed, signs)
+
+
 def test_arrangement_3d_euler_and_betti():
     net = _net(S.arrangement(5, 3, seed=2))
     res = enumerate_regions(net, Box(-3, 3), progress=False)
