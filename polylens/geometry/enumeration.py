@@ -494,6 +494,7 @@ class _TermSignal:
 def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationResult:
     """The result of a search; where every region found so far is expanded, its arrays
     are views of the search's (no copy)."""
+    search.trim()
     r = search.regions
     status = r["status"]
     done = np.flatnonzero(status == DONE)

@@ -24,8 +24,25 @@ __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
 PENDING, DONE, EMPTY = 0, 1, 2
 """A region's status: waiting to be expanded, expanded, or found to have no interior."""
 
-GROWTH = 1.5
+GROWTH = 1.25
 """Factor by which a full array grows (its capacity is at most this times its rows)."""
+
+
+def _resized(a: np.ndarray, rows: int, fill) -> np.ndarray:
+    """``a`` with ``rows`` rows, its first rows kept and any new ones set to ``fill``: in
+    place where nothing else refers to ``a`` (``realloc``, which moves a large block
+    without copying it, so growing does not hold the old and the new array at once),
+    else a new array. The caller passes its only reference (numpy refuses to resize an
+    array that anything else holds)."""
+    old = a.shape[0]
+    try:
+        a.resize((rows, *a.shape[1:]), refcheck=True)
+    except ValueError:  # a view or another reference to it exists
+        grown = np.full((rows, *a.shape[1:]), fill, a.dtype)
+        grown[:min(old, rows)] = a[:rows]
+        return grown
+    a[old:] = fill
+    return a
 
 
 class _Columns:
@@ -48,13 +65,16 @@ class _Columns:
         capacity = next(iter(self.data.values())).shape[0]
         if need > capacity:
             capacity = max(need, int(capacity * GROWTH) + 1)
-            for name, (shape, dtype, fill) in self.spec.items():
-                grown = np.full((capacity, *shape), fill, dtype)
-                grown[:self.n] = self.data[name][:self.n]
-                self.data[name] = grown
+            for name, (_, _, fill) in self.spec.items():
+                self.data[name] = _resized(self.data.pop(name), capacity, fill)
         rows = slice(self.n, need)
         self.n = need
         return rows
+
+    def trim(self) -> None:
+        """Give back the rows not used (in place where nothing else refers to them)."""
+        for name, (_, _, fill) in self.spec.items():
+            self.data[name] = _resized(self.data.pop(name), self.n, fill)
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The rows of column ``name`` (a view)."""
@@ -186,6 +206,16 @@ class SearchState:
         r["vertex_start"][regions[has]] = first + (np.cumsum(counts) - counts)[has]
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
         return int(ok.size)
+
+    def trim(self) -> None:
+        """Give back the capacity not used (before the result takes views of the arrays).
+
+        Raises
+        ------
+        None of its own
+        """
+        for columns in (self.regions, self.crossings, self.units, self.vertices):
+            columns.trim()
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
         """Every pair of regions crossed between, in the order first crossed:
