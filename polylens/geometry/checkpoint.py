@@ -80,7 +80,7 @@ def write_checkpoint(path: Path, fingerprint: str, arrays: dict[str, np.ndarray]
 
 
 def read_checkpoint(path: Path, fingerprint: str, *, n_units: int, k: int, n_outputs: int,
-                    func: str) -> dict[str, np.ndarray]:
+                    func: str, n_pieces: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The arrays of the checkpoint at ``path``, validated.
 
     Parameters
@@ -92,6 +92,9 @@ def read_checkpoint(path: Path, fingerprint: str, *, n_units: int, k: int, n_out
         Of the net and space of that search.
     func : str
         The public function, named in errors.
+    n_pieces : ndarray of shape (n_units,), int, optional
+        Pieces of every unit: each code's entry must lie in ``[0, n_pieces)`` (the
+        search finds codes again by keys that rely on it).
 
     Raises
     ------
@@ -119,12 +122,14 @@ def read_checkpoint(path: Path, fingerprint: str, *, n_units: int, k: int, n_out
                               f"{_WHAT_TO_DO}") from err
     if str(arrays["fingerprint"]) != fingerprint:
         raise CheckpointError(f"{where} belongs to another net, domain or subspace; {_WHAT_TO_DO}")
-    _validate(arrays, where, n_units=n_units, k=k, n_outputs=n_outputs)
+    _validate(arrays, where, n_units=n_units, k=k, n_outputs=n_outputs, n_pieces=n_pieces)
     return arrays
 
 
-def _validate(arrays: dict[str, np.ndarray], where: str, *, n_units: int, k: int, n_outputs: int) -> None:
-    """Check every array against :data:`LAYOUT` and the indices against their ranges."""
+def _validate(arrays: dict[str, np.ndarray], where: str, *, n_units: int, k: int, n_outputs: int,
+              n_pieces: np.ndarray | None) -> None:
+    """Check every array against :data:`LAYOUT`, the indices against their ranges and
+    every unit's piece against its activation's pieces."""
     sizes: dict[str, int] = {"u": n_units, "k": k, "o": n_outputs, "k1": k + 1}
     for name, (kind, shape) in LAYOUT.items():
         arr = arrays[name]
@@ -139,7 +144,8 @@ def _validate(arrays: dict[str, np.ndarray], where: str, *, n_units: int, k: int
                                   f"shape {arr.shape} and dtype {arr.dtype}; {_WHAT_TO_DO}")
     n = arrays["codes"].shape[0]
     checks = [
-        ("codes", len(set(map(bytes, arrays["codes"]))) == n),
+        ("codes", len(set(map(bytes, arrays["codes"]))) == n and (n_pieces is None or n == 0 or bool(
+            np.all((arrays["codes"] >= 0) & (arrays["codes"] < n_pieces))))),
         ("status", np.isin(arrays["status"], (0, 1, 2)).all()),
         ("edges", arrays["edges"].size == 0 or (arrays["edges"].min() >= 0 and arrays["edges"].max() < n)),
         ("edge_unit_lengths", arrays["edge_unit_lengths"].size == 0 or (

@@ -309,7 +309,8 @@ def enumerate_regions(
     packed = all(a.n_pieces <= 2 for a in net.activations)
     if path is not None and path.exists():
         arrays = read_checkpoint(path, fingerprint, n_units=net.n_units, k=space.dim, n_outputs=net.output_dim,
-                                 func=func)
+                                 func=func, n_pieces=np.repeat([a.n_pieces for a in net.activations],
+                                                               net.layer_sizes))
         search = SearchState.from_arrays(arrays, net.n_units, space.dim, net.output_dim, packed)
     else:
         search = SearchState(net.n_units, space.dim, net.output_dim, packed)
@@ -433,8 +434,9 @@ def _run(search: SearchState, space: Space, expander: _Here | _OnCluster, max_re
                     stop_reason = "interrupted"
                     break
                 batch = expander.next(search, done, lambda: terminated.received)
-                finished = search.merge(batch)
-                search.next += batch.index.shape[0]
+                with _SigintHeld():  # a batch is merged whole, or not at all
+                    finished = search.merge(batch)
+                    search.next += batch.index.shape[0]
                 done += finished
                 bar.update(finished)
                 if path is not None and time.perf_counter() - last_save > checkpoint_every:
@@ -453,6 +455,32 @@ def _run(search: SearchState, space: Space, expander: _Here | _OnCluster, max_re
                 expander.close()
     terminated.pass_on()
     return _result(search, space, stop_reason)
+
+
+class _SigintHeld:
+    """While active (in the main thread, where SIGINT raises KeyboardInterrupt), a SIGINT
+    waits for the block to end and raises KeyboardInterrupt then, so the merge of a
+    batch is never left half done (its regions finished but not its crossings, or the
+    other way round) in the checkpoint written on the way out."""
+
+    def __init__(self):
+        self._received = False
+        self._previous = None
+
+    def __enter__(self) -> "_SigintHeld":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self._received = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if self._received and exc_type is None:
+            raise KeyboardInterrupt
 
 
 class _TermSignal:
@@ -505,7 +533,7 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
 
     remap = np.full(search.n, -1)
     remap[done] = np.arange(done.size)
-    pairs, counts, units, _ = search.edges()
+    pairs, counts, units = search.edges()
     a, b = remap[pairs[:, 0]], remap[pairs[:, 1]]
     keep = (a >= 0) & (b >= 0)
     edges = np.stack([a, b], axis=1)[keep]  # remap keeps the order: a < b

@@ -80,9 +80,6 @@ class _Columns:
         """The rows of column ``name`` (a view)."""
         return self.data[name][:self.n]
 
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.data.values())
-
 
 class SearchState:
     """Regions, crossings and vertices of one search (see the module notes).
@@ -217,10 +214,10 @@ class SearchState:
         for columns in (self.regions, self.crossings, self.units, self.vertices):
             columns.trim()
 
-    def edges(self) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+    def edges(self) -> tuple[np.ndarray, np.ndarray, list]:
         """Every pair of regions crossed between, in the order first crossed:
-        ``(pairs (e, 2), crossings (e,), units (list of tuple), first crossing (e,))``;
-        the units are those of the first crossing.
+        ``(pairs (e, 2), crossings (e,), units (list of tuple))``; the units are those of
+        the first crossing.
 
         Raises
         ------
@@ -229,7 +226,7 @@ class SearchState:
         """
         c = self.crossings
         if c.n == 0:
-            return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64)
+            return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), []
         pair = c["pair"]
         flat = pair[:, 0] * max(self.n, 1) + pair[:, 1]
         _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
@@ -238,7 +235,7 @@ class SearchState:
         first, counts = first[order], counts[order]
         units = self.units["unit"].tolist()
         starts, lengths = c["unit_start"][first].tolist(), c["unit_count"][first].tolist()
-        return pair[first], counts, [tuple(units[s:s + n]) for s, n in zip(starts, lengths)], first
+        return pair[first], counts, [tuple(units[s:s + n]) for s, n in zip(starts, lengths)]
 
     def region_vertices(self, regions: np.ndarray) -> list[np.ndarray]:
         """Vertices of each region (views; shape (0, k) where none are known).
@@ -263,7 +260,7 @@ class SearchState:
             Inputs are taken as validated by the search.
         """
         r = self.regions
-        pairs, counts, units, _ = self.edges()
+        pairs, counts, units = self.edges()
         with_vertices = np.flatnonzero(r["vertex_count"] >= 0)
         with_vertices = with_vertices[np.argsort(r["vertex_start"][with_vertices], kind="stable")]
         n_vertices = r["vertex_count"][with_vertices]

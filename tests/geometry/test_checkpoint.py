@@ -101,7 +101,7 @@ def test_checkpoint_that_is_no_path_is_refused(net2d):
 # ----------------------------------------------------------------------------- bad files
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "text", "other npz", "bad shape"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "text", "other npz", "bad shape", "bad piece"])
 def test_a_damaged_checkpoint_raises_checkpoint_error_naming_the_file(net2d, partial, damage):
     data = partial.read_bytes()
     if damage == "empty":
@@ -118,7 +118,10 @@ def test_a_damaged_checkpoint_raises_checkpoint_error_naming_the_file(net2d, par
     else:  # a valid archive whose arrays do not fit together
         with np.load(partial) as f:
             arrays = dict(f)
-        arrays["points"] = arrays["points"][:-1]
+        if damage == "bad shape":
+            arrays["points"] = arrays["points"][:-1]
+        else:  # a ReLU in a piece it does not have
+            arrays["codes"][-1, 0] = 2
         with partial.open("wb") as fh:
             np.savez(fh, **arrays)
     with pytest.raises(CheckpointError, match=rf"checkpoint '{partial}'.*delete it"):
@@ -152,7 +155,42 @@ def test_a_failed_checkpoint_write_leaves_the_previous_file_and_no_debris(net2d,
     assert sorted(p.name for p in partial.parent.iterdir()) == [partial.name]
 
 
-# ----------------------------------------------------------------------------- SIGTERM
+# ----------------------------------------------------------------------------- SIGINT, SIGTERM
+
+
+def test_ctrl_c_during_a_merge_waits_for_the_whole_batch_and_the_checkpoint_resumes_identically(
+        net2d, full, tmp_path, monkeypatch):
+    """A SIGINT that arrives while a batch is merged stops the search after that batch:
+    the checkpoint holds no half-merged batch (which would come back as finished regions
+    without their vertices, or edges seen three times), so resuming gives the
+    uninterrupted result."""
+    from polylens.geometry import search_state
+    from polylens.geometry.search_state import SearchState
+
+    merge, append, calls = SearchState.merge, search_state._Columns.append, {"n": 0, "armed": False}
+
+    def counted(self, batch):
+        calls["n"] += 1
+        calls["armed"] = calls["n"] == 3
+        return merge(self, batch)
+
+    def interrupting(self, count):
+        if calls["armed"] and "value" in self.spec:  # the third merge's vertices: its regions already finished
+            calls["armed"] = False
+            os.kill(os.getpid(), signal.SIGINT)
+        return append(self, count)
+
+    monkeypatch.setattr(SearchState, "merge", counted)
+    monkeypatch.setattr(search_state._Columns, "append", interrupting)
+    monkeypatch.setattr("polylens.geometry.enumeration.BATCH_REGIONS", 8)
+    path = tmp_path / "int.npz"
+    part = enumerate_regions(net2d, BOX, progress=False, checkpoint=path, checkpoint_every=1e9)
+    assert part.stop_reason == "interrupted" and 0 < part.n_regions < full.n_regions
+    assert calls["n"] == 3
+    monkeypatch.setattr(SearchState, "merge", merge)
+    resumed = enumerate_regions(net2d, BOX, progress=False, checkpoint=path)
+    assert_identical(resumed, full)
+
 
 
 @pytest.mark.slow
@@ -250,7 +288,7 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     assert loaded.n == n and loaded.next == n
     np.testing.assert_array_equal(loaded.region_vertices(np.array([12345]))[0],
                                   arrays["vertex_values"][12345 * per:12346 * per])
-    pairs, counts, units_crossed, _ = loaded.edges()
+    pairs, counts, units_crossed = loaded.edges()
     assert pairs[9].tolist() == [9, 10] and counts[9] == 2 and units_crossed[9] == (9,)
     assert loaded.add(codes[777:778]).tolist() == [777] and loaded.n == n
     assert seconds < 5.0, f"loading 20,000 regions took {seconds:.1f} s of CPU time"
