@@ -189,8 +189,9 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     spec : SearchSpec
     batch : tuple (indices, codes, hints)
         Sequences of length m: index of each region in the search, its code (shape
-        (n_units,)) and its hint (shape (2, k): a facet point and the direction into the
-        region; a point inside and a NaN direction; all NaN: none).
+        (n_units,)) and its hint (shape (2, k), or a pair of arrays of shape (k,): a
+        facet point and the direction into the region; a point inside and a NaN
+        direction; all NaN: none).
     stop : callable, optional
         Read before each region expanded on its own (after the first): once it returns
         True, the regions not yet expanded are left out (the result is then a prefix of
@@ -216,10 +217,10 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     space = spec.space
     indices, codes, hints = batch
     found = [None] * len(indices)
+    hints = np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim)
     if len(indices) and wave_applies(space, spec.method):
         try:
-            found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1),
-                                np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim))
+            found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1), hints)
         except Exception:  # the one-region route raises it again, naming the region
             pass
     out = []

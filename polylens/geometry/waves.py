@@ -88,7 +88,8 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         A space that :func:`wave_applies` accepts.
     codes : ndarray of shape (B, n_units), int8
     hints : ndarray of shape (B, 2, k)
-        Facet point and direction into the region; NaN where there is none.
+        Facet point and direction into the region; a point inside and a NaN direction;
+        all NaN where there is none.
 
     Returns
     -------
@@ -226,9 +227,10 @@ def _max_abs(x: np.ndarray) -> np.ndarray:
 
 
 def _inner_points(wave: WaveRows, hints: np.ndarray, ok: np.ndarray, length: float):
-    """Midpoint of each hint's ray inside its region (see ``region._inner_point``), and
-    where it is clearly interior."""
+    """Midpoint of each hint's ray inside its region, or the hint's point where it has
+    no direction (see ``region._inner_point``), and where it is clearly interior."""
     start, direction = hints[:, 0], hints[:, 1]
+    at_point = np.isnan(direction[:, 0])  # a point believed inside: kept if clearly so
     valid = wave.valid
     with np.errstate(invalid="ignore", divide="ignore"):
         slack = wave.b - row_dot(wave.A, start)
@@ -237,8 +239,8 @@ def _inner_points(wave: WaveRows, hints: np.ndarray, ok: np.ndarray, length: flo
         exits = np.where(moving, slack / speed, np.inf)
         step = exits.min(axis=1, initial=np.inf)
         step = np.where(np.isfinite(step), 0.5 * step, length)
-        inner = start + step[:, None] * direction
-        margin = tol.INNER_MARGIN * np.maximum(_max_abs(inner), step)
+        inner = np.where(at_point[:, None], start, start + step[:, None] * direction)
+        margin = tol.INNER_MARGIN * np.where(at_point, _max_abs(start), np.maximum(_max_abs(inner), step))
         left = np.where(valid, wave.b - row_dot(wave.A, inner), np.inf).min(axis=1, initial=np.inf)
     return inner, ok & (left > margin)
 
@@ -292,12 +294,15 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     order = order[:, :int(n_hull.max())]
     L = live.size
     scale = _max_abs(pts.reshape(L, -1))
-    nxt = np.roll(order, -1, axis=1)
-    # Edge j runs from order[j] to order[j + 1] (the last one back to the start).
-    last = np.arange(order.shape[1])[None, :] == (n_hull - 1)[:, None]
-    nxt = np.where(last, order[:, :1], nxt)
-    in_hull = np.arange(order.shape[1])[None, :] < n_hull[:, None]
-    p, q = np.take_along_axis(pts, order[:, :, None], 1), np.take_along_axis(pts, nxt[:, :, None], 1)
+    # Edge j runs from order[j] to order[j + 1] (the last one back to the start); edge
+    # j - 1 is the one before it (the last one before edge 0).
+    lanes, edges = np.arange(L)[:, None], np.arange(order.shape[1])[None, :]
+    wrap = np.maximum(n_hull - 1, 0)[:, None]
+    after = np.where(edges >= wrap, 0, edges + 1)
+    before = np.where(edges == 0, wrap, edges - 1)
+    nxt = order[lanes, after]
+    in_hull = edges < n_hull[:, None]
+    p, q = pts[lanes, order], pts[lanes, nxt]
     d = q - p
     norm = np.sqrt((d * d).sum(axis=2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -310,14 +315,8 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     reach = np.where(np.any(finite, axis=1), reach, 1.0)
     # A hull vertex's facet point: the mean of its two edges' finite vertices, pushed
     # along its ray edges (if any) as far as the farthest finite vertex.
-    prev_finite, prev_ray = np.roll(finite, 1, axis=1), np.roll(ray, 1, axis=1)
-    prev_vertex, prev_normal = np.roll(rel_vertex, 1, axis=1), np.roll(normal, 1, axis=1)
-    first = np.arange(order.shape[1])[None, :] == 0
-    wrap = np.maximum(n_hull - 1, 0)
-    prev_finite = np.where(first, np.take_along_axis(finite, wrap[:, None], 1), prev_finite)
-    prev_ray = np.where(first, np.take_along_axis(ray, wrap[:, None], 1), prev_ray)
-    prev_vertex = np.where(first[:, :, None], np.take_along_axis(rel_vertex, wrap[:, None, None], 1), prev_vertex)
-    prev_normal = np.where(first[:, :, None], np.take_along_axis(normal, wrap[:, None, None], 1), prev_normal)
+    prev_finite, prev_ray = finite[lanes, before], ray[lanes, before]
+    prev_vertex, prev_normal = rel_vertex[lanes, before], normal[lanes, before]
     # Near-degenerate regions go the one-region route: a polar point within round-off
     # of the line of a hull edge it does not end (in the region: a row through a vertex
     # it does not bound, or the origin on an edge: a region at the edge of being
@@ -329,7 +328,6 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
         off_line = np.abs(d[:, :, None, 0] * rel[..., 1] - d[:, :, None, 1] * rel[..., 0]) / norm[:, :, None]
         size = np.maximum(np.maximum(_max_abs(p), _max_abs(q))[:, :, None], _max_abs(pts)[:, None, :])
     ends = np.zeros(off_line.shape, bool)
-    lanes, edges = np.arange(L)[:, None], np.arange(order.shape[1])[None, :]
     ends[lanes, edges, order] = True
     ends[lanes, edges, nxt] = True
     near = in_hull[:, :, None] & member[:, None, :] & ~ends & ~(off_line > tol.COINCIDENT * size)

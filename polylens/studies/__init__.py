@@ -2,7 +2,7 @@
 
 - :mod:`~polylens.studies.distances`: geodesic, Hamming and Euclidean distances between
   regions and their correlation; :func:`region_path`, a lazy A* facet path between the
-  regions of two points (no enumeration).
+  regions of two points (no enumeration), and :func:`region_paths` for many pairs.
 - :mod:`~polylens.studies.statistics`: degrees, diameter, eccentricities, bounded vs
   unbounded regions, regions that hold data.
 - :mod:`~polylens.studies.complex`: the polyhedral complex (vertices, edges, faces) of an
@@ -22,7 +22,7 @@ from __future__ import annotations
 from importlib import import_module
 
 __all__ = [
-    "pair_distances", "PairDistances", "region_path", "RegionPath",
+    "pair_distances", "PairDistances", "region_path", "region_paths", "RegionPath",
     "graph_statistics", "GraphStatistics", "data_regions", "DataRegions", "eccentricities", "Eccentricities",
     "cell_complex", "CellComplex", "class_net",
     "decision_topology", "DecisionTopology", "betti_numbers",
@@ -33,7 +33,7 @@ __all__ = [
 
 _HOME = {
     "pair_distances": "distances", "PairDistances": "distances", "region_path": "distances",
-    "RegionPath": "distances",
+    "region_paths": "distances", "RegionPath": "distances",
     "graph_statistics": "statistics", "GraphStatistics": "statistics", "data_regions": "statistics",
     "DataRegions": "statistics", "eccentricities": "statistics", "Eccentricities": "statistics",
     "cell_complex": "complex", "CellComplex": "complex", "class_net": "complex",

@@ -25,14 +25,18 @@ import numpy as np
 
 from polylens import tolerances as tol
 from polylens._repr import short_repr
-from polylens._validation import check_array, check_int, check_number, check_option, invalid
+from polylens._validation import check_array, check_bool, check_int, check_number, check_option, invalid
 from polylens.studies._common import adjacency, bfs_distances, check_result, locate_codes
 
-__all__ = ["pair_distances", "PairDistances", "region_path", "RegionPath", "first_layer_groups"]
+__all__ = ["pair_distances", "PairDistances", "region_path", "region_paths", "RegionPath", "first_layer_groups"]
 
 ASTAR_WAVE = 16
-"""Regions that :func:`region_path` expands in one wave: the one it pops and the best
+"""Regions that one A* search asks to expand at a time: the one it pops and the best
 open ones (where waves serve the net)."""
+
+ASTAR_WAVE_MAX = 64
+"""Most regions that :func:`region_paths` expands in one wave for its searches together
+(more only when more searches each need one)."""
 
 
 @short_repr
@@ -285,15 +289,16 @@ def _groups_on(net, basis: np.ndarray) -> np.ndarray:
 
 def _every_move(space, domain, origin, basis, solver: str):
     """Expander of A* nodes across every facet: ``expand(codes, hints)`` -> per node
-    ``(interior point, [(code across, hint, units crossed)])``, the nodes expanded as one
-    batch of the search's task (a wave where the net allows)."""
+    ``(interior point, [(code across, (facet point, normal), units crossed)], LPs
+    solved)``, the nodes
+    expanded as one batch of the search's task (a wave where the net allows)."""
     from polylens.geometry.expansion import SearchSpec, expand_batch
 
     spec = SearchSpec(space.net, domain, origin, basis, solver, "auto", space=space)
 
     def expand(codes: list, hints: list) -> list:
         found = expand_batch(spec, (range(len(codes)), codes, hints))
-        return [(e.point, [(new, np.stack(hint), units) for new, hint, units in e.crossings]) for e in found]
+        return [(e.point, e.crossings, e.lp_solves) for e in found]
 
     return expand
 
@@ -306,13 +311,14 @@ def _differing(space, target: np.ndarray):
     def expand(codes: list, hints: list) -> list:
         out = []
         for code in codes:
+            before = space.lp_solves
             region = build_region(space, code)
             steps = []
             for rows, point, new in _differing_moves(region, target):
                 if new is not None:
                     src = region.source[rows]
                     steps.append((new, np.stack([point, region.A[rows[0]]]), tuple(int(u) for u in src[src >= 0])))
-            out.append((region.point, steps))
+            out.append((region.point, steps, space.lp_solves - before))
         return out
 
     return expand
@@ -368,7 +374,8 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
 
     A* over regions: each step crosses one facet into a neighbour (computed on demand);
     no enumeration, so it runs in any dimension (a 64-dimensional image input, a hidden
-    layer's activation space through :meth:`PWLNet.split`).
+    layer's activation space through :meth:`PWLNet.split`). For many pairs of points,
+    :func:`region_paths` shares the regions it builds between them.
 
     Parameters
     ----------
@@ -422,12 +429,92 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     >>> p.length, p.optimal
     (2, True)
     """
+    return _paths("region_path", net, [a], [b], domain, origin, basis, max_regions, heuristic, moves, weight,
+                  solver, ("a", "b"))[0]
+
+
+def region_paths(net, a, b, domain=None, *, origin=None, basis=None, max_regions: int = 10000,
+                 heuristic: str = "first_layer", moves: str = "auto", weight: float = 1.0,
+                 solver: str = "highs", progress: bool = False) -> list:
+    """Shortest facet paths between many pairs of points, sharing the regions built.
+
+    One A* search per pair, as :func:`region_path` runs it, all run in step: each round,
+    the regions every search needs next (with the best open ones of each) are expanded
+    together, in waves where the net allows, and a region expanded for one search is
+    not built again for another. Across every facet (``moves="all"``) a region's
+    neighbours do not depend on the target, so pairs in one part of the space share
+    most of their work.
+
+    Parameters
+    ----------
+    net : PWLNet
+    a, b : array-like of shape (n_pairs, input_dim) or (n_pairs, *input_shape), or (n_pairs, k) with ``basis``
+        Pair ``i`` runs from ``a[i]`` to ``b[i]``.
+    domain, origin, basis, max_regions, heuristic, moves, weight, solver
+        As for :func:`region_path`; ``max_regions`` is each pair's budget.
+    progress : bool, default=False
+        Show a progress bar of the pairs finished.
+
+    Returns
+    -------
+    list of RegionPath
+        One per pair, in order. Each has the length, the optimality proof and the
+        counts of its own search (``regions_visited``: the regions it popped;
+        ``lp_solves``: the LPs that building those regions took, whichever search built
+        them); ``seconds`` is the time from the call's start to the end of that search.
+        Among equally short paths, the one returned may differ from
+        :func:`region_path`'s for the same pair (the interior points a region is built
+        from may come from another search).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``net`` is not a PWLNet, an option is invalid, ``a`` and ``b`` are not batches
+        of the same number of points, or a point is not a point of the domain (named as
+        ``a[i]`` or ``b[i]``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from polylens import PWLNet
+    >>> lin = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.eye(2)); _ = lin.bias.zero_()
+    >>> net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU()))
+    >>> paths = region_paths(net, [[-1.0, -1.0], [1.0, -1.0]], [[1.0, 1.0], [1.0, 1.0]])
+    >>> [p.length for p in paths]
+    [2, 1]
+    """
+    func = "region_paths"
+    a, b = _batch(a, func, "a"), _batch(b, func, "b")
+    if len(a) != len(b):
+        raise invalid(func, "b", f"as many points as `a` ({len(a)})", f"{len(b)} points")
+    progress = check_bool(progress, func=func, name="progress")
+    return _paths(func, net, a, b, domain, origin, basis, max_regions, heuristic, moves, weight, solver,
+                  None, progress)
+
+
+def _batch(x, func: str, name: str):
+    """The points of a batch, as a sequence along its first axis."""
+    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else x
+    try:
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(func, name, "a batch of points, shape (n_pairs, ...)", x) from None
+    if arr.ndim < 2:
+        raise invalid(func, name, "a batch of points, shape (n_pairs, ...)", f"an array of shape {arr.shape}")
+    return arr
+
+
+def _paths(func, net, a, b, domain, origin, basis, max_regions, heuristic, moves, weight, solver, names,
+           progress=False) -> list:
+    """The searches of :func:`region_path` (one pair, its points named ``names``) and of
+    :func:`region_paths` (points named ``a[i]``, ``b[i]``), run in step."""
     from polylens.geometry.domain import as_domain
     from polylens.geometry.space import Space
     from polylens.geometry.waves import wave_applies
     from polylens.models.pwlnet import PWLNet
 
-    func = "region_path"
     if not isinstance(net, PWLNet):
         raise invalid(func, "net", "a PWLNet (see PWLNet.from_torch)", type(net).__name__)
     domain = as_domain(domain, func=func)
@@ -437,53 +524,117 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
     weight = check_number(weight, func=func, name="weight", low=1.0)
     start_time = time.perf_counter()
     space = Space(net, domain, x0=origin, U=basis, solver=solver)
-    ta = space.check_point(a, func, "a")
-    tb = space.check_point(b, func, "b")
-    code_a, code_b = net.codes(space.to_input(np.stack([ta, tb])))
+    n = len(a)
+    if n == 0:
+        return []
+    ta = np.stack([space.check_point(p, func, names[0] if names else f"a[{i}]") for i, p in enumerate(a)])
+    tb = np.stack([space.check_point(p, func, names[1] if names else f"b[{i}]") for i, p in enumerate(b)])
+    codes_a, codes_b = net.codes(space.to_input(ta)), net.codes(space.to_input(tb))
     every = moves == "all" or (moves == "auto" and space.dim <= 6)
     exact = heuristic == "first_layer" and every and weight == 1.0
     groups = _groups_on(net, space.basis)
+    width = ASTAR_WAVE if every and wave_applies(space, "auto") else 1
+    shared = (_every_move(space, domain, origin, basis, solver), {}) if every else None
+    searches = []
+    for i in range(n):
+        expand, cache = shared if every else (_differing(space, codes_b[i]), {})
+        hint = np.stack([ta[i], np.full(space.dim, np.nan)])
+        search = _astar(codes_a[i], codes_b[i], hint, groups, cache, heuristic=heuristic, weight=weight,
+                        exact=exact, max_regions=max_regions, width=width, start_time=start_time)
+        searches.append((search, expand, cache))
+    return _in_step(searches, width, progress)
+
+
+def _in_step(searches: list, width: int, progress: bool) -> list:
+    """Run A* searches (generators of :func:`_astar`, each with its expander and cache)
+    in step: each round, expand what every search asked for, grouped by cache: first
+    the region each search needs, then the best open ones of each in turn, up to
+    ``width`` per search and ``ASTAR_WAVE_MAX`` in all (or the needed ones, if more)."""
+    from tqdm.auto import tqdm
+
+    results: list = [None] * len(searches)
+    asked: dict[int, list] = {}
+    bar = tqdm(total=len(searches), disable=not progress, unit="path", desc="paths", mininterval=0.5)
+
+    def advance(i: int) -> None:
+        try:
+            asked[i] = next(searches[i][0])
+        except StopIteration as stop:
+            asked.pop(i, None)
+            results[i] = stop.value
+            bar.update(1)
+
+    try:
+        for i in range(len(searches)):
+            advance(i)
+        while asked:
+            rounds: dict[int, tuple] = {}
+            for rank in range(width):
+                for i, wants in asked.items():
+                    _, expand, cache = searches[i]
+                    expand, cache, batch = rounds.setdefault(id(cache), (expand, cache, {}))
+                    if rank < len(wants) and (rank == 0 or len(batch) < max(ASTAR_WAVE_MAX, len(asked))):
+                        key, code, hint = wants[rank]
+                        batch.setdefault(key, (code, hint))
+            for expand, cache, batch in rounds.values():
+                keys = list(batch)
+                for lo in range(0, len(keys), ASTAR_WAVE_MAX):
+                    part = keys[lo:lo + ASTAR_WAVE_MAX]
+                    cache.update(zip(part, expand([batch[k][0] for k in part], [batch[k][1] for k in part])))
+            for i in list(asked):
+                advance(i)
+    finally:
+        bar.close()
+    return results
+
+
+def _astar(code_a, code_b, hint_a, groups, cache: dict, *, heuristic, weight, exact, max_regions, width,
+           start_time):
+    """One pair's A* search, as a generator: it yields the regions it needs expanded
+    (``[(key, code, hint)]``: the one it pops, then up to ``width - 1`` of the best open
+    ones not yet in ``cache``), finds their expansions ``(point, steps, lp_solves)`` in
+    ``cache`` when resumed, and returns its :class:`RegionPath`."""
     n_first = groups.size
+    one_hot = groups[:, None] == np.arange(groups.max(initial=-1) + 1)[None, :]  # (n_first, n_groups)
+
+    def bounds(codes: np.ndarray) -> np.ndarray:
+        """First-layer groups separating each code (rows) from the target's."""
+        return np.count_nonzero((codes[:, :n_first] != code_b[:n_first]) @ one_hot, axis=1)
 
     def bound(code: np.ndarray) -> int:
-        diff = code[:n_first] != code_b[:n_first]
-        return int(np.unique(groups[diff]).size) if diff.any() else 0
+        return int(bounds(code[None])[0])
 
     def ham(code: np.ndarray) -> int:
         return int(np.count_nonzero(code != code_b))
 
-    def priority(g: int, code: np.ndarray) -> tuple:
-        h_adm, h_ham = bound(code), ham(code)
-        return (g + weight * h_adm, h_ham) if heuristic == "first_layer" else (g + weight * h_ham, h_adm)
+    def priorities(g: int, codes: np.ndarray) -> list:
+        h_adm, h_ham = bounds(codes).tolist(), np.count_nonzero(codes != code_b, axis=1).tolist()
+        if heuristic == "first_layer":
+            return [(g + weight * a, h) for a, h in zip(h_adm, h_ham)]
+        return [(g + weight * h, a) for a, h in zip(h_adm, h_ham)]
 
     key_a, key_b = code_a.tobytes(), code_b.tobytes()
-    lp_before = space.lp_solves
     best_g = {key_a: 0}
-    parent: dict[bytes, tuple] = {key_a: (None, (), None)}
+    parent: dict[bytes, tuple] = {key_a: (None, ())}
     codes = {key_a: code_a}
-    hints = {key_a: np.stack([ta, np.full(space.dim, np.nan)])}
-    heap = [(*priority(0, code_a), 0, key_a)]
+    hints = {key_a: hint_a}
+    heap = [(*priorities(0, code_a[None])[0], 0, key_a)]
     tie = 1
     closed: set[bytes] = set()
-    visited, stop_reason, points = 0, "exhausted", {}
+    visited, lp_solves, stop_reason, points = 0, 0, "exhausted", {}
     lower = bound(code_a)
-    # The search pops regions one at a time, as plain A*; where waves serve the net, a
-    # region not yet expanded is expanded with the best open ones (one wave), which the
-    # search is likely to pop next: their expansions wait in `ahead` until it does.
-    width = ASTAR_WAVE if every and wave_applies(space, "auto") else 1
-    expand = _every_move(space, domain, origin, basis, solver) if every else _differing(space, code_b)
-    ahead: dict[bytes, tuple] = {}
 
-    def expansion(key: bytes) -> tuple:
-        if key not in ahead:
+    def need(key: bytes):
+        # A region not yet expanded is asked for with the best open ones, which the
+        # search is likely to pop next (their expansions wait in the cache).
+        if key not in cache:
             batch = [key]
             for entry in heapq.nsmallest(4 * width, heap):
                 if len(batch) == width:
                     break
-                if entry[3] not in closed and entry[3] not in ahead and entry[3] not in batch:
+                if entry[3] not in closed and entry[3] not in cache and entry[3] not in batch:
                     batch.append(entry[3])
-            ahead.update(zip(batch, expand([codes[k] for k in batch], [hints[k] for k in batch])))
-        return ahead.pop(key)
+            yield [(k, codes[k], hints[k]) for k in batch]
 
     while heap:
         f, _, _, key = heapq.heappop(heap)
@@ -492,18 +643,19 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         g = best_g[key]
         if exact:
             lower = max(lower, f)
-        if key == key_b:
-            stop_reason = "found"
-            closed.add(key)
-            points[key] = expansion(key)[0]
-            break
-        if visited >= max_regions:
+        if key != key_b and visited >= max_regions:
             stop_reason = "max_regions"
             heapq.heappush(heap, (f, _, _, key))
             break
+        yield from need(key)
         closed.add(key)
-        points[key], steps = expansion(key)
+        points[key], steps, lps = cache[key]
+        lp_solves += lps
+        if key == key_b:
+            stop_reason = "found"
+            break
         visited += 1
+        pushed = []
         for new, hint, crossed in steps:
             nkey = new.tobytes()
             if nkey in closed or best_g.get(nkey, np.inf) <= g + 1:
@@ -511,14 +663,17 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
             best_g[nkey] = g + 1
             codes[nkey] = new
             hints[nkey] = hint
-            parent[nkey] = (key, crossed, None)
-            heapq.heappush(heap, (*priority(g + 1, new), tie, nkey))
-            tie += 1
+            parent[nkey] = (key, crossed)
+            pushed.append(nkey)
+        if pushed:
+            for nkey, prio in zip(pushed, priorities(g + 1, np.stack([codes[k] for k in pushed]))):
+                heapq.heappush(heap, (*prio, tie, nkey))
+                tie += 1
     found = stop_reason == "found"
     if found:
         chain, units = [key_b], []
         while parent[chain[-1]][0] is not None:
-            prev, crossed, _ = parent[chain[-1]]
+            prev, crossed = parent[chain[-1]]
             units.append(crossed)
             chain.append(prev)
         chain.reverse()
@@ -529,13 +684,12 @@ def region_path(net, a, b, domain=None, *, origin=None, basis=None, max_regions:
         optimal = exact or length == bound(code_a)
         lower = length if optimal else max(lower, bound(code_a))
     else:
-        path_codes = np.zeros((0, net.n_units), np.int8)
-        path_points = np.zeros((0, space.dim))
+        path_codes = np.zeros((0, code_a.size), np.int8)
+        path_points = np.zeros((0, hint_a.shape[1]))
         units, length, optimal = [], -1, False
         if stop_reason == "exhausted":
             lower = max(lower, bound(code_a))
         elif exact and heap:
             lower = max(lower, int(min(h[0] for h in heap)))
     return RegionPath(path_codes, path_points, units, length, found, bool(optimal), int(lower), ham(code_a),
-                      visited, len(best_g), stop_reason, space.lp_solves - lp_before,
-                      time.perf_counter() - start_time)
+                      visited, len(best_g), stop_reason, lp_solves, time.perf_counter() - start_time)

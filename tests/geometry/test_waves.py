@@ -20,7 +20,7 @@ import polylens.geometry.expansion as expansion
 from polylens import Box, Polyhedron, PWLNet, enumerate_regions
 from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import Space, chebyshev_by_vertices
-from polylens.geometry.waves import wave_applies
+from polylens.geometry.waves import expand_wave, wave_applies
 from polylens.studies.complex import class_net
 
 NETS = {
@@ -91,6 +91,29 @@ def test_the_wave_route_expands_almost_every_region(d, hidden, monkeypatch):
     res = enumerate_regions(PWLNet.from_torch(make_mlp(d, hidden, seed=11)), Box(-2, 2), progress=False)
     assert res.n_regions > 200
     assert one_by_one["n"] <= 0.02 * res.n_regions
+
+
+@pytest.mark.parametrize("name", ["relu_2_16_16_r2", "relu_2_12_12_12_box", "relu_3_10_8_box", "slice_6_10_10"])
+def test_a_point_inside_is_expanded_by_the_wave_as_by_the_one_region_route(name, monkeypatch):
+    # a search's seed: a point inside and no direction (region_path starts so)
+    model, domain, kwargs = NETS[name]
+    net = PWLNet.from_torch(model())
+    space = Space(net, domain, x0=kwargs.get("origin"), U=kwargs.get("basis"))
+    spec = expansion.SearchSpec(net, domain, kwargs.get("origin"), kwargs.get("basis"), "highs", "auto", space=space)
+    t = np.random.default_rng(0).uniform(-1, 1, (6, space.dim))
+    codes = net.codes(space.to_input(t))
+    hints = np.stack([t, np.full(t.shape, np.nan)], axis=1)
+    served = expand_wave(space, codes, hints)
+    assert all(done is not None for done in served)
+    wave = expansion.expand_batch(spec, (range(6), codes, hints))
+    with monkeypatch.context() as patch:
+        patch.setattr(expansion, "wave_applies", lambda space, method: False)
+        alone = expansion.expand_batch(spec, (range(6), codes, hints))
+    for w, a in zip(wave, alone, strict=True):
+        assert np.array_equal(w.point, a.point) and w.radius == a.radius and w.lp_solves == a.lp_solves
+        assert [(c.tobytes(), u) for c, _, u in w.crossings] == [(c.tobytes(), u) for c, _, u in a.crossings]
+        for (_, (wp, wn), _), (_, (ap, an), _) in zip(w.crossings, a.crossings):
+            assert np.array_equal(wn, an) and np.allclose(wp, ap, rtol=0.0, atol=1e-12 * max(1.0, np.abs(ap).max()))
 
 
 def test_the_wave_route_serves_dense_one_break_nets_with_the_hull_method():

@@ -10,7 +10,7 @@ from _nets import make_mlp
 from polylens import Box, PWLNet, enumerate_regions
 from polylens.errors import InvalidParameterError
 from polylens.studies._common import adjacency, bfs_distances, locate_codes
-from polylens.studies.distances import pair_distances, region_path
+from polylens.studies.distances import pair_distances, region_path, region_paths
 
 
 def test_arrangement_geodesic_equals_hamming():
@@ -64,6 +64,38 @@ def test_astar_expanding_ahead_in_waves_finds_the_path_of_one_region_at_a_time(d
         alone.units, alone.length, alone.regions_visited, alone.regions_seen)
 
 
+@pytest.mark.parametrize("moves", ["all", "differing"])
+def test_paths_of_many_pairs_in_step_are_the_paths_of_one_pair_at_a_time(deep, moves):
+    net, res, A = deep
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(-3, 3, (2, 7, 2))
+    b[1] = a[1]  # a pair inside one region
+    b[2] = b[3]  # two searches toward one target
+    together = region_paths(net, a, b, (-3, 3), moves=moves)
+    ia, ib = locate_codes(res.codes, net.codes(a)), locate_codes(res.codes, net.codes(b))
+    bfs = bfs_distances(A, ia)
+    for i, path in enumerate(together):
+        alone = region_path(net, a[i], b[i], (-3, 3), moves=moves)
+        assert np.array_equal(path.codes, alone.codes) and path.units == alone.units
+        assert (path.length, path.optimal, path.lower_bound, path.regions_visited, path.regions_seen) == (
+            alone.length, alone.optimal, alone.lower_bound, alone.regions_visited, alone.regions_seen)
+        assert path.lp_solves == alone.lp_solves
+        if moves == "all":
+            assert path.optimal and path.length == bfs[i, ib[i]]
+        path.check(net)
+    assert together[1].length == 0 and together[1].regions_visited == 0
+    assert all(0.0 < p.seconds < np.inf for p in together)
+
+
+def test_paths_of_many_pairs_stop_each_at_its_budget(deep):
+    net, _, _ = deep
+    a, b = np.array([[-2.9, -2.9], [0.1, 0.1]]), np.array([[2.9, 2.9], [0.2, 0.1]])
+    far, near = region_paths(net, a, b, (-3, 3), max_regions=2)
+    assert far.stop_reason == "max_regions" and far.regions_visited == 2 and not far.found
+    assert near.found and near.regions_visited <= 2
+    assert region_paths(net, np.zeros((0, 2)), np.zeros((0, 2))) == []
+
+
 def test_budget_stops_cleanly(deep):
     net, res, A = deep
     a, b = np.array([-2.9, -2.9]), np.array([2.9, 2.9])
@@ -101,6 +133,8 @@ def test_high_dimensional_path_on_the_digits_cnn():
     path.check(net)  # every step crosses real facets; every point has its code
     stopped = region_path(net, a, b, max_regions=1, heuristic="hamming", weight=4.0)
     assert stopped.stop_reason == "max_regions" and not stopped.found
+    (batched,) = region_paths(net, a[None], b[None], max_regions=40, heuristic="hamming", weight=4.0)
+    assert np.array_equal(batched.codes, path.codes) and batched.units == path.units
 
 
 def test_bad_arguments():
@@ -109,3 +143,11 @@ def test_bad_arguments():
         region_path(net, [0.0, 0.0], [1.0, 1.0], heuristic="fast")
     with pytest.raises(InvalidParameterError, match="region_path: `max_regions`"):
         region_path(net, [0.0, 0.0], [1.0, 1.0], max_regions=0)
+    with pytest.raises(InvalidParameterError, match="region_paths: `a` must be a batch of points"):
+        region_paths(net, [0.0, 0.0], [[1.0, 1.0]])
+    with pytest.raises(InvalidParameterError, match=r"region_paths: `b` must be as many points as `a` \(2\)"):
+        region_paths(net, [[0.0, 0.0], [0.5, 0.5]], [[1.0, 1.0]])
+    with pytest.raises(InvalidParameterError, match=r"region_paths: `b\[1\]` lies outside `domain`"):
+        region_paths(net, [[0.0, 0.0], [0.5, 0.5]], [[1.0, 1.0], [3.0, 0.0]], (-2, 2))
+    with pytest.raises(InvalidParameterError, match="region_paths: `progress`"):
+        region_paths(net, [[0.0, 0.0]], [[1.0, 1.0]], progress="yes")
