@@ -29,7 +29,7 @@ import torch.fx as fx
 from polylens import tolerances
 from polylens.errors import InvalidParameterError, UnsupportedLayerError
 from polylens.models.carry import Carried
-from polylens.models.ops import SAMPLING_HINT, VIEWS, Step, classify_node, describe
+from polylens.models.ops import SAMPLING_HINT, VIEWS, Step, classify_node, describe, matrix_product
 
 __all__ = ["GraphProgram", "TraceFailed"]
 
@@ -66,6 +66,7 @@ class GraphProgram:
         self.layer_shapes = [s.out_shape for s in nonlinear]
         self._positions = [i for i, s in enumerate(steps) if s.kind == "nonlinear"]
         self._live_cache: dict = {}
+        self._blockwise: bool | None = None
 
     # ------------------------------------------------------------------ tracing
     @classmethod
@@ -128,6 +129,33 @@ class GraphProgram:
                 "dynamic_shapes=({0: torch.export.Dim('batch')},), or pass the module itself"
             )
 
+    @property
+    def blockwise_forms(self) -> bool:
+        """True: :meth:`forms` of a batch of codes gives each code's forms bit for bit as
+        for the code alone (what the wave search relies on). So it is when the
+        parameters live on the CPU (where a convolution treats each sample on its own),
+        every matrix product is by a constant on the right (computed block by block),
+        and forms of two codes at two probe points, together and apart, agree bit for
+        bit (checked once)."""
+        if self._blockwise is None:
+            self._blockwise = (self.device.type == "cpu" and not any(s.matrix == "other" for s in self.steps)
+                               and self._forms_agree())
+        return self._blockwise
+
+    def _forms_agree(self) -> bool:
+        rng = np.random.default_rng(0)
+        probe = torch.as_tensor(rng.uniform(-1.0, 1.0, (2, *self.input_shape)))
+        recorded, _ = self._execute(probe, "run")
+        parts = [act.pieces(z.numpy()) for act, z in zip(self.activations, recorded)]
+        basis = rng.standard_normal((3, self.input_dim))
+        pre, out = self.forms(parts, np.tile(basis, (2, 1)), 3)
+        for i in range(2):
+            alone_pre, alone_out = self.forms([p[i] for p in parts], basis)
+            if not np.array_equal(alone_out, out[3 * i:3 * i + 3]) or not all(
+                    np.array_equal(a, z[3 * i:3 * i + 3]) for a, z in zip(alone_pre, pre)):
+                return False
+        return True
+
     # ------------------------------------------------------------------ execution
     def _execute(self, x, mode: str, parts=None, upto: int | None = None, values: dict | None = None,
                  block: int | None = None):
@@ -177,7 +205,10 @@ class GraphProgram:
                     out = (out, None) if step.first_only else out
                 layer += 1
             else:
-                out = self._call(node, args, kwargs)
+                if mode == "forms" and step.matrix == "right":
+                    out = _block_product(*matrix_product(node, self.gm, args, kwargs), block)
+                else:
+                    out = self._call(node, args, kwargs)
                 if mode == "forms" and step.constant is not None:
                     out = _subtract(out, step.constant, step.first_only, block)
             env[node] = out
@@ -405,6 +436,18 @@ def _close(a, b, floor: float = 0.0) -> bool:
     ``floor`` (the size of the values they were computed from), if larger."""
     scale = max(float(a.abs().max()) if a.numel() else 0.0, float(b.abs().max()) if b.numel() else 0.0, floor)
     return bool(torch.all((a - b).abs() <= tolerances.CONVERSION_CHECK * scale))
+
+
+def _block_product(x, weight, bias, block: int | None):
+    """``x @ weight (+ bias)`` (``weight`` of shape (in, out)) one block of ``block``
+    rows at a time (None: one block), as one batched product: every block is its own
+    matrix product of the same shape, so its result does not depend on the blocks beside
+    it (a single product's rows may round differently with the number of rows)."""
+    n = x.shape[0]
+    rows = block or n
+    flat = x.reshape(n // rows, -1, x.shape[-1])
+    out = torch.bmm(flat, weight.expand(flat.shape[0], *weight.shape)).reshape(*x.shape[:-1], weight.shape[1])
+    return out if bias is None else out + bias
 
 
 def _subtract(out, constant, first_only: bool, block: int | None):

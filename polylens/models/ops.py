@@ -32,7 +32,7 @@ from polylens._repr import short_repr
 from polylens.errors import UnsupportedLayerError
 from polylens.models.activations import Activation, MaxPool, absolute, hardtanh, leaky_relu, relu
 
-__all__ = ["Step", "classify_node", "describe", "unsupported", "SAMPLING_HINT", "is_inplace"]
+__all__ = ["matrix_product", "Step", "classify_node", "describe", "unsupported", "SAMPLING_HINT", "is_inplace"]
 
 SAMPLING_HINT = "For models with such layers use the sampling API (polylens.sampling), which works with any module."
 
@@ -68,6 +68,11 @@ class Step:
         indices, the decomposed batch norms); only ``[0]`` is ever read.
     operand : int
         Nonlinear only: the argument that holds its input (0 but for ``where``).
+    matrix : str or None
+        Affine only: ``"right"`` for a product of the batch by a constant matrix on its
+        right (Linear, ``linear``, ``addmm``, ``mm``, ``matmul``; see :func:`matrix_product`),
+        ``"other"`` for another matrix product (the constant on the left, or not 2-D),
+        None for any other op.
     """
 
     node: object
@@ -79,6 +84,7 @@ class Step:
     inplace: bool = False
     first_only: bool = False
     operand: int = 0
+    matrix: str | None = None
 
 
 # ----------------------------------------------------------------------------- tables
@@ -129,6 +135,14 @@ _PRODUCTS = {
     aten.mm.default: (0, 1), aten.addmm.default: (1, 2),
 }
 _QUOTIENTS = {operator.truediv, torch.div, "div", "div_", aten.div.Tensor, aten.div.Scalar, aten.div_.Tensor}
+
+#: Matrix products by a weight: the positions of the batch factor, of the weight and of
+#: the bias (None: none), and whether the weight is stored (out, in) as Linear's is.
+_MATMULS = {
+    F.linear: (0, 1, 2, True), aten.linear.default: (0, 1, 2, True), aten.addmm.default: (1, 2, 0, False),
+    aten.mm.default: (0, 1, None, False), operator.matmul: (0, 1, None, False), torch.matmul: (0, 1, None, False),
+    "matmul": (0, 1, None, False), aten.matmul.default: (0, 1, None, False),
+}
 
 _RELU = {F.relu, torch.relu, torch.relu_, "relu", "relu_", aten.relu.default, aten.relu_.default}
 _LEAKY = {F.leaky_relu, aten.leaky_relu.default, aten.leaky_relu_.default}
@@ -263,7 +277,7 @@ def classify_node(node, gm, args, kwargs, value, env: dict) -> Step:
         sub = gm.get_submodule(node.target)
         if type(sub) in _AFFINE_MODULES:
             _check_module_options(sub, node, gm)
-            return Step(node, "affine", inplace=inplace)
+            return Step(node, "affine", inplace=inplace, matrix=_matrix_kind(node, gm, args, kwargs))
         if type(sub) in _NONLINEAR_MODULES:
             return Step(node, "nonlinear", activation=_module_activation(sub, args[0], node, gm),
                         out_shape=tuple(value.shape[1:]), name=node.target, inplace=inplace)
@@ -280,7 +294,8 @@ def classify_node(node, gm, args, kwargs, value, env: dict) -> Step:
                     out_shape=tuple((value[0] if first_only else value).shape[1:]),
                     name=_layer_name(node), inplace=inplace, first_only=first_only)
     if target in _AFFINE_FUNCTIONS:
-        return Step(node, "affine", inplace=inplace, first_only=first_only)
+        return Step(node, "affine", inplace=inplace, first_only=first_only,
+                    matrix=_matrix_kind(node, gm, args, kwargs))
     if target in _PRODUCTS or target in _QUOTIENTS:
         factors = [node.args[i] for i in _PRODUCTS.get(target, (0, 1)) if i < len(node.args)]
         if sum(_is_batch(a) for a in factors) > 1 or (target in _QUOTIENTS and _is_batch(factors[-1])):
@@ -288,8 +303,43 @@ def classify_node(node, gm, args, kwargs, value, env: dict) -> Step:
                 f"{describe(node, gm)} multiplies or divides by an input-dependent tensor, which is not "
                 f"piecewise linear. {SAMPLING_HINT}"
             )
-        return Step(node, "affine", inplace=inplace)
+        return Step(node, "affine", inplace=inplace, matrix=_matrix_kind(node, gm, args, kwargs))
     raise unsupported(node, gm)
+
+
+def matrix_product(node, gm, args, kwargs):
+    """``(x, weight, bias)`` of a node that multiplies the batch ``x`` by a constant
+    matrix on its right: the node computes ``x @ weight (+ bias)``, ``weight`` of shape
+    (in, out); None for any other node.
+
+    Raises
+    ------
+    None of its own
+    """
+    if node.op == "call_module":
+        sub = gm.get_submodule(node.target)
+        return (args[0], sub.weight.T, sub.bias) if isinstance(sub, nn.Linear) else None
+    if node.op not in ("call_function", "call_method") or not _hashable(node.target) or node.target not in _MATMULS:
+        return None
+    at, weight_at, bias_at, stored_out_in = _MATMULS[node.target]
+    if len(node.args) <= weight_at or not _is_batch(node.args[at]) or _is_batch(node.args[weight_at]):
+        return None
+    weight = args[weight_at]
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        return None
+    if node.target is aten.addmm.default and (kwargs.get("beta", 1) != 1 or kwargs.get("alpha", 1) != 1):
+        return None
+    bias = None if bias_at is None else argument(args, kwargs, bias_at, "bias", None)
+    return args[at], weight.T if stored_out_in else weight, bias
+
+
+def _matrix_kind(node, gm, args, kwargs) -> str | None:
+    """:attr:`Step.matrix` of an affine node."""
+    if matrix_product(node, gm, args, kwargs) is not None:
+        return "right"
+    is_matmul = (node.op == "call_module" and isinstance(gm.get_submodule(node.target), nn.Linear)) or (
+        node.op != "call_module" and node.target in _MATMULS)
+    return "other" if is_matmul else None
 
 
 def _layer_name(node) -> str:

@@ -412,3 +412,54 @@ def test_decomposed_reflection_padding_is_refused_with_the_node_named():
     x = torch.rand(2, 1, 5, 5)
     with pytest.raises(UnsupportedLayerError, match=r"node '\w+' \(call_function"):
         conf.convert(model, x, "export_decomposed")
+
+
+class _TokenMixer(nn.Module):
+    """Per-token Linear and a matmul by a constant on a (n, tokens, features) batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 12)
+        self.mix = nn.Parameter(torch.randn(12, 6))
+
+    def forward(self, x):
+        h = torch.relu(self.proj(x.reshape(x.shape[0], 4, 16)))
+        return (torch.relu(h @ self.mix)).flatten(1)
+
+
+class _LeftProduct(nn.Module):
+    """A constant matrix on the left of the batch: its rows mix, block by block or not."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = nn.Parameter(torch.randn(5, 4))
+
+    def forward(self, x):
+        return torch.relu(self.left @ x.reshape(x.shape[0], 4, 16)).flatten(1)
+
+
+@pytest.mark.parametrize("name", ["cnn", "resnet", "functional", "mixer", "export"])
+def test_forms_of_a_batch_of_codes_equal_each_code_alone_bit_for_bit(models, name):
+    if name == "mixer":
+        torch.manual_seed(0)
+        model, inputs = _TokenMixer(), torch.rand(3, 64)
+    elif name == "export":
+        model, inputs = models["cnn"]
+        model = torch.export.export(model, (inputs,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    else:
+        model, inputs = models[name]
+    net = PWLNet.from_torch(model, inputs)
+    assert net.program.blockwise_forms
+    rng = np.random.default_rng(5)
+    codes = net.codes(rng.uniform(-1, 1, (30, net.input_dim)))
+    basis = rng.standard_normal((3, net.input_dim))
+    pre, out = net.frozen_forms(codes, basis)
+    for i, code in enumerate(codes):
+        pre_i, out_i = net.frozen_forms(code, basis)
+        assert all(np.array_equal(p[i], q) for p, q in zip(pre, pre_i)) and np.array_equal(out[i], out_i)
+
+
+def test_a_constant_matrix_on_the_left_of_the_batch_makes_forms_not_blockwise():
+    torch.manual_seed(0)
+    net = PWLNet.from_torch(_LeftProduct(), torch.rand(2, 64))
+    assert not net.program.blockwise_forms
