@@ -19,7 +19,7 @@ import numpy as np
 from polylens._repr import short_repr
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import compute_facets
-from polylens.geometry.region import Region, _short, build_region, crossed_codes, in_order, unique_rows
+from polylens.geometry.region import _short, build_region, crossed_codes, in_order, sliver_notes, unique_rows
 from polylens.geometry.space import Space
 from polylens.geometry.waves import expand_wave, wave_applies
 from polylens.models.pwlnet import PWLNet
@@ -226,7 +226,7 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     out = []
     for i, code, hint, done in zip(indices, codes, hints, found):
         if done is not None:
-            out.append(Expansion(int(i), None, done[0], [], *done[1:]))
+            out.append(Expansion(int(i), None, *done))
             continue
         if out and stop is not None and stop():
             break
@@ -268,30 +268,11 @@ def _expand(space: Space, method: str, i: int, code: np.ndarray, hint: np.ndarra
             if new is not None
         ]
         vertices = None if data.vertices is None else in_order(unique_rows(data.vertices), region.point)
-        return Expansion(i, None, crossings, _slivers(region, data.groups), region.point, region.radius,
+        return Expansion(i, None, crossings, sliver_notes(space.net, region.source, region.A, region.b, data.groups),
+                         region.point, region.radius,
                          data.bounded, len(data.groups), vertices,
                          np.hstack([region.out_bias[:, None], region.out_weight]),
                          space.lp_solves - lp_before + data.lp_solves)
     except Exception as err:
         locate(err, f"region {i} (code {_short(code)})")
         raise
-
-
-def _slivers(region: Region, groups: list) -> list[str]:
-    """Reports of facets whose coincident rows of one layer are close but not identical:
-    the regions between them are thinner than the tolerance and are skipped."""
-    net = region.space.net
-    notes = []
-    for rows in groups:
-        if len(rows) < 2:
-            continue
-        src = region.source[rows]
-        units = src[src >= 0]
-        layers = net.unit_layer[units]
-        same = units[layers == layers.min()] if units.size else units
-        keep = np.isin(region.source[rows], same)
-        A, b = region.A[rows][keep], region.b[rows][keep]
-        if same.size > 1 and (np.any(A != A[0]) or np.any(b != b[0])):
-            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
-                          "tolerance: the sliver between them is treated as their common boundary")
-    return notes

@@ -146,7 +146,10 @@ def compute_facets(A, b, point, space, method: str = "auto", candidates=None) ->
         vertices = None
     groups = _coincident_with(A[cand], b[cand], local, where)
     keep = _genuine(A[cand], b[cand], groups, points)
-    return FacetData([cand[g] for g, ok in zip(groups, keep) if ok], points[keep],
+    # Facets in the order of their first rows: whichever of its coincident rows the hull
+    # kept, a facet comes in the same place.
+    order = sorted(np.flatnonzero(keep).tolist(), key=lambda i: int(groups[i][0]))
+    return FacetData([cand[groups[i]] for i in order], points[order],
                      bounded or space.bounded_domain, vertices, lps, used)
 
 

@@ -480,37 +480,94 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
     ValueError
         If ``points`` is not of shape (n_facets, k).
     """
-    net = region.space.net
-    tied = region.tied_units
+    plan = crossing_plan(region.space.net, region.code, region.source, region.across, region.A, region.tied_units,
+                         region.radius, groups, points)
+    return settle_crossings(region.space, [plan])[0]
+
+
+def crossing_plan(net, code: np.ndarray, source: np.ndarray, across: np.ndarray, A: np.ndarray, tied: np.ndarray,
+                  radius: float, groups: list, points: np.ndarray) -> tuple[list, list, list]:
+    """The first step of :func:`crossed_codes`, on a region's arrays (its code, rows
+    ``A`` with their ``source`` units and ``across`` pieces, tied units, Chebyshev
+    radius): ``(codes, recheck, probes)``, the codes across with the units a probe must
+    decide (``recheck``: ``(facet, units)``) and the probes' points. See
+    :func:`settle_crossings`.
+
+    Raises
+    ------
+    IndexError
+        If ``groups`` name rows the arrays do not have.
+    """
     tied_layers = net.unit_layer[tied]
     codes, recheck, probes = [], [], []
     for rows, point in zip(groups, points):
-        src = region.source[rows]
+        src = source[rows]
         if src.min() < 0:
             codes.append(None)
             continue
-        new = region.code.copy()
-        if src.size == 1 and tied.size == 0:
-            new[src] = region.across[rows]
-            codes.append(new)
-            continue
-        layers = net.unit_layer[src]
-        first = layers == layers.min()
-        new[src[first]] = region.across[rows][first]
-        # A unit named by several coincident rows (equal competitors in a max-pool window)
-        # has several candidate pieces: the tie rule decides it, at the probe.
-        named, counts = np.unique(src[first], return_counts=True)
-        later = np.union1d(np.union1d(src[~first], named[counts > 1]), tied[tied_layers > layers.min()])
+        new = code.copy()
+        if src.size == 1:  # one unit flips; the tied units of later layers may follow it
+            new[src] = across[rows]
+            later = tied[tied_layers > net.unit_layer[src[0]]]
+        else:
+            layers = net.unit_layer[src]
+            first = layers == layers.min()
+            new[src[first]] = across[rows][first]
+            # A unit named by several coincident rows (equal competitors in a max-pool
+            # window) has several candidate pieces: the tie rule decides it, at the probe.
+            named, counts = np.unique(src[first], return_counts=True)
+            later = np.union1d(np.union1d(src[~first], named[counts > 1]), tied[tied_layers > layers.min()])
         if later.size:
             recheck.append((len(codes), later))
-            step = tol.CROSSING_STEP * max(float(np.max(np.abs(point), initial=0.0)), region.radius)
-            probes.append(point + step * region.A[rows[0]])
+            step = tol.CROSSING_STEP * max(float(np.max(np.abs(point), initial=0.0)), radius)
+            probes.append(point + step * A[rows[0]])
         codes.append(new)
+    return codes, recheck, probes
+
+
+def settle_crossings(space, plans: list) -> list:
+    """The second step of :func:`crossed_codes`, for the plans of one or many regions
+    (from :func:`crossing_plan`): the units each plan must recheck take their pieces at
+    its probes (one forward pass for all); returns every plan's codes, completed.
+
+    Raises
+    ------
+    None of its own
+        Inputs come from :func:`crossing_plan`.
+    """
+    probes = [p for _, _, plan_probes in plans for p in plan_probes]
     if probes:
-        probe_codes = net.codes(region.space.to_input(np.array(probes)))
-        for (i, units), probe_code in zip(recheck, probe_codes):
-            codes[i][units] = probe_code[units]
-    return codes
+        probe_codes = iter(space.net.codes(space.to_input(np.array(probes))))
+        for codes, recheck, _ in plans:
+            for (i, units), probe_code in zip(recheck, probe_codes):
+                codes[i][units] = probe_code[units]
+    return [codes for codes, _, _ in plans]
+
+
+def sliver_notes(net, source: np.ndarray, A: np.ndarray, b: np.ndarray, groups: list) -> list[str]:
+    """Reports of facets whose coincident rows of one layer are close but not identical:
+    the regions between them are thinner than the tolerance and are skipped (rows ``A``,
+    ``b`` of a region with their ``source`` units; ``groups``: its facets' rows).
+
+    Raises
+    ------
+    IndexError
+        If ``groups`` name rows the arrays do not have.
+    """
+    notes = []
+    for rows in groups:
+        if len(rows) < 2:
+            continue
+        src = source[rows]
+        units = src[src >= 0]
+        layers = net.unit_layer[units]
+        same = units[layers == layers.min()] if units.size else units
+        keep = np.isin(source[rows], same)
+        A_g, b_g = A[rows][keep], b[rows][keep]
+        if same.size > 1 and (np.any(A_g != A_g[0]) or np.any(b_g != b_g[0])):
+            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
+                          "tolerance: the sliver between them is treated as their common boundary")
+    return notes
 
 
 def neighbors(region: Region) -> list[Neighbor]:

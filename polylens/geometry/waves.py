@@ -43,9 +43,9 @@ from scipy.spatial import ConvexHull, QhullError
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import HULL_MAX_DIM
-from polylens.geometry.region import distinct_rows, in_order, unique_rows
+from polylens.geometry.region import crossing_plan, distinct_rows, in_order, settle_crossings, sliver_notes, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
-from polylens.models.activations import Elementwise
+from polylens.models.activations import Elementwise, MaxPool
 
 __all__ = ["wave_applies", "expand_wave", "rows_apply", "WaveRows"]
 
@@ -69,14 +69,15 @@ def wave_applies(space: Space, method: str) -> bool:
 
 
 def rows_apply(net) -> bool:
-    """Whether :class:`WaveRows` serves ``net``: it has units, each with one breakpoint
-    (ReLU, LeakyReLU, PReLU).
+    """Whether :class:`WaveRows` serves ``net``: it has units, each of one breakpoint
+    (ReLU, LeakyReLU, PReLU) or a max-pool window.
 
     Raises
     ------
     None of its own
     """
-    return net.n_units > 0 and all(isinstance(a, Elementwise) and a.breaks.size == 1 for a in net.activations)
+    return net.n_units > 0 and all(
+        (isinstance(a, Elementwise) and a.breaks.size == 1) or isinstance(a, MaxPool) for a in net.activations)
 
 
 def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
@@ -94,9 +95,9 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     Returns
     -------
     list of (tuple or None), length B
-        Per region, ``(crossings, point, radius, bounded, n_facets, vertices, out_map,
-        lp_solves)`` as in :class:`~polylens.geometry.expansion.Expansion`, or None where
-        the one-region route must decide.
+        Per region, ``(crossings, notes, point, radius, bounded, n_facets, vertices,
+        out_map, lp_solves)`` as in :class:`~polylens.geometry.expansion.Expansion`, or
+        None where the one-region route must decide.
 
     Raises
     ------
@@ -111,11 +112,20 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     ok = hull.ok
     points = np.full((B, space.dim), np.nan)
     radii = np.full(B, np.nan)
-    small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in hull.n_facets], bool)
+    # The Chebyshev centre from the facets' rows, group after group (as build_region).
+    width = hull.facet_rows.shape[1]
+    cheb_rows, n_rows = hull.facet_rows.copy(), hull.n_facets.copy()
+    for i, groups in hull.groups.items():
+        rows = np.concatenate(groups)
+        if rows.size > width:
+            cheb_rows = np.pad(cheb_rows, ((0, 0), (0, rows.size - width)))
+            width = rows.size
+        cheb_rows[i, :rows.size], n_rows[i] = rows, rows.size
+    small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in n_rows], bool)
     group = np.flatnonzero(ok & small)
     if group.size:
-        counts = hull.n_facets[group]
-        rows = hull.facet_rows[group, :int(counts.max())]
+        counts = n_rows[group]
+        rows = cheb_rows[group, :int(counts.max())]
         pad = np.arange(rows.shape[1])[None, :] >= counts[:, None]
         rows = np.where(pad, 0, rows)
         A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
@@ -124,7 +134,7 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
     for i in np.flatnonzero(ok & ~small).tolist():
-        rows = hull.facet_rows[i, :hull.n_facets[i]]
+        rows = cheb_rows[i, :n_rows[i]]
         before = space.lp_solves
         try:
             points[i], radii[i] = space.chebyshev(wave.A[i, rows], wave.b[i, rows])
@@ -133,22 +143,59 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         hull.lp_solves[i] += space.lp_solves - before
     maps = wave.out.transpose(0, 2, 1)
     if space.dim == 2:
-        padded = np.where(np.arange(hull.vertices.shape[1])[None, :, None] < hull.n_vertices[:, None, None],
-                          hull.vertices, np.nan)
+        most = int(hull.n_vertices.max(initial=0))
+        padded = np.where(np.arange(most)[None, :, None] < hull.n_vertices[:, None, None],
+                          hull.vertices[:, :most], np.nan)
         ordered = in_order(padded, np.where(ok[:, None], points, 0.0))
         hull.vertex_list = [v[:n] for v, n in zip(ordered, hull.n_vertices.tolist())]
+    done = np.flatnonzero(ok).tolist()
+    crossings = _crossings(space, wave, codes, hull, radii, done)
     out: list = [None] * B
-    for i in np.flatnonzero(ok).tolist():
+    for i, found in zip(done, crossings):
+        groups = hull.groups.get(i, ())
+        notes = sliver_notes(space.net, wave.source, wave.A[i], wave.b[i], groups)
+        out[i] = (found, notes, points[i], float(radii[i]), bool(hull.bounded[i]), int(hull.n_facets[i]),
+                  hull.vertex_list[i], maps[i], int(hull.lp_solves[i]))
+    return out
+
+
+def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, radii: np.ndarray,
+               regions: list) -> list:
+    """The crossings (code across, hint, units crossed) of every inner facet of the given
+    regions of a wave, as :func:`~polylens.geometry.region.crossed_codes` finds them: a
+    facet of one row flips its unit; where a facet has coincident rows or the region has
+    tied units, the pieces that may change with them are read at probes just across (one
+    forward pass for the wave)."""
+    net = space.net
+    plans, simple = [], []
+    for i in regions:
         nf = int(hull.n_facets[i])
-        crossings = []
-        for r, point in zip(hull.facet_rows[i, :nf].tolist(), hull.facet_points[i, :nf]):
-            unit = int(wave.source[r])
-            if unit >= 0:
-                new = codes[i].copy()
-                new[unit] = wave.across[i, r]
-                crossings.append((new, (point, wave.A[i, r]), (unit,)))
-        out[i] = (crossings, points[i], float(radii[i]), bool(hull.bounded[i]), nf, hull.vertex_list[i], maps[i],
-                  int(hull.lp_solves[i]))
+        tied = np.unique(wave.source[wave.tied[i]])
+        if i not in hull.groups and tied.size == 0:
+            simple.append(True)
+            continue
+        groups = hull.groups.get(i) or [hull.facet_rows[i, f:f + 1] for f in range(nf)]
+        plans.append(crossing_plan(net, codes[i], wave.source, wave.across[i], wave.A[i], tied, float(radii[i]),
+                                   groups, hull.facet_points[i, :nf]))
+        simple.append(False)
+    settled = iter(settle_crossings(space, plans))
+    out = []
+    for i, easy in zip(regions, simple):
+        nf = int(hull.n_facets[i])
+        first = hull.facet_rows[i, :nf].tolist()
+        found = []
+        if easy:
+            for r, point in zip(first, hull.facet_points[i, :nf]):
+                unit = int(wave.source[r])
+                if unit >= 0:
+                    new = codes[i].copy()
+                    new[unit] = wave.across[i, r]
+                    found.append((new, (point, wave.A[i, r]), (unit,)))
+        else:
+            for r, point, new in zip(first, hull.facet_points[i, :nf], next(settled)):
+                if new is not None:
+                    found.append((new, (point, wave.A[i, r]), tuple(np.flatnonzero(new != codes[i]).tolist())))
+        out.append(found)
     return out
 
 
@@ -157,19 +204,26 @@ class WaveRows:
     net that :func:`rows_apply` accepts: the rows of
     :meth:`~polylens.geometry.space.Space.hrep`, bit for bit, for many codes at once.
 
+    Every code has the same row slots: one per unit of a breakpoint, one per entry of a
+    max-pool window (the window's own winner is a slot that is no row).
+
     Attributes
     ----------
     A : ndarray of shape (B, m, k)
-        Unit-norm rows; rows of constant units are zero and not ``valid``.
+        Unit-norm rows; slots that are no row of the region (constant rows, a window's
+        winner) are zero and not ``valid``.
     b : ndarray of shape (B, m)
     valid : ndarray of shape (B, m), bool
         Rows of the region (not constant) that the domain's box does not make redundant.
     source : ndarray of shape (m,), int
-        Unit of each row, ``-(f + 1)`` for domain face ``f``.
+        Unit of each slot, ``-(f + 1)`` for domain face ``f``.
     across : ndarray of shape (B, m), int8
+        The unit's piece across the row.
+    tied : ndarray of shape (B, m), bool
+        Constant rows on their boundary throughout the region: their units are tied.
     usable : ndarray of shape (B,), bool
-        False where a unit is tied on its breakpoint throughout the region or a constant
-        row is violated (the one-region route decides those).
+        False where a constant row is violated (the code is not a region: the one-region
+        route says why).
     out : ndarray of shape (B, 1 + k, n_outputs)
         The output's affine forms.
     """
@@ -178,36 +232,56 @@ class WaveRows:
         net = space.net
         B = codes.shape[0]
         pre, self.out = net.frozen_forms(codes, space.basis)
-        parts_A, parts_b, parts_across, parts_const = [], [], [], []
+        parts_A, parts_b, parts_src, parts_across, parts_const, parts_tied = [], [], [], [], [], []
         usable = np.ones(B, bool)
-        for act, forms, pieces in zip(net.activations, pre, net.split_code(codes)):
-            sign = np.where(pieces == 1, -1.0, 1.0)
-            offset = sign * act.breaks[0]
-            A_l = sign[:, :, None] * forms[:, 1:].transpose(0, 2, 1)
-            b_l = offset - sign * forms[:, 0]
-            norms = np.sqrt((A_l * A_l).sum(axis=2))
-            constant = norms <= tol.ZERO_ROW * norms.max(axis=1, initial=0.0)[:, None]
+        for act, forms, pieces, lo in zip(net.activations, pre, net.split_code(codes), net.layer_offsets):
+            unit, across, z, sign, offset, real = _slot_rows(act, forms, pieces)
+            A_l = sign[:, :, None] * z[:, 1:].transpose(0, 2, 1)
+            b_l = offset - sign * z[:, 0]
+            norms = np.sqrt(_coordinate_sum(A_l * A_l))
+            constant = real & (norms <= tol.ZERO_ROW * norms.max(axis=1, initial=0.0)[:, None])
             size = np.maximum(np.abs(forms[:, 0]).max(axis=1, initial=0.0), np.abs(offset).max(axis=1, initial=0.0))
-            usable &= ~np.any(constant & (b_l <= tol.TIED * size[:, None]), axis=1)
+            usable &= ~np.any(constant & (b_l < -tol.TIED * size[:, None]), axis=1)
+            parts_tied.append(constant & (np.abs(b_l) <= tol.TIED * size[:, None]))
             parts_A.append(A_l)
             parts_b.append(b_l)
-            parts_across.append((1 - pieces).astype(np.int8))
-            parts_const.append(constant)
+            parts_src.append(lo + unit)
+            parts_across.append(np.broadcast_to(across, b_l.shape))
+            parts_const.append(constant | ~real)
         A_u = np.concatenate(parts_A, axis=1)
         b_u = np.concatenate(parts_b, axis=1)
         constant = np.concatenate(parts_const, axis=1)
-        norms = np.sqrt((A_u * A_u).sum(axis=2))
+        norms = np.sqrt(_coordinate_sum(A_u * A_u))
         scale = np.where(constant, 1.0, norms)
         A_u = np.where(constant[:, :, None], 0.0, A_u / scale[:, :, None])
         b_u = np.where(constant, np.inf, b_u / scale)
         n_dom = space.domain_b.shape[0]
         self.A = np.concatenate([A_u, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
         self.b = np.concatenate([b_u, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
-        self.source = np.concatenate([np.arange(net.n_units), -1 - np.arange(n_dom)])
-        self.across = np.concatenate([np.concatenate(parts_across, axis=1), np.full((B, n_dom), -1, np.int8)], axis=1)
+        self.source = np.concatenate([*parts_src, -1 - np.arange(n_dom)])
+        self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1).astype(np.int8)
         self.valid = np.concatenate([~constant, np.ones((B, n_dom), bool)], axis=1) & _box_candidates(
             self.A, self.b, space.box)
+        self.tied = np.concatenate([*parts_tied, np.zeros((B, n_dom), bool)], axis=1)
         self.usable = usable
+
+
+def _slot_rows(act, forms: np.ndarray, pieces: np.ndarray):
+    """The row slots of one layer for a wave, in the order of ``act.rows``: ``(unit,
+    across, z, sign, offset, real)``, where slot ``s`` reads ``sign * z[..., s] <= offset``
+    (``z`` of shape (B, 1 + k, n_slots)) and ``real`` (B, n_slots) marks the slots that are
+    rows (see :meth:`~polylens.models.activations.Activation.rows`, whose arithmetic this is)."""
+    B = pieces.shape[0]
+    if isinstance(act, MaxPool):
+        unit, j = np.nonzero(act.windows >= 0)
+        win = act.windows[unit[None, :], pieces[:, unit].astype(np.int64)]  # (B, n_slots)
+        z = forms[:, :, act.windows[unit, j]] - np.take_along_axis(forms, np.broadcast_to(
+            win[:, None, :], (B, forms.shape[1], unit.size)), axis=2)
+        ones = np.ones((B, unit.size))
+        return unit, j.astype(np.int8), z, ones, np.zeros((B, unit.size)), j[None, :] != pieces[:, unit]
+    sign = np.where(pieces == 1, -1.0, 1.0)
+    unit = np.arange(pieces.shape[1])
+    return unit, (1 - pieces).astype(np.int8), forms, sign, sign * act.breaks[0], np.ones(pieces.shape, bool)
 
 
 def _box_candidates(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
@@ -217,9 +291,21 @@ def _box_candidates(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
         return np.ones(b.shape, bool)
     lo, hi = box
     with np.errstate(invalid="ignore"):
-        reach = np.where(A > 0, A * hi, np.where(A < 0, A * lo, 0.0)).sum(axis=2)
+        reach = np.maximum(A * hi, A * lo)  # the larger is the product with the bound A points to
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            reach = np.where(A == 0, 0.0, reach)
+        reach = _coordinate_sum(reach)
         holds = reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
     return ~holds
+
+
+def _coordinate_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)`` coordinate by coordinate in order: the same bits as numpy's
+    sum over a short last axis (a plain loop below eight terms), in fewer steps."""
+    out = x[..., 0]
+    for j in range(1, x.shape[-1]):
+        out = out + x[..., j]
+    return out
 
 
 def _max_abs(x: np.ndarray) -> np.ndarray:
@@ -253,7 +339,7 @@ class _Hulls:
     ok : ndarray of shape (B,), bool
     n_facets : ndarray of shape (B,), int
     facet_rows : ndarray of shape (B, F), int
-        Rows of each region's facets, increasing (padded).
+        First row of each region's facets, increasing (padded).
     facet_points : ndarray of shape (B, F, k)
     bounded : ndarray of shape (B,), bool
     n_vertices : ndarray of shape (B,), int
@@ -261,10 +347,14 @@ class _Hulls:
         Finite vertices of a plane's regions, counter-clockwise (padded).
     vertex_list : list of (ndarray of shape (n_i, k) or None)
         Each region's finite vertices (None where they are unknown).
+    groups : dict
+        Region -> its facets' rows (a list of increasing arrays), for the regions where
+        a facet has coincident rows; elsewhere a facet's one row is its ``facet_rows``.
     lp_solves : ndarray of shape (B,), int
     """
 
     def __init__(self, B: int, m: int, k: int):
+        self.groups: dict = {}
         self.lp_solves = np.zeros(B, np.int64)
         self.vertex_list: list = [None] * B
         self.ok = np.zeros(B, bool)
@@ -290,10 +380,12 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     # Point 0 is the origin; points 1.. the rows' polar points.
     pts = np.concatenate([np.zeros((live.size, 1, k)), polar], axis=1)
     member = np.concatenate([np.ones((live.size, 1), bool), valid], axis=1)
-    order, n_hull, closed = _gift_wrap(pts, member)
-    order = order[:, :int(n_hull.max())]
     L = live.size
     scale = _max_abs(pts.reshape(L, -1))
+    # Only the points not deep inside the hull take part (`index`: their numbers).
+    index, pts, member = _outer_points(pts, member, 4.0 * tol.COINCIDENT * scale)
+    order, n_hull, closed = _gift_wrap(pts, member)
+    order = order[:, :int(n_hull.max())]
     # Edge j runs from order[j] to order[j + 1] (the last one back to the start); edge
     # j - 1 is the one before it (the last one before edge 0).
     lanes, edges = np.arange(L)[:, None], np.arange(order.shape[1])[None, :]
@@ -304,10 +396,10 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     in_hull = edges < n_hull[:, None]
     p, q = pts[lanes, order], pts[lanes, nxt]
     d = q - p
-    norm = np.sqrt((d * d).sum(axis=2))
+    norm = np.sqrt(_coordinate_sum(d * d))
     with np.errstate(invalid="ignore", divide="ignore"):
         normal = np.stack([d[:, :, 1], -d[:, :, 0]], axis=2) / norm[:, :, None]
-        height = (normal * p).sum(axis=2)  # -offset of the edge's line
+        height = _coordinate_sum(normal * p)  # -offset of the edge's line
         ray = in_hull & (height <= tol.POLAR_RAY * scale[:, None])
         finite = in_hull & ~ray
         rel_vertex = np.where(finite[:, :, None], normal / height[:, :, None], 0.0)
@@ -324,27 +416,33 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     turn = prev_normal[:, :, 0] * normal[:, :, 1] - prev_normal[:, :, 1] * normal[:, :, 0]
     good = ~np.any(in_hull & ~(turn > tol.COINCIDENT), axis=1)
     with np.errstate(invalid="ignore"):
-        rel = pts[:, None, :, :] - p[:, :, None, :]
-        off_line = np.abs(d[:, :, None, 0] * rel[..., 1] - d[:, :, None, 1] * rel[..., 0]) / norm[:, :, None]
+        cross = d[:, :, None, 0] * pts[:, None, :, 1] - d[:, :, None, 1] * pts[:, None, :, 0]
+        off_line = np.abs(cross - (d[:, :, 0] * p[:, :, 1] - d[:, :, 1] * p[:, :, 0])[:, :, None]) / norm[:, :, None]
         size = np.maximum(np.maximum(_max_abs(p), _max_abs(q))[:, :, None], _max_abs(pts)[:, None, :])
-    ends = np.zeros(off_line.shape, bool)
-    ends[lanes, edges, order] = True
-    ends[lanes, edges, nxt] = True
-    near = in_hull[:, :, None] & member[:, None, :] & ~ends & ~(off_line > tol.COINCIDENT * size)
+    near = in_hull[:, :, None] & member[:, None, :] & ~(off_line > tol.COINCIDENT * size)
+    near[lanes, edges, order] = False
+    near[lanes, edges, nxt] = False
+    # Rows coincident with an edge's end rows sit on their polar points: they join their
+    # groups (`_settle`), they are not near-degenerate.
+    lane, edge, point = np.nonzero(near)
+    row, where = index[lane, point] - 1, _max_abs(c)[lane]
+    for end in (index[lane, order[lane, edge]] - 1, index[lane, nxt[lane, edge]] - 1):
+        twin = (row >= 0) & (end >= 0) & _close_pairs(A[lane, row], b[lane, row], A[lane, end], b[lane, end], where)
+        near[lane[twin], edge[twin], point[twin]] = False
     good &= ~near.any(axis=(1, 2))
     count = finite.astype(float) + prev_finite
     sums = rel_vertex + np.where(prev_finite[:, :, None], prev_vertex, 0.0)
     fp = sums / np.maximum(count, 1.0)[:, :, None]
     with np.errstate(invalid="ignore"):
         ray_sum = np.where(ray[:, :, None], normal, 0.0) + np.where(prev_ray[:, :, None], prev_normal, 0.0)
-        ray_norm = np.sqrt((ray_sum * ray_sum).sum(axis=2))
+        ray_norm = np.sqrt(_coordinate_sum(ray_sum * ray_sum))
         fp = fp + ray_sum / np.where(ray_norm > 0, ray_norm, 1.0)[:, :, None] * reach[:, None, None]
     fp = fp + c[:, None, :]
     is_facet = in_hull & (order > 0)
     good &= closed & (n_hull >= 3) & ~(bounded_domain & np.any(ray, axis=1))
     good &= ~np.any(in_hull & ~(norm > 0), axis=1)
     # Facets in increasing row order, with their points.
-    row = np.where(is_facet, order - 1, m)
+    row = np.where(is_facet, index[lanes, order] - 1, m)
     sort = np.argsort(row, axis=1, kind="stable")
     n_facets = is_facet.sum(axis=1)
     _settle(hulls, live, A, b, valid, c, np.take_along_axis(row, sort, 1), np.take_along_axis(fp, sort[:, :, None], 1),
@@ -359,50 +457,131 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
 def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid: np.ndarray, c: np.ndarray,
             rows: np.ndarray, points: np.ndarray, n_facets: np.ndarray, good: np.ndarray) -> None:
     """The steps after the hull, for the live regions of a wave at once, as
-    :func:`~polylens.geometry.facet_finding.compute_facets` takes them: a region with
-    coincident rows is left to the one-region route; a facet whose point lies on another
-    row is not genuine (weakly redundant) and is dropped. Writes ``ok``, ``n_facets``,
-    ``facet_rows`` and ``facet_points`` of ``hulls``.
+    :func:`~polylens.geometry.facet_finding.compute_facets` takes them: the rows
+    coincident with a facet's row join its group; a facet whose point lies on a row
+    outside its group is not genuine (weakly redundant) and is dropped; the facets come
+    in the order of their groups' first rows. Writes ``ok``, ``n_facets``, ``facet_rows``
+    (each facet's first row), ``facet_points`` and ``groups`` of ``hulls``.
 
     ``A`` (L, m, k), ``b`` and ``valid`` (L, m): the live regions' rows; ``c`` (L, k):
-    their inner points; ``rows`` (L, F): each region's facet rows, increasing, its first
+    their inner points; ``rows`` (L, F): the rows of the hull's facets, their first
     ``n_facets`` entries; ``points`` (L, F, k): their facet points; ``good`` (L,): the
-    regions whose hull decided them."""
+    regions whose hull decided them. A region where a row is coincident with the rows
+    of two hull facets is left to the one-region route."""
     L, m, k = A.shape
     width = int(n_facets.max(initial=0))
     rows, points = rows[:, :width], points[:, :width]
     has = np.arange(width)[None, :] < n_facets[:, None]
     safe_rows = np.where(has, rows, 0)
-    # The gap of every row at every facet point.
+    lanes, facets = np.arange(L)[:, None], np.arange(width)[None, :]
     fa = np.take_along_axis(A, safe_rows[:, :, None], 1)
     fb = np.take_along_axis(b, safe_rows, 1)
+    fp_size = _max_abs(points)
+    where = _max_abs(c)
+    with np.errstate(invalid="ignore"):
+        own_gap = np.where(has, np.abs(fb - row_dot(fa[:, :, None, :], points)[:, :, 0]), 0.0)
+    # Only rows that can come near a facet point are compared (`index`: their numbers):
+    # a unit row whose slack at c exceeds the farthest facet point's distance by more
+    # than the tolerances below stays clear of every facet point.
+    index, A, b, valid, safe_rows = _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, where)
+    m_near = A.shape[1]
+    # The gap of every such row at every facet point.
     with np.errstate(invalid="ignore"):
         gap = np.abs(b[:, None, :] - row_dot(A[:, None, :, :], points))
-    fp_size = _max_abs(points)
-    own = np.zeros(gap.shape, bool)
-    own[np.arange(L)[:, None], np.arange(width)[None, :], safe_rows] = True
-    # Coincident rows (the same half-space twice) are grouped on the one-region route.
-    # A row coincident with a facet's row passes near its facet point (triangle
-    # inequality), so only those rows are compared.
-    where = _max_abs(c)
-    own_gap = np.where(own, gap, 0.0).max(axis=2)
+    group = np.zeros(gap.shape, bool)
+    group[lanes, facets, safe_rows] = has
+    # Coincident rows (the same half-space as a facet's row, ``facet_finding._close``)
+    # pass near its facet point (triangle inequality), so only those rows are compared.
+    own_gap = np.where(group, gap, 0.0).max(axis=2)
     reach = 2.0 * (tol.COINCIDENT * (np.abs(b)[:, None, :] + np.abs(fb)[:, :, None] + k * fp_size[:, :, None])
                    + ROUNDOFF * (where[:, None, None] + fp_size[:, :, None]) + own_gap[:, :, None])
-    near = np.nonzero(has[:, :, None] & valid[:, None, :] & ~own & (gap <= reach))
+    near = np.nonzero(has[:, :, None] & valid[:, None, :] & ~group & (gap <= reach))
+    first = np.where(has, safe_rows, m_near)
     if near[0].size:
         region, facet, row = near
-        same = (np.abs(A[region, row] - fa[region, facet]).max(axis=1) <= tol.COINCIDENT) & (
-            np.abs(b[region, row] - fb[region, facet])
-            <= tol.COINCIDENT * np.maximum(np.abs(b[region, row]), np.abs(fb[region, facet])) + ROUNDOFF * where[region])
-        good[region[same]] = False
-    # Genuine facets: the facet point lies on no other row.
-    tight = valid[:, None, :] & ~own & (gap <= tol.REDUNDANCY * np.abs(b)[:, None, :] + ROUNDOFF * fp_size[:, :, None])
+        same = _close_pairs(A[region, row], b[region, row], fa[region, facet], fb[region, facet], where[region])
+        region, facet, row = region[same], facet[same], row[same]
+        group[region, facet, row] = True
+        np.minimum.at(first, (region, facet), row)
+    # A row in two groups (near-coincident rows the hull told apart): the one-region route.
+    good &= ~np.any(group.sum(axis=1) > 1, axis=1)
+    # Genuine facets: the facet point lies on no row outside its group.
+    tight = valid[:, None, :] & ~group & (gap <= tol.REDUNDANCY * np.abs(b)[:, None, :] + ROUNDOFF * fp_size[:, :, None])
     keep = has & ~tight.any(axis=2)
-    keep_order = np.argsort(~keep, axis=1, kind="stable")
+    order = np.argsort(np.where(keep, first, m_near + 1), axis=1, kind="stable")
     hulls.ok[live] = good
     hulls.n_facets[live] = keep.sum(axis=1)
-    hulls.facet_rows[live, :width] = np.take_along_axis(rows, keep_order, 1)
-    hulls.facet_points[live, :width] = np.take_along_axis(points, keep_order[:, :, None], 1)
+    hulls.facet_rows[live, :width] = index[lanes, np.minimum(np.take_along_axis(first, order, 1), m_near - 1)]
+    hulls.facet_points[live, :width] = np.take_along_axis(points, order[:, :, None], 1)
+    for j in np.flatnonzero(good & np.any(keep & (group.sum(axis=2) > 1), axis=1)).tolist():
+        hulls.groups[live[j]] = [index[j, np.flatnonzero(group[j, f])] for f in order[j, :int(keep[j].sum())].tolist()]
+
+
+def _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, where):
+    """The rows of each region that can pass within `_settle`'s tolerances of one of its
+    facet points, gathered: ``(index, A, b, valid, facet_rows)`` with ``index`` (L, m')
+    their numbers (padding rows are not valid) and the facet rows renumbered. A unit row
+    ``a`` (slack ``s`` at the inner point ``c``) has gap at least ``s - |p - c|`` at a
+    point ``p``; rows whose bound exceeds twice the largest tolerance are left out."""
+    L, m, _ = A.shape
+    lanes = np.arange(L)[:, None]
+    with np.errstate(invalid="ignore"):
+        slack = b - row_dot(A, c)
+        dist = np.sqrt(_coordinate_sum((points - c[:, None, :]) ** 2))
+    far = np.where(has, dist, 0.0).max(axis=1)
+    size = np.where(has, fp_size, 0.0).max(axis=1)
+    top = np.where(has, np.abs(fb), 0.0).max(axis=1)
+    k = A.shape[2]
+    bound = (2.0 * (tol.COINCIDENT * (np.abs(b) + (top + k * size)[:, None]) + (ROUNDOFF * (where + size)
+             + own_gap.max(axis=1, initial=0.0))[:, None]) + tol.REDUNDANCY * np.abs(b) + ROUNDOFF * size[:, None])
+    with np.errstate(invalid="ignore"):
+        keep = valid & ~(slack - far[:, None] > 2.0 * bound + ROUNDOFF * (np.abs(b) + far[:, None]))
+    keep[lanes, safe_rows] |= has
+    width = max(int(keep.sum(axis=1).max(initial=0)), 1)
+    index = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    position = np.zeros((L, m), np.int64)
+    position[lanes, index] = np.arange(width)[None, :]
+    return index, A[lanes, index], b[lanes, index], keep[lanes, index], position[lanes, safe_rows]
+
+
+def _outer_points(pts: np.ndarray, member: np.ndarray, margin: np.ndarray):
+    """The points of each set (``pts`` (L, n, 2), ``member`` (L, n)) but those deeper than
+    ``margin`` (L,) inside the polygon of the set's extreme points in eight directions
+    (Akl-Toussaint): such a point is no vertex of the set's hull and lies farther than
+    ``margin`` from every line of a hull edge. Point 0, the origin, is always kept, and
+    every point that is not a member must sit there. Returns ``(index, pts, member)``:
+    the numbers of the points kept (L, n'; padding points are not members) and their
+    coordinates and membership."""
+    L = pts.shape[0]
+    lanes = np.arange(L)[:, None]
+    # Points that are no members sit at the origin, point 0 (a member): they win no tie.
+    x, y = np.ascontiguousarray(pts[:, :, 0]), np.ascontiguousarray(pts[:, :, 1])
+    # Extreme points in the directions (1, 0), (1, 1), (0, 1), ... counter-clockwise.
+    corners = np.stack([np.argmax(v, axis=1) for v in (x, x + y, y, y - x, -x, -x - y, -y, x - y)])
+    cx, cy = x[lanes[:, 0], corners], y[lanes[:, 0], corners]
+    deep = np.ones(x.shape, bool)
+    sides = np.zeros(L, bool)
+    for j in range(8):
+        sx, sy = cx[(j + 1) % 8] - cx[j], cy[(j + 1) % 8] - cy[j]
+        length = np.sqrt(sx * sx + sy * sy)
+        # Left of the side from corner j to corner j + 1, by more than the margin.
+        deep &= (sx[:, None] * y - sy[:, None] * x > (sx * cy[j] - sy * cx[j] + margin * length)[:, None]) | (
+            length == 0)[:, None]
+        sides |= length > 0
+    keep = member & ~(deep & sides[:, None])
+    keep[:, 0] = True
+    width = int(keep.sum(axis=1).max())
+    index = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    return index, pts[lanes, index], keep[lanes, index]
+
+
+def _close_pairs(A1: np.ndarray, b1: np.ndarray, A2: np.ndarray, b2: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Whether rows ``(A1[i], b1[i])`` and ``(A2[i], b2[i])`` are the same half-space, as
+    ``facet_finding._close`` decides it near a region at distance ``where[i]`` from the
+    origin (shapes (n, k), (n,))."""
+    with np.errstate(invalid="ignore"):
+        return (np.abs(A1 - A2).max(axis=1, initial=0.0) <= tol.COINCIDENT) & (
+            np.abs(b1 - b2) <= tol.COINCIDENT * np.maximum(np.abs(b1), np.abs(b2)) + ROUNDOFF * where)
 
 
 def _polar(wave: WaveRows, inner: np.ndarray, live: np.ndarray):
@@ -543,7 +722,7 @@ def _gift_wrap(pts: np.ndarray, member: np.ndarray):
         dot = h[:, None, 0] * d[:, :, 0] + h[:, None, 1] * d[:, :, 1]
         angle = np.arctan2(cross, dot)
         angle = np.where(angle < 0, angle + 2 * np.pi, angle)
-        dist = (d * d).sum(axis=2)
+        dist = _coordinate_sum(d * d)
         usable = member[active] & (dist > 0)
         angle = np.where(usable, angle, np.inf)
         best = angle.min(axis=1)
