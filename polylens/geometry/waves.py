@@ -10,20 +10,27 @@ region's polar points in step, with the relative-interior point of every facet; 
 dimension 3 to ``HULL_MAX_DIM`` they are found region by region (Qhull, as on the
 one-region route) on the wave's rows.
 
-It serves nets whose program's batched forms are bit-stable (a dense chain, with or without
-the class units of :func:`~polylens.studies.complex.class_net`) and whose units each have one breakpoint
-(ReLU, LeakyReLU, PReLU), with the hull method: :func:`wave_applies`. Inside such a
-wave, a region takes the one-region route (``expansion._expand``) whenever the batched
-steps do not cover it: the seed (no hint), a unit sitting on its breakpoint throughout
-the region, coincident rows, a hint whose ray gives no clearly interior point, polar
-points that span only a line, a plane's region that is near-degenerate for the gift
-wrap, a Chebyshev problem without a vertex, and any code that is not a region (its
-error is the one-region route's). Every step treats each region on its own (no
-operation mixes the numbers of two regions), so a region's expansion does not depend on
-the wave it is in: a search gives the same result, bit for bit, whatever the size of its
-waves; and the steps compute what the one-region route computes, in the same
-arithmetic (:func:`~polylens.geometry.space.row_dot`, the same forms and rows), so both
-routes give the same points, radii and maps bit for bit.
+It serves nets whose program's batched forms are bit-stable (a dense chain, with or
+without the class units of :func:`~polylens.studies.complex.class_net`, or a traced
+program on the CPU whose matrix products run block by block: CNNs, residual nets) and
+whose units each have one breakpoint (ReLU, LeakyReLU, PReLU) or are max-pool windows,
+with the hull method: :func:`wave_applies`. Units tied on their breakpoint throughout a
+region and coincident rows are decided as on the one-region route: the rows coincident
+with a facet's row form its group, and the pieces that may change across a facet are
+read at probes just across it (one forward pass for the wave). Inside such a wave, a
+region takes the one-region route (``expansion._expand``) whenever the batched steps
+do not cover it: the seed (no hint), a constant row violated, a hint that gives no
+clearly interior point, polar points that span only a line, a plane's region that is
+near-degenerate for the gift wrap, near-coincident rows the hull tells apart, a
+Chebyshev problem without a vertex, and any code that is not a region (its error is
+the one-region route's). Every step treats each region on its own (no operation mixes
+the numbers of two regions), so a region's expansion does not depend on the wave it is
+in: a search gives the same result, bit for bit, whatever the size of its waves; and
+the steps compute what the one-region route computes, in the same arithmetic
+(:func:`~polylens.geometry.space.row_dot`, the same forms and rows), so both routes
+give the same points, radii and maps bit for bit. Probe codes come from one forward pass
+of the wave's probes rather than of the region's: a probe's code could differ only if
+it lay within round-off of a boundary.
 
 In a plane the decisions are those of the polar-hull method of
 :mod:`polylens.geometry.facet_finding` (the same polar points, the same tolerances for
@@ -57,8 +64,8 @@ DISTINCT_AT_ONCE = 64
 def wave_applies(space: Space, method: str) -> bool:
     """Whether :func:`expand_wave` serves a search: dimension 2 to ``HULL_MAX_DIM``, the
     hull method, a program whose batched forms are bit-stable (``blockwise_forms``: a
-    dense chain, with or without class units) and whose activations each have one
-    breakpoint per unit.
+    dense chain, with or without class units, or a traced program that says so) and
+    whose activations each have one breakpoint per unit or are max pooling.
 
     Raises
     ------

@@ -17,11 +17,23 @@ import torch
 from _nets import linear_relu_net, make_mlp
 
 import polylens.geometry.expansion as expansion
-from polylens import Box, Polyhedron, PWLNet, enumerate_regions
+from polylens import Box, Polyhedron, PWLNet, enumerate_regions, zoo
 from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import Space, chebyshev_by_vertices
 from polylens.geometry.waves import expand_wave, wave_applies
 from polylens.studies.complex import class_net
+
+
+def _traced(model: torch.nn.Module, shape: tuple) -> PWLNet:
+    """A traced program (max pooling, residual adds, convolutions): not a dense chain."""
+    return PWLNet.from_torch(model.eval(), torch.rand(2, *shape, generator=torch.Generator().manual_seed(0)))
+
+
+def _plane_through_images(dim: int, seed: int) -> dict:
+    """The plane through three random images: origin the first, basis the differences."""
+    a, b, c = np.random.default_rng(seed).uniform(0.0, 1.0, (3, dim))
+    return {"origin": a, "basis": np.stack([b - a, c - a], axis=1)}
+
 
 NETS = {
     "relu_2_16_16_r2": (lambda: make_mlp(2, [16, 16], seed=0), None, {}),
@@ -40,6 +52,11 @@ NETS = {
     "leaky_4_8_6_box": (lambda: make_mlp(4, [8, 6], seed=10, leaky=0.1), Box(-1, 1), {}),
     "class_units_2_8_8_r2": (lambda: class_net(PWLNet.from_torch(make_mlp(2, [8, 8], seed=12))), None, {}),
     "class_units_3_6_6_3_box": (lambda: class_net(PWLNet.from_torch(make_mlp(3, [6, 6], out=3, seed=13))), Box(-1, 1), {}),
+    "digits_cnn_slice": (lambda: _traced(zoo.digits_cnn(seed=0, channels=(4, 8)), (1, 8, 8)), Box(0.2, 0.5),
+                         _plane_through_images(64, 0)),
+    "digits_resnet_slice": (lambda: _traced(zoo.digits_resnet(seed=0, channels=4), (1, 8, 8)), Box(0.2, 0.5),
+                            _plane_through_images(64, 1)),
+    "conv1d_slice": (lambda: _traced(zoo.digits_conv1d(seed=0), (1, 64)), Box(0.0, 0.6), _plane_through_images(64, 2)),
     "duplicates": (lambda: linear_relu_net([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.3, 1.0], [-0.6, -2.0], [1.0, -1.0]],
                                            [0.1, 0.1, 0.5, 0.0, 0.0, 0.2]), Box(-1, 1), {}),
 }
@@ -78,8 +95,8 @@ def test_waves_give_the_one_region_answer(name, monkeypatch):
     wave.check()
 
 
-@pytest.mark.parametrize("d, hidden", [(2, [16, 16]), (3, [10, 8])])
-def test_the_wave_route_expands_almost_every_region(d, hidden, monkeypatch):
+@pytest.mark.parametrize("case", ["mlp_2", "mlp_3", "digits_cnn_slice", "digits_resnet_slice"])
+def test_the_wave_route_expands_almost_every_region(case, monkeypatch):
     one_by_one = {"n": 0}
     original = expansion._expand
 
@@ -88,7 +105,13 @@ def test_the_wave_route_expands_almost_every_region(d, hidden, monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(expansion, "_expand", counted)
-    res = enumerate_regions(PWLNet.from_torch(make_mlp(d, hidden, seed=11)), Box(-2, 2), progress=False)
+    if case.startswith("mlp"):
+        d = int(case[-1])
+        res = enumerate_regions(PWLNet.from_torch(make_mlp(d, [16, 16] if d == 2 else [10, 8], seed=11)), Box(-2, 2),
+                                progress=False)
+    else:  # every region of these slices has tied units, a third coincident rows
+        model, domain, kwargs = NETS[case]
+        res = enumerate_regions(model(), domain, progress=False, **kwargs)
     assert res.n_regions > 200
     assert one_by_one["n"] <= 0.02 * res.n_regions
 
