@@ -190,6 +190,8 @@ class RegionPath:
     stop_reason : str
         ``"found"``, ``"max_regions"`` or ``"exhausted"`` (no path inside the domain).
     lp_solves : int
+        LPs that building the regions the search popped took (regions built ahead in a
+        wave and never popped are not counted).
     seconds : float
     """
 
@@ -440,10 +442,11 @@ def region_paths(net, a, b, domain=None, *, origin=None, basis=None, max_regions
 
     One A* search per pair, as :func:`region_path` runs it, all run in step: each round,
     the regions every search needs next (with the best open ones of each) are expanded
-    together, in waves where the net allows, and a region expanded for one search is
-    not built again for another. Across every facet (``moves="all"``) a region's
-    neighbours do not depend on the target, so pairs in one part of the space share
-    most of their work.
+    together, in waves where the net allows. Across every facet (``moves="all"``, the
+    default up to 6 dimensions) a region's neighbours do not depend on the target, so
+    a region expanded for one search is not built again for another and pairs in one
+    part of the space share most of their work; across differing facets only searches
+    toward the same target share.
 
     Parameters
     ----------
@@ -462,9 +465,10 @@ def region_paths(net, a, b, domain=None, *, origin=None, basis=None, max_regions
         counts of its own search (``regions_visited``: the regions it popped;
         ``lp_solves``: the LPs that building those regions took, whichever search built
         them); ``seconds`` is the time from the call's start to the end of that search.
-        Among equally short paths, the one returned may differ from
-        :func:`region_path`'s for the same pair (the interior points a region is built
-        from may come from another search).
+        A region built for one search keeps the interior point it was reached by there,
+        so among equally short paths the one returned may differ from
+        :func:`region_path`'s for the same pair, and an LP count may move from one pair
+        to another.
 
     Raises
     ------
@@ -524,22 +528,35 @@ def _paths(func, net, a, b, domain, origin, basis, max_regions, heuristic, moves
     weight = check_number(weight, func=func, name="weight", low=1.0)
     start_time = time.perf_counter()
     space = Space(net, domain, x0=origin, U=basis, solver=solver)
+    if names is None:
+        shapes = [(space.dim,)] if basis is not None else list(dict.fromkeys([net.input_shape, (net.input_dim,)]))
+        for name, points in (("a", a), ("b", b)):
+            if points.shape[1:] not in shapes:
+                raise invalid(func, name, "a batch of points, shape " + " or ".join(
+                    f"(n_pairs, {', '.join(map(str, shape))})" for shape in shapes), f"an array of shape {points.shape}")
     n = len(a)
     if n == 0:
         return []
     ta = np.stack([space.check_point(p, func, names[0] if names else f"a[{i}]") for i, p in enumerate(a)])
     tb = np.stack([space.check_point(p, func, names[1] if names else f"b[{i}]") for i, p in enumerate(b)])
-    codes_a, codes_b = net.codes(space.to_input(ta)), net.codes(space.to_input(tb))
+    # Each pair's two codes from one pass of the pair (a point on a boundary gets the
+    # same code whatever other pairs are asked with it).
+    codes = [net.codes(space.to_input(np.stack([p, q]))) for p, q in zip(ta, tb)]
     every = moves == "all" or (moves == "auto" and space.dim <= 6)
     exact = heuristic == "first_layer" and every and weight == 1.0
     groups = _groups_on(net, space.basis)
     width = ASTAR_WAVE if every and wave_applies(space, "auto") else 1
-    shared = (_every_move(space, domain, origin, basis, solver), {}) if every else None
+    # Across every facet a region's moves do not depend on the target: one cache for all
+    # searches; across differing facets, one per target.
+    caches: dict = {}
     searches = []
-    for i in range(n):
-        expand, cache = shared if every else (_differing(space, codes_b[i]), {})
+    for i, (code_a, code_b) in enumerate(codes):
+        key = b"" if every else code_b.tobytes()
+        if key not in caches:
+            caches[key] = (_every_move(space, domain, origin, basis, solver) if every else _differing(space, code_b), {})
+        expand, cache = caches[key]
         hint = np.stack([ta[i], np.full(space.dim, np.nan)])
-        search = _astar(codes_a[i], codes_b[i], hint, groups, cache, heuristic=heuristic, weight=weight,
+        search = _astar(code_a, code_b, hint, groups, cache, heuristic=heuristic, weight=weight,
                         exact=exact, max_regions=max_regions, width=width, start_time=start_time)
         searches.append((search, expand, cache))
     return _in_step(searches, width, progress)
@@ -595,11 +612,17 @@ def _astar(code_a, code_b, hint_a, groups, cache: dict, *, heuristic, weight, ex
     ones not yet in ``cache``), finds their expansions ``(point, steps, lp_solves)`` in
     ``cache`` when resumed, and returns its :class:`RegionPath`."""
     n_first = groups.size
-    one_hot = groups[:, None] == np.arange(groups.max(initial=-1) + 1)[None, :]  # (n_first, n_groups)
+    n_groups = int(groups.max(initial=-1)) + 1
 
     def bounds(codes: np.ndarray) -> np.ndarray:
         """First-layer groups separating each code (rows) from the target's."""
-        return np.count_nonzero((codes[:, :n_first] != code_b[:n_first]) @ one_hot, axis=1)
+        diff = codes[:, :n_first] != code_b[:n_first]
+        if n_groups == n_first:  # every unit its own hyperplane
+            return np.count_nonzero(diff, axis=1)
+        row, unit = np.nonzero(diff)
+        hit = np.zeros((codes.shape[0], n_groups), bool)
+        hit[row, groups[unit]] = True
+        return np.count_nonzero(hit, axis=1)
 
     def bound(code: np.ndarray) -> int:
         return int(bounds(code[None])[0])
