@@ -160,7 +160,7 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     out: list = [None] * B
     for i, found in zip(done, crossings):
         groups = hull.groups.get(i, ())
-        notes = sliver_notes(space.net, wave.source, wave.A[i], wave.b[i], groups)
+        notes = sliver_notes(space.net, wave.source[i], wave.A[i], wave.b[i], groups)
         out[i] = (found, notes, points[i], float(radii[i]), bool(hull.bounded[i]), int(hull.n_facets[i]),
                   hull.vertex_list[i], maps[i], int(hull.lp_solves[i]))
     return out
@@ -177,12 +177,12 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
     plans, simple = [], []
     for i in regions:
         nf = int(hull.n_facets[i])
-        tied = np.unique(wave.source[wave.tied[i]])
+        tied = np.flatnonzero(wave.tied[i])
         if i not in hull.groups and tied.size == 0:
             simple.append(True)
             continue
         groups = hull.groups.get(i) or [hull.facet_rows[i, f:f + 1] for f in range(nf)]
-        plans.append(crossing_plan(net, codes[i], wave.source, wave.across[i], wave.A[i], tied, float(radii[i]),
+        plans.append(crossing_plan(net, codes[i], wave.source[i], wave.across[i], wave.A[i], tied, float(radii[i]),
                                    groups, hull.facet_points[i, :nf]))
         simple.append(False)
     settled = iter(settle_crossings(space, plans))
@@ -193,7 +193,7 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
         found = []
         if easy:
             for r, point in zip(first, hull.facet_points[i, :nf]):
-                unit = int(wave.source[r])
+                unit = int(wave.source[i, r])
                 if unit >= 0:
                     new = codes[i].copy()
                     new[unit] = wave.across[i, r]
@@ -212,22 +212,23 @@ class WaveRows:
     :meth:`~polylens.geometry.space.Space.hrep`, bit for bit, for many codes at once.
 
     Every code has the same row slots: one per unit of a breakpoint, one per entry of a
-    max-pool window (the window's own winner is a slot that is no row).
+    max-pool window (the window's own winner is a slot that is no row), then the
+    domain's faces; each region keeps the slots that are its rows, in their order
+    (padded to the wave's longest list).
 
     Attributes
     ----------
     A : ndarray of shape (B, m, k)
-        Unit-norm rows; slots that are no row of the region (constant rows, a window's
-        winner) are zero and not ``valid``.
+        Unit-norm rows (padding past a region's last row is not ``valid``).
     b : ndarray of shape (B, m)
     valid : ndarray of shape (B, m), bool
         Rows of the region (not constant) that the domain's box does not make redundant.
-    source : ndarray of shape (m,), int
-        Unit of each slot, ``-(f + 1)`` for domain face ``f``.
+    source : ndarray of shape (B, m), int
+        Unit of each row, ``-(f + 1)`` for domain face ``f``.
     across : ndarray of shape (B, m), int8
         The unit's piece across the row.
-    tied : ndarray of shape (B, m), bool
-        Constant rows on their boundary throughout the region: their units are tied.
+    tied : ndarray of shape (B, n_units), bool
+        Units tied on their boundary throughout the region (a constant row at 0).
     usable : ndarray of shape (B,), bool
         False where a constant row is violated (the code is not a region: the one-region
         route says why).
@@ -263,13 +264,19 @@ class WaveRows:
         A_u = np.where(constant[:, :, None], 0.0, A_u / scale[:, :, None])
         b_u = np.where(constant, np.inf, b_u / scale)
         n_dom = space.domain_b.shape[0]
-        self.A = np.concatenate([A_u, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
-        self.b = np.concatenate([b_u, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
-        self.source = np.concatenate([*parts_src, -1 - np.arange(n_dom)])
-        self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1).astype(np.int8)
-        self.valid = np.concatenate([~constant, np.ones((B, n_dom), bool)], axis=1) & _box_candidates(
-            self.A, self.b, space.box)
-        self.tied = np.concatenate([*parts_tied, np.zeros((B, n_dom), bool)], axis=1)
+        A = np.concatenate([A_u, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
+        b = np.concatenate([b_u, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
+        source = np.concatenate([*parts_src, -1 - np.arange(n_dom)])
+        valid = np.concatenate([~constant, np.ones((B, n_dom), bool)], axis=1) & _box_candidates(A, b, space.box)
+        region, slot = np.nonzero(np.concatenate(parts_tied, axis=1))
+        self.tied = np.zeros((B, net.n_units), bool)
+        self.tied[region, source[slot]] = True
+        # Only the rows of the regions, in their order (most slots of a CNN are none).
+        lanes = np.arange(B)[:, None]
+        index = np.argsort(~valid, axis=1, kind="stable")[:, :max(int(valid.sum(axis=1).max(initial=0)), 1)]
+        self.A, self.b, self.valid, self.source = A[lanes, index], b[lanes, index], valid[lanes, index], source[index]
+        self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1)[lanes, index].astype(
+            np.int8)
         self.usable = usable
 
 
