@@ -536,11 +536,23 @@ def settle_crossings(space, plans: list) -> list:
         Inputs come from :func:`crossing_plan`.
     """
     probes = [p for _, _, plan_probes in plans for p in plan_probes]
-    if probes:
-        probe_codes = iter(space.net.codes(space.to_input(np.array(probes))))
-        for codes, recheck, _ in plans:
-            for (i, units), probe_code in zip(recheck, probe_codes):
-                codes[i][units] = probe_code[units]
+    found = space.net.codes(space.to_input(np.array(probes))) if probes else np.zeros((0, space.net.n_units), np.int8)
+    return apply_probes(plans, found)
+
+
+def apply_probes(plans: list, probe_codes: np.ndarray) -> list:
+    """The plans' codes with the units to recheck read from ``probe_codes`` (the codes
+    of the plans' probes, in order); returns every plan's codes.
+
+    Raises
+    ------
+    None of its own
+        Inputs come from :func:`crossing_plan`.
+    """
+    found = iter(probe_codes)
+    for codes, recheck, _ in plans:
+        for (i, units), probe_code in zip(recheck, found):
+            codes[i][units] = probe_code[units]
     return [codes for codes, _, _ in plans]
 
 

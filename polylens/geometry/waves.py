@@ -50,7 +50,7 @@ from scipy.spatial import ConvexHull, QhullError
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import HULL_MAX_DIM
-from polylens.geometry.region import crossing_plan, distinct_rows, in_order, settle_crossings, sliver_notes, unique_rows
+from polylens.geometry.region import apply_probes, crossing_plan, distinct_rows, in_order, sliver_notes, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
 from polylens.models.activations import Elementwise, MaxPool
 
@@ -170,40 +170,45 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
                regions: list) -> list:
     """The crossings (code across, hint, units crossed) of every inner facet of the given
     regions of a wave, as :func:`~polylens.geometry.region.crossed_codes` finds them: a
-    facet of one row flips its unit; where a facet has coincident rows or the region has
-    tied units, the pieces that may change with them are read at probes just across (one
-    forward pass for the wave)."""
+    facet of one row flips its unit, and the tied units of later layers take their
+    pieces at a probe just across; a facet of coincident rows is planned by
+    :func:`~polylens.geometry.region.crossing_plan`. The probes of the wave go through
+    one forward pass."""
     net = space.net
-    plans, simple = [], []
-    for i in regions:
-        nf = int(hull.n_facets[i])
-        tied = np.flatnonzero(wave.tied[i])
-        if i not in hull.groups and tied.size == 0:
-            simple.append(True)
-            continue
-        groups = hull.groups.get(i) or [hull.facet_rows[i, f:f + 1] for f in range(nf)]
-        plans.append(crossing_plan(net, codes[i], wave.source[i], wave.across[i], wave.A[i], tied, float(radii[i]),
-                                   groups, hull.facet_points[i, :nf]))
-        simple.append(False)
-    settled = iter(settle_crossings(space, plans))
-    out = []
-    for i, easy in zip(regions, simple):
-        nf = int(hull.n_facets[i])
-        first = hull.facet_rows[i, :nf].tolist()
-        found = []
-        if easy:
-            for r, point in zip(first, hull.facet_points[i, :nf]):
-                unit = int(wave.source[i, r])
-                if unit >= 0:
-                    new = codes[i].copy()
-                    new[unit] = wave.across[i, r]
-                    found.append((new, (point, wave.A[i, r]), (unit,)))
-        else:
-            for r, point, new in zip(first, hull.facet_points[i, :nf], next(settled)):
-                if new is not None:
-                    found.append((new, (point, wave.A[i, r]), tuple(np.flatnonzero(new != codes[i]).tolist())))
-        out.append(found)
-    return out
+    grouped = [i for i in regions if i in hull.groups]
+    plain = np.array([i for i in regions if i not in hull.groups], np.int64)
+    # Facets of one row, all at once: (region, facet) pairs of inner facets.
+    count = hull.n_facets[plain]
+    lane = np.repeat(plain, count)
+    facet = np.arange(lane.size) - np.repeat(np.cumsum(count) - count, count)
+    row = hull.facet_rows[lane, facet]
+    unit = wave.source[lane, row]
+    inner = unit >= 0
+    lane, facet, row, unit = lane[inner], facet[inner], row[inner], unit[inner]
+    point = hull.facet_points[lane, facet]
+    normal = wave.A[lane, row]
+    new = codes[lane].copy()
+    new[np.arange(lane.size), unit] = wave.across[lane, row]
+    recheck = wave.tied[lane] & (net.unit_layer[None, :] > net.unit_layer[unit][:, None])
+    probed = np.flatnonzero(recheck.any(axis=1))
+    step = tol.CROSSING_STEP * np.maximum(_max_abs(point[probed]), radii[lane[probed]])
+    probes = [point[probed] + step[:, None] * normal[probed]]
+    plans = [crossing_plan(net, codes[i], wave.source[i], wave.across[i], wave.A[i], np.flatnonzero(wave.tied[i]),
+                           float(radii[i]), hull.groups[i], hull.facet_points[i, :hull.n_facets[i]]) for i in grouped]
+    probes += [np.reshape(p, (-1, space.dim)) for _, _, plan_probes in plans for p in plan_probes]
+    probes = np.concatenate(probes)
+    found = net.codes(space.to_input(probes)) if probes.shape[0] else np.zeros((0, net.n_units), np.int8)
+    new[probed] = np.where(recheck[probed], found[:probed.size], new[probed])
+    settled = dict(zip(grouped, apply_probes(plans, found[probed.size:])))
+    out: dict = {i: [] for i in regions}
+    changed = new != codes[lane]
+    for j, i in enumerate(lane.tolist()):
+        out[i].append((new[j], (point[j], normal[j]), tuple(np.flatnonzero(changed[j]).tolist())))
+    for i in grouped:
+        first = hull.facet_rows[i, :hull.n_facets[i]].tolist()
+        out[i] = [(code, (p, wave.A[i, r]), tuple(np.flatnonzero(code != codes[i]).tolist()))
+                  for r, p, code in zip(first, hull.facet_points[i, :hull.n_facets[i]], settled[i]) if code is not None]
+    return [out[i] for i in regions]
 
 
 class WaveRows:
@@ -240,7 +245,7 @@ class WaveRows:
         net = space.net
         B = codes.shape[0]
         pre, self.out = net.frozen_forms(codes, space.basis)
-        parts_A, parts_b, parts_src, parts_across, parts_const, parts_tied = [], [], [], [], [], []
+        parts_A, parts_b, parts_norm, parts_src, parts_across, parts_row, parts_tied = [], [], [], [], [], [], []
         usable = np.ones(B, bool)
         for act, forms, pieces, lo in zip(net.activations, pre, net.split_code(codes), net.layer_offsets):
             unit, across, z, sign, offset, real = _slot_rows(act, forms, pieces)
@@ -253,28 +258,31 @@ class WaveRows:
             parts_tied.append(constant & (np.abs(b_l) <= tol.TIED * size[:, None]))
             parts_A.append(A_l)
             parts_b.append(b_l)
+            parts_norm.append(norms)
             parts_src.append(lo + unit)
             parts_across.append(np.broadcast_to(across, b_l.shape))
-            parts_const.append(constant | ~real)
-        A_u = np.concatenate(parts_A, axis=1)
-        b_u = np.concatenate(parts_b, axis=1)
-        constant = np.concatenate(parts_const, axis=1)
-        norms = np.sqrt(_coordinate_sum(A_u * A_u))
-        scale = np.where(constant, 1.0, norms)
-        A_u = np.where(constant[:, :, None], 0.0, A_u / scale[:, :, None])
-        b_u = np.where(constant, np.inf, b_u / scale)
+            parts_row.append(real & ~constant)
         n_dom = space.domain_b.shape[0]
-        A = np.concatenate([A_u, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
-        b = np.concatenate([b_u, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
         source = np.concatenate([*parts_src, -1 - np.arange(n_dom)])
-        valid = np.concatenate([~constant, np.ones((B, n_dom), bool)], axis=1) & _box_candidates(A, b, space.box)
         region, slot = np.nonzero(np.concatenate(parts_tied, axis=1))
         self.tied = np.zeros((B, net.n_units), bool)
         self.tied[region, source[slot]] = True
-        # Only the rows of the regions, in their order (most slots of a CNN are none).
+        # Only the slots that are rows, in their order (most slots of a CNN are none);
+        # the domain's rows (unit norm) are divided by 1.
+        row = np.concatenate([*parts_row, np.ones((B, n_dom), bool)], axis=1)
         lanes = np.arange(B)[:, None]
-        index = np.argsort(~valid, axis=1, kind="stable")[:, :max(int(valid.sum(axis=1).max(initial=0)), 1)]
-        self.A, self.b, self.valid, self.source = A[lanes, index], b[lanes, index], valid[lanes, index], source[index]
+        index = np.argsort(~row, axis=1, kind="stable")[:, :max(int(row.sum(axis=1).max(initial=0)), 1)]
+        row = row[lanes, index]
+        A = np.concatenate([*parts_A, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)[lanes, index]
+        b = np.concatenate([*parts_b, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)[lanes, index]
+        scale = np.where(row, np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)[lanes, index], 1.0)
+        A = np.where(row[:, :, None], A / scale[:, :, None], 0.0)
+        b = np.where(row, b / scale, np.inf)
+        valid = row & _box_candidates(A, b, space.box)
+        # The rows the domain's box leaves, in their order.
+        keep = np.argsort(~valid, axis=1, kind="stable")[:, :max(int(valid.sum(axis=1).max(initial=0)), 1)]
+        index = index[lanes, keep]
+        self.A, self.b, self.valid, self.source = A[lanes, keep], b[lanes, keep], valid[lanes, keep], source[index]
         self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1)[lanes, index].astype(
             np.int8)
         self.usable = usable
