@@ -17,7 +17,14 @@ default: the last one that re-ran the program from the input at every layer). Th
 revision is extracted with ``git archive`` and run in a subprocess on the same machine in
 the same run; the regions (codes and areas) of the two are compared.
 
-Run: ``python benchmarks/bench_slices.py [--quick] [--baseline REV]``. Prints Markdown tables.
+Then the slice enumerations of the first table side by side with a pinned earlier
+revision's (``--enumeration-baseline``, default: the last one before waves of the
+frontier served traced CNNs), each in a subprocess on the same models (saved once), the
+two interleaved (best of ``--repeat`` runs); the regions (codes in order, points) of the
+two are compared.
+
+Run: ``python benchmarks/bench_slices.py [--quick] [--baseline REV] [--enumeration-baseline REV]``.
+Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -98,17 +105,88 @@ def _split_case(name: str, out: str) -> None:
              vertices=res.mesh.n_vertices)
 
 
+#: Slice-enumeration cases of the side-by-side table: box side around the plane's
+#: centroid and region budget (None: every region of the box).
+SLICES = {"digits CNN": (0.2, None), "VGG-style 3x32x32": (0.02, 100)}
+
+
+def _slice_models(folder: str) -> None:
+    """Build the models of :data:`SLICES` and their three images once, saved in ``folder``."""
+    X, y, Xt, _ = zoo.digits_data(seed=0)
+    cnn = zoo.digits_cnn()
+    zoo.train_classifier(cnn, X, y, epochs=5, seed=0)
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    for name, model, inputs in (("digits CNN", cnn.eval(), Xt[:3]), ("VGG-style 3x32x32", zoo.vgg_style_cnn(), images)):
+        torch.save({"model": model, "images": inputs}, os.path.join(folder, f"{name}.pt"))
+
+
+def _slice_case(name: str, folder: str, out: str) -> None:
+    """Enumerate one slice of :data:`SLICES` with whatever ``polylens`` is importable."""
+    saved = torch.load(os.path.join(folder, f"{name}.pt"), weights_only=False)
+    net = PWLNet.from_torch(saved["model"], saved["images"])
+    a, b, c = (v.reshape(-1).double().numpy() for v in saved["images"])
+    side, budget = SLICES[name]
+    lo = np.full(2, 1 / 3 - side / 2)
+    res = enumerate_regions(net, Box(lo, lo + side), origin=a, basis=np.stack([b - a, c - a], axis=1),
+                            progress=False, max_regions=budget)
+    np.savez(out, codes=res.codes, points=res.points, seconds=res.seconds)
+
+
+def _run_in(args: list, path: str | None, out: str) -> dict:
+    """Run this script with ``args`` in a subprocess with ``path`` (None: this checkout)
+    first on the import path; returns the arrays it saved in ``out``."""
+    env = dict(os.environ)
+    here = str(pathlib.Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (path or here, env.get("PYTHONPATH", "")) if p)
+    subprocess.run([sys.executable, __file__, *args, out], env=env, check=True)
+    with np.load(out) as data:
+        return {k: data[k] for k in data.files}
+
+
+def enumeration_rows(baseline: str, repeat: int) -> list[list]:
+    """Old (``baseline``) and new slice enumeration, side by side, one row per case."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    rows = []
+    with tempfile.TemporaryDirectory() as old, tempfile.TemporaryDirectory() as folder:
+        archive = subprocess.run(["git", "archive", baseline, "polylens"], cwd=root, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        _slice_models(folder)
+        out = os.path.join(folder, "r.npz")
+        for name in SLICES:
+            best = {}
+            for _ in range(repeat):
+                for label, path in (("before", old), ("after", None)):
+                    log(f"slice enumeration {name}: {label}")
+                    got = _run_in(["--slice-case", name, folder], path, out)
+                    if label not in best or got["seconds"] < best[label]["seconds"]:
+                        best[label] = got
+            before, after = best["before"], best["after"]
+            rows.append([name, len(after["codes"]), f"{len(before['codes']) / float(before['seconds']):.0f}",
+                         f"{len(after['codes']) / float(after['seconds']):.0f}",
+                         f"{float(before['seconds'] / after['seconds']):.1f}x", _compare_regions(before, after)])
+    return rows
+
+
+def _compare_regions(before: dict, after: dict) -> str:
+    """"yes" where both found the same regions in the same order with the same points;
+    else how they differ."""
+    if np.array_equal(before["codes"], after["codes"]) and np.array_equal(before["points"], after["points"]):
+        return "yes"
+    key = {c.tobytes(): i for i, c in enumerate(before["codes"])}
+    if len(key) != len(after["codes"]) or any(c.tobytes() not in key for c in after["codes"]):
+        return "**NO**"
+    match = np.array([key[c.tobytes()] for c in after["codes"]])
+    moved = int(np.count_nonzero(match != np.arange(match.size)))
+    points = "same points" if np.array_equal(before["points"][match], after["points"]) else "**other points**"
+    return f"same regions, {points}; {moved} in another place of the order"
+
+
 def _split_in(name: str, path: str | None) -> dict:
     """Run :func:`_split_case` in a subprocess with ``path`` (None: this checkout) first on
     the import path."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "r.npz")
-        env = dict(os.environ)
-        here = str(pathlib.Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (path or here, env.get("PYTHONPATH", "")) if p)
-        subprocess.run([sys.executable, __file__, "--split-case", name, out], env=env, check=True)
-        with np.load(out) as data:
-            return {k: data[k] for k in data.files}
+        return _run_in(["--split-case", name], path, os.path.join(tmp, "r.npz"))
 
 
 def _same_regions(old: dict, new: dict) -> bool:
@@ -144,14 +222,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller enumerations")
     parser.add_argument("--baseline", default="fdf5c46", help="revision whose plane splitter is compared")
     parser.add_argument("--planes-only", action="store_true", help="only the plane-splitting comparison")
+    parser.add_argument("--enumeration-baseline", default="38f58ba",
+                        help="revision whose slice enumeration is compared")
     parser.add_argument("--split-case", nargs=2, metavar=("NAME", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--slice-case", nargs=3, metavar=("NAME", "FOLDER", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.split_case:
         _split_case(*args.split_case)
         return
+    if args.slice_case:
+        _slice_case(*args.slice_case)
+        return
     if not args.planes_only:
         _slice_table(args)
+        print()
+        print(markdown_table(["slice enumeration", "regions", f"regions/s {args.enumeration_baseline}",
+                              "regions/s this checkout", "speed-up", "identical regions"],
+                             enumeration_rows(args.enumeration_baseline, 1 if args.quick else 2)))
     print()
     print(markdown_table(["plane (small box)", "regions", "vertices", f"split {args.baseline} (s)",
                           "split carried values (s)", "speed-up", "identical regions"], plane_rows(args.baseline)))

@@ -219,10 +219,13 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     found = [None] * len(indices)
     hints = np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim)
     if len(indices) and wave_applies(space, spec.method):
-        try:
-            found = expand_wave(space, np.asarray(codes, dtype=np.int8).reshape(len(indices), -1), hints)
-        except Exception:  # the one-region route raises it again, naming the region
-            pass
+        codes = np.asarray(codes, dtype=np.int8).reshape(len(indices), -1)
+        step = space.net.forms_batch_size(space.dim + 1)  # a wave's forms in passes of bounded size
+        for lo in range(0, len(indices), step):
+            try:
+                found[lo:lo + step] = expand_wave(space, codes[lo:lo + step], hints[lo:lo + step])
+            except Exception:  # the one-region route raises it again, naming the region
+                pass
     out = []
     for i, code, hint, done in zip(indices, codes, hints, found):
         if done is not None:

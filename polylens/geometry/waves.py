@@ -56,6 +56,11 @@ from polylens.models.activations import Elementwise, MaxPool
 
 __all__ = ["wave_applies", "expand_wave", "rows_apply", "WaveRows"]
 
+WAVE_MIN_CODES = 16
+"""Fewest codes a forms pass of bounded size (``PWLNet.forms_batch_size``) must hold for
+waves to serve a net: above that size (the VGG-style CNN's pass holds 6) a region's
+cost is its forward passes, and waves of a few regions gave no gain."""
+
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
 (:func:`~polylens.geometry.region.distinct_rows`); larger ones one by one."""
@@ -65,13 +70,16 @@ def wave_applies(space: Space, method: str) -> bool:
     """Whether :func:`expand_wave` serves a search: dimension 2 to ``HULL_MAX_DIM``, the
     hull method, a program whose batched forms are bit-stable (``blockwise_forms``: a
     dense chain, with or without class units, or a traced program that says so) and
-    whose activations each have one breakpoint per unit or are max pooling.
+    whose activations each have one breakpoint per unit or are max pooling, small enough
+    that one forms pass holds at least ``WAVE_MIN_CODES`` codes (a larger net's regions
+    cost mostly its forward passes, which a wave does not share).
 
     Raises
     ------
     None of its own
     """
     return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull")
+            and space.net.forms_batch_size(space.dim + 1) >= WAVE_MIN_CODES
             and getattr(space.net.program, "blockwise_forms", False) and rows_apply(space.net))
 
 
@@ -271,8 +279,7 @@ class WaveRows:
         # the domain's rows (unit norm) are divided by 1.
         row = np.concatenate([*parts_row, np.ones((B, n_dom), bool)], axis=1)
         lanes = np.arange(B)[:, None]
-        index = np.argsort(~row, axis=1, kind="stable")[:, :max(int(row.sum(axis=1).max(initial=0)), 1)]
-        row = row[lanes, index]
+        index, row = _compact(row)
         A = np.concatenate([*parts_A, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)[lanes, index]
         b = np.concatenate([*parts_b, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)[lanes, index]
         scale = np.where(row, np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)[lanes, index], 1.0)
@@ -280,9 +287,9 @@ class WaveRows:
         b = np.where(row, b / scale, np.inf)
         valid = row & _box_candidates(A, b, space.box)
         # The rows the domain's box leaves, in their order.
-        keep = np.argsort(~valid, axis=1, kind="stable")[:, :max(int(valid.sum(axis=1).max(initial=0)), 1)]
+        keep, self.valid = _compact(valid)
         index = index[lanes, keep]
-        self.A, self.b, self.valid, self.source = A[lanes, keep], b[lanes, keep], valid[lanes, keep], source[index]
+        self.A, self.b, self.source = A[lanes, keep], b[lanes, keep], source[index]
         self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1)[lanes, index].astype(
             np.int8)
         self.usable = usable
@@ -559,11 +566,11 @@ def _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, whe
     with np.errstate(invalid="ignore"):
         keep = valid & ~(slack - far[:, None] > 2.0 * bound + ROUNDOFF * (np.abs(b) + far[:, None]))
     keep[lanes, safe_rows] |= has
-    width = max(int(keep.sum(axis=1).max(initial=0)), 1)
-    index = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    index, real = _compact(keep)
     position = np.zeros((L, m), np.int64)
-    position[lanes, index] = np.arange(width)[None, :]
-    return index, A[lanes, index], b[lanes, index], keep[lanes, index], position[lanes, safe_rows]
+    lane, slot = np.nonzero(real)
+    position[lane, index[lane, slot]] = slot
+    return index, A[lanes, index], b[lanes, index], real, position[lanes, safe_rows]
 
 
 def _outer_points(pts: np.ndarray, member: np.ndarray, margin: np.ndarray):
@@ -592,9 +599,20 @@ def _outer_points(pts: np.ndarray, member: np.ndarray, margin: np.ndarray):
         sides |= length > 0
     keep = member & ~(deep & sides[:, None])
     keep[:, 0] = True
-    width = int(keep.sum(axis=1).max())
-    index = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-    return index, pts[lanes, index], keep[lanes, index]
+    index, real = _compact(keep)
+    return index, pts[lanes, index], real
+
+
+def _compact(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each row of ``mask`` (L, n) is True, in order: ``(index, real)`` of shape
+    (L, w), ``w`` the most in a row (at least 1); past a row's count the index is 0 and
+    ``real`` False."""
+    counts = mask.sum(axis=1)
+    width = max(int(counts.max(initial=0)), 1)
+    lane, position = np.nonzero(mask)
+    index = np.zeros((mask.shape[0], width), np.int64)
+    index[lane, np.arange(lane.size) - np.repeat(np.cumsum(counts) - counts, counts)] = position
+    return index, np.arange(width)[None, :] < counts[:, None]
 
 
 def _close_pairs(A1: np.ndarray, b1: np.ndarray, A2: np.ndarray, b2: np.ndarray, where: np.ndarray) -> np.ndarray:

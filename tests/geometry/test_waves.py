@@ -210,3 +210,19 @@ def test_distinct_rows_of_many_sets_keep_what_unique_rows_keeps_in_each():
         for points, end, c in zip(sets, ends, counts):
             assert np.array_equal(points[keep[end - c:end]], unique_rows(points))
     assert merged > 100
+
+
+def test_a_wave_in_passes_of_bounded_forms_gives_the_same_answer(monkeypatch):
+    import polylens.models.pwlnet as pwlnet
+
+    model, domain, kwargs = NETS["digits_cnn_slice"]
+    whole = enumerate_regions(model(), domain, progress=False, **kwargs)
+    net = model()
+    monkeypatch.setattr(pwlnet, "FORMS_BATCH_VALUES", 17 * 3 * net.n_units)  # passes of 17 codes
+    assert net.forms_batch_size(3) == 17 and wave_applies(Space(net, domain, kwargs["origin"], kwargs["basis"]), "auto")
+    parts = enumerate_regions(net, domain, progress=False, **kwargs)
+    for field in ("codes", "edges", "points", "radii", "out_weight", "out_bias"):
+        assert np.array_equal(getattr(whole, field), getattr(parts, field)), field
+    # a net whose pass holds fewer codes than a wave needs takes the one-region route
+    monkeypatch.setattr(pwlnet, "FORMS_BATCH_VALUES", 15 * 3 * net.n_units)
+    assert not wave_applies(Space(net, domain, kwargs["origin"], kwargs["basis"]), "auto")
