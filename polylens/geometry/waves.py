@@ -61,6 +61,10 @@ WAVE_MIN_CODES = 16
 waves to serve a net: above that size (the VGG-style CNN's pass holds 6) a region's
 cost is its forward passes, and waves of a few regions gave no gain."""
 
+FEW_ROWS = 64
+"""Regions of a wave with at most this many rows keep every row for the gift wrap and
+the facet checks; with more, the rows that cannot matter are left out first."""
+
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
 (:func:`~polylens.geometry.region.distinct_rows`); larger ones one by one."""
@@ -411,8 +415,12 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     member = np.concatenate([np.ones((live.size, 1), bool), valid], axis=1)
     L = live.size
     scale = _max_abs(pts.reshape(L, -1))
-    # Only the points not deep inside the hull take part (`index`: their numbers).
-    index, pts, member = _outer_points(pts, member, 4.0 * tol.COINCIDENT * scale)
+    # Only the points not deep inside the hull take part (`index`: their numbers), where
+    # there are enough of them for leaving some out to pay.
+    if pts.shape[1] > FEW_ROWS:
+        index, pts, member = _outer_points(pts, member, 4.0 * tol.COINCIDENT * scale)
+    else:
+        index = np.broadcast_to(np.arange(pts.shape[1]), member.shape)
     order, n_hull, closed = _gift_wrap(pts, member)
     order = order[:, :int(n_hull.max())]
     # Edge j runs from order[j] to order[j + 1] (the last one back to the start); edge
@@ -512,7 +520,10 @@ def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid
     # Only rows that can come near a facet point are compared (`index`: their numbers):
     # a unit row whose slack at c exceeds the farthest facet point's distance by more
     # than the tolerances below stays clear of every facet point.
-    index, A, b, valid, safe_rows = _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, where)
+    if m > FEW_ROWS:
+        index, A, b, valid, safe_rows = _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, where)
+    else:
+        index = np.broadcast_to(np.arange(m), (L, m))
     m_near = A.shape[1]
     # The gap of every such row at every facet point.
     with np.errstate(invalid="ignore"):
