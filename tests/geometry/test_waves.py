@@ -41,7 +41,7 @@ NETS = {
     "leaky_2_10_10_r2": (lambda: make_mlp(2, [10, 10], seed=2, leaky=0.2), None, {}),
     "relu_2_24_wide_box": (lambda: make_mlp(2, [24], seed=3), Box(-5, 5), {}),
     "relu_2_40_40_many_rows": (lambda: make_mlp(2, [40, 40], seed=14), Box(-1, 1), {}),  # rows left out first
-    "relu_3_40_30_many_rows": (lambda: make_mlp(3, [40, 30], seed=15), Box(-0.5, 0.5), {}),
+    "relu_3_40_30_many_rows": (lambda: make_mlp(3, [40, 30], seed=15), Box(-0.25, 0.25), {}),
     "triangle_2_8_8": (lambda: make_mlp(2, [8, 8], seed=4),
                        Polyhedron([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [1.0, 1.0, 1.0]), {}),
     "slice_6_10_10": (lambda: make_mlp(6, [10, 10], seed=5), Box(-2, 2),
