@@ -213,9 +213,11 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
     new[probed] = np.where(recheck[probed], found[:probed.size], new[probed])
     settled = dict(zip(grouped, apply_probes(plans, found[probed.size:])))
     out: dict = {i: [] for i in regions}
-    changed = new != codes[lane]
+    crossed = [(u,) for u in unit.tolist()]  # the facet's unit, and the tied units that followed it
+    for j in probed.tolist():
+        crossed[j] = tuple(np.flatnonzero(new[j] != codes[lane[j]]).tolist())
     for j, i in enumerate(lane.tolist()):
-        out[i].append((new[j], (point[j], normal[j]), tuple(np.flatnonzero(changed[j]).tolist())))
+        out[i].append((new[j], (point[j], normal[j]), crossed[j]))
     for i in grouped:
         first = hull.facet_rows[i, :hull.n_facets[i]].tolist()
         out[i] = [(code, (p, wave.A[i, r]), tuple(np.flatnonzero(code != codes[i]).tolist()))
@@ -283,7 +285,8 @@ class WaveRows:
         # the domain's rows (unit norm) are divided by 1.
         row = np.concatenate([*parts_row, np.ones((B, n_dom), bool)], axis=1)
         lanes = np.arange(B)[:, None]
-        index, row = _compact(row)
+        index, row = _compact(row) if row.shape[1] > FEW_ROWS else (np.broadcast_to(np.arange(row.shape[1]), row.shape),
+                                                                      row)
         A = np.concatenate([*parts_A, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)[lanes, index]
         b = np.concatenate([*parts_b, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)[lanes, index]
         scale = np.where(row, np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)[lanes, index], 1.0)
@@ -291,7 +294,8 @@ class WaveRows:
         b = np.where(row, b / scale, np.inf)
         valid = row & _box_candidates(A, b, space.box)
         # The rows the domain's box leaves, in their order.
-        keep, self.valid = _compact(valid)
+        keep, self.valid = _compact(valid) if valid.shape[1] > FEW_ROWS else (np.broadcast_to(
+            np.arange(valid.shape[1]), valid.shape), valid)
         index = index[lanes, keep]
         self.A, self.b, self.source = A[lanes, keep], b[lanes, keep], source[index]
         self.across = np.concatenate([*parts_across, np.full((B, n_dom), -1, np.int8)], axis=1)[lanes, index].astype(
