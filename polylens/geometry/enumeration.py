@@ -306,14 +306,13 @@ def enumerate_regions(
     spec = SearchSpec(net, domain, origin, basis, solver, method)
     space = spec.space
     fingerprint = _fingerprint(space)
-    packed = all(a.n_pieces <= 2 for a in net.activations)
     if path is not None and path.exists():
         arrays = read_checkpoint(path, fingerprint, n_units=net.n_units, k=space.dim, n_outputs=net.output_dim,
                                  func=func, n_pieces=np.repeat([a.n_pieces for a in net.activations],
                                                                net.layer_sizes))
-        search = SearchState.from_arrays(arrays, net.n_units, space.dim, net.output_dim, packed)
+        search = SearchState.from_arrays(arrays, net.n_units, space.dim, net.output_dim)
     else:
-        search = SearchState(net.n_units, space.dim, net.output_dim, packed)
+        search = SearchState(net.n_units, space.dim, net.output_dim)
         search.add(_seed_code(space, seed)[None])
         search.lp_solves += space.lp_solves
     expander = _Here(spec, max_regions) if client is None else _OnCluster(client, spec, max_regions)

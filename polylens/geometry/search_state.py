@@ -5,9 +5,9 @@ point, radius, output map, where its vertices are), every crossing of a facet a 
 another (the two regions and the units crossed), and the vertices of all regions one
 array: no Python object per region or per edge, so a long search holds little more than
 its result (``benchmarks/bench_memory.py`` measures it), and the driver's merge
-of a batch of expansions is a few array writes plus one dictionary look-up per crossing.
-Codes are found again by packed keys (one bit per unit where every unit has at most two
-pieces). The state is saved to and restored from checkpoints
+of a batch of expansions is a few array operations.
+Codes are found again by their hashes (:class:`~polylens.geometry.code_index.CodeIndex`,
+a hit confirmed against the stored code). The state is saved to and restored from checkpoints
 (:mod:`polylens.geometry.checkpoint`) in the layout of
 :data:`~polylens.geometry.checkpoint.LAYOUT`, so a checkpoint does not depend on how the
 state is held.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from polylens.geometry.code_index import CodeIndex
 from polylens.geometry.expansion import PackedExpansions
 
 __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
@@ -88,8 +89,6 @@ class SearchState:
     ----------
     n_units, k, n_outputs : int
         Units of the net, dimension of the space, outputs of the net.
-    packed : bool
-        Every unit has at most two pieces (codes are 0/1), so keys pack 8 units a byte.
 
     Attributes
     ----------
@@ -100,8 +99,8 @@ class SearchState:
     degenerate : list of str
     """
 
-    def __init__(self, n_units: int, k: int, n_outputs: int, packed: bool):
-        self.n_units, self.k, self.n_outputs, self.packed = n_units, k, n_outputs, packed
+    def __init__(self, n_units: int, k: int, n_outputs: int):
+        self.n_units, self.k, self.n_outputs = n_units, k, n_outputs
         self.regions = _Columns({
             "codes": ((n_units,), np.int8, 0), "hints": ((2, k), np.float64, np.nan),
             "status": ((), np.int8, PENDING), "points": ((k,), np.float64, np.nan),
@@ -113,7 +112,7 @@ class SearchState:
                                    "unit_count": ((), np.int64, 0), "weight": ((), np.int64, 1)})
         self.units = _Columns({"unit": ((), np.int64, 0)})
         self.vertices = _Columns({"value": ((k,), np.float64, 0.0)})
-        self.index: dict[bytes, int] = {}
+        self.index = CodeIndex(lambda rows: self.regions.data["codes"][rows])
         self.degenerate: list[str] = []
         self.lp_solves = 0
         self.seconds = 0.0
@@ -123,18 +122,6 @@ class SearchState:
     def n(self) -> int:
         """Regions found (expanded or not)."""
         return self.regions.n
-
-    def keys(self, codes: np.ndarray) -> list[bytes]:
-        """The look-up key of every code (shape (m, n_units)).
-
-        Raises
-        ------
-        None of its own
-            Inputs are taken as validated by the search.
-        """
-        rows = np.packbits(codes.view(np.uint8), axis=1) if self.packed else np.ascontiguousarray(codes)
-        blob, width = rows.tobytes(), rows.shape[1]
-        return [blob[i * width:(i + 1) * width] for i in range(rows.shape[0])]
 
     def add(self, codes: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         """Index of each code (shape (m, n_units)); new ones are appended, pending, with
@@ -146,20 +133,24 @@ class SearchState:
         None of its own
             Inputs are taken as validated by the search.
         """
-        out = np.empty(codes.shape[0], np.int64)
-        new = []
-        index = self.index
-        for i, key in enumerate(self.keys(codes)):
-            j = index.get(key)
-            if j is None:
-                j = index[key] = self.regions.n + len(new)
-                new.append(i)
-            out[i] = j
-        if new:
-            rows = self.regions.append(len(new))
-            self.regions.data["codes"][rows] = codes[new]
+        codes = np.ascontiguousarray(codes, dtype=np.int8)
+        out, hashes = self.index.find(codes)
+        new = np.flatnonzero(out < 0)
+        if new.size:
+            # The distinct new codes, in the order they first appear.
+            rows = np.hstack([codes[new], np.zeros((new.size, 1), np.int8)])  # a byte more: a net may have no unit
+            rows_as_bytes = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
+            _, first, inverse = np.unique(rows_as_bytes, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")
+            rank = np.empty(order.size, np.int64)
+            rank[order] = np.arange(order.size)
+            out[new] = self.regions.n + rank[inverse.reshape(-1)]
+            kept = new[first[order]]
+            rows = self.regions.append(kept.size)
+            self.regions.data["codes"][rows] = codes[kept]
             if hints is not None:
-                self.regions.data["hints"][rows] = hints[new]
+                self.regions.data["hints"][rows] = hints[kept]
+            self.index.add(hashes[kept])
         return out
 
     def merge(self, batch: PackedExpansions) -> int:
@@ -280,8 +271,7 @@ class SearchState:
         }
 
     @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int, n_outputs: int,
-                    packed: bool) -> "SearchState":
+    def from_arrays(cls, data: dict[str, np.ndarray], n_units: int, k: int, n_outputs: int) -> "SearchState":
         """The state saved by :meth:`to_arrays` (validated by
         :func:`~polylens.geometry.checkpoint.read_checkpoint`); linear in its size.
 
@@ -290,7 +280,7 @@ class SearchState:
         None of its own
             Inputs are taken as validated by the search.
         """
-        s = cls(n_units, k, n_outputs, packed)
+        s = cls(n_units, k, n_outputs)
         codes = data["codes"]
         s.add(codes)
         r = s.regions.data

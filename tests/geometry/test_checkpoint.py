@@ -283,7 +283,7 @@ def test_loading_a_checkpoint_of_20000_regions_is_fast(tmp_path):
     write_checkpoint(path, "fp", arrays)
     start = time.process_time()  # CPU time: the test machine may be shared
     loaded = SearchState.from_arrays(read_checkpoint(path, "fp", n_units=units, k=k, n_outputs=1, func="t"), units, k,
-                                     1, packed=True)
+                                     1)
     seconds = time.process_time() - start
     assert loaded.n == n and loaded.next == n
     np.testing.assert_array_equal(loaded.region_vertices(np.array([12345]))[0],

@@ -1,0 +1,122 @@
+"""Finding the codes of a search again: an open-addressing hash table in arrays.
+
+A search looks up every code it reaches across a facet among the regions it has found.
+:class:`CodeIndex` keeps, per region, one 64-bit hash of its code and, per table slot,
+the region it holds (a table of at least twice as many slots as regions, linear
+probing); a hit is confirmed against the region's stored code, so two codes with the
+same hash are told apart. It holds 8 bytes a region and 8 a slot, where a dictionary of
+packed codes held a bytes object and a dictionary entry a region (about 300 bytes for a
+net of 1,414 units).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CodeIndex"]
+
+_MULTIPLIERS = np.random.default_rng(0x9E3779B97F4A7C15).integers(1, 2 ** 63, size=4096, dtype=np.int64).astype(
+    np.uint64) | np.uint64(1)
+"""Odd multipliers of the hash's words (a multilinear hash; fixed, so hashes are the
+same in every run)."""
+
+
+def code_hashes(codes: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of every code (shape (m, n_units), int8) -> (m,) uint64.
+
+    Raises
+    ------
+    None of its own
+        Inputs are taken as validated by the search.
+    """
+    m, n = codes.shape
+    width = -(-n // 8)
+    words = np.zeros((m, width * 8), np.uint8)
+    words[:, :n] = codes.view(np.uint8)
+    words = words.view(np.uint64)
+    reps = -(-width // _MULTIPLIERS.size)
+    weights = np.tile(_MULTIPLIERS, reps)[:width]
+    with np.errstate(over="ignore"):
+        h = (words * weights).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(31)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+class CodeIndex:
+    """Region of each code found so far (see the module notes).
+
+    Parameters
+    ----------
+    codes : callable
+        ``codes(rows)`` -> the stored codes of regions ``rows`` (shape (len(rows), n_units)),
+        against which a hit is confirmed.
+    """
+
+    def __init__(self, codes):
+        self._codes = codes
+        self._hashes = np.zeros(0, np.uint64)
+        self._slots = np.full(8, -1, np.int64)
+
+    def __len__(self) -> int:
+        return self._hashes.size
+
+    def find(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Region of every code (shape (m, n_units)), -1 where not found, and the codes'
+        hashes.
+
+        Raises
+        ------
+        None of its own
+        """
+        h = code_hashes(codes)
+        out = np.full(codes.shape[0], -1, np.int64)
+        mask = np.uint64(self._slots.size - 1)
+        pos = (h & mask).astype(np.int64)
+        todo = np.arange(codes.shape[0])
+        while todo.size:
+            region = self._slots[pos[todo]]
+            filled = region >= 0
+            same = np.zeros(todo.size, bool)
+            maybe = np.flatnonzero(filled)
+            maybe = maybe[self._hashes[region[maybe]] == h[todo[maybe]]]
+            if maybe.size:
+                same[maybe] = np.all(self._codes(region[maybe]) == codes[todo[maybe]], axis=1)
+            out[todo[same]] = region[same]
+            todo = todo[filled & ~same]
+            pos[todo] = (pos[todo] + 1) & int(mask)
+        return out, h
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Index the next regions (in order), of codes with these hashes (from
+        :meth:`find`, for codes it did not find, each once).
+
+        Raises
+        ------
+        None of its own
+        """
+        first = self._hashes.size
+        self._hashes = np.concatenate([self._hashes, hashes])
+        if 2 * self._hashes.size > self._slots.size:
+            size = self._slots.size
+            while 2 * self._hashes.size > size:
+                size *= 4
+            self._slots = np.full(size, -1, np.int64)
+            self._place(np.arange(self._hashes.size))
+        else:
+            self._place(np.arange(first, self._hashes.size))
+
+    def _place(self, regions: np.ndarray) -> None:
+        """Put regions in free slots, probing from their hashes (the earliest region
+        wins a slot two of them reach in one round)."""
+        mask = self._slots.size - 1
+        pos = (self._hashes[regions] & np.uint64(mask)).astype(np.int64)
+        while regions.size:
+            free = self._slots[pos] < 0
+            _, first = np.unique(pos, return_index=True)
+            win = np.zeros(regions.size, bool)
+            win[first] = True
+            win &= free
+            self._slots[pos[win]] = regions[win]
+            regions, pos = regions[~win], (pos[~win] + 1) & mask
