@@ -375,6 +375,7 @@ class PWLNet:
         None of its own
             Inputs are taken as validated by the caller (:class:`PWLNet` checks them).
         """
+        basis = np.ascontiguousarray(basis, dtype=np.float64)  # one layout: products round by it
         if code.ndim == 1:
             return self.program.forms(self.split_code(code), basis)
         rows = basis.shape[0]

@@ -46,6 +46,9 @@ NETS = {
                        Polyhedron([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [1.0, 1.0, 1.0]), {}),
     "slice_6_10_10": (lambda: make_mlp(6, [10, 10], seed=5), Box(-2, 2),
                       {"origin": np.linspace(-0.5, 0.5, 6), "basis": np.linalg.qr(np.arange(12.0).reshape(6, 2) % 5 + 1)[0]}),
+    "slice_32_8": (lambda: make_mlp(32, [8], seed=16), Box(-0.5, 0.5),  # a basis of C order: products by layout
+                   {"origin": np.random.default_rng(0).uniform(0, 1, 32),
+                    "basis": np.random.default_rng(1).standard_normal((32, 2))}),
     "tiny_scale": (lambda: make_mlp(2, [6, 5], seed=6), Box(-1e-9, 1e-9), {"basis": np.eye(2) * 1e9}),
     "huge_scale": (lambda: make_mlp(2, [6, 5], seed=7), None, {"basis": np.eye(2) * 1e-10}),
     "bias_free": (lambda: _bias_free(8), Box(-1, 1), {}),
