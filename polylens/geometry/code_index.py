@@ -2,14 +2,16 @@
 
 A search looks up every code it reaches across a facet among the regions it has found.
 :class:`CodeIndex` keeps, per region, one 64-bit hash of its code and, per table slot,
-the region it holds (a table of at least twice as many slots as regions, linear
+the region it holds (a table of at least ``LOAD`` times as many slots as regions, linear
 probing); a hit is confirmed against the region's stored code, so two codes with the
-same hash are told apart. It holds 8 bytes a region and 8 a slot, where a dictionary of
-packed codes held a bytes object and a dictionary entry a region (about 300 bytes for a
-net of 1,414 units).
+same hash are told apart. It holds 8 bytes a region and 8 a slot (40 to 136 bytes a
+region), where a dictionary of packed codes held a bytes object and a dictionary entry
+a region (about 300 bytes for a net of 1,414 units).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -19,6 +21,11 @@ _MULTIPLIERS = np.random.default_rng(0x9E3779B97F4A7C15).integers(1, 2 ** 63, si
     np.uint64) | np.uint64(1)
 """Odd multipliers of the hash's words (a multilinear hash; fixed, so hashes are the
 same in every run)."""
+
+
+LOAD = 4
+"""Slots per region at least (linear probing stays short: most look-ups and insertions
+end at their first or second slot)."""
 
 
 def code_hashes(codes: np.ndarray) -> np.ndarray:
@@ -34,14 +41,17 @@ def code_hashes(codes: np.ndarray) -> np.ndarray:
     words = np.zeros((m, width * 8), np.uint8)
     words[:, :n] = codes.view(np.uint8)
     words = words.view(np.uint64)
-    reps = -(-width // _MULTIPLIERS.size)
-    weights = np.tile(_MULTIPLIERS, reps)[:width]
-    with np.errstate(over="ignore"):
-        h = (words * weights).sum(axis=1, dtype=np.uint64)
-        h ^= h >> np.uint64(31)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(29)
+    h = (words * _weights(width)).sum(axis=1, dtype=np.uint64)  # integer arithmetic wraps around, silently
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
     return h
+
+
+@functools.lru_cache(maxsize=16)
+def _weights(width: int) -> np.ndarray:
+    """The multipliers of ``width`` words (the fixed ones, repeated)."""
+    return np.tile(_MULTIPLIERS, -(-width // _MULTIPLIERS.size))[:width]
 
 
 class CodeIndex:
@@ -56,11 +66,12 @@ class CodeIndex:
 
     def __init__(self, codes):
         self._codes = codes
-        self._hashes = np.zeros(0, np.uint64)
+        self._hashes = np.zeros(64, np.uint64)  # the first ``_n`` rows are the regions'
+        self._n = 0
         self._slots = np.full(8, -1, np.int64)
 
     def __len__(self) -> int:
-        return self._hashes.size
+        return self._n
 
     def find(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Region of every code (shape (m, n_units)), -1 where not found, and the codes'
@@ -96,27 +107,30 @@ class CodeIndex:
         ------
         None of its own
         """
-        first = self._hashes.size
-        self._hashes = np.concatenate([self._hashes, hashes])
-        if 2 * self._hashes.size > self._slots.size:
+        first, self._n = self._n, self._n + hashes.size
+        if self._n > self._hashes.size:  # room for twice as many (amortised appends)
+            grown = np.zeros(2 * self._n, np.uint64)
+            grown[:first] = self._hashes[:first]
+            self._hashes = grown
+        self._hashes[first:self._n] = hashes
+        if LOAD * self._n > self._slots.size:
             size = self._slots.size
-            while 2 * self._hashes.size > size:
+            while LOAD * self._n > size:
                 size *= 4
             self._slots = np.full(size, -1, np.int64)
-            self._place(np.arange(self._hashes.size))
+            self._place(np.arange(self._n))
         else:
-            self._place(np.arange(first, self._hashes.size))
+            self._place(np.arange(first, self._n))
 
     def _place(self, regions: np.ndarray) -> None:
-        """Put regions in free slots, probing from their hashes (the earliest region
-        wins a slot two of them reach in one round)."""
+        """Put regions in free slots, probing from their hashes: each round, the regions
+        at a free slot write themselves there, one of several reaching the same slot
+        keeps it, and the others probe on (which one keeps it changes where regions sit,
+        not what a look-up finds)."""
         mask = self._slots.size - 1
         pos = (self._hashes[regions] & np.uint64(mask)).astype(np.int64)
         while regions.size:
             free = self._slots[pos] < 0
-            _, first = np.unique(pos, return_index=True)
-            win = np.zeros(regions.size, bool)
-            win[first] = True
-            win &= free
-            self._slots[pos[win]] = regions[win]
-            regions, pos = regions[~win], (pos[~win] + 1) & mask
+            self._slots[pos[free]] = regions[free]
+            won = self._slots[pos] == regions
+            regions, pos = regions[~won], (pos[~won] + 1) & mask

@@ -137,10 +137,14 @@ class SearchState:
         out, hashes = self.index.find(codes)
         new = np.flatnonzero(out < 0)
         if new.size:
-            # The distinct new codes, in the order they first appear.
-            rows = np.hstack([codes[new], np.zeros((new.size, 1), np.int8)])  # a byte more: a net may have no unit
-            rows_as_bytes = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
-            _, first, inverse = np.unique(rows_as_bytes, return_index=True, return_inverse=True)
+            # The distinct new codes, in the order they first appear: grouped by hash, and
+            # by their bytes where two codes of one hash differ.
+            _, first, inverse = np.unique(hashes[new], return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if not np.array_equal(codes[new], codes[new[first[inverse]]]):
+                rows = np.hstack([codes[new], np.zeros((new.size, 1), np.int8)])  # a byte more: a net may have no unit
+                rows_as_bytes = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
+                _, first, inverse = np.unique(rows_as_bytes, return_index=True, return_inverse=True)
             order = np.argsort(first, kind="stable")
             rank = np.empty(order.size, np.int64)
             rank[order] = np.arange(order.size)
