@@ -4,9 +4,9 @@ A search looks up every code it reaches across a facet among the regions it has 
 :class:`CodeIndex` keeps, per region, one 64-bit hash of its code and, per table slot,
 the region it holds (a table of at least ``LOAD`` times as many slots as regions, linear
 probing); a hit is confirmed against the region's stored code, so two codes with the
-same hash are told apart. It holds 8 bytes a region and 8 a slot (40 to 136 bytes a
-region), where a dictionary of packed codes held a bytes object and a dictionary entry
-a region (about 300 bytes for a net of 1,414 units).
+same hash are told apart. It holds 8 to 16 bytes a region for the hashes and 8 a slot
+(about 40 to 150 bytes a region in all), where a dictionary of packed codes held a
+bytes object and a dictionary entry a region (about 300 bytes for a net of 1,414 units).
 """
 
 from __future__ import annotations
@@ -74,8 +74,17 @@ class CodeIndex:
         return self._n
 
     def find(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Region of every code (shape (m, n_units)), -1 where not found, and the codes'
-        hashes.
+        """Region of every code, and the codes' hashes.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (m, n_units), int8
+
+        Returns
+        -------
+        regions : ndarray of shape (m,), int64
+            -1 where the code is not indexed.
+        hashes : ndarray of shape (m,), uint64
 
         Raises
         ------
@@ -100,8 +109,13 @@ class CodeIndex:
         return out, h
 
     def add(self, hashes: np.ndarray) -> None:
-        """Index the next regions (in order), of codes with these hashes (from
-        :meth:`find`, for codes it did not find, each once).
+        """Index the next regions (in order), of codes with these hashes.
+
+        Parameters
+        ----------
+        hashes : ndarray of shape (n_new,), uint64
+            From :meth:`find`, of codes it did not find, each once; their regions are
+            the next ``n_new`` (their codes already stored).
 
         Raises
         ------

@@ -25,9 +25,10 @@ from polylens import tolerances as tol
 from polylens._repr import short_repr
 from polylens._validation import check_option
 from polylens.errors import SolverError
-from polylens.geometry.space import ROUNDOFF, lp_length, row_dot, slack_tolerance
+from polylens.geometry.space import ROUNDOFF, coordinate_sum, lp_length, row_dot, slack_tolerance
 
-__all__ = ["Facet", "FacetData", "compute_facets", "box_candidates", "HULL_MAX_DIM", "METHODS"]
+__all__ = ["Facet", "FacetData", "compute_facets", "box_candidates", "box_holds", "same_halfspace",
+           "HULL_MAX_DIM", "METHODS"]
 
 #: Largest dimension in which ``method="auto"`` uses the LP-free hull method.
 HULL_MAX_DIM = 6
@@ -194,19 +195,50 @@ def box_candidates(A, b, box) -> np.ndarray:
     """
     if box is None:
         return np.arange(A.shape[0])
+    return np.flatnonzero(~box_holds(A, b, box))
+
+
+def box_holds(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
+    """Which rows ``A t <= b`` (shapes (..., m, k) and (..., m)) hold on the whole box
+    ``(lo, hi)`` (each of shape (k,), may hold infinities), with a tolerance relative to
+    the numbers compared.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not broadcast (numpy's own error).
+    """
     lo, hi = box
     with np.errstate(invalid="ignore"):
-        reach = np.where(A > 0, A * hi, np.where(A < 0, A * lo, 0.0)).sum(axis=1)
-        holds = reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
-    return np.flatnonzero(~holds)
+        reach = np.maximum(A * hi, A * lo)  # the larger is the product with the bound A points to
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            reach = np.where(A == 0, 0.0, reach)
+        reach = coordinate_sum(reach)
+        return reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
+
+
+def same_halfspace(A1: np.ndarray, b1: np.ndarray, A2: np.ndarray, b2: np.ndarray, where) -> np.ndarray:
+    """Whether rows ``A1 t <= b1`` and ``A2 t <= b2`` (shapes (..., k) and (...),
+    broadcasting) are the same half-space, near a region at distance ``where`` (sup
+    norm, broadcasting against ``b1``) from the origin: their normals within
+    ``COINCIDENT``, their offsets within ``COINCIDENT`` of the larger plus the round-off
+    of a product there.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not broadcast (numpy's own error).
+    """
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(A1 - A2).max(axis=-1, initial=0.0)
+        size = tol.COINCIDENT * np.maximum(np.abs(b1), np.abs(b2)) + ROUNDOFF * where
+        return (diff <= tol.COINCIDENT) & (np.abs(b1 - b2) <= size)
 
 
 def _close(A, b, rows, where: float) -> np.ndarray:
     """Boolean matrix (len(rows), m): row i of A coincides with row ``rows[r]``, near a
     region at distance ``where`` (sup norm) from the origin."""
-    diff = np.abs(A[None, :, :] - A[rows][:, None, :]).max(axis=2)
-    size = tol.COINCIDENT * np.maximum(np.abs(b)[None, :], np.abs(b[rows])[:, None]) + ROUNDOFF * where
-    return (diff <= tol.COINCIDENT) & (np.abs(b[None, :] - b[rows][:, None]) <= size)
+    return same_halfspace(A[None, :, :], b[None, :], A[rows][:, None, :], b[rows][:, None], where)
 
 
 def _coincident_with(A, b, reps, where: float) -> list:

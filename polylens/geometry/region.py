@@ -487,11 +487,34 @@ def crossed_codes(region: Region, groups: list, points: np.ndarray) -> list:
 
 def crossing_plan(net, code: np.ndarray, source: np.ndarray, across: np.ndarray, A: np.ndarray, tied: np.ndarray,
                   radius: float, groups: list, points: np.ndarray) -> tuple[list, list, list]:
-    """The first step of :func:`crossed_codes`, on a region's arrays (its code, rows
-    ``A`` with their ``source`` units and ``across`` pieces, tied units, Chebyshev
-    radius): ``(codes, recheck, probes)``, the codes across with the units a probe must
-    decide (``recheck``: ``(facet, units)``) and the probes' points. See
+    """The first step of :func:`crossed_codes`, on a region's arrays. See
     :func:`settle_crossings`.
+
+    Parameters
+    ----------
+    net : PWLNet
+    code : ndarray of shape (n_units,), int8
+    source, across : ndarray of shape (m,)
+        Unit of each row (negative: a domain face) and its piece across the row.
+    A : ndarray of shape (m, k)
+        The region's rows.
+    tied : ndarray of int
+        Units tied on their boundary throughout the region, increasing.
+    radius : float
+        Chebyshev radius (sets the probes' step).
+    groups : list of ndarray of int
+        Each facet's rows.
+    points : ndarray of shape (n_facets, k)
+        A relative-interior point of each facet.
+
+    Returns
+    -------
+    codes : list of (ndarray of shape (n_units,) or None)
+        Per facet, the code across (None across a domain face).
+    recheck : list of (int, ndarray of int)
+        Facets whose units a probe must decide, with those units.
+    probes : list of ndarray of shape (k,)
+        The probes of ``recheck``, in order.
 
     Raises
     ------
@@ -577,8 +600,8 @@ def sliver_notes(net, source: np.ndarray, A: np.ndarray, b: np.ndarray, groups: 
         keep = np.isin(source[rows], same)
         A_g, b_g = A[rows][keep], b[rows][keep]
         if same.size > 1 and (np.any(A_g != A_g[0]) or np.any(b_g != b_g[0])):
-            notes.append(f"units {[net.unit_label(int(u)) for u in same]} are distinct but closer than the "
-                          "tolerance: the sliver between them is treated as their common boundary")
+            notes.append(f"rows of units {[net.unit_label(int(u)) for u in np.unique(same)]} are distinct but "
+                          "closer than the tolerance: the sliver between them is treated as their common boundary")
     return notes
 
 

@@ -25,7 +25,8 @@ near-degenerate for the gift wrap, near-coincident rows the hull tells apart, a
 Chebyshev problem without a vertex, and any code that is not a region (its error is
 the one-region route's). Every step treats each region on its own (no operation mixes
 the numbers of two regions), so a region's expansion does not depend on the wave it is
-in: a search gives the same result, bit for bit, whatever the size of its waves; and
+in (but for the probes, below): a search gives the same result, bit for bit, whatever
+the size of its waves; and
 the steps compute what the one-region route computes, in the same arithmetic
 (:func:`~polylens.geometry.space.row_dot`, the same forms and rows), so both routes
 give the same points, radii and maps bit for bit. Probe codes come from one forward pass
@@ -36,8 +37,8 @@ In a plane the decisions are those of the polar-hull method of
 :mod:`polylens.geometry.facet_finding` (the same polar points, the same tolerances for
 rays, weakly redundant rows and coincident rows), but the gift wrap's arithmetic differs
 from Qhull's: facet points and vertices agree with the one-region route to round-off, not
-bit for bit (on a sliver, to round-off times its length over its Chebyshev radius: a few
-1e-12 of the vertex on slivers of radius 1e-5 in a sweep of traced CNN slices) (each region's vertices come in the order of
+bit for bit. On a sliver the round-off is times its length over its Chebyshev radius:
+a sweep of traced CNN slices found vertices a few 1e-12 apart on slivers of radius 1e-5. (each region's vertices come in the order of
 :func:`~polylens.geometry.region.in_order`, as on the one-region route).
 """
 
@@ -50,9 +51,9 @@ from scipy.spatial import ConvexHull, QhullError
 
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError
-from polylens.geometry.facet_finding import HULL_MAX_DIM
+from polylens.geometry.facet_finding import HULL_MAX_DIM, box_holds, same_halfspace
 from polylens.geometry.region import apply_probes, crossing_plan, distinct_rows, in_order, sliver_notes, unique_rows
-from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, row_dot
+from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, coordinate_sum, row_dot
 from polylens.models.activations import Elementwise, MaxPool
 
 __all__ = ["wave_applies", "expand_wave", "rows_apply", "WaveRows"]
@@ -63,8 +64,9 @@ waves to serve a net: above that size (the VGG-style CNN's pass holds 6) a regio
 cost is its forward passes, and waves of a few regions gave no gain."""
 
 FEW_ROWS = 64
-"""Regions of a wave with at most this many rows keep every row for the gift wrap and
-the facet checks; with more, the rows that cannot matter are left out first."""
+"""A wave whose regions have at most this many row slots keeps every slot (those that
+are no rows marked not valid) for the gift wrap and the facet checks; with more, the
+slots that are no rows, and the rows that cannot matter, are left out first."""
 
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
@@ -133,13 +135,9 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     points = np.full((B, space.dim), np.nan)
     radii = np.full(B, np.nan)
     # The Chebyshev centre from the facets' rows, group after group (as build_region).
-    width = hull.facet_rows.shape[1]
     cheb_rows, n_rows = hull.facet_rows.copy(), hull.n_facets.copy()
-    for i, groups in hull.groups.items():
+    for i, groups in hull.groups.items():  # groups are disjoint: at most m rows, less than the width
         rows = np.concatenate(groups)
-        if rows.size > width:
-            cheb_rows = np.pad(cheb_rows, ((0, 0), (0, rows.size - width)))
-            width = rows.size
         cheb_rows[i, :rows.size], n_rows[i] = rows, rows.size
     small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in n_rows], bool)
     group = np.flatnonzero(ok & small)
@@ -181,12 +179,30 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
 
 def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, radii: np.ndarray,
                regions: list) -> list:
-    """The crossings (code across, hint, units crossed) of every inner facet of the given
-    regions of a wave, as :func:`~polylens.geometry.region.crossed_codes` finds them: a
-    facet of one row flips its unit, and the tied units of later layers take their
-    pieces at a probe just across; a facet of coincident rows is planned by
-    :func:`~polylens.geometry.region.crossing_plan`. The probes of the wave go through
-    one forward pass."""
+    """The crossings of every inner facet of the given regions of a wave, as
+    :func:`~polylens.geometry.region.crossed_codes` finds them: a facet of one row flips
+    its unit, and the tied units of later layers take their pieces at a probe just
+    across (``crossing_plan``'s one-row case, for all such facets at once); a facet of
+    coincident rows is planned by :func:`~polylens.geometry.region.crossing_plan`. The
+    probes of the wave go through one forward pass.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (B, n_units), int8
+        The wave's codes.
+    hull : _Hulls
+        The wave's facets.
+    radii : ndarray of shape (B,)
+        Chebyshev radii.
+    regions : list of int
+        The regions of the wave to cross from.
+
+    Returns
+    -------
+    list of list
+        Per region of ``regions``: ``(code across (n_units,), (facet point (k,), outward
+        normal (k,)), units crossed)`` per inner facet, in facet order.
+    """
     net = space.net
     grouped = [i for i in regions if i in hull.groups]
     plain = np.array([i for i in regions if i not in hull.groups], np.int64)
@@ -266,7 +282,7 @@ class WaveRows:
             unit, across, z, sign, offset, real = _slot_rows(act, forms, pieces)
             A_l = sign[:, :, None] * z[:, 1:].transpose(0, 2, 1)
             b_l = offset - sign * z[:, 0]
-            norms = np.sqrt(_coordinate_sum(A_l * A_l))
+            norms = np.sqrt(coordinate_sum(A_l * A_l))
             constant = real & (norms <= tol.ZERO_ROW * norms.max(axis=1, initial=0.0)[:, None])
             size = np.maximum(np.abs(forms[:, 0]).max(axis=1, initial=0.0), np.abs(offset).max(axis=1, initial=0.0))
             usable &= ~np.any(constant & (b_l < -tol.TIED * size[:, None]), axis=1)
@@ -293,7 +309,7 @@ class WaveRows:
         scale = np.where(row, np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)[lanes, index], 1.0)
         A = np.where(row[:, :, None], A / scale[:, :, None], 0.0)
         b = np.where(row, b / scale, np.inf)
-        valid = row & _box_candidates(A, b, space.box)
+        valid = row if space.box is None else row & ~box_holds(A, b, space.box)
         # The rows the domain's box leaves, in their order.
         keep, self.valid = _compact(valid) if valid.shape[1] > FEW_ROWS else (np.broadcast_to(
             np.arange(valid.shape[1]), valid.shape), valid)
@@ -320,30 +336,6 @@ def _slot_rows(act, forms: np.ndarray, pieces: np.ndarray):
     sign = np.where(pieces == 1, -1.0, 1.0)
     unit = np.arange(pieces.shape[1])
     return unit, (1 - pieces).astype(np.int8), forms, sign, sign * act.breaks[0], np.ones(pieces.shape, bool)
-
-
-def _box_candidates(A: np.ndarray, b: np.ndarray, box) -> np.ndarray:
-    """Rows (shape (B, m)) that the bounding box does not satisfy whole (see
-    :func:`~polylens.geometry.facet_finding.box_candidates`)."""
-    if box is None:
-        return np.ones(b.shape, bool)
-    lo, hi = box
-    with np.errstate(invalid="ignore"):
-        reach = np.maximum(A * hi, A * lo)  # the larger is the product with the bound A points to
-        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-            reach = np.where(A == 0, 0.0, reach)
-        reach = _coordinate_sum(reach)
-        holds = reach < b - (tol.REDUNDANCY * np.abs(b) + ROUNDOFF * np.abs(reach))
-    return ~holds
-
-
-def _coordinate_sum(x: np.ndarray) -> np.ndarray:
-    """``x.sum(axis=-1)`` coordinate by coordinate in order: the same bits as numpy's
-    sum over a short last axis (a plain loop below eight terms), in fewer steps."""
-    out = x[..., 0]
-    for j in range(1, x.shape[-1]):
-        out = out + x[..., j]
-    return out
 
 
 def _max_abs(x: np.ndarray) -> np.ndarray:
@@ -438,10 +430,10 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     in_hull = edges < n_hull[:, None]
     p, q = pts[lanes, order], pts[lanes, nxt]
     d = q - p
-    norm = np.sqrt(_coordinate_sum(d * d))
+    norm = np.sqrt(coordinate_sum(d * d))
     with np.errstate(invalid="ignore", divide="ignore"):
         normal = np.stack([d[:, :, 1], -d[:, :, 0]], axis=2) / norm[:, :, None]
-        height = _coordinate_sum(normal * p)  # -offset of the edge's line
+        height = coordinate_sum(normal * p)  # -offset of the edge's line
         ray = in_hull & (height <= tol.POLAR_RAY * scale[:, None])
         finite = in_hull & ~ray
         rel_vertex = np.where(finite[:, :, None], normal / height[:, :, None], 0.0)
@@ -469,7 +461,7 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     lane, edge, point = np.nonzero(near)
     row, where = index[lane, point] - 1, _max_abs(c)[lane]
     for end in (index[lane, order[lane, edge]] - 1, index[lane, nxt[lane, edge]] - 1):
-        twin = (row >= 0) & (end >= 0) & _close_pairs(A[lane, row], b[lane, row], A[lane, end], b[lane, end], where)
+        twin = (row >= 0) & (end >= 0) & same_halfspace(A[lane, row], b[lane, row], A[lane, end], b[lane, end], where)
         near[lane[twin], edge[twin], point[twin]] = False
     good &= ~near.any(axis=(1, 2))
     count = finite.astype(float) + prev_finite
@@ -477,7 +469,7 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     fp = sums / np.maximum(count, 1.0)[:, :, None]
     with np.errstate(invalid="ignore"):
         ray_sum = np.where(ray[:, :, None], normal, 0.0) + np.where(prev_ray[:, :, None], prev_normal, 0.0)
-        ray_norm = np.sqrt(_coordinate_sum(ray_sum * ray_sum))
+        ray_norm = np.sqrt(coordinate_sum(ray_sum * ray_sum))
         fp = fp + ray_sum / np.where(ray_norm > 0, ray_norm, 1.0)[:, :, None] * reach[:, None, None]
     fp = fp + c[:, None, :]
     is_facet = in_hull & (order > 0)
@@ -544,7 +536,7 @@ def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid
     first = np.where(has, safe_rows, m_near)
     if near[0].size:
         region, facet, row = near
-        same = _close_pairs(A[region, row], b[region, row], fa[region, facet], fb[region, facet], where[region])
+        same = same_halfspace(A[region, row], b[region, row], fa[region, facet], fb[region, facet], where[region])
         region, facet, row = region[same], facet[same], row[same]
         group[region, facet, row] = True
         np.minimum.at(first, (region, facet), row)
@@ -567,21 +559,26 @@ def _near_rows(A, b, valid, c, points, has, safe_rows, fb, fp_size, own_gap, whe
     facet points, gathered: ``(index, A, b, valid, facet_rows)`` with ``index`` (L, m')
     their numbers (padding rows are not valid) and the facet rows renumbered. A unit row
     ``a`` (slack ``s`` at the inner point ``c``) has gap at least ``s - |p - c|`` at a
-    point ``p``; rows whose bound exceeds twice the largest tolerance are left out."""
+    point ``p``; rows whose bound exceeds twice the largest tolerance are left out.
+
+    ``A`` (L, m, k), ``b``, ``valid`` (L, m): the rows; ``c`` (L, k): inner points;
+    ``points`` (L, F, k), ``has`` (L, F), ``safe_rows`` (L, F), ``fb``, ``fp_size``,
+    ``own_gap`` (L, F): the facets' points, which are real, their rows, offsets, sizes
+    and their own rows' gaps; ``where`` (L,): each region's distance from the origin."""
     L, m, _ = A.shape
     lanes = np.arange(L)[:, None]
     with np.errstate(invalid="ignore"):
         slack = b - row_dot(A, c)
-        dist = np.sqrt(_coordinate_sum((points - c[:, None, :]) ** 2))
-    far = np.where(has, dist, 0.0).max(axis=1)
-    size = np.where(has, fp_size, 0.0).max(axis=1)
-    top = np.where(has, np.abs(fb), 0.0).max(axis=1)
+        dist = np.sqrt(coordinate_sum((points - c[:, None, :]) ** 2))
+    far = np.where(has, dist, 0.0).max(axis=1, initial=0.0)
+    size = np.where(has, fp_size, 0.0).max(axis=1, initial=0.0)
+    top = np.where(has, np.abs(fb), 0.0).max(axis=1, initial=0.0)
     k = A.shape[2]
     bound = (2.0 * (tol.COINCIDENT * (np.abs(b) + (top + k * size)[:, None]) + (ROUNDOFF * (where + size)
              + own_gap.max(axis=1, initial=0.0))[:, None]) + tol.REDUNDANCY * np.abs(b) + ROUNDOFF * size[:, None])
     with np.errstate(invalid="ignore"):
         keep = valid & ~(slack - far[:, None] > 2.0 * bound + ROUNDOFF * (np.abs(b) + far[:, None]))
-    keep[lanes, safe_rows] |= has
+    keep[np.nonzero(has)[0], safe_rows[has]] = True  # the facets' own rows stay
     index, real = _compact(keep)
     position = np.zeros((L, m), np.int64)
     lane, slot = np.nonzero(real)
@@ -631,15 +628,6 @@ def _compact(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, np.arange(width)[None, :] < counts[:, None]
 
 
-def _close_pairs(A1: np.ndarray, b1: np.ndarray, A2: np.ndarray, b2: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Whether rows ``(A1[i], b1[i])`` and ``(A2[i], b2[i])`` are the same half-space, as
-    ``facet_finding._close`` decides it near a region at distance ``where[i]`` from the
-    origin (shapes (n, k), (n,))."""
-    with np.errstate(invalid="ignore"):
-        return (np.abs(A1 - A2).max(axis=1, initial=0.0) <= tol.COINCIDENT) & (
-            np.abs(b1 - b2) <= tol.COINCIDENT * np.maximum(np.abs(b1), np.abs(b2)) + ROUNDOFF * where)
-
-
 def _polar(wave: WaveRows, inner: np.ndarray, live: np.ndarray):
     """Rows ``A`` (L, m, k), ``b``, ``valid`` (L, m) and inner points ``c`` (L, k) of the
     live regions, with their rows' polar points ``a / (b - a c)`` (L, m, k; 0 where not
@@ -658,8 +646,9 @@ def _hull_facets(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, space: Space
     region's polar points and the steps around it for the whole wave at once, in the
     one-region route's arithmetic (the same sums in the same order), so the facet points
     and vertices are that route's bit for bit. A region whose rows Qhull cannot take
-    (fewer than ``k`` rows, flat polar points) or that has coincident rows is left to the
-    one-region route."""
+    (fewer than ``k`` rows, flat polar points) or where a row is coincident with the rows
+    of two facets is left to the one-region route (coincident rows otherwise form their
+    facet's group, in ``_settle``)."""
     B, m, k = wave.A.shape
     hulls = _Hulls(B, m, k)
     live = np.flatnonzero(ok)
@@ -778,7 +767,7 @@ def _gift_wrap(pts: np.ndarray, member: np.ndarray):
         dot = h[:, None, 0] * d[:, :, 0] + h[:, None, 1] * d[:, :, 1]
         angle = np.arctan2(cross, dot)
         angle = np.where(angle < 0, angle + 2 * np.pi, angle)
-        dist = _coordinate_sum(d * d)
+        dist = coordinate_sum(d * d)
         usable = member[active] & (dist > 0)
         angle = np.where(usable, angle, np.inf)
         best = angle.min(axis=1)

@@ -143,6 +143,15 @@ class GraphProgram:
         return self._blockwise
 
     def _forms_agree(self) -> bool:
+        """Whether the forms of two codes (those of two random probe inputs) on a random
+        2-D subspace are the same together as apart, bit for bit; False where the passes
+        fail."""
+        try:
+            return self._forms_agree_on_probes()
+        except (RuntimeError, ValueError, IndexError):
+            return False
+
+    def _forms_agree_on_probes(self) -> bool:
         rng = np.random.default_rng(0)
         probe = torch.as_tensor(rng.uniform(-1.0, 1.0, (2, *self.input_shape)))
         recorded, _ = self._execute(probe, "run")
@@ -439,10 +448,11 @@ def _close(a, b, floor: float = 0.0) -> bool:
 
 
 def _block_product(x, weight, bias, block: int | None):
-    """``x @ weight (+ bias)`` (``weight`` of shape (in, out)) one block of ``block``
-    rows at a time (None: one block), as one batched product: every block is its own
-    matrix product of the same shape, so its result does not depend on the blocks beside
-    it (a single product's rows may round differently with the number of rows)."""
+    """``x @ weight (+ bias)`` for ``x`` of shape (n, ..., in) and ``weight`` of shape
+    (in, out), one block of ``block`` rows at a time (None: one block; ``n`` is a
+    multiple of ``block``), as one batched product: every block is its own matrix product
+    of the same shape, so its result does not depend on the blocks beside it (a single
+    product's rows may round differently with the number of rows)."""
     n = x.shape[0]
     rows = block or n
     flat = x.reshape(n // rows, -1, x.shape[-1])
