@@ -129,8 +129,15 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
     B = codes.shape[0]
     wave = WaveRows(space, codes)
     inner, ok = _inner_points(wave, hints, wave.usable & np.isfinite(hints[:, 0, 0]), space.length)
-    hull = (_polar_hulls(wave, inner, ok, space.bounded_domain) if space.dim == 2
-            else _hull_facets(wave, inner, ok, space))
+    qhull = np.zeros(B, bool)  # plane regions whose facets come from Qhull
+    if space.dim == 2:
+        hull = _polar_hulls(wave, inner, ok, space.bounded_domain)
+        # Regions near-degenerate for the gift wrap take Qhull, as on the one-region route.
+        again = ok & ~hull.ok
+        if again.any():
+            qhull = _take(hull, _hull_facets(wave, inner, again, space), again)
+    else:
+        hull = _hull_facets(wave, inner, ok, space)
     ok = hull.ok
     points = np.full((B, space.dim), np.nan)
     radii = np.full(B, np.nan)
@@ -165,7 +172,10 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         padded = np.where(np.arange(most)[None, :, None] < hull.n_vertices[:, None, None],
                           hull.vertices[:, :most], np.nan)
         ordered = in_order(padded, np.where(ok[:, None], points, 0.0))
+        listed = hull.vertex_list
         hull.vertex_list = [v[:n] for v, n in zip(ordered, hull.n_vertices.tolist())]
+        for i in np.flatnonzero(qhull & ok).tolist():
+            hull.vertex_list[i] = None if listed[i] is None else in_order(listed[i], points[i])
     done = np.flatnonzero(ok).tolist()
     crossings = _crossings(space, wave, codes, hull, radii, done)
     out: list = [None] * B
@@ -175,6 +185,22 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         out[i] = (found, notes, points[i], float(radii[i]), bool(hull.bounded[i]), int(hull.n_facets[i]),
                   hull.vertex_list[i], maps[i], int(hull.lp_solves[i]))
     return out
+
+
+def _take(hull: _Hulls, other: _Hulls, regions: np.ndarray) -> np.ndarray:
+    """Copy into ``hull`` what ``other`` decided for ``regions`` (shape (B,), bool): its
+    facets, boundedness, vertex lists (in ``vertex_list``; ``n_vertices`` 0) and LPs.
+    Returns the regions it decided."""
+    took = regions & other.ok
+    hull.ok |= took
+    for name in ("n_facets", "facet_rows", "facet_points", "bounded", "lp_solves"):
+        getattr(hull, name)[took] = getattr(other, name)[took]
+    hull.n_vertices[took] = 0
+    for i in np.flatnonzero(took).tolist():
+        hull.vertex_list[i] = other.vertex_list[i]
+        if i in other.groups:
+            hull.groups[i] = other.groups[i]
+    return took
 
 
 def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, radii: np.ndarray,
