@@ -6,7 +6,8 @@ forms of every code in one batched product, the units' rows, the box pruning, th
 point on each hint's ray, the facets, the Chebyshev centres (exact, by vertex
 enumeration, for the whole wave at once) and the codes across the facets. In a plane
 (``k == 2``) the facets too are found for the whole wave at once: a gift wrap of every
-region's polar points in step, with the relative-interior point of every facet; in
+region's polar points in step, with the relative-interior point of every facet (a
+region near-degenerate for the gift wrap takes Qhull, as in higher dimension); in
 dimension 3 to ``HULL_MAX_DIM`` they are found region by region (Qhull, as on the
 one-region route) on the wave's rows.
 
@@ -20,8 +21,8 @@ with a facet's row form its group, and the pieces that may change across a facet
 read at probes just across it (one forward pass for the wave). Inside such a wave, a
 region takes the one-region route (``expansion._expand``) whenever the batched steps
 do not cover it: the seed (no hint), a constant row violated, a hint that gives no
-clearly interior point, polar points that span only a line, a plane's region that is
-near-degenerate for the gift wrap, near-coincident rows the hull tells apart, a
+clearly interior point, polar points that span only a line, near-coincident rows the
+hull tells apart, a
 Chebyshev problem without a vertex, and any code that is not a region (its error is
 the one-region route's). Every step treats each region on its own (no operation mixes
 the numbers of two regions), so a region's expansion does not depend on the wave it is
