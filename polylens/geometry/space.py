@@ -108,7 +108,7 @@ class Space:
                 raise invalid(func, "basis", f"an array of shape ({net.input_dim}, k) with k >= 1",
                               f"an array of shape {self.U.shape}")
             self.dim = self.U.shape[1]
-        self.basis = np.ascontiguousarray(np.vstack([self.x0, np.eye(self.dim) if self.U is None else self.U.T]))
+        self.basis = np.vstack([self.x0, np.eye(self.dim) if self.U is None else self.U.T])
         self.backend = get_backend(solver, func=func, param="solver")
         self.domain = as_domain(domain, func=func)
         if self.domain is None:

@@ -292,8 +292,8 @@ def _groups_on(net, basis: np.ndarray) -> np.ndarray:
 def _every_move(space, domain, origin, basis, solver: str):
     """Expander of A* nodes across every facet: ``expand(codes, hints)`` -> per node
     ``(interior point, [(code across, (facet point, normal), units crossed)], LPs
-    solved)``, the nodes
-    expanded as one batch of the search's task (a wave where the net allows)."""
+    solved)``, the nodes expanded as one batch of the search's task (a wave where the
+    net allows)."""
     from polylens.geometry.expansion import SearchSpec, expand_batch
 
     spec = SearchSpec(space.net, domain, origin, basis, solver, "auto", space=space)
@@ -585,11 +585,11 @@ def _in_step(searches: list, width: int, progress: bool) -> list:
         for i in range(len(searches)):
             advance(i)
         while asked:
-            rounds: dict[int, tuple] = {}
+            rounds: dict[int, tuple] = {}  # per cache: its expander, the cache, what to expand
             for rank in range(width):
                 for i, wants in asked.items():
                     _, expand, cache = searches[i]
-                    expand, cache, batch = rounds.setdefault(id(cache), (expand, cache, {}))
+                    batch = rounds.setdefault(id(cache), (expand, cache, {}))[2]
                     if rank < len(wants) and (rank == 0 or len(batch) < max(ASTAR_WAVE_MAX, len(asked))):
                         key, code, hint = wants[rank]
                         batch.setdefault(key, (code, hint))
