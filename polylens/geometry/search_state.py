@@ -29,20 +29,19 @@ GROWTH = 1.25
 """Factor by which a full array grows (its capacity is at most this times its rows)."""
 
 
-def _resized(a: np.ndarray, rows: int, fill) -> np.ndarray:
-    """``a`` with ``rows`` rows, its first rows kept and any new ones set to ``fill``: in
-    place where nothing else refers to ``a`` (``realloc``, which moves a large block
-    without copying it, so growing does not hold the old and the new array at once),
-    else a new array. The caller passes its only reference (numpy refuses to resize an
-    array that anything else holds)."""
-    old = a.shape[0]
+def _resized(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with ``rows`` rows, its first rows kept and any new ones unset: in place
+    where nothing else refers to ``a`` (``realloc``, which moves a large block without
+    copying it, so growing does not hold the old and the new array at once, and leaves
+    the new rows' pages untouched, so capacity not yet used holds no memory), else a new
+    array. The caller passes its only reference (numpy refuses to resize an array that
+    anything else holds)."""
     try:
         a.resize((rows, *a.shape[1:]), refcheck=True)
     except ValueError:  # a view or another reference to it exists
-        grown = np.full((rows, *a.shape[1:]), fill, a.dtype)
-        grown[:min(old, rows)] = a[:rows]
+        grown = np.empty((rows, *a.shape[1:]), a.dtype)
+        grown[:min(a.shape[0], rows)] = a[:rows]
         return grown
-    a[old:] = fill
     return a
 
 
@@ -61,21 +60,23 @@ class _Columns:
         self.data = {name: np.full((16, *shape), fill, dtype) for name, (shape, dtype, fill) in columns.items()}
 
     def append(self, count: int) -> slice:
-        """Add ``count`` rows, filled; the slice of the new rows."""
+        """Add ``count`` rows, set to their fill values; the slice of the new rows."""
         need = self.n + count
         capacity = next(iter(self.data.values())).shape[0]
         if need > capacity:
             capacity = max(need, int(capacity * GROWTH) + 1)
-            for name, (_, _, fill) in self.spec.items():
-                self.data[name] = _resized(self.data.pop(name), capacity, fill)
+            for name in self.spec:
+                self.data[name] = _resized(self.data.pop(name), capacity)
         rows = slice(self.n, need)
+        for name, (_, _, fill) in self.spec.items():
+            self.data[name][rows] = fill
         self.n = need
         return rows
 
     def trim(self) -> None:
         """Give back the rows not used (in place where nothing else refers to them)."""
-        for name, (_, _, fill) in self.spec.items():
-            self.data[name] = _resized(self.data.pop(name), self.n, fill)
+        for name in self.spec:
+            self.data[name] = _resized(self.data.pop(name), self.n)
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The rows of column ``name`` (a view)."""
@@ -106,7 +107,8 @@ class SearchState:
             "status": ((), np.int8, PENDING), "points": ((k,), np.float64, np.nan),
             "radii": ((), np.float64, np.nan), "bounded": ((), bool, False), "n_facets": ((), np.int64, 0),
             "maps": ((n_outputs, k + 1), np.float64, np.nan), "vertex_start": ((), np.int64, 0),
-            "vertex_count": ((), np.int64, -1),
+            "vertex_count": ((), np.int64, -1), "crossing_start": ((), np.int64, 0),
+            "crossing_count": ((), np.int64, 0),
         })
         self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_start": ((), np.int64, 0),
                                    "unit_count": ((), np.int64, 0), "weight": ((), np.int64, 1)})
@@ -177,13 +179,7 @@ class SearchState:
         regions = batch.index
         mine = np.repeat(regions, batch.n_crossings)
         others = self.add(batch.codes, batch.hints)
-        crossing_rows = self.crossings.append(others.size)
-        c = self.crossings.data
-        c["pair"][crossing_rows] = np.stack([np.minimum(mine, others), np.maximum(mine, others)], axis=1)
-        c["unit_start"][crossing_rows] = self.units.n + np.cumsum(batch.n_units) - batch.n_units
-        c["unit_count"][crossing_rows] = batch.n_units
-        unit_rows = self.units.append(batch.units.size)
-        self.units.data["unit"][unit_rows] = batch.units
+        self._record(regions, mine, others, batch.n_crossings, batch.n_units, batch.units)
         r = self.regions.data
         r["status"][regions] = np.where(empty, EMPTY, DONE)
         ok = regions[~empty]
@@ -198,6 +194,54 @@ class SearchState:
         r["vertex_start"][regions[has]] = first + (np.cumsum(counts) - counts)[has]
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
         return int(ok.size)
+
+    def _record(self, regions: np.ndarray, mine: np.ndarray, others: np.ndarray, n_crossings: np.ndarray,
+                n_units: np.ndarray, units: np.ndarray) -> None:
+        """Record a batch's crossings (from region ``mine`` to ``others``, shape (C,); the
+        units crossed: ``n_units`` (C,) of them each, listed in ``units``), one row per
+        pair: a pair's first crossing in the batch takes a row, or adds to the row of the
+        region across when that one was expanded in an earlier batch (its rows are a
+        block, ``crossing_start`` and ``crossing_count``, that holds the pair when that
+        region saw it); the pair's other crossings in the batch add to its weight. So a
+        facet seen from both sides holds one row, as an edge of the result does, and
+        :meth:`edges` gives what one row per crossing gave."""
+        c, r = self.crossings.data, self.regions.data
+        lo, hi = np.minimum(mine, others), np.maximum(mine, others)
+        _, lead, inverse = np.unique(lo * max(self.n, 1) + hi, return_index=True, return_inverse=True)
+        totals = np.bincount(inverse.reshape(-1), minlength=lead.size)
+        lead_order = np.argsort(lead, kind="stable")
+        lead, totals = lead[lead_order], totals[lead_order]
+        seen = r["crossing_count"][others[lead]] > 0
+        held = np.zeros(lead.size, bool)
+        if seen.any():
+            across = others[lead[seen]]
+            start, count = r["crossing_start"][across], r["crossing_count"][across]
+            slots = np.arange(int(count.max()))
+            inside = slots[None, :] < count[:, None]
+            rows = np.where(inside, start[:, None] + slots[None, :], 0)
+            match = inside & (c["pair"][rows, 0] == lo[lead[seen], None]) & (c["pair"][rows, 1] == hi[lead[seen], None])
+            found = match.any(axis=1)
+            row = rows[np.arange(rows.shape[0]), match.argmax(axis=1)][found]
+            c["weight"][row] += totals[seen][found]
+            held[np.flatnonzero(seen)[found]] = True
+        new = lead[~held]
+        first = self.crossings.n
+        crossing_rows = self.crossings.append(new.size)
+        c = self.crossings.data
+        c["pair"][crossing_rows] = np.stack([lo[new], hi[new]], axis=1)
+        c["weight"][crossing_rows] = totals[~held]
+        unit_ends = np.cumsum(n_units)
+        c["unit_start"][crossing_rows] = self.units.n + np.cumsum(n_units[new]) - n_units[new]
+        c["unit_count"][crossing_rows] = n_units[new]
+        unit_rows = self.units.append(int(n_units[new].sum()))
+        pick = np.repeat(unit_ends[new] - n_units[new] - (np.cumsum(n_units[new]) - n_units[new]), n_units[new])
+        self.units.data["unit"][unit_rows] = units[pick + np.arange(pick.size)]
+        # Each region's rows are contiguous: the batch's crossings come region by region.
+        owner = np.searchsorted(np.cumsum(n_crossings), new, side="right")
+        per_region = np.bincount(owner, minlength=regions.size)
+        r = self.regions.data
+        r["crossing_start"][regions] = first + np.cumsum(per_region) - per_region
+        r["crossing_count"][regions] = per_region
 
     def trim(self) -> None:
         """Give back the capacity not used (before the result takes views of the arrays).

@@ -64,3 +64,49 @@ def test_codes_whose_hashes_collide_are_told_apart(monkeypatch):
     codes = np.array([[0, 1, 0, 1, 1], [1, 1, 0, 0, 0], [0, 1, 0, 1, 1], [0, 0, 0, 0, 1]], np.int8)
     assert state.add(codes).tolist() == [0, 1, 0, 2]
     assert state.add(codes[::-1]).tolist() == [2, 0, 1, 0]
+
+
+def _expansion(index: int, crossings: list, k: int = 2):
+    from polylens.geometry.expansion import Expansion
+
+    return Expansion(index, None, [(np.array(code, np.int8), (np.zeros(k), np.ones(k)), units)
+                                   for code, units in crossings],
+                     [], np.zeros(k), 1.0, True, len(crossings), None, np.zeros((1, k + 1)), 0)
+
+
+def _merged(batches: list, state: SearchState | None = None) -> SearchState:
+    from polylens.geometry.expansion import pack
+
+    state = state or SearchState(n_units=3, k=2, n_outputs=1)
+    if state.n == 0:
+        state.add(np.array([[0, 0, 0]], np.int8))
+    for batch in batches:
+        state.merge(pack([_expansion(i, c) for i, c in batch], 3, 2, 1))
+    return state
+
+
+# Region codes: 0 = 000, 1 = 100, 2 = 010, 3 = 110.
+BATCHES = [
+    [(0, [([1, 0, 0], (0,)), ([0, 1, 0], (1,))])],
+    [(1, [([0, 0, 0], (0,)), ([1, 1, 0], (1,)), ([1, 1, 0], (1, 2))]),  # 1 -> 3 twice (two facets)
+     (2, [([0, 0, 0], (1,)), ([1, 1, 0], (0,))])],
+    [(3, [([1, 0, 0], (1,)), ([0, 1, 0], (0,)), ([0, 0, 1], (2,))])],  # 3 -> 4: seen from one side
+]
+
+
+def test_a_facet_seen_from_both_sides_holds_one_crossing_row_and_edges_count_every_crossing():
+    state = _merged(BATCHES)
+    pairs, counts, units = state.edges()
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 3], [2, 3], [3, 4]]
+    assert counts.tolist() == [2, 2, 3, 2, 1]
+    assert units == [(0,), (1,), (1,), (0,), (2,)]  # those of each pair's first crossing
+    assert state.crossings.n == len(pairs)
+
+
+def test_crossings_after_a_restore_count_with_those_before_it():
+    whole = _merged(BATCHES)
+    part = _merged(BATCHES[:2])
+    restored = SearchState.from_arrays(part.to_arrays(), 3, 2, 1)
+    resumed = _merged(BATCHES[2:], restored)
+    for got, want in zip(resumed.edges(), whole.edges()):
+        assert np.array_equal(np.asarray(got), np.asarray(want))
