@@ -69,6 +69,10 @@ FEW_ROWS = 64
 are no rows marked not valid) for the gift wrap and the facet checks; with more, the
 slots that are no rows, and the rows that cannot matter, are left out first."""
 
+WIDE_POINTS = 32
+"""Regions of a wave that keep more polar points than this after the filter of
+:func:`_outer_points` take the gift wrap apart from the others."""
+
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
 (:func:`~polylens.geometry.region.distinct_rows`); larger ones one by one."""
@@ -439,12 +443,34 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     member = np.concatenate([np.ones((live.size, 1), bool), valid], axis=1)
     L = live.size
     scale = _max_abs(pts.reshape(L, -1))
-    # Only the points not deep inside the hull take part (`index`: their numbers), where
-    # there are enough of them for leaving some out to pay.
-    if pts.shape[1] > FEW_ROWS:
-        index, pts, member = _outer_points(pts, member, 4.0 * tol.COINCIDENT * scale)
-    else:
-        index = np.broadcast_to(np.arange(pts.shape[1]), member.shape)
+    # Where there are enough points for leaving some out to pay, only those not deep
+    # inside the hull take part (`index`: their numbers).
+    if pts.shape[1] <= FEW_ROWS:
+        _wrap(hulls, live, A, b, valid, c, np.broadcast_to(np.arange(pts.shape[1]), member.shape), pts, member,
+              scale, bounded_domain)
+        return hulls
+    index, pts, member = _outer_points(pts, member, 4.0 * tol.COINCIDENT * scale)
+    # A few regions (slivers, whose polar points make a needle) keep most of their points:
+    # they are wrapped apart, so that the others' arrays stay as narrow as their points.
+    kept = member.sum(axis=1)
+    wide = kept > WIDE_POINTS
+    for part in (np.flatnonzero(~wide), np.flatnonzero(wide)):
+        if part.size:
+            width = int(kept[part].max())
+            _wrap(hulls, live[part], A[part], b[part], valid[part], c[part], index[part, :width], pts[part, :width],
+                  member[part, :width], scale[part], bounded_domain)
+    return hulls
+
+
+def _wrap(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid: np.ndarray, c: np.ndarray,
+          index: np.ndarray, pts: np.ndarray, member: np.ndarray, scale: np.ndarray, bounded_domain: bool) -> None:
+    """The gift wrap of :func:`_polar_hulls` and the steps after it, for the regions
+    ``live`` (L,) of a wave: their rows ``A`` (L, m, k), ``b``, ``valid`` (L, m) and inner
+    points ``c`` (L, k); the numbers ``index`` (L, n) of the polar points taken (0: the
+    origin; r + 1: row r), their coordinates ``pts`` (L, n, k) and membership (L, n); the
+    size ``scale`` (L,) of each region's polar points. Writes the regions' entries of
+    ``hulls``."""
+    L, m, k = A.shape
     order, n_hull, closed = _gift_wrap(pts, member)
     order = order[:, :int(n_hull.max())]
     # Edge j runs from order[j] to order[j + 1] (the last one back to the start); edge
@@ -512,7 +538,6 @@ def _polar_hulls(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, bounded_doma
     vert_order = np.argsort(~finite, axis=1, kind="stable")
     hulls.n_vertices[live] = finite.sum(axis=1)
     hulls.vertices[live, :order.shape[1]] = np.take_along_axis(rel_vertex, vert_order[:, :, None], 1) + c[:, None, :]
-    return hulls
 
 
 def _settle(hulls: _Hulls, live: np.ndarray, A: np.ndarray, b: np.ndarray, valid: np.ndarray, c: np.ndarray,
