@@ -708,29 +708,30 @@ def _hull_facets(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, space: Space
         return hulls
     A, b, valid, c, polar = _polar(wave, inner, live)
     L, slots = live.size, m + 1  # slot 0 of a region: the origin; slot r + 1: its row r
+    # Region j's points for Qhull: the origin, then its rows' polar points in row order
+    # (the first 1 + n[j] of points[j]); to_slot[j] numbers them by their slots.
+    index, real = _compact(valid)
+    n = real.sum(axis=1)
+    points = np.zeros((L, 1 + index.shape[1], k))
+    points[:, 1:] = np.where(real[:, :, None], polar[np.arange(L)[:, None], index], 0.0)
+    to_slot = np.arange(L)[:, None] * slots + np.concatenate([np.zeros((L, 1), np.int64), index + 1], axis=1)
+    scale = _max_abs(points.reshape(L, -1))
     good = np.zeros(L, bool)
-    scale = np.zeros(L)
-    equations, simplices, facet_slots = [], [], []
-    for j in range(L):
-        cand = np.flatnonzero(valid[j])
-        if cand.size < k:
-            continue
-        points = np.vstack([np.zeros(k), polar[j, cand]])
+    equations, simplices = [], []
+    for j in np.flatnonzero(n >= k).tolist():
         try:
-            hull = ConvexHull(points)
+            hull = ConvexHull(points[j, :1 + n[j]])
         except QhullError:
             continue
         good[j] = True
-        scale[j] = np.abs(points).max()
-        to_slot = j * slots + np.concatenate([[0], cand + 1])
         equations.append(hull.equations)
-        simplices.append(to_slot[hull.simplices])
-        facet_slots.append(to_slot[np.sort(hull.vertices[hull.vertices != 0])])
+        simplices.append(hull.simplices)
     if not equations:
         return hulls
     eq = np.concatenate(equations)
-    owner = np.concatenate([np.full(e.shape[0], j) for j, e in zip(np.flatnonzero(good), equations)])
-    simplex = np.concatenate(simplices)
+    lanes = np.flatnonzero(good)
+    owner = np.repeat(lanes, [e.shape[0] for e in equations])
+    simplex = to_slot[owner[:, None], np.concatenate(simplices)]
     normals, offsets = eq[:, :-1], eq[:, -1]
     ray = -offsets <= tol.POLAR_RAY * scale[owner]
     finite_vertices = normals[~ray] / -offsets[~ray, None]
@@ -741,7 +742,10 @@ def _hull_facets(wave: WaveRows, inner: np.ndarray, ok: np.ndarray, space: Space
     counts = np.bincount(idx, minlength=L * slots).astype(float)
     spread = np.repeat(finite_vertices, k, axis=0)
     sums = np.stack([np.bincount(idx, weights=spread[:, t], minlength=L * slots) for t in range(k)], axis=1)
-    facet = np.concatenate(facet_slots)
+    # The facets' slots: the hull vertices (Qhull's, the points of its simplices) but the
+    # origin, in slot order.
+    facet = np.unique(simplex)
+    facet = facet[facet % slots != 0]
     facet_owner = facet // slots
     pts = sums[facet] / np.maximum(counts[facet], 1.0)[:, None]
     has_ray = np.bincount(owner[ray], minlength=L) > 0
