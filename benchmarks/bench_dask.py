@@ -11,11 +11,16 @@ Two workloads, each run in-process (``client=None``) and on a fresh ``LocalClust
   the workers themselves (``codes("data.npy", ..., client=, store=)``); once more on 1
   worker with 8 times larger tasks, to show how the driver's cost grows with a task.
 
+The enumeration runs once more on 1 worker with the scheduler in a process of its own
+(``dask scheduler`` and ``dask worker``, as on a real cluster): a LocalCluster runs its
+scheduler in the driver's process, so only this run's driver CPU is the driver's alone.
+
 For every run: wall time, speed-up over in-process, tasks, mean compute per task (from
 Dask's task stream), overhead per task (``(wall - total compute) / tasks`` on one
 worker: the time a worker is not computing: scheduling, transfers, the driver's merge
 when it is not hidden, the start of the search while the frontier is small), the
-driver's CPU time per task, and whether the result is identical to the in-process one.
+driver's CPU time per task and per item (all its threads, and its main thread alone: the
+search and its merge), and whether the result is identical to the in-process one.
 Then an estimate of throughput on N workers from those per-task costs::
 
     throughput(N) = items_per_task * min(N / (compute + overhead), 1 / driver_cpu)
@@ -34,9 +39,12 @@ to them inside the timed call.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -60,6 +68,7 @@ class Run:
     label: str
     wall: float
     driver_cpu: float
+    main_cpu: float = 0.0  # of the driver's main thread (the search and its merge)
     tasks: int = 0
     compute: float = 0.0  # summed over tasks
     identical: bool | None = None
@@ -75,25 +84,55 @@ def _task_compute(stream: list[dict], prefix: str) -> tuple[int, float]:
 
 def timed(label: str, call, client=None, prefix: str = "") -> tuple[Run, object]:
     """Run ``call(client)``, timing wall and driver CPU (and, on Dask, the tasks)."""
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, main0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
     if client is None:
         out = call(None)
-        return Run(label, time.perf_counter() - t0, time.process_time() - cpu0), out
+        return Run(label, time.perf_counter() - t0, time.process_time() - cpu0, time.thread_time() - main0), out
     from distributed import get_task_stream
 
     with get_task_stream(client) as stream:
         out = call(client)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wall, cpu, main = time.perf_counter() - t0, time.process_time() - cpu0, time.thread_time() - main0
     n, compute = _task_compute(stream.data, prefix)
-    return Run(label, wall, cpu, n, compute), out
+    return Run(label, wall, cpu, main, n, compute), out
 
 
-def on_clusters(call, prefix: str, same, sizes=N_WORKERS, note: str = "") -> list[Run]:
+@contextlib.contextmanager
+def scheduler_apart(n: int, folder: str):
+    """A client of a scheduler and ``n`` one-thread workers started as their own processes
+    (``dask scheduler``, ``dask worker``, with :data:`~polylens.parallel.WORKER_CONFIG`),
+    as on a real cluster: the driver's CPU then leaves out the scheduler's, which a
+    LocalCluster runs in the driver's process."""
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+           "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None", "OMP_NUM_THREADS": "1"}
+    file = os.path.join(folder, "scheduler.json")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    procs = [subprocess.Popen(["dask", "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", file], **quiet)]
+    try:
+        procs.append(subprocess.Popen(["dask", "worker", "--scheduler-file", file, "--nthreads", "1", "--nworkers",
+                                       str(n), "--no-dashboard"], **quiet))
+        for _ in range(600):
+            if os.path.exists(file):
+                break
+            time.sleep(0.1)
+        with open(file) as f:
+            address = json.load(f)["address"]
+        with connect(scheduler=address) as client:
+            client.wait_for_workers(n, timeout=120)
+            yield client
+    finally:
+        for proc in procs[::-1]:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def on_clusters(call, prefix: str, same, sizes=N_WORKERS, note: str = "", apart: str | None = None) -> list[Run]:
     """``call`` on a fresh LocalCluster of every size in ``sizes`` (as ``polylens ... --workers N``
-    starts it); ``note`` ends the labels."""
+    starts it), or, given a folder ``apart``, on a scheduler and workers of their own
+    (:func:`scheduler_apart`); ``note`` ends the labels."""
     runs = []
     for n in sizes:
-        with connect(workers=n) as client:
+        with (connect(workers=n) if apart is None else scheduler_apart(n, apart)) as client:
             client.run(torch.set_num_threads, 1)
             client.run(__import__, "polylens.geometry.enumeration")
             run, out = timed(f"Dask, {n} worker{'s' if n > 1 else ''}{note}", call, client, prefix)
@@ -107,7 +146,7 @@ def on_clusters(call, prefix: str, same, sizes=N_WORKERS, note: str = "") -> lis
 # --------------------------------------------------------------------------- workloads
 
 
-def enumeration_rows(hidden: list[int]) -> tuple[str, list[Run], float]:
+def enumeration_rows(hidden: list[int], folder: str) -> tuple[str, list[Run], float]:
     torch.manual_seed(0)
     layers: list[torch.nn.Module] = []
     width = 2
@@ -128,6 +167,7 @@ def enumeration_rows(hidden: list[int]) -> tuple[str, list[Run], float]:
 
     here.identical = True
     runs = [here] + on_clusters(call, "expand_batch", same)
+    runs += on_clusters(call, "expand_batch", same, sizes=(1,), note=", scheduler in its own process", apart=folder)
     name = f"enumeration: 2-{'-'.join(map(str, hidden))}-1 in [-1,1]^2, {ref.n_regions} regions"
     return name, runs, float(ref.n_regions)
 
@@ -192,15 +232,16 @@ def table(name: str, runs: list[Run], items: float, unit: str) -> list[tuple[str
     """Print the rows of one workload; returns the per-task costs of every 1-worker run."""
     base = runs[0].wall
     headers = ["run", "wall s", "speed-up vs in-process", f"{unit}/s", "tasks", "mean compute/task s",
-               "overhead/task s", "driver CPU/task s", "identical"]
+               "overhead/task s", "driver CPU/task s", f"driver CPU us/{unit[:-1]} (main thread)", "identical"]
     cells = []
     for r in runs:
         if r.tasks:
             per_task = [f"{r.tasks}", f"{r.compute / r.tasks:.4f}",
                         f"{(r.wall - r.compute) / r.tasks:.4f}" if r.workers == 1 else "—",
-                        f"{r.driver_cpu / r.tasks:.4f}"]
+                        f"{r.driver_cpu / r.tasks:.4f}",
+                        f"{1e6 * r.driver_cpu / items:.1f} ({1e6 * r.main_cpu / items:.1f})"]
         else:
-            per_task = ["—", "—", "—", "—"]
+            per_task = ["—", "—", "—", "—", "—"]
         cells.append([r.label, f"{r.wall:.2f}", f"{base / r.wall:.2f}x", f"{items / r.wall:,.0f}", *per_task,
                       "yes" if r.identical else "NO"])
     print(f"\n### {name}\n")
@@ -237,7 +278,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="polylens-bench-dask-")
     try:
         t0 = time.perf_counter()
-        name, runs, items = enumeration_rows(hidden)
+        name, runs, items = enumeration_rows(hidden, folder)
         estimate(name, table(name, runs, items, "regions"), "regions")
         name, runs, items = codes_rows(n, folder, batch_size=256, batches_per_task=16, big_tasks=128)
         estimate(name, table(name, runs, items, "samples"), "samples")
