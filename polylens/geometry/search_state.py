@@ -1,11 +1,13 @@
 """The mutable state of one search of :func:`polylens.enumerate_regions`, in arrays.
 
 Every region found so far is a row of growable arrays (code, hint, status, interior
-point, radius, output map, where its vertices are), every crossing of a facet a row of
-another (the two regions and the units crossed), and the vertices of all regions one
-array: no Python object per region or per edge, so a long search holds little more than
-its result (``benchmarks/bench_memory.py`` measures it), and the driver's merge
-of a batch of expansions is a few array operations.
+point, radius, output map, where its vertices are), every pair of regions crossed between a row of
+another (the two regions, the units crossed, how many times it was crossed), and the
+vertices of all regions one array: no Python object per region or per edge, so a long
+search holds little more than its result (``benchmarks/bench_memory.py`` measures it),
+and the driver's merge of a batch of expansions is a few array operations. The arrays
+grow in anonymous memory mapped for them (on Linux, in place and without copying), whose
+capacity not yet written holds no memory.
 Codes are found again by their hashes (:class:`~polylens.geometry.code_index.CodeIndex`,
 a hit confirmed against the stored code). The state is saved to and restored from checkpoints
 (:mod:`polylens.geometry.checkpoint`) in the layout of
@@ -14,6 +16,9 @@ state is held.
 """
 
 from __future__ import annotations
+
+import math
+import mmap
 
 import numpy as np
 
@@ -25,24 +30,56 @@ __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
 PENDING, DONE, EMPTY = 0, 1, 2
 """A region's status: waiting to be expanded, expanded, or found to have no interior."""
 
-GROWTH = 1.25
-"""Factor by which a full array grows (its capacity is at most this times its rows)."""
+GROWTH = 2.0
+"""Factor by which a full array grows (its capacity is at most this times its rows; the
+capacity not yet used holds no memory, see :func:`_column`)."""
+
+_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
+_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
+
+
+def _column(rows: int, shape: tuple, dtype) -> np.ndarray:
+    """An array of ``rows`` rows of ``shape`` (contents unset) in anonymous private memory
+    where the platform maps it (``mmap``): a page of it takes memory when first written,
+    so rows not yet used hold none, and :func:`_resized` grows it in place (``mremap``,
+    no copy). Elsewhere an ordinary array."""
+    dtype = np.dtype(dtype)
+    count = rows * math.prod(shape)
+    if _PRIVATE is None or _ANONYMOUS is None:
+        return np.empty((rows, *shape), dtype)
+    buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=_PRIVATE | _ANONYMOUS)
+    return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
+
+
+def _mapping(a: np.ndarray):
+    """The ``mmap`` that holds ``a`` (made by :func:`_column`), or None."""
+    base = a
+    while isinstance(base, np.ndarray):
+        base = base.base
+    base = base.obj if isinstance(base, memoryview) else base
+    return base if isinstance(base, mmap.mmap) else None
 
 
 def _resized(a: np.ndarray, rows: int) -> np.ndarray:
     """``a`` with ``rows`` rows, its first rows kept and any new ones unset: in place
-    where nothing else refers to ``a`` (``realloc``, which moves a large block without
-    copying it, so growing does not hold the old and the new array at once, and leaves
-    the new rows' pages untouched, so capacity not yet used holds no memory), else a new
-    array. The caller passes its only reference (numpy refuses to resize an array that
-    anything else holds)."""
-    try:
-        a.resize((rows, *a.shape[1:]), refcheck=True)
-    except ValueError:  # a view or another reference to it exists
-        grown = np.empty((rows, *a.shape[1:]), a.dtype)
-        grown[:min(a.shape[0], rows)] = a[:rows]
-        return grown
-    return a
+    where the platform allows it and nothing else refers to ``a`` (the mapping of
+    :func:`_column` resized: no copy, and growing neither holds the old and the new
+    array at once nor touches the new rows), else a new column with the rows copied. The
+    caller passes its only reference."""
+    shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
+    buffer = _mapping(a)
+    if buffer is not None:
+        count = rows * math.prod(shape)
+        del a  # the mapping cannot be resized while an array refers to it
+        try:
+            buffer.resize(max(count * dtype.itemsize, 1))
+        except (BufferError, OSError, SystemError, ValueError):  # a view exists, or no mremap
+            a = np.frombuffer(buffer, dtype, old * math.prod(shape)).reshape(old, *shape)
+        else:
+            return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
+    grown = _column(rows, shape, dtype)
+    grown[:min(old, rows)] = a[:rows]
+    return grown
 
 
 class _Columns:
@@ -57,7 +94,7 @@ class _Columns:
     def __init__(self, columns: dict):
         self.spec = columns
         self.n = 0
-        self.data = {name: np.full((16, *shape), fill, dtype) for name, (shape, dtype, fill) in columns.items()}
+        self.data = {name: _column(16, shape, dtype) for name, (shape, dtype, _) in columns.items()}
 
     def append(self, count: int) -> slice:
         """Add ``count`` rows, set to their fill values; the slice of the new rows."""

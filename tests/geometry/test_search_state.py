@@ -3,9 +3,12 @@ invalidated, codes found again by their hashes."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
 
-from polylens.geometry.search_state import SearchState, _Columns
+import numpy as np
+import pytest
+
+from polylens.geometry.search_state import SearchState, _Columns, _mapping
 
 
 def test_columns_grow_keeping_their_rows_and_filling_the_new_ones():
@@ -29,6 +32,23 @@ def test_a_view_taken_before_growth_stays_valid():
     assert np.all(cols["x"][:10] == 7.0) and np.all(cols["x"][10:] == 1.0)
     cols.trim()
     assert cols.data["x"].shape == (100_010, 2) and np.all(cols["x"][10:] == 1.0)
+
+
+def _resident_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status; mremap is Linux's")
+def test_capacity_not_yet_used_holds_no_memory():
+    cols = _Columns({"x": ((1 << 20,), np.int8, 3)})  # rows of 1 MiB
+    before = _resident_mib()
+    cols.append(17)
+    cols.append(17)  # grows (in place) to 67 rows, 34 of them written
+    grown = _resident_mib() - before
+    assert cols.data["x"].shape[0] == 67 and _mapping(cols.data["x"]) is not None
+    assert grown < 50  # the 34 MiB written, not the 67 MiB of capacity
+    assert np.all(cols["x"] == 3)
 
 
 def test_codes_are_found_again_by_their_hashes():
