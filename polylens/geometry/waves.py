@@ -152,15 +152,13 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         rows = np.concatenate(groups)
         cheb_rows[i, :rows.size], n_rows[i] = rows, rows.size
     small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in n_rows], bool)
-    group = np.flatnonzero(ok & small)
-    if group.size:
-        counts = n_rows[group]
-        rows = cheb_rows[group, :int(counts.max())]
-        pad = np.arange(rows.shape[1])[None, :] >= counts[:, None]
-        rows = np.where(pad, 0, rows)
+    # Regions of one number of rows at a time: no subset of padding rows is solved.
+    for count in np.unique(n_rows[ok & small]).tolist():
+        group = np.flatnonzero(ok & small & (n_rows == count))
+        rows = cheb_rows[group, :count]
         A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
-        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap, counts)
-        found &= ~space.thin_many(np.where(pad[:, :, None], 0.0, A), np.where(pad, np.inf, b), point, radius)
+        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap)
+        found &= ~space.thin_many(A, b, point, radius)
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
     for i in np.flatnonzero(ok & ~small).tolist():
