@@ -331,11 +331,15 @@ class WaveRows:
         # the domain's rows (unit norm) are divided by 1.
         row = np.concatenate([*parts_row, np.ones((B, n_dom), bool)], axis=1)
         lanes = np.arange(B)[:, None]
-        index, row = _compact(row) if row.shape[1] > FEW_ROWS else (np.broadcast_to(np.arange(row.shape[1]), row.shape),
-                                                                      row)
-        A = np.concatenate([*parts_A, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)[lanes, index]
-        b = np.concatenate([*parts_b, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)[lanes, index]
-        scale = np.where(row, np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)[lanes, index], 1.0)
+        A = np.concatenate([*parts_A, np.broadcast_to(space.domain_A, (B, n_dom, space.dim))], axis=1)
+        b = np.concatenate([*parts_b, np.broadcast_to(space.domain_b, (B, n_dom))], axis=1)
+        scale = np.concatenate([*parts_norm, np.ones((B, n_dom))], axis=1)
+        if row.shape[1] > FEW_ROWS and not row.all():
+            index, row = _compact(row)
+            A, b, scale = A[lanes, index], b[lanes, index], scale[lanes, index]
+        else:
+            index = np.broadcast_to(np.arange(row.shape[1]), row.shape)
+        scale = np.where(row, scale, 1.0)
         A = np.where(row[:, :, None], A / scale[:, :, None], 0.0)
         b = np.where(row, b / scale, np.inf)
         valid = row if space.box is None else row & ~box_holds(A, b, space.box)
