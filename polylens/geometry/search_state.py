@@ -1,9 +1,9 @@
 """The mutable state of one search of :func:`polylens.enumerate_regions`, in arrays.
 
 Every region found so far is a row of growable arrays (code, hint, status, interior
-point, radius, output map, where its vertices are), every pair of regions crossed between a row of
-another (the two regions, the units crossed, how many times it was crossed), and the
-vertices of all regions one array: no Python object per region or per edge, so a long
+point, radius, output map, where its vertices and its crossings are), every pair of
+regions crossed between a row of another (the two regions, the units crossed, how many
+times it was crossed), and the vertices of all regions one array: no Python object per region or per edge, so a long
 search holds little more than its result (``benchmarks/bench_memory.py`` measures it),
 and the driver's merge of a batch of expansions is a few array operations. The arrays
 grow in anonymous memory mapped for them (on Linux, in place and without copying), whose
@@ -38,14 +38,20 @@ _PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
 _ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
 
 
+MAPPED_BYTES = 1 << 22
+"""Columns of at least this many bytes are mapped (:func:`_column`); smaller ones, whose
+spare capacity is small, are ordinary arrays (a mapping costs system calls)."""
+
+
 def _column(rows: int, shape: tuple, dtype) -> np.ndarray:
-    """An array of ``rows`` rows of ``shape`` (contents unset) in anonymous private memory
-    where the platform maps it (``mmap``): a page of it takes memory when first written,
-    so rows not yet used hold none, and :func:`_resized` grows it in place (``mremap``,
-    no copy). Elsewhere an ordinary array."""
+    """An array of ``rows`` rows of ``shape`` (contents unset); from
+    :data:`MAPPED_BYTES` up, in anonymous private memory where the platform maps it
+    (``mmap``): a page of it takes memory when first written, so rows not yet used hold
+    none, and :func:`_resized` grows it in place (``mremap``, no copy). Elsewhere an
+    ordinary array."""
     dtype = np.dtype(dtype)
     count = rows * math.prod(shape)
-    if _PRIVATE is None or _ANONYMOUS is None:
+    if _PRIVATE is None or _ANONYMOUS is None or count * dtype.itemsize < MAPPED_BYTES:
         return np.empty((rows, *shape), dtype)
     buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=_PRIVATE | _ANONYMOUS)
     return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
@@ -244,10 +250,13 @@ class SearchState:
         :meth:`edges` gives what one row per crossing gave."""
         c, r = self.crossings.data, self.regions.data
         lo, hi = np.minimum(mine, others), np.maximum(mine, others)
-        _, lead, inverse = np.unique(lo * max(self.n, 1) + hi, return_index=True, return_inverse=True)
-        totals = np.bincount(inverse.reshape(-1), minlength=lead.size)
-        lead_order = np.argsort(lead, kind="stable")
-        lead, totals = lead[lead_order], totals[lead_order]
+        # Each pair's first crossing in the batch (`lead`, in batch order) and its count.
+        key = lo * max(self.n, 1) + hi
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        lead_order = np.argsort(order[starts], kind="stable")
+        lead, totals = order[starts][lead_order], np.diff(np.append(starts, key.size))[lead_order]
         seen = r["crossing_count"][others[lead]] > 0
         held = np.zeros(lead.size, bool)
         if seen.any():
@@ -265,7 +274,7 @@ class SearchState:
         first = self.crossings.n
         crossing_rows = self.crossings.append(new.size)
         c = self.crossings.data
-        c["pair"][crossing_rows] = np.stack([lo[new], hi[new]], axis=1)
+        c["pair"][crossing_rows, 0], c["pair"][crossing_rows, 1] = lo[new], hi[new]
         c["weight"][crossing_rows] = totals[~held]
         unit_ends = np.cumsum(n_units)
         c["unit_start"][crossing_rows] = self.units.n + np.cumsum(n_units[new]) - n_units[new]

@@ -529,9 +529,10 @@ def _subsets(n: int, size: int) -> np.ndarray:
     return np.array(list(combinations(range(n), size)), dtype=np.intp).reshape(-1, size)
 
 
-def chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
+def chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float, counts: np.ndarray | None = None):
     """Exact Chebyshev LP ``max r : A t + r <= b, r <= cap`` by vertex enumeration, for G
-    sets of m unit-norm rows at once (``A`` of shape (G, m, k), ``b`` (G, m)).
+    sets of unit-norm rows at once (``A`` of shape (G, m, k), ``b`` (G, m); set g has
+    its first ``counts[g]`` rows, default all m; the rest are padding).
 
     Every vertex of the feasible set in ``(t, r)`` solves k + 1 tight rows; the best
     feasible one is the optimum (the set is pointed when A has full column rank); of
@@ -550,11 +551,16 @@ def chebyshev_by_vertices(A: np.ndarray, b: np.ndarray, cap: float):
     None of its own
     """
     G, m, k = A.shape
-    # Set g: its rows, then the cap's row.
-    M = np.ones((G, m + 1, k + 1))
-    M[:, :m, :k] = A
-    M[:, m, :k] = 0.0
-    rhs = np.concatenate([b, np.full((G, 1), cap)], axis=1)
+    counts = np.full(G, m) if counts is None else counts
+    # Set g: its rows, then the cap's row, then zero rows (no vertex, always satisfied),
+    # so its subsets come in the order they would alone.
+    position = np.arange(m + 1)[None, :]
+    real = position < counts[:, None]
+    M = np.zeros((G, m + 1, k + 1))
+    M[:, :m, :k] = np.where(real[:, :m, None], A, 0.0)
+    M[:, :, k] = real | (position == counts[:, None])
+    rhs = np.where(real, np.concatenate([b, np.zeros((G, 1))], axis=1), 0.0)
+    rhs[np.arange(G), counts] = cap
     idx = _subsets(m + 1, k + 1)
     if idx.shape[0] == 0:
         return np.zeros(G, bool), np.zeros((G, k)), np.zeros(G)

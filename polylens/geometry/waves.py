@@ -73,6 +73,10 @@ WIDE_POINTS = 32
 """Regions of a wave that keep more polar points than this after the filter of
 :func:`_outer_points` take the gift wrap apart from the others."""
 
+CALL_SUBSETS = 1000
+"""Padding subsets that cost about as much as a call of
+:func:`~polylens.geometry.space.chebyshev_by_vertices` (see :func:`_row_buckets`)."""
+
 DISTINCT_AT_ONCE = 64
 """Regions with at most this many vertices have their duplicate vertices found together
 (:func:`~polylens.geometry.region.distinct_rows`); larger ones one by one."""
@@ -152,13 +156,15 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         rows = np.concatenate(groups)
         cheb_rows[i, :rows.size], n_rows[i] = rows, rows.size
     small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in n_rows], bool)
-    # Regions of one number of rows at a time: no subset of padding rows is solved.
-    for count in np.unique(n_rows[ok & small]).tolist():
-        group = np.flatnonzero(ok & small & (n_rows == count))
-        rows = cheb_rows[group, :count]
+    for counts in _row_buckets(n_rows[ok & small], space.dim):
+        group = np.flatnonzero(ok & small & np.isin(n_rows, counts))
+        counts = n_rows[group]
+        rows = cheb_rows[group, :int(counts.max())]
+        pad = np.arange(rows.shape[1])[None, :] >= counts[:, None]
+        rows = np.where(pad, 0, rows)
         A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
-        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap)
-        found &= ~space.thin_many(A, b, point, radius)
+        found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap, counts)
+        found &= ~space.thin_many(np.where(pad[:, :, None], 0.0, A), np.where(pad, np.inf, b), point, radius)
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
     for i in np.flatnonzero(ok & ~small).tolist():
@@ -188,6 +194,22 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         out[i] = (found, notes, points[i], float(radii[i]), bool(hull.bounded[i]), int(hull.n_facets[i]),
                   hull.vertex_list[i], maps[i], int(hull.lp_solves[i]))
     return out
+
+
+def _row_buckets(counts: np.ndarray, k: int) -> list[list[int]]:
+    """The numbers of Chebyshev rows of a wave's regions (``counts``, shape (G,)) grouped
+    for :func:`~polylens.geometry.space.chebyshev_by_vertices`, which solves every
+    (k + 1)-subset of a group's longest list for each region: from the longest down, a
+    number joins the group before it unless its regions' padding subsets would cost
+    more than a call of its own (:data:`CALL_SUBSETS`)."""
+    values, sizes = np.unique(counts, return_counts=True)
+    buckets: list[list[int]] = []
+    for value, size in zip(values[::-1].tolist(), sizes[::-1].tolist()):
+        if buckets and size * (comb(buckets[-1][0] + 1, k + 1) - comb(value + 1, k + 1)) <= CALL_SUBSETS:
+            buckets[-1].append(value)
+        else:
+            buckets.append([value])
+    return buckets
 
 
 def _take(hull: _Hulls, other: _Hulls, regions: np.ndarray) -> np.ndarray:

@@ -168,7 +168,7 @@ def test_in_order_puts_plane_vertices_counter_clockwise_around_the_centre():
     assert np.array_equal(in_order(cube, np.zeros(3)), cube)
 
 
-def test_batched_chebyshev_centres_equal_one_set_at_a_time_bit_for_bit():
+def test_batched_and_padded_chebyshev_centres_equal_one_set_at_a_time_bit_for_bit():
     rng = np.random.default_rng(1)
     angles = np.linspace(0, 2 * np.pi, 6, endpoint=False) + rng.uniform(-0.3, 0.3, (40, 6))
     A = np.stack([np.cos(angles), np.sin(angles)], axis=2)  # bounded polygons around 0
@@ -178,6 +178,12 @@ def test_batched_chebyshev_centres_equal_one_set_at_a_time_bit_for_bit():
         f1, p1, r1 = chebyshev_by_vertices(A[i:i + 1], b[i:i + 1], 1e6)
         assert f1[0] == found[i] and np.array_equal(p1[0], point[i]) and r1[0] == radius[i]
     assert found.all() and np.all(radius > 0)
+    counts = np.arange(40) % 4 + 3  # sets of 3 to 6 rows, padded to 6 with junk
+    padded = np.where(np.arange(6)[None, :, None] < counts[:, None, None], A, 7.0)
+    f_pad, p_pad, r_pad = chebyshev_by_vertices(padded, np.where(np.arange(6) < counts[:, None], b, -3.0), 1e6, counts)
+    for i, n in enumerate(counts):
+        f1, p1, r1 = chebyshev_by_vertices(A[i:i + 1, :n], b[i:i + 1, :n], 1e6)
+        assert f1[0] == f_pad[i] and np.array_equal(p1[0], p_pad[i]) and r1[0] == r_pad[i]
     assert np.all(np.einsum("gmk,gk->gm", A, point) + radius[:, None] <= b + 1e-12)
 
 
