@@ -254,7 +254,7 @@ class SearchState:
         key = lo * max(self.n, 1) + hi
         order = np.argsort(key, kind="stable")
         key = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        starts = np.flatnonzero(np.concatenate([np.ones(min(key.size, 1), bool), key[1:] != key[:-1]]))
         lead_order = np.argsort(order[starts], kind="stable")
         lead, totals = order[starts][lead_order], np.diff(np.append(starts, key.size))[lead_order]
         seen = r["crossing_count"][others[lead]] > 0

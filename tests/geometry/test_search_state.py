@@ -130,3 +130,9 @@ def test_crossings_after_a_restore_count_with_those_before_it():
     resumed = _merged(BATCHES[2:], restored)
     for got, want in zip(resumed.edges(), whole.edges()):
         assert np.array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_a_batch_that_crosses_no_facet_records_no_crossing():
+    state = _merged([[(0, [])]])
+    pairs, counts, units = state.edges()
+    assert pairs.shape == (0, 2) and counts.size == 0 and units == [] and state.crossings.n == 0
