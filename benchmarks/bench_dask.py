@@ -54,7 +54,7 @@ import torch
 from _common import log, markdown_table
 
 from polylens import Box, PWLNet, enumerate_regions, zoo
-from polylens.parallel import connect
+from polylens.parallel import WORKER_CONFIG, connect
 from polylens.sampling import Codes, codes
 
 N_WORKERS = (1, 2)
@@ -103,20 +103,29 @@ def scheduler_apart(n: int, folder: str):
     (``dask scheduler``, ``dask worker``, with :data:`~polylens.parallel.WORKER_CONFIG`),
     as on a real cluster: the driver's CPU then leaves out the scheduler's, which a
     LocalCluster runs in the driver's process."""
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-           "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None", "OMP_NUM_THREADS": "1"}
+    import dask
+
+    # The configuration travels whole (environment variables would lower-case the key
+    # MALLOC_TRIM_THRESHOLD_ and leave Dask's default in place).
+    with dask.config.set(WORKER_CONFIG):
+        inherited = dask.config.serialize(dask.config.global_config)
+    env = {**os.environ, "DASK_INTERNAL_INHERIT_CONFIG": inherited, "OMP_NUM_THREADS": "1"}
     file = os.path.join(folder, "scheduler.json")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
     procs = [subprocess.Popen(["dask", "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", file], **quiet)]
     try:
         procs.append(subprocess.Popen(["dask", "worker", "--scheduler-file", file, "--nthreads", "1", "--nworkers",
                                        str(n), "--no-dashboard"], **quiet))
-        for _ in range(600):
-            if os.path.exists(file):
+        address = None
+        for _ in range(600):  # the scheduler writes the file after creating it
+            try:
+                with open(file) as f:
+                    address = json.load(f)["address"]
                 break
-            time.sleep(0.1)
-        with open(file) as f:
-            address = json.load(f)["address"]
+            except (FileNotFoundError, json.JSONDecodeError, KeyError):
+                time.sleep(0.1)
+        if address is None:
+            raise RuntimeError(f"the scheduler wrote no address to {file} within 60 s")
         with connect(scheduler=address) as client:
             client.wait_for_workers(n, timeout=120)
             yield client
@@ -232,7 +241,7 @@ def table(name: str, runs: list[Run], items: float, unit: str) -> list[tuple[str
     """Print the rows of one workload; returns the per-task costs of every 1-worker run."""
     base = runs[0].wall
     headers = ["run", "wall s", "speed-up vs in-process", f"{unit}/s", "tasks", "mean compute/task s",
-               "overhead/task s", "driver CPU/task s", f"driver CPU us/{unit[:-1]} (main thread)", "identical"]
+               "overhead/task s", "driver CPU/task s", f"driver CPU us/{unit[:-1]}, all threads (main thread)", "identical"]
     cells = []
     for r in runs:
         if r.tasks:

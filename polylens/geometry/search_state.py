@@ -5,9 +5,9 @@ point, radius, output map, where its vertices and its crossings are), every pair
 regions crossed between a row of another (the two regions, the units crossed, how many
 times it was crossed), and the vertices of all regions one array: no Python object per region or per edge, so a long
 search holds little more than its result (``benchmarks/bench_memory.py`` measures it),
-and the driver's merge of a batch of expansions is a few array operations. The arrays
-grow in anonymous memory mapped for them (on Linux, in place and without copying), whose
-capacity not yet written holds no memory.
+and the driver's merge of a batch of expansions is a few array operations. Arrays of
+:data:`MAPPED_BYTES` and more grow in anonymous memory mapped for them (on Linux, in
+place and without copying), whose capacity not yet written holds no memory.
 Codes are found again by their hashes (:class:`~polylens.geometry.code_index.CodeIndex`,
 a hit confirmed against the stored code). The state is saved to and restored from checkpoints
 (:mod:`polylens.geometry.checkpoint`) in the layout of
@@ -68,10 +68,10 @@ def _mapping(a: np.ndarray):
 
 def _resized(a: np.ndarray, rows: int) -> np.ndarray:
     """``a`` with ``rows`` rows, its first rows kept and any new ones unset: in place
-    where the platform allows it and nothing else refers to ``a`` (the mapping of
-    :func:`_column` resized: no copy, and growing neither holds the old and the new
-    array at once nor touches the new rows), else a new column with the rows copied. The
-    caller passes its only reference."""
+    where ``a`` is mapped (:func:`_column`), the platform can resize a mapping and
+    nothing else refers to ``a`` (no copy, and growing neither holds the old and the new
+    array at once nor touches the new rows), else a new column (:func:`_column`) with
+    the rows copied. The caller passes its only reference."""
     shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
     buffer = _mapping(a)
     if buffer is not None:
@@ -117,7 +117,7 @@ class _Columns:
         return rows
 
     def trim(self) -> None:
-        """Give back the rows not used (in place where nothing else refers to them)."""
+        """Give back the rows not used (see :func:`_resized`)."""
         for name in self.spec:
             self.data[name] = _resized(self.data.pop(name), self.n)
 
@@ -246,8 +246,9 @@ class SearchState:
         region across when that one was expanded in an earlier batch (its rows are a
         block, ``crossing_start`` and ``crossing_count``, that holds the pair when that
         region saw it); the pair's other crossings in the batch add to its weight. So a
-        facet seen from both sides holds one row, as an edge of the result does, and
-        :meth:`edges` gives what one row per crossing gave."""
+        facet seen from both sides holds one row, as an edge of the result does (after a
+        restore too, :meth:`_restore_blocks`), and :meth:`edges` gives what one row per
+        crossing gave, whatever the rows."""
         c, r = self.crossings.data, self.regions.data
         lo, hi = np.minimum(mine, others), np.maximum(mine, others)
         # Each pair's first crossing in the batch (`lead`, in batch order) and its count.
@@ -288,6 +289,24 @@ class SearchState:
         r = self.regions.data
         r["crossing_start"][regions] = first + np.cumsum(per_region) - per_region
         r["crossing_count"][regions] = per_region
+
+    def _restore_blocks(self, pairs: np.ndarray, status: np.ndarray) -> None:
+        """Each region's block of rows (see :meth:`_record`) from restored pairs (shape
+        (e, 2), in the order first crossed) and statuses: only the rows whose second
+        region is still pending can be crossed again, and those were recorded by their
+        first region (regions are expanded in order, so it was expanded first). Its rows
+        lie in the rows its expansion recorded, so the block spanning them is no wider."""
+        rows = np.flatnonzero(status[pairs[:, 1]] == PENDING)
+        owner = pairs[rows, 0]
+        if rows.size == 0:
+            return
+        start = np.full(self.n, rows.max() + 1)
+        end = np.zeros(self.n, np.int64)
+        np.minimum.at(start, owner, rows)
+        np.maximum.at(end, owner, rows)
+        has = np.unique(owner)
+        self.regions.data["crossing_start"][has] = start[has]
+        self.regions.data["crossing_count"][has] = end[has] - start[has] + 1
 
     def trim(self) -> None:
         """Give back the capacity not used (before the result takes views of the arrays).
@@ -397,6 +416,7 @@ class SearchState:
         s.crossings.data["unit_start"][rows] = np.cumsum(data["edge_unit_lengths"]) - data["edge_unit_lengths"]
         rows = s.units.append(data["edge_unit_values"].size)
         s.units.data["unit"][rows] = data["edge_unit_values"]
+        s._restore_blocks(edges, data["status"])
         s.degenerate = data["degenerate"].tolist()
         s.lp_solves, s.seconds = int(data["counters"][0]), float(data["counters"][1])
         pending = np.flatnonzero(data["status"] == PENDING)

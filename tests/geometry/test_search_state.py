@@ -130,6 +130,7 @@ def test_crossings_after_a_restore_count_with_those_before_it():
     resumed = _merged(BATCHES[2:], restored)
     for got, want in zip(resumed.edges(), whole.edges()):
         assert np.array_equal(np.asarray(got), np.asarray(want))
+    assert resumed.crossings.n == whole.crossings.n == 5  # one row per pair after the restore too
 
 
 def test_a_batch_that_crosses_no_facet_records_no_crossing():
