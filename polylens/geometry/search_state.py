@@ -31,8 +31,8 @@ PENDING, DONE, EMPTY = 0, 1, 2
 """A region's status: waiting to be expanded, expanded, or found to have no interior."""
 
 GROWTH = 2.0
-"""Factor by which a full array grows (its capacity is at most this times its rows; the
-capacity not yet used holds no memory, see :func:`_column`)."""
+"""Factor by which a full array grows (its capacity is at most this times its rows; in a
+mapped column the capacity not yet written holds no memory, see :func:`_column`)."""
 
 _PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
 _ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
@@ -220,9 +220,8 @@ class SearchState:
             else:
                 self.degenerate.extend(notes)
         regions = batch.index
-        mine = np.repeat(regions, batch.n_crossings)
         others = self.add(batch.codes, batch.hints)
-        self._record(regions, mine, others, batch.n_crossings, batch.n_units, batch.units)
+        self._record(regions, others, batch.n_crossings, batch.n_units, batch.units)
         r = self.regions.data
         r["status"][regions] = np.where(empty, EMPTY, DONE)
         ok = regions[~empty]
@@ -238,11 +237,11 @@ class SearchState:
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
         return int(ok.size)
 
-    def _record(self, regions: np.ndarray, mine: np.ndarray, others: np.ndarray, n_crossings: np.ndarray,
-                n_units: np.ndarray, units: np.ndarray) -> None:
-        """Record a batch's crossings (from region ``mine`` to ``others``, shape (C,); the
-        units crossed: ``n_units`` (C,) of them each, listed in ``units``), one row per
-        pair: a pair's first crossing in the batch takes a row, or adds to the row of the
+    def _record(self, regions: np.ndarray, others: np.ndarray, n_crossings: np.ndarray, n_units: np.ndarray,
+                units: np.ndarray) -> None:
+        """Record a batch's crossings (``n_crossings[j]`` from region ``regions[j]``, in
+        order, to ``others``, shape (C,); the units crossed: ``n_units`` (C,) of them
+        each, listed in ``units``), one row per pair: a pair's first crossing in the batch takes a row, or adds to the row of the
         region across when that one was expanded in an earlier batch (its rows are a
         block, ``crossing_start`` and ``crossing_count``, that holds the pair when that
         region saw it); the pair's other crossings in the batch add to its weight. So a
@@ -250,6 +249,7 @@ class SearchState:
         restore too, :meth:`_restore_blocks`), and :meth:`edges` gives what one row per
         crossing gave, whatever the rows."""
         c, r = self.crossings.data, self.regions.data
+        mine = np.repeat(regions, n_crossings)
         lo, hi = np.minimum(mine, others), np.maximum(mine, others)
         # Each pair's first crossing in the batch (`lead`, in batch order) and its count.
         key = lo * max(self.n, 1) + hi
@@ -286,7 +286,6 @@ class SearchState:
         # Each region's rows are contiguous: the batch's crossings come region by region.
         owner = np.searchsorted(np.cumsum(n_crossings), new, side="right")
         per_region = np.bincount(owner, minlength=regions.size)
-        r = self.regions.data
         r["crossing_start"][regions] = first + np.cumsum(per_region) - per_region
         r["crossing_count"][regions] = per_region
 

@@ -156,8 +156,8 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         rows = np.concatenate(groups)
         cheb_rows[i, :rows.size], n_rows[i] = rows, rows.size
     small = np.array([comb(int(n) + 1, space.dim + 1) <= SMALL_LP for n in n_rows], bool)
-    for counts in _row_buckets(n_rows[ok & small], space.dim):
-        group = np.flatnonzero(ok & small & np.isin(n_rows, counts))
+    for bucket in _row_buckets(n_rows[ok & small], space.dim):
+        group = np.flatnonzero(ok & small & np.isin(n_rows, bucket))
         counts = n_rows[group]
         rows = cheb_rows[group, :int(counts.max())]
         pad = np.arange(rows.shape[1])[None, :] >= counts[:, None]
