@@ -21,7 +21,7 @@ from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import compute_facets
 from polylens.geometry.region import _short, build_region, crossed_codes, in_order, sliver_notes, unique_rows
 from polylens.geometry.space import Space
-from polylens.geometry.waves import expand_wave, wave_applies
+from polylens.geometry.waves import expand_wave, wave_applies, wave_size
 from polylens.models.pwlnet import PWLNet
 from polylens.parallel import locate
 
@@ -220,7 +220,7 @@ def expand_batch(spec: SearchSpec, batch: tuple, stop: Callable[[], bool] | None
     hints = np.asarray(hints, dtype=np.float64).reshape(len(indices), 2, space.dim)
     if len(indices) and wave_applies(space, spec.method):
         codes = np.asarray(codes, dtype=np.int8).reshape(len(indices), -1)
-        step = space.net.forms_batch_size(space.dim + 1)  # a wave's forms in passes of bounded size
+        step = wave_size(space)  # a wave in parts of bounded forms passes and memory
         for lo in range(0, len(indices), step):
             try:
                 found[lo:lo + step] = expand_wave(space, codes[lo:lo + step], hints[lo:lo + step])

@@ -57,12 +57,18 @@ from polylens.geometry.region import apply_probes, crossing_plan, distinct_rows,
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, coordinate_sum, row_dot
 from polylens.models.activations import Elementwise, MaxPool
 
-__all__ = ["wave_applies", "expand_wave", "rows_apply", "WaveRows"]
+__all__ = ["wave_applies", "wave_size", "expand_wave", "rows_apply", "WaveRows"]
 
 WAVE_MIN_CODES = 16
 """Fewest codes a forms pass of bounded size (``PWLNet.forms_batch_size``) must hold for
 waves to serve a net: above that size (the VGG-style CNN's pass holds 6) a region's
 cost is its forward passes, and waves of a few regions gave no gain."""
+
+WAVE_SLOTS = 2 ** 16
+"""Most row slots (regions times the row slots of one, see :class:`WaveRows`) in one call
+of :func:`expand_wave`: its working arrays take a few hundred bytes a slot (about 30 MiB
+for this many), so a wave of a wide net is expanded in parts of bounded memory (a wave's
+result does not depend on how it is cut, see the module notes)."""
 
 FEW_ROWS = 64
 """A wave whose regions have at most this many row slots keeps every slot (those that
@@ -97,6 +103,20 @@ def wave_applies(space: Space, method: str) -> bool:
     return (2 <= space.dim <= HULL_MAX_DIM and method in ("auto", "hull")
             and space.net.forms_batch_size(space.dim + 1) >= WAVE_MIN_CODES
             and getattr(space.net.program, "blockwise_forms", False) and rows_apply(space.net))
+
+
+def wave_size(space: Space) -> int:
+    """Regions per call of :func:`expand_wave` (at least 1): as many as one forms pass
+    holds (``PWLNet.forms_batch_size``) and no more than :data:`WAVE_SLOTS` row slots.
+
+    Raises
+    ------
+    None of its own
+    """
+    net = space.net
+    slots = space.domain_b.shape[0] + sum(
+        int(np.count_nonzero(a.windows >= 0)) if isinstance(a, MaxPool) else a.n_units for a in net.activations)
+    return max(1, min(net.forms_batch_size(space.dim + 1), WAVE_SLOTS // max(slots, 1)))
 
 
 def rows_apply(net) -> bool:

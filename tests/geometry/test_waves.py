@@ -20,7 +20,7 @@ import polylens.geometry.expansion as expansion
 from polylens import Box, Polyhedron, PWLNet, enumerate_regions, zoo
 from polylens.geometry.region import distinct_rows, in_order, unique_rows
 from polylens.geometry.space import Space, chebyshev_by_vertices
-from polylens.geometry.waves import expand_wave, wave_applies
+from polylens.geometry.waves import expand_wave, wave_applies, wave_size
 from polylens.studies.complex import class_net
 
 
@@ -233,3 +233,27 @@ def test_a_wave_in_passes_of_bounded_forms_gives_the_same_answer(monkeypatch):
     # a net whose pass holds fewer codes than a wave needs takes the one-region route
     monkeypatch.setattr(pwlnet, "FORMS_BATCH_VALUES", 15 * 3 * net.n_units)
     assert not wave_applies(Space(net, domain, kwargs["origin"], kwargs["basis"]), "auto")
+
+
+@pytest.mark.parametrize("name", ["relu_2_40_40_many_rows", "digits_cnn_slice"])
+def test_a_wave_in_parts_of_bounded_row_slots_gives_the_same_answer(name, monkeypatch):
+    import polylens.geometry.waves as waves
+
+    whole = _enumerate(name, True, monkeypatch)
+    model, domain, kwargs = NETS[name]
+    net = model()
+    net = net if isinstance(net, PWLNet) else PWLNet.from_torch(net)
+    space = Space(net, domain, kwargs.get("origin"), kwargs.get("basis"))
+    slots = space.domain_b.shape[0] + sum(
+        int((a.windows >= 0).sum()) if hasattr(a, "windows") else a.n_units for a in net.activations)
+    monkeypatch.setattr(waves, "WAVE_SLOTS", 5 * slots + slots // 2)  # parts of 5 regions
+    assert wave_size(space) == 5
+    sizes = []
+    real = expansion.expand_wave
+    monkeypatch.setattr(expansion, "expand_wave", lambda space, codes, hints: sizes.append(len(codes)) or real(
+        space, codes, hints))
+    parts = enumerate_regions(net, domain, progress=False, **kwargs)
+    assert max(sizes) == 5 and len(sizes) > whole.n_regions / 5
+    for field in ("codes", "edges", "points", "radii", "n_facets", "out_weight", "out_bias"):
+        assert np.array_equal(getattr(whole, field), getattr(parts, field)), field
+    assert all(np.array_equal(a, b) for a, b in zip(whole.vertices, parts.vertices))
