@@ -2,10 +2,10 @@
 
 A search looks up every code it reaches across a facet among the regions it has found.
 :class:`CodeIndex` keeps, per region, one 64-bit hash of its code and, per table slot,
-the region it holds (a table of at least ``LOAD`` times as many slots as regions, linear
+the region it holds (a table of ``LOAD`` to twice as many slots as regions, linear
 probing); a hit is confirmed against the region's stored code, so two codes with the
-same hash are told apart. It holds 8 to 16 bytes a region for the hashes and 8 a slot
-(about 40 to 150 bytes a region in all), where a dictionary of packed codes held a
+same hash are told apart. It holds 8 bytes a region for the hashes and 4 a slot (8 past
+2**31 slots): 20 to 32 bytes a region in all, where a dictionary of packed codes held a
 bytes object and a dictionary entry a region (about 300 bytes for a net of 1,414 units).
 """
 
@@ -23,9 +23,10 @@ _MULTIPLIERS = np.random.default_rng(0x9E3779B97F4A7C15).integers(1, 2 ** 63, si
 same in every run)."""
 
 
-LOAD = 4
-"""Slots per region at least (linear probing stays short: most look-ups and insertions
-end at their first or second slot)."""
+LOAD = 3
+"""Slots per region at least (the table doubles when it would hold fewer): linear
+probing at a load of a third or less stays short, most look-ups and insertions end at
+their first or second slot."""
 
 
 def code_hashes(codes: np.ndarray) -> np.ndarray:
@@ -68,7 +69,7 @@ class CodeIndex:
         self._codes = codes
         self._hashes = np.zeros(64, np.uint64)  # the first ``_n`` rows are the regions'
         self._n = 0
-        self._slots = np.full(8, -1, np.int64)
+        self._slots = _empty_slots(8)
 
     def __len__(self) -> int:
         return self._n
@@ -122,7 +123,7 @@ class CodeIndex:
         None of its own
         """
         first, self._n = self._n, self._n + hashes.size
-        if self._n > self._hashes.size:  # room for twice as many (amortised appends)
+        if self._n > self._hashes.size:  # room for twice as many (amortised appends; zeros not yet written hold no memory)
             grown = np.zeros(2 * self._n, np.uint64)
             grown[:first] = self._hashes[:first]
             self._hashes = grown
@@ -130,8 +131,8 @@ class CodeIndex:
         if LOAD * self._n > self._slots.size:
             size = self._slots.size
             while LOAD * self._n > size:
-                size *= 4
-            self._slots = np.full(size, -1, np.int64)
+                size *= 2
+            self._slots = _empty_slots(size)
             self._place(np.arange(self._n))
         else:
             self._place(np.arange(first, self._n))
@@ -148,3 +149,9 @@ class CodeIndex:
             self._slots[pos[free]] = regions[free]
             won = self._slots[pos] == regions
             regions, pos = regions[~won], (pos[~won] + 1) & mask
+
+
+def _empty_slots(size: int) -> np.ndarray:
+    """A table of ``size`` free slots (-1), of 4-byte entries where they can number its
+    regions (fewer than the slots)."""
+    return np.full(size, -1, np.int32 if size <= 2 ** 31 else np.int64)
