@@ -520,8 +520,9 @@ class _TermSignal:
 
 def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationResult:
     """The result of a search; where every region found so far is expanded, its arrays
-    are views of the search's (no copy)."""
-    search.trim()
+    are views of the search's (no copy), the rest of the search's state given back
+    first (:meth:`SearchState.finish`)."""
+    search.finish()
     r = search.regions
     status = r["status"]
     done = np.flatnonzero(status == DONE)
@@ -530,16 +531,17 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
     def take(name: str) -> np.ndarray:
         return r[name] if every else r[name][done]
 
-    remap = np.full(search.n, -1)
-    remap[done] = np.arange(done.size)
+    vertices = search.region_vertices(done)
     pairs, counts, units = search.edges()
-    a, b = remap[pairs[:, 0]], remap[pairs[:, 1]]
-    keep = (a >= 0) & (b >= 0)
-    edges = np.stack([a, b], axis=1)[keep]  # remap keeps the order: a < b
-    edge_units = [u for u, kept in zip(units, keep.tolist()) if kept]
+    if not every:
+        remap = np.full(search.n, -1)
+        remap[done] = np.arange(done.size)
+        pairs = remap[pairs]  # remap keeps the order: a < b
+        keep = np.all(pairs >= 0, axis=1)
+        pairs, counts = pairs[keep], counts[keep]
+        units = [u for u, kept in zip(units, keep.tolist()) if kept]
     degenerate = list(search.degenerate) + [
-        f"adjacency between regions {x} and {y} was seen from one side only"
-        for x, y in edges[counts[keep] != 2].tolist()]
+        f"adjacency between regions {x} and {y} was seen from one side only" for x, y in pairs[counts != 2].tolist()]
     maps = take("maps")
     return EnumerationResult(
         codes=take("codes"),
@@ -547,15 +549,15 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
         radii=take("radii"),
         bounded=take("bounded"),
         n_facets=take("n_facets"),
-        edges=edges.reshape(-1, 2),
-        edge_units=edge_units,
+        edges=pairs,
+        edge_units=units,
         complete=stop_reason == "complete",
         stop_reason=stop_reason,
         frontier=r["codes"][status == PENDING],
         lp_solves=search.lp_solves,
         seconds=search.seconds,
         degenerate=degenerate,
-        vertices=search.region_vertices(done),
+        vertices=vertices,
         out_weight=maps[:, :, 1:],
         out_bias=maps[:, :, 0],
         space=space,

@@ -38,6 +38,10 @@ _PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
 _ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
 
 
+LIST_CHUNK = 1 << 16
+"""Regions whose vertex views are made from one list of Python ints (their starts), so
+that the ints of a million regions are not all held at once."""
+
 MAPPED_BYTES = 1 << 22
 """Columns of at least this many bytes are mapped (:func:`_column`); smaller ones, whose
 spare capacity is small, are ordinary arrays (a mapping costs system calls)."""
@@ -88,6 +92,22 @@ def _resized(a: np.ndarray, rows: int) -> np.ndarray:
     return grown
 
 
+def _unit_tuples(units: np.ndarray, counts: np.ndarray, n_units: int) -> list[tuple]:
+    """``units`` (shape (u,)) cut into tuples of ``counts`` (shape (e,)) units, one after
+    the other; each unit is one shared int object, so that a search's million edges hold
+    no int object of their own."""
+    if units.size == 0:
+        return [()] * counts.size
+    shared = np.empty(max(n_units, 1), object)
+    shared[:n_units] = range(n_units)
+    values = shared[units]
+    starts = np.cumsum(counts) - counts
+    out = list(zip(values[np.minimum(starts, units.size - 1)].tolist()))
+    for e in np.flatnonzero(counts != 1).tolist():
+        out[e] = tuple(values[starts[e]:starts[e] + counts[e]].tolist())
+    return out
+
+
 class _Columns:
     """Arrays that share a number of rows and grow together (by :data:`GROWTH`).
 
@@ -115,6 +135,10 @@ class _Columns:
             self.data[name][rows] = fill
         self.n = need
         return rows
+
+    def drop(self, name: str) -> None:
+        """Give back column ``name`` (views of it keep its memory)."""
+        del self.data[name], self.spec[name]
 
     def trim(self) -> None:
         """Give back the rows not used (see :func:`_resized`)."""
@@ -153,9 +177,9 @@ class SearchState:
             "vertex_count": ((), np.int64, -1), "crossing_start": ((), np.int64, 0),
             "crossing_count": ((), np.int64, 0),
         })
-        self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_start": ((), np.int64, 0),
-                                   "unit_count": ((), np.int64, 0), "weight": ((), np.int64, 1)})
-        self.units = _Columns({"unit": ((), np.int64, 0)})
+        self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_count": ((), np.int64, 0),
+                                   "weight": ((), np.int64, 1)})
+        self.units = _Columns({"unit": ((), np.int64, 0)})  # each row's units, row after row
         self.vertices = _Columns({"value": ((k,), np.float64, 0.0)})
         self.index = CodeIndex(lambda rows: self.regions.data["codes"][rows])
         self.degenerate: list[str] = []
@@ -278,7 +302,6 @@ class SearchState:
         c["pair"][crossing_rows, 0], c["pair"][crossing_rows, 1] = lo[new], hi[new]
         c["weight"][crossing_rows] = totals[~held]
         unit_ends = np.cumsum(n_units)
-        c["unit_start"][crossing_rows] = self.units.n + np.cumsum(n_units[new]) - n_units[new]
         c["unit_count"][crossing_rows] = n_units[new]
         unit_rows = self.units.append(int(n_units[new].sum()))
         pick = np.repeat(unit_ends[new] - n_units[new] - (np.cumsum(n_units[new]) - n_units[new]), n_units[new])
@@ -307,38 +330,34 @@ class SearchState:
         self.regions.data["crossing_start"][has] = start[has]
         self.regions.data["crossing_count"][has] = end[has] - start[has] + 1
 
-    def trim(self) -> None:
-        """Give back the capacity not used (before the result takes views of the arrays).
+    def finish(self) -> None:
+        """Give back what only a running search needs (the code index, the hints, the
+        blocks of crossing rows) and the capacity not used, before the result takes views
+        of the arrays: the state then gives its edges and vertices but no longer merges
+        nor saves.
 
         Raises
         ------
         None of its own
         """
+        self.index = None
+        for name in ("hints", "crossing_start", "crossing_count"):
+            self.regions.drop(name)
         for columns in (self.regions, self.crossings, self.units, self.vertices):
             columns.trim()
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, list]:
         """Every pair of regions crossed between, in the order first crossed:
-        ``(pairs (e, 2), crossings (e,), units (list of tuple))``; the units are those of
-        the first crossing.
+        ``(pairs (e, 2), crossings (e,), units (list of tuple))``, the arrays views of
+        the state's (a pair has one row, see :meth:`_record`); the units are those of the
+        first crossing.
 
         Raises
         ------
         None of its own
-            Inputs are taken as validated by the search.
         """
         c = self.crossings
-        if c.n == 0:
-            return np.zeros((0, 2), np.int64), np.zeros(0, np.int64), []
-        pair = c["pair"]
-        flat = pair[:, 0] * max(self.n, 1) + pair[:, 1]
-        _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-        counts = np.bincount(inverse.reshape(-1), weights=c["weight"]).astype(np.int64)
-        order = np.argsort(first, kind="stable")
-        first, counts = first[order], counts[order]
-        units = self.units["unit"].tolist()
-        starts, lengths = c["unit_start"][first].tolist(), c["unit_count"][first].tolist()
-        return pair[first], counts, [tuple(units[s:s + n]) for s, n in zip(starts, lengths)]
+        return c["pair"], c["weight"], _unit_tuples(self.units["unit"], c["unit_count"], self.n_units)
 
     def region_vertices(self, regions: np.ndarray) -> list[np.ndarray]:
         """Vertices of each region (views; shape (0, k) where none are known).
@@ -348,10 +367,12 @@ class SearchState:
         None of its own
             Inputs are taken as validated by the search.
         """
-        values = self.vertices["value"]
-        start = self.regions["vertex_start"][regions].tolist()
-        count = np.maximum(self.regions["vertex_count"][regions], 0).tolist()
-        return [values[s:s + n] for s, n in zip(start, count)]
+        values, out = self.vertices["value"], []
+        for part in np.array_split(regions, -(-len(regions) // LIST_CHUNK)) if len(regions) else ():
+            start = self.regions["vertex_start"][part].tolist()
+            count = np.maximum(self.regions["vertex_count"][part], 0).tolist()
+            out += [values[s:s + n] for s, n in zip(start, count)]
+        return out
 
     # ---------------------------------------------------------------- checkpoints
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -362,8 +383,7 @@ class SearchState:
         None of its own
             Inputs are taken as validated by the search.
         """
-        r = self.regions
-        pairs, counts, units = self.edges()
+        r, c = self.regions, self.crossings
         with_vertices = np.flatnonzero(r["vertex_count"] >= 0)
         with_vertices = with_vertices[np.argsort(r["vertex_start"][with_vertices], kind="stable")]
         n_vertices = r["vertex_count"][with_vertices]
@@ -371,10 +391,8 @@ class SearchState:
         return {
             "codes": r["codes"].copy(), "status": r["status"].copy(), "points": r["points"].copy(),
             "radii": r["radii"].copy(), "bounded": r["bounded"].copy(), "n_facets": r["n_facets"].copy(),
-            "hints": r["hints"].copy(), "edges": pairs,
-            "edge_counts": counts,
-            "edge_unit_lengths": np.array([len(u) for u in units], dtype=np.int64),
-            "edge_unit_values": np.array([v for u in units for v in u], dtype=np.int64),
+            "hints": r["hints"].copy(), "edges": c["pair"].copy(), "edge_counts": c["weight"].copy(),
+            "edge_unit_lengths": c["unit_count"].copy(), "edge_unit_values": self.units["unit"].copy(),
             "degenerate": np.array(self.degenerate, dtype=str),
             "vertex_owner": np.repeat(with_vertices, n_vertices),
             "vertex_values": np.concatenate([np.zeros((0, self.k))] + self.region_vertices(with_vertices)),
@@ -412,7 +430,6 @@ class SearchState:
         s.crossings.data["pair"][rows] = edges
         s.crossings.data["weight"][rows] = data["edge_counts"]
         s.crossings.data["unit_count"][rows] = data["edge_unit_lengths"]
-        s.crossings.data["unit_start"][rows] = np.cumsum(data["edge_unit_lengths"]) - data["edge_unit_lengths"]
         rows = s.units.append(data["edge_unit_values"].size)
         s.units.data["unit"][rows] = data["edge_unit_values"]
         s._restore_blocks(edges, data["status"])

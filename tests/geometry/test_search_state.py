@@ -137,3 +137,25 @@ def test_a_batch_that_crosses_no_facet_records_no_crossing():
     state = _merged([[(0, [])]])
     pairs, counts, units = state.edges()
     assert pairs.shape == (0, 2) and counts.size == 0 and units == [] and state.crossings.n == 0
+
+
+def test_a_finished_state_gives_its_edges_as_views_and_its_units_as_shared_ints():
+    state = _merged(BATCHES)
+    state.finish()
+    pairs, counts, units = state.edges()
+    assert np.shares_memory(pairs, state.crossings.data["pair"]) and pairs.tolist()[-1] == [3, 4]
+    assert state.index is None and "hints" not in state.regions.data
+    assert units == [(0,), (1,), (1,), (0,), (2,)]
+
+
+def test_edge_units_of_a_search_share_one_int_object_per_unit():
+    import torch
+
+    from polylens import PWLNet, enumerate_regions
+
+    torch.manual_seed(0)
+    net = PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 400), torch.nn.ReLU()).double())
+    res = enumerate_regions(net, None, progress=False, max_regions=2000)
+    ints = {id(u) for units in res.edge_units for u in units}
+    assert len(res.edge_units) > 1000 and len(ints) <= 400
+    assert all(type(u) is int for units in res.edge_units for u in units)
