@@ -10,9 +10,18 @@ oracle independent of the engine); ``n = 1414`` gives 1,000,405. Each row runs
 * the result's size: its arrays (codes, points, radii, maps, edges, ...), its vertices and
   the Python objects of its lists (a view per region's vertices, a tuple per edge's units);
 * the peak resident memory of the process above what it held before the enumeration
-  started (``ru_maxrss``, which counts everything: the search's state, one wave of
-  expansions, the result and the allocator's slack);
-* their difference: what the search held beyond its result at its peak.
+  started (``VmHWM`` above ``VmRSS``, which count everything: the search's state, its
+  waves, the result and the allocator's slack), after a search of one wave of the same
+  net has made the first calls at its size and the heap's free memory was given back to
+  the system (``malloc_trim``; the peak reset through ``/proc/self/clear_refs``);
+* their difference: what the search held beyond its result at its peak;
+* one wave: in another fresh process, the peak resident memory of expanding one wave of
+  the same net on its own (``BATCH_REGIONS`` regions of the search, from a point inside
+  each), measured the same way, the largest of three waves: near the search's start,
+  its middle and its end (a wave of the outer, unbounded regions takes the most); and what the search's peak held beyond the
+  result and that wave (the issue's bound: at most 0).
+
+Linux with glibc only (``/proc`` and ``malloc_trim``).
 
 Usage::
 
@@ -25,14 +34,27 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from _common import log, markdown_table
 
-CHILD = r"""
-import json, resource, sys, time
+NET = r"""
+import ctypes, ctypes.util, json, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
 from polylens import PWLNet, enumerate_regions
+from polylens.geometry.enumeration import BATCH_REGIONS
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+
+def fresh():
+    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)  # the heap's free memory back to the system
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak resident memory is now the current
+    return status("VmRSS")
 
 n = int(sys.argv[1])
 rng = np.random.default_rng(0)
@@ -43,20 +65,53 @@ with torch.no_grad():
 net = PWLNet.from_torch(torch.nn.Sequential(lin, torch.nn.ReLU(), out))
 enumerate_regions(PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())), None,
                   progress=False)  # imports and first calls, before the baseline
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+"""
+
+CHILD = NET + r"""
+enumerate_regions(net, None, max_regions=BATCH_REGIONS, progress=False)  # first calls at this size
+before = fresh()
 start = time.perf_counter()
 res = enumerate_regions(net, None, progress=False)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM")
 arrays = sum(getattr(res, f).nbytes for f in ("codes", "points", "radii", "bounded", "n_facets", "edges",
                                                 "out_weight", "out_bias", "frontier"))
 vertices = sum(v.nbytes for v in res.vertices)
 objects = sum(sys.getsizeof(v) for v in res.vertices) + sum(sys.getsizeof(u) for u in res.edge_units) + (
     sys.getsizeof(res.vertices) + sys.getsizeof(res.edge_units))
+# Three waves of the search for the other child: near its start, its middle and its end.
+last = max(res.n_regions - BATCH_REGIONS, 0)
+rows = np.stack([np.arange(s, s + BATCH_REGIONS) for s in np.clip([768, res.n_regions // 2, last], 0, last)])
+rows %= res.n_regions
+np.savez(sys.argv[2], rows=rows, codes=res.codes[rows.ravel()], points=res.points[rows.ravel()])
 print(json.dumps({"n": n, "regions": res.n_regions, "formula": 1 + n + n * (n - 1) // 2, "seconds": seconds,
                   "complete": res.complete, "result": arrays + vertices + objects, "peak": peak - before,
                   "lp_solves": res.lp_solves}))
 """
+
+WAVE = NET + r"""
+from polylens.geometry.domain import as_domain
+from polylens.geometry.expansion import SearchSpec, expand_batch
+
+spec = SearchSpec(net, as_domain(None, func="enumerate_regions"), None, None, "highs", "auto")
+saved = np.load(sys.argv[2])
+largest = 0
+for rows, codes, points in zip(saved["rows"], np.split(saved["codes"], 3), np.split(saved["points"], 3)):
+    hints = np.stack([points, np.full_like(points, np.nan)], axis=1)
+    expand_batch(spec, (rows, codes, hints))  # first calls at this size
+    before = fresh()
+    expand_batch(spec, (rows, codes, hints))
+    largest = max(largest, status("VmHWM") - before)
+print(json.dumps({"wave": largest}))
+"""
+
+
+def _child(code: str, n: int, waves: str) -> dict:
+    """Run one child script in a fresh process; its last line of output, read as JSON."""
+    out = subprocess.run([sys.executable, "-c", code, str(n), waves], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"the child for {n} units failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -66,17 +121,21 @@ def main(argv=None) -> int:
     rows, ok = [], True
     for n in args.units:
         log(f"{n} lines ...")
-        out = subprocess.run([sys.executable, "-c", CHILD, str(n)], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory() as tmp:
+            waves = str(Path(tmp) / "waves.npz")
+            r = _child(CHILD, n, waves)
+            w = _child(WAVE, n, waves)["wave"]
         same = r["regions"] == r["formula"] and r["complete"]
         ok &= same
         mib = 2.0 ** 20
         rows.append([f"2-{n}-1", "R^2", f"{r['regions']:,}", f"{r['formula']:,}", "yes" if same else "**NO**",
                      f"{r['seconds']:.0f}", f"{r['regions'] / r['seconds']:,.0f}", f"{r['lp_solves'] / r['regions']:.3f}",
                      f"{r['result'] / mib:,.0f}", f"{r['peak'] / mib:,.0f}", f"{(r['peak'] - r['result']) / mib:,.0f}",
-                     f"{r['peak'] / r['result']:.2f}"])
+                     f"{r['peak'] / r['result']:.2f}", f"{w / mib:,.0f}",
+                     f"{(r['peak'] - r['result'] - w) / mib:,.0f}"])
     print(markdown_table(["net", "domain", "regions", "formula", "equal", "s", "regions/s", "LPs/region",
-                          "result MiB", "peak above start MiB", "peak - result MiB", "peak / result"], rows))
+                          "result MiB", "peak above start MiB", "peak - result MiB", "peak / result",
+                          "one wave MiB", "peak - result - wave MiB"], rows))
     return 0 if ok else 1
 
 
