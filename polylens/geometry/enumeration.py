@@ -522,17 +522,14 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
     """The result of a search; where every region found so far is expanded, its arrays
     are views of the search's (no copy), the rest of the search's state given back
     first (:meth:`SearchState.finish`)."""
-    search.finish()
-    r = search.regions
-    status = r["status"]
-    done = np.flatnonzero(status == DONE)
+    done = np.flatnonzero(search.regions["status"] == DONE)  # no view held: finish() resizes the columns
     every = done.size == search.n
+    vertices, pairs, counts, units = search.finish(done)
+    r = search.regions
 
     def take(name: str) -> np.ndarray:
         return r[name] if every else r[name][done]
 
-    vertices = search.region_vertices(done)
-    pairs, counts, units = search.edges()
     if not every:
         remap = np.full(search.n, -1)
         remap[done] = np.arange(done.size)
@@ -553,7 +550,7 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
         edge_units=units,
         complete=stop_reason == "complete",
         stop_reason=stop_reason,
-        frontier=r["codes"][status == PENDING],
+        frontier=r["codes"][r["status"] == PENDING],
         lp_solves=search.lp_solves,
         seconds=search.seconds,
         degenerate=degenerate,

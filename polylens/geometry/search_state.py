@@ -39,8 +39,9 @@ _ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
 
 
 LIST_CHUNK = 1 << 16
-"""Regions whose vertex views are made from one list of Python ints (their starts), so
-that the ints of a million regions are not all held at once."""
+"""Regions whose vertex views, or edges whose tuples of units, are made from one list of
+Python objects at a time, so that a million regions' temporary objects are not all held
+at once."""
 
 MAPPED_BYTES = 1 << 22
 """Columns of at least this many bytes are mapped (:func:`_column`); smaller ones, whose
@@ -95,16 +96,19 @@ def _resized(a: np.ndarray, rows: int) -> np.ndarray:
 def _unit_tuples(units: np.ndarray, counts: np.ndarray, n_units: int) -> list[tuple]:
     """``units`` (shape (u,)) cut into tuples of ``counts`` (shape (e,)) units, one after
     the other; each unit is one shared int object, so that a search's million edges hold
-    no int object of their own."""
+    no int object of their own, and the tuples are made :data:`LIST_CHUNK` at a time."""
     if units.size == 0:
         return [()] * counts.size
     shared = np.empty(max(n_units, 1), object)
     shared[:n_units] = range(n_units)
-    values = shared[units]
     starts = np.cumsum(counts) - counts
-    out = list(zip(values[np.minimum(starts, units.size - 1)].tolist()))
-    for e in np.flatnonzero(counts != 1).tolist():
-        out[e] = tuple(values[starts[e]:starts[e] + counts[e]].tolist())
+    out: list = []
+    for lo in range(0, counts.size, LIST_CHUNK):
+        start, count = starts[lo:lo + LIST_CHUNK], counts[lo:lo + LIST_CHUNK]
+        part = list(zip(shared[units[np.minimum(start, units.size - 1)]].tolist()))
+        for e in np.flatnonzero(count != 1).tolist():
+            part[e] = tuple(shared[units[start[e]:start[e] + count[e]]].tolist())
+        out += part
     return out
 
 
@@ -177,9 +181,9 @@ class SearchState:
             "vertex_count": ((), np.int64, -1), "crossing_start": ((), np.int64, 0),
             "crossing_count": ((), np.int64, 0),
         })
-        self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_count": ((), np.int64, 0),
+        self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_count": ((), np.int32, 0),
                                    "weight": ((), np.int64, 1)})
-        self.units = _Columns({"unit": ((), np.int64, 0)})  # each row's units, row after row
+        self.units = _Columns({"unit": ((), np.int32, 0)})  # each row's units, row after row
         self.vertices = _Columns({"value": ((k,), np.float64, 0.0)})
         self.index = CodeIndex(lambda rows: self.regions.data["codes"][rows])
         self.degenerate: list[str] = []
@@ -330,11 +334,13 @@ class SearchState:
         self.regions.data["crossing_start"][has] = start[has]
         self.regions.data["crossing_count"][has] = end[has] - start[has] + 1
 
-    def finish(self) -> None:
-        """Give back what only a running search needs (the code index, the hints, the
-        blocks of crossing rows) and the capacity not used, before the result takes views
-        of the arrays: the state then gives its edges and vertices but no longer merges
-        nor saves.
+    def finish(self, regions: np.ndarray) -> tuple[list, np.ndarray, np.ndarray, list]:
+        """End the search and hand over the parts of its result that are not columns:
+        ``(vertices, pairs, crossings, units)``, the vertices of ``regions`` as
+        :meth:`region_vertices` and the edges as :meth:`edges` give them. What only a
+        running search needs (the code index, the hints, the blocks of crossing rows) and
+        the capacity not used are given back first, and what each part was made from once
+        it is made; the state then serves its columns but neither merges nor saves.
 
         Raises
         ------
@@ -345,6 +351,13 @@ class SearchState:
             self.regions.drop(name)
         for columns in (self.regions, self.crossings, self.units, self.vertices):
             columns.trim()
+        vertices = self.region_vertices(regions)
+        for name in ("vertex_start", "vertex_count"):
+            self.regions.drop(name)
+        edges = self.edges()
+        self.crossings.drop("unit_count")
+        self.units.drop("unit")
+        return (vertices, *edges)
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, list]:
         """Every pair of regions crossed between, in the order first crossed:
@@ -392,7 +405,8 @@ class SearchState:
             "codes": r["codes"].copy(), "status": r["status"].copy(), "points": r["points"].copy(),
             "radii": r["radii"].copy(), "bounded": r["bounded"].copy(), "n_facets": r["n_facets"].copy(),
             "hints": r["hints"].copy(), "edges": c["pair"].copy(), "edge_counts": c["weight"].copy(),
-            "edge_unit_lengths": c["unit_count"].copy(), "edge_unit_values": self.units["unit"].copy(),
+            "edge_unit_lengths": c["unit_count"].astype(np.int64),
+            "edge_unit_values": self.units["unit"].astype(np.int64),
             "degenerate": np.array(self.degenerate, dtype=str),
             "vertex_owner": np.repeat(with_vertices, n_vertices),
             "vertex_values": np.concatenate([np.zeros((0, self.k))] + self.region_vertices(with_vertices)),

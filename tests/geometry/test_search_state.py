@@ -139,13 +139,14 @@ def test_a_batch_that_crosses_no_facet_records_no_crossing():
     assert pairs.shape == (0, 2) and counts.size == 0 and units == [] and state.crossings.n == 0
 
 
-def test_a_finished_state_gives_its_edges_as_views_and_its_units_as_shared_ints():
+def test_a_finished_state_hands_over_its_edges_as_views_and_gives_back_the_rest():
     state = _merged(BATCHES)
-    state.finish()
-    pairs, counts, units = state.edges()
+    vertices, pairs, counts, units = state.finish(np.arange(state.n))
     assert np.shares_memory(pairs, state.crossings.data["pair"]) and pairs.tolist()[-1] == [3, 4]
-    assert state.index is None and "hints" not in state.regions.data
-    assert units == [(0,), (1,), (1,), (0,), (2,)]
+    assert counts.tolist() == [2, 2, 3, 2, 1] and units == [(0,), (1,), (1,), (0,), (2,)]
+    assert len(vertices) == state.n and all(v.shape == (0, 2) for v in vertices)
+    assert state.index is None and not {"hints", "vertex_start"} & set(state.regions.data)
+    assert "unit" not in state.units.data
 
 
 def test_edge_units_of_a_search_share_one_int_object_per_unit():
