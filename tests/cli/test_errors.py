@@ -231,7 +231,7 @@ def test_model_file_error_in_a_subprocess_and_debug_shows_the_traceback(files):
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_enumeration_exits_non_zero_and_keeps_its_checkpoint(tmp_path, sig, status):
     torch.manual_seed(0)
-    model = make_mlp(2, [64, 64], out=1, seed=0, dtype=torch.float32)
+    model = make_mlp(2, [128, 128, 128], out=1, seed=0, dtype=torch.float32)  # a search of many seconds
     path = tmp_path / "big.pt2"
     torch.export.save(torch.export.export(model, (torch.zeros(1, 2),)), path)
     ckpt = tmp_path / "run.npz"
