@@ -8,18 +8,22 @@ oracle independent of the engine); ``n = 1414`` gives 1,000,405. Each row runs
 
 * regions found against the formula, time and regions/s;
 * the result's size: its arrays (codes, points, radii, maps, edges, ...), its vertices and
-  the Python objects of its lists (a view per region's vertices, a tuple per edge's units);
+  the Python objects of its lists (a view per region's vertices, a tuple per edge's units),
+  added up from their sizes, and the resident memory it holds (what the process gives
+  back to the system when the result is deleted, after ``malloc_trim``: the sizes and
+  the allocator's own overhead of each object);
 * the peak resident memory of the process above what it held before the enumeration
   started (``VmHWM`` above ``VmRSS``, which count everything: the search's state, its
   waves, the result and the allocator's slack), after a search of one wave of the same
   net has made the first calls at its size and the heap's free memory was given back to
   the system (``malloc_trim``; the peak reset through ``/proc/self/clear_refs``);
-* their difference: what the search held beyond its result at its peak;
+* their difference: what the search held beyond its resident result at its peak;
 * one wave: in another fresh process, the peak resident memory of expanding one wave of
   the same net on its own (``BATCH_REGIONS`` regions of the search, from a point inside
   each), measured the same way, the largest of three waves: near the search's start,
-  its middle and its end (a wave of the outer, unbounded regions takes the most); and what the search's peak held beyond the
-  result and that wave (the issue's bound: at most 0).
+  its middle and its end (a wave of the outer, unbounded regions takes the most); and what
+  the search's peak held beyond the resident result and that wave (the issue's bound: at
+  most 0).
 
 Linux with glibc only (``/proc`` and ``malloc_trim``).
 
@@ -68,6 +72,7 @@ enumerate_regions(PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), t
 """
 
 CHILD = NET + r"""
+import gc
 enumerate_regions(net, None, max_regions=BATCH_REGIONS, progress=False)  # first calls at this size
 before = fresh()
 start = time.perf_counter()
@@ -84,9 +89,16 @@ last = max(res.n_regions - BATCH_REGIONS, 0)
 rows = np.stack([np.arange(s, s + BATCH_REGIONS) for s in np.clip([768, res.n_regions // 2, last], 0, last)])
 rows %= res.n_regions
 np.savez(sys.argv[2], rows=rows, codes=res.codes[rows.ravel()], points=res.points[rows.ravel()])
-print(json.dumps({"n": n, "regions": res.n_regions, "formula": 1 + n + n * (n - 1) // 2, "seconds": seconds,
-                  "complete": res.complete, "result": arrays + vertices + objects, "peak": peak - before,
-                  "lp_solves": res.lp_solves}))
+summary = {"n": n, "regions": res.n_regions, "formula": 1 + n + n * (n - 1) // 2, "seconds": seconds,
+           "complete": res.complete, "result": arrays + vertices + objects, "peak": peak - before,
+           "lp_solves": res.lp_solves}
+del rows
+gc.collect()
+held = fresh()
+del res
+gc.collect()
+summary["resident"] = held - fresh()  # what the result held: given back when it is deleted
+print(json.dumps(summary))
 """
 
 WAVE = NET + r"""
@@ -130,12 +142,12 @@ def main(argv=None) -> int:
         mib = 2.0 ** 20
         rows.append([f"2-{n}-1", "R^2", f"{r['regions']:,}", f"{r['formula']:,}", "yes" if same else "**NO**",
                      f"{r['seconds']:.0f}", f"{r['regions'] / r['seconds']:,.0f}", f"{r['lp_solves'] / r['regions']:.3f}",
-                     f"{r['result'] / mib:,.0f}", f"{r['peak'] / mib:,.0f}", f"{(r['peak'] - r['result']) / mib:,.0f}",
-                     f"{r['peak'] / r['result']:.2f}", f"{w / mib:,.0f}",
-                     f"{(r['peak'] - r['result'] - w) / mib:,.0f}"])
+                     f"{r['result'] / mib:,.0f}", f"{r['resident'] / mib:,.0f}", f"{r['peak'] / mib:,.0f}",
+                     f"{(r['peak'] - r['resident']) / mib:,.0f}", f"{r['peak'] / r['resident']:.2f}",
+                     f"{w / mib:,.0f}", f"{(r['peak'] - r['resident'] - w) / mib:,.0f}"])
     print(markdown_table(["net", "domain", "regions", "formula", "equal", "s", "regions/s", "LPs/region",
-                          "result MiB", "peak above start MiB", "peak - result MiB", "peak / result",
-                          "one wave MiB", "peak - result - wave MiB"], rows))
+                          "result MiB (sizes)", "result MiB (resident)", "peak above start MiB",
+                          "peak - result MiB", "peak / result", "one wave MiB", "peak - result - wave MiB"], rows))
     return 0 if ok else 1
 
 

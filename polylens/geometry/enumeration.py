@@ -524,6 +524,8 @@ def _result(search: SearchState, space: Space, stop_reason: str) -> EnumerationR
     first (:meth:`SearchState.finish`)."""
     done = np.flatnonzero(search.regions["status"] == DONE)  # no view held: finish() resizes the columns
     every = done.size == search.n
+    if every:
+        done = None  # every region: no list of them held while the result is made
     vertices, pairs, counts, units = search.finish(done)
     r = search.regions
 

@@ -1,10 +1,11 @@
 """The mutable state of one search of :func:`polylens.enumerate_regions`, in arrays.
 
 Every region found so far is a row of growable arrays (code, hint, status, interior
-point, radius, output map, where its vertices and its crossings are), every pair of
-regions crossed between a row of another (the two regions, the units crossed, how many
-times it was crossed), and the vertices of all regions one array: no Python object per region or per edge, so a long
-search holds little more than its result (``benchmarks/bench_memory.py`` measures it),
+point, radius, output map, how many vertices it has and where its crossings are), every
+pair of regions crossed between a row of another (the two regions, the units crossed, how
+many times it was crossed), and the vertices of all regions one array, in region order:
+no Python object per region or per edge, so a long search holds little more than its
+result (``benchmarks/bench_memory.py`` measures it),
 and the driver's merge of a batch of expansions is a few array operations. Arrays of
 :data:`MAPPED_BYTES` and more grow in anonymous memory mapped for them (on Linux, in
 place and without copying), whose capacity not yet written holds no memory.
@@ -96,19 +97,23 @@ def _resized(a: np.ndarray, rows: int) -> np.ndarray:
 def _unit_tuples(units: np.ndarray, counts: np.ndarray, n_units: int) -> list[tuple]:
     """``units`` (shape (u,)) cut into tuples of ``counts`` (shape (e,)) units, one after
     the other; each unit is one shared int object, so that a search's million edges hold
-    no int object of their own, and the tuples are made :data:`LIST_CHUNK` at a time."""
+    no int object of their own. The tuples are made :data:`LIST_CHUNK` at a time into a
+    list made at its full length, so that neither the offsets of every edge nor a
+    growing list's copies are held at once."""
     if units.size == 0:
         return [()] * counts.size
     shared = np.empty(max(n_units, 1), object)
     shared[:n_units] = range(n_units)
-    starts = np.cumsum(counts) - counts
-    out: list = []
+    out: list = [None] * counts.size
+    offset = 0
     for lo in range(0, counts.size, LIST_CHUNK):
-        start, count = starts[lo:lo + LIST_CHUNK], counts[lo:lo + LIST_CHUNK]
+        count = counts[lo:lo + LIST_CHUNK].astype(np.int64)
+        start = offset + np.cumsum(count) - count
+        offset += int(count.sum())
         part = list(zip(shared[units[np.minimum(start, units.size - 1)]].tolist()))
         for e in np.flatnonzero(count != 1).tolist():
             part[e] = tuple(shared[units[start[e]:start[e] + count[e]]].tolist())
-        out += part
+        out[lo:lo + count.size] = part
     return out
 
 
@@ -177,8 +182,8 @@ class SearchState:
             "codes": ((n_units,), np.int8, 0), "hints": ((2, k), np.float64, np.nan),
             "status": ((), np.int8, PENDING), "points": ((k,), np.float64, np.nan),
             "radii": ((), np.float64, np.nan), "bounded": ((), bool, False), "n_facets": ((), np.int64, 0),
-            "maps": ((n_outputs, k + 1), np.float64, np.nan), "vertex_start": ((), np.int64, 0),
-            "vertex_count": ((), np.int64, -1), "crossing_start": ((), np.int64, 0),
+            "maps": ((n_outputs, k + 1), np.float64, np.nan), "vertex_count": ((), np.int32, -1),
+            "crossing_start": ((), np.int64, 0),
             "crossing_count": ((), np.int64, 0),
         })
         self.crossings = _Columns({"pair": ((2,), np.int64, 0), "unit_count": ((), np.int32, 0),
@@ -258,10 +263,8 @@ class SearchState:
             r[name][ok] = values[~empty]
         has = (batch.n_vertices >= 0) & ~empty
         counts = np.where(has, batch.n_vertices, 0)
-        first = self.vertices.n
-        vertex_rows = self.vertices.append(int(counts.sum()))
+        vertex_rows = self.vertices.append(int(counts.sum()))  # in region order, as the regions merge
         self.vertices.data["value"][vertex_rows] = batch.vertices
-        r["vertex_start"][regions[has]] = first + (np.cumsum(counts) - counts)[has]
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
         return int(ok.size)
 
@@ -334,9 +337,10 @@ class SearchState:
         self.regions.data["crossing_start"][has] = start[has]
         self.regions.data["crossing_count"][has] = end[has] - start[has] + 1
 
-    def finish(self, regions: np.ndarray) -> tuple[list, np.ndarray, np.ndarray, list]:
+    def finish(self, regions: np.ndarray | None) -> tuple[list, np.ndarray, np.ndarray, list]:
         """End the search and hand over the parts of its result that are not columns:
-        ``(vertices, pairs, crossings, units)``, the vertices of ``regions`` as
+        ``(vertices, pairs, crossings, units)``, the vertices of ``regions`` (increasing
+        indices; None: every region) as
         :meth:`region_vertices` and the edges as :meth:`edges` give them. What only a
         running search needs (the code index, the hints, the blocks of crossing rows) and
         the capacity not used are given back first, and what each part was made from once
@@ -352,8 +356,7 @@ class SearchState:
         for columns in (self.regions, self.crossings, self.units, self.vertices):
             columns.trim()
         vertices = self.region_vertices(regions)
-        for name in ("vertex_start", "vertex_count"):
-            self.regions.drop(name)
+        self.regions.drop("vertex_count")
         edges = self.edges()
         self.crossings.drop("unit_count")
         self.units.drop("unit")
@@ -372,19 +375,29 @@ class SearchState:
         c = self.crossings
         return c["pair"], c["weight"], _unit_tuples(self.units["unit"], c["unit_count"], self.n_units)
 
-    def region_vertices(self, regions: np.ndarray) -> list[np.ndarray]:
-        """Vertices of each region (views; shape (0, k) where none are known).
+    def region_vertices(self, regions: np.ndarray | None = None) -> list[np.ndarray]:
+        """Vertices of each region of ``regions`` (increasing indices; None: every
+        region), views, shape (0, k) where none are known. The vertices lie in region
+        order, so a region's first vertex follows from the counts before it (summed a
+        :data:`LIST_CHUNK` of regions at a time).
 
         Raises
         ------
         None of its own
             Inputs are taken as validated by the search.
         """
-        values, out = self.vertices["value"], []
-        for part in np.array_split(regions, -(-len(regions) // LIST_CHUNK)) if len(regions) else ():
-            start = self.regions["vertex_start"][part].tolist()
-            count = np.maximum(self.regions["vertex_count"][part], 0).tolist()
-            out += [values[s:s + n] for s, n in zip(start, count)]
+        values, count = self.vertices["value"], self.regions["vertex_count"]
+        total = self.n if regions is None else len(regions)
+        out: list = [None] * total  # at its full length: no copies
+        offset, row = 0, 0  # vertices before region `row`
+        for lo in range(0, total, LIST_CHUNK):
+            part = np.arange(lo, min(lo + LIST_CHUNK, total)) if regions is None else regions[lo:lo + LIST_CHUNK]
+            top = int(part[-1]) + 1
+            n = np.maximum(count[row:top], 0).astype(np.int64)
+            ends = offset + np.cumsum(n)
+            start, length = (ends - n)[part - row].tolist(), n[part - row].tolist()
+            offset, row = int(ends[-1]), top
+            out[lo:lo + len(part)] = [values[s:s + m] for s, m in zip(start, length)]
         return out
 
     # ---------------------------------------------------------------- checkpoints
@@ -398,7 +411,6 @@ class SearchState:
         """
         r, c = self.regions, self.crossings
         with_vertices = np.flatnonzero(r["vertex_count"] >= 0)
-        with_vertices = with_vertices[np.argsort(r["vertex_start"][with_vertices], kind="stable")]
         n_vertices = r["vertex_count"][with_vertices]
         done = np.flatnonzero(r["status"] == DONE)
         return {
@@ -432,13 +444,13 @@ class SearchState:
         for name in ("hints", "status", "points", "radii", "bounded", "n_facets"):
             r[name][:n] = data[name]
         r["maps"][data["map_owner"]] = data["map_values"]
-        owners = data["vertex_owner"]
+        order = np.argsort(data["vertex_owner"], kind="stable")  # the blocks in region order
+        owners = data["vertex_owner"][order]
         if owners.size:
             starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            r["vertex_start"][owners[starts]] = starts
             r["vertex_count"][owners[starts]] = np.diff(np.r_[starts, owners.size])
             rows = s.vertices.append(owners.size)
-            s.vertices.data["value"][rows] = data["vertex_values"]
+            s.vertices.data["value"][rows] = data["vertex_values"][order]
         edges = data["edges"]
         rows = s.crossings.append(edges.shape[0])
         s.crossings.data["pair"][rows] = edges

@@ -145,7 +145,7 @@ def test_a_finished_state_hands_over_its_edges_as_views_and_gives_back_the_rest(
     assert np.shares_memory(pairs, state.crossings.data["pair"]) and pairs.tolist()[-1] == [3, 4]
     assert counts.tolist() == [2, 2, 3, 2, 1] and units == [(0,), (1,), (1,), (0,), (2,)]
     assert len(vertices) == state.n and all(v.shape == (0, 2) for v in vertices)
-    assert state.index is None and not {"hints", "vertex_start"} & set(state.regions.data)
+    assert state.index is None and not {"hints", "vertex_count"} & set(state.regions.data)
     assert "unit" not in state.units.data
 
 
@@ -160,3 +160,35 @@ def test_edge_units_of_a_search_share_one_int_object_per_unit():
     ints = {id(u) for units in res.edge_units for u in units}
     assert len(res.edge_units) > 1000 and len(ints) <= 400
     assert all(type(u) is int for units in res.edge_units for u in units)
+
+
+def test_region_vertices_follow_from_the_counts_in_region_order_and_a_restore_sorts_the_blocks():
+    import torch
+
+    from polylens import PWLNet, enumerate_regions
+    from polylens.geometry import search_state
+
+    torch.manual_seed(1)
+    net = PWLNet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 30), torch.nn.ReLU()).double())
+    res = enumerate_regions(net, ([-2, -2], [2, 2]), progress=False)
+    state = SearchState(net.n_units, 2, net.output_dim)
+    for i, v in enumerate(res.vertices):  # a region with no vertices known (count -1) between each
+        state.add(np.stack([res.codes[i], 1 - res.codes[i]]))
+        rows = state.vertices.append(v.shape[0])
+        state.vertices.data["value"][rows] = v
+        state.regions.data["vertex_count"][2 * i] = v.shape[0]
+    subset = np.arange(0, state.n, 3)
+    search_state.LIST_CHUNK, chunk = 7, search_state.LIST_CHUNK  # several chunks
+    try:
+        every, some = state.region_vertices(None), state.region_vertices(subset)
+    finally:
+        search_state.LIST_CHUNK = chunk
+    assert all(np.array_equal(every[2 * i], v) and every[2 * i + 1].shape == (0, 2) for i, v in enumerate(res.vertices))
+    assert all(np.array_equal(a, every[i]) for a, i in zip(some, subset))
+    arrays = state.to_arrays()
+    blocks = np.split(np.arange(arrays["vertex_owner"].size),
+                      np.flatnonzero(np.diff(arrays["vertex_owner"])) + 1)[::-1]  # last region's block first
+    order = np.concatenate(blocks)
+    arrays["vertex_owner"], arrays["vertex_values"] = arrays["vertex_owner"][order], arrays["vertex_values"][order]
+    restored = SearchState.from_arrays(arrays, net.n_units, 2, net.output_dim)
+    assert all(np.array_equal(a, b) for a, b in zip(restored.region_vertices(None), every))
