@@ -15,6 +15,8 @@ import functools
 
 import numpy as np
 
+from polylens.geometry.mapped_arrays import empty, resized
+
 __all__ = ["CodeIndex"]
 
 _MULTIPLIERS = np.random.default_rng(0x9E3779B97F4A7C15).integers(1, 2 ** 63, size=4096, dtype=np.int64).astype(
@@ -67,7 +69,7 @@ class CodeIndex:
 
     def __init__(self, codes):
         self._codes = codes
-        self._hashes = np.zeros(64, np.uint64)  # the first ``_n`` rows are the regions'
+        self._hashes = empty(64, (), np.uint64)  # the first ``_n`` rows are the regions'
         self._n = 0
         self._slots = _empty_slots(8)
 
@@ -123,10 +125,8 @@ class CodeIndex:
         None of its own
         """
         first, self._n = self._n, self._n + hashes.size
-        if self._n > self._hashes.size:  # room for twice as many (amortised appends; zeros not yet written hold no memory)
-            grown = np.zeros(2 * self._n, np.uint64)
-            grown[:first] = self._hashes[:first]
-            self._hashes = grown
+        if self._n > self._hashes.size:  # room for twice as many (amortised appends), in place where mapped
+            self._hashes = resized(vars(self).pop("_hashes"), 2 * self._n)
         self._hashes[first:self._n] = hashes
         if LOAD * self._n > self._slots.size:
             size = self._slots.size
@@ -153,5 +153,9 @@ class CodeIndex:
 
 def _empty_slots(size: int) -> np.ndarray:
     """A table of ``size`` free slots (-1), of 4-byte entries where they can number its
-    regions (fewer than the slots)."""
-    return np.full(size, -1, np.int32 if size <= 2 ** 31 else np.int64)
+    regions (fewer than the slots); mapped from
+    :data:`~polylens.geometry.mapped_arrays.MAPPED_BYTES` up, so that a dropped table's
+    memory goes back to the system (where the C heap may keep it)."""
+    slots = empty(size, (), np.int32 if size <= 2 ** 31 else np.int64)
+    slots.fill(-1)
+    return slots

@@ -436,6 +436,7 @@ def _run(search: SearchState, space: Space, expander: _Here | _OnCluster, max_re
                 with _SigintHeld():  # a batch is merged whole, or not at all
                     finished = search.merge(batch)
                     search.next += batch.index.shape[0]
+                del batch  # not held while the next is made
                 done += finished
                 bar.update(finished)
                 if path is not None and time.perf_counter() - last_save > checkpoint_every:

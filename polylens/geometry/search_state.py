@@ -7,7 +7,7 @@ many times it was crossed), and the vertices of all regions one array, in region
 no Python object per region or per edge, so a long search holds little more than its
 result (``benchmarks/bench_memory.py`` measures it),
 and the driver's merge of a batch of expansions is a few array operations. Arrays of
-:data:`MAPPED_BYTES` and more grow in anonymous memory mapped for them (on Linux, in
+:data:`~polylens.geometry.mapped_arrays.MAPPED_BYTES` and more grow in anonymous memory mapped for them (on Linux, in
 place and without copying), whose capacity not yet written holds no memory.
 Codes are found again by their hashes (:class:`~polylens.geometry.code_index.CodeIndex`,
 a hit confirmed against the stored code). The state is saved to and restored from checkpoints
@@ -18,13 +18,11 @@ state is held.
 
 from __future__ import annotations
 
-import math
-import mmap
-
 import numpy as np
 
 from polylens.geometry.code_index import CodeIndex
 from polylens.geometry.expansion import PackedExpansions
+from polylens.geometry.mapped_arrays import empty, resized, trim_heap
 
 __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
 
@@ -33,65 +31,13 @@ PENDING, DONE, EMPTY = 0, 1, 2
 
 GROWTH = 2.0
 """Factor by which a full array grows (its capacity is at most this times its rows; in a
-mapped column the capacity not yet written holds no memory, see :func:`_column`)."""
-
-_PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
-_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
-
+mapped column the capacity not yet written holds no memory, see
+:func:`~polylens.geometry.mapped_arrays.empty`)."""
 
 LIST_CHUNK = 1 << 16
 """Regions whose vertex views, or edges whose tuples of units, are made from one list of
 Python objects at a time, so that a million regions' temporary objects are not all held
 at once."""
-
-MAPPED_BYTES = 1 << 22
-"""Columns of at least this many bytes are mapped (:func:`_column`); smaller ones, whose
-spare capacity is small, are ordinary arrays (a mapping costs system calls)."""
-
-
-def _column(rows: int, shape: tuple, dtype) -> np.ndarray:
-    """An array of ``rows`` rows of ``shape`` (contents unset); from
-    :data:`MAPPED_BYTES` up, in anonymous private memory where the platform maps it
-    (``mmap``): a page of it takes memory when first written, so rows not yet used hold
-    none, and :func:`_resized` grows it in place (``mremap``, no copy). Elsewhere an
-    ordinary array."""
-    dtype = np.dtype(dtype)
-    count = rows * math.prod(shape)
-    if _PRIVATE is None or _ANONYMOUS is None or count * dtype.itemsize < MAPPED_BYTES:
-        return np.empty((rows, *shape), dtype)
-    buffer = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=_PRIVATE | _ANONYMOUS)
-    return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
-
-
-def _mapping(a: np.ndarray):
-    """The ``mmap`` that holds ``a`` (made by :func:`_column`), or None."""
-    base = a
-    while isinstance(base, np.ndarray):
-        base = base.base
-    base = base.obj if isinstance(base, memoryview) else base
-    return base if isinstance(base, mmap.mmap) else None
-
-
-def _resized(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with ``rows`` rows, its first rows kept and any new ones unset: in place
-    where ``a`` is mapped (:func:`_column`), the platform can resize a mapping and
-    nothing else refers to ``a`` (no copy, and growing neither holds the old and the new
-    array at once nor touches the new rows), else a new column (:func:`_column`) with
-    the rows copied. The caller passes its only reference."""
-    shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
-    buffer = _mapping(a)
-    if buffer is not None:
-        count = rows * math.prod(shape)
-        del a  # the mapping cannot be resized while an array refers to it
-        try:
-            buffer.resize(max(count * dtype.itemsize, 1))
-        except (BufferError, OSError, SystemError, ValueError):  # a view exists, or no mremap
-            a = np.frombuffer(buffer, dtype, old * math.prod(shape)).reshape(old, *shape)
-        else:
-            return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
-    grown = _column(rows, shape, dtype)
-    grown[:min(old, rows)] = a[:rows]
-    return grown
 
 
 def _unit_tuples(units: np.ndarray, counts: np.ndarray, n_units: int) -> list[tuple]:
@@ -129,7 +75,7 @@ class _Columns:
     def __init__(self, columns: dict):
         self.spec = columns
         self.n = 0
-        self.data = {name: _column(16, shape, dtype) for name, (shape, dtype, _) in columns.items()}
+        self.data = {name: empty(16, shape, dtype) for name, (shape, dtype, _) in columns.items()}
 
     def append(self, count: int) -> slice:
         """Add ``count`` rows, set to their fill values; the slice of the new rows."""
@@ -138,7 +84,7 @@ class _Columns:
         if need > capacity:
             capacity = max(need, int(capacity * GROWTH) + 1)
             for name in self.spec:
-                self.data[name] = _resized(self.data.pop(name), capacity)
+                self.data[name] = resized(self.data.pop(name), capacity)
         rows = slice(self.n, need)
         for name, (_, _, fill) in self.spec.items():
             self.data[name][rows] = fill
@@ -150,9 +96,9 @@ class _Columns:
         del self.data[name], self.spec[name]
 
     def trim(self) -> None:
-        """Give back the rows not used (see :func:`_resized`)."""
+        """Give back the rows not used (see :func:`~polylens.geometry.mapped_arrays.resized`)."""
         for name in self.spec:
-            self.data[name] = _resized(self.data.pop(name), self.n)
+            self.data[name] = resized(self.data.pop(name), self.n)
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The rows of column ``name`` (a view)."""
@@ -355,11 +301,13 @@ class SearchState:
             self.regions.drop(name)
         for columns in (self.regions, self.crossings, self.units, self.vertices):
             columns.trim()
-        vertices = self.region_vertices(regions)
-        self.regions.drop("vertex_count")
-        edges = self.edges()
+        trim_heap()  # the waves' temporaries, before the result's objects are made
+        edges = self.edges()  # first: their units (4 bytes a unit and an edge) are given back before the vertices
         self.crossings.drop("unit_count")
         self.units.drop("unit")
+        trim_heap()
+        vertices = self.region_vertices(regions)
+        self.regions.drop("vertex_count")
         return (vertices, *edges)
 
     def edges(self) -> tuple[np.ndarray, np.ndarray, list]:

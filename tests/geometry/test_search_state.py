@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from polylens.geometry.search_state import SearchState, _Columns, _mapping
+from polylens.geometry.mapped_arrays import mapping
+from polylens.geometry.search_state import SearchState, _Columns
 
 
 def test_columns_grow_keeping_their_rows_and_filling_the_new_ones():
@@ -46,7 +47,7 @@ def test_capacity_not_yet_used_holds_no_memory():
     cols.append(17)
     cols.append(17)  # grows (in place) to 67 rows, 34 of them written
     grown = _resident_mib() - before
-    assert cols.data["x"].shape[0] == 67 and _mapping(cols.data["x"]) is not None
+    assert cols.data["x"].shape[0] == 67 and mapping(cols.data["x"]) is not None
     assert grown < 50  # the 34 MiB written, not the 67 MiB of capacity
     assert np.all(cols["x"] == 3)
 
