@@ -143,14 +143,18 @@ def _validate(arrays: dict[str, np.ndarray], where: str, *, n_units: int, k: int
             raise CheckpointError(f"{where} is damaged or of another version: array {name!r} has "
                                   f"shape {arr.shape} and dtype {arr.dtype}; {_WHAT_TO_DO}")
     n = arrays["codes"].shape[0]
+    status, owner = arrays["status"], arrays["vertex_owner"]
+    pending = np.flatnonzero(status == 0)  # regions are expanded in order: none done after a pending one
     checks = [
         ("codes", len(set(map(bytes, arrays["codes"]))) == n and (n_pieces is None or n == 0 or bool(
             np.all((arrays["codes"] >= 0) & (arrays["codes"] < n_pieces))))),
-        ("status", np.isin(arrays["status"], (0, 1, 2)).all()),
+        ("status", np.isin(status, (0, 1, 2)).all() and (pending.size == 0 or bool(np.all(status[pending[0]:] == 0)))),
         ("edges", arrays["edges"].size == 0 or (arrays["edges"].min() >= 0 and arrays["edges"].max() < n)),
         ("edge_unit_lengths", arrays["edge_unit_lengths"].size == 0 or (
             arrays["edge_unit_lengths"].min() >= 0 and arrays["edge_unit_lengths"].sum() == sizes["l"])),
-        ("vertex_owner", _owners_ok(arrays["vertex_owner"], n, contiguous=True)),
+        ("edge_unit_values", arrays["edge_unit_values"].size == 0 or (
+            arrays["edge_unit_values"].min() >= 0 and arrays["edge_unit_values"].max() < n_units)),
+        ("vertex_owner", _owners_ok(owner, n, contiguous=True) and bool(np.all(status[owner] == 1))),  # of done regions
         ("map_owner", _owners_ok(arrays["map_owner"], n, contiguous=False)),
         ("counters", bool(np.all(np.isfinite(arrays["counters"])))),
     ]

@@ -4,8 +4,9 @@ A search looks up every code it reaches across a facet among the regions it has 
 :class:`CodeIndex` keeps, per region, one 64-bit hash of its code and, per table slot,
 the region it holds (a table of ``LOAD`` to twice as many slots as regions, linear
 probing); a hit is confirmed against the region's stored code, so two codes with the
-same hash are told apart. It holds 8 bytes a region for the hashes and 4 a slot (8 past
-2**31 slots): 20 to 32 bytes a region in all, where a dictionary of packed codes held a
+same hash are told apart. It holds 8 bytes a region for the hashes (up to 16 below
+about half a million regions, where they are an ordinary array with room to grow) and 4
+a slot (8 past 2**31 slots): 20 to 32 bytes a region in all, where a dictionary of packed codes held a
 bytes object and a dictionary entry a region (about 300 bytes for a net of 1,414 units).
 """
 

@@ -8,7 +8,6 @@ arrays.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import math
 import mmap
@@ -113,9 +112,11 @@ def resized(a: np.ndarray, rows: int) -> np.ndarray:
 def _malloc_trim():
     """glibc's ``malloc_trim``, or None where the C library has none."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
-    except (AttributeError, OSError, TypeError):
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the process runs on
+    except (AttributeError, OSError, TypeError):  # none, or not glibc
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def trim_heap() -> None:

@@ -331,10 +331,20 @@ class SearchState:
 
         Raises
         ------
-        None of its own
-            Inputs are taken as validated by the search.
+        ValueError
+            If ``regions`` are not increasing.
+        RuntimeError
+            If the vertex counts do not add up to the vertices held (the state broken:
+            vertices not in region order).
         """
         values, count = self.vertices["value"], self.regions["vertex_count"]
+        if regions is not None:
+            regions = np.asarray(regions, dtype=np.int64)
+            if np.any(regions[1:] <= regions[:-1]):
+                raise ValueError("SearchState.region_vertices takes increasing region indices")
+        if int(np.maximum(count, 0).sum(dtype=np.int64)) != values.shape[0]:
+            raise RuntimeError(f"the search's vertex counts add up to {int(np.maximum(count, 0).sum())}, "
+                               f"not to the {values.shape[0]} vertices it holds")
         total = self.n if regions is None else len(regions)
         out: list = [None] * total  # at its full length: no copies
         offset, row = 0, 0  # vertices before region `row`
@@ -369,7 +379,7 @@ class SearchState:
             "edge_unit_values": self.units["unit"].astype(np.int64),
             "degenerate": np.array(self.degenerate, dtype=str),
             "vertex_owner": np.repeat(with_vertices, n_vertices),
-            "vertex_values": np.concatenate([np.zeros((0, self.k))] + self.region_vertices(with_vertices)),
+            "vertex_values": self.vertices["value"].copy(),  # in region order
             "map_owner": done, "map_values": r["maps"][done].copy(),
             "counters": np.array([self.lp_solves, self.seconds]),
         }
@@ -392,13 +402,15 @@ class SearchState:
         for name in ("hints", "status", "points", "radii", "bounded", "n_facets"):
             r[name][:n] = data[name]
         r["maps"][data["map_owner"]] = data["map_values"]
-        order = np.argsort(data["vertex_owner"], kind="stable")  # the blocks in region order
-        owners = data["vertex_owner"][order]
+        owners, values = data["vertex_owner"], data["vertex_values"]
+        if np.any(owners[1:] < owners[:-1]):  # the blocks in region order (as to_arrays writes them)
+            order = np.argsort(owners, kind="stable")
+            owners, values = owners[order], values[order]
         if owners.size:
             starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
             r["vertex_count"][owners[starts]] = np.diff(np.r_[starts, owners.size])
             rows = s.vertices.append(owners.size)
-            s.vertices.data["value"][rows] = data["vertex_values"][order]
+            s.vertices.data["value"][rows] = values
         edges = data["edges"]
         rows = s.crossings.append(edges.shape[0])
         s.crossings.data["pair"][rows] = edges

@@ -101,7 +101,8 @@ def test_checkpoint_that_is_no_path_is_refused(net2d):
 # ----------------------------------------------------------------------------- bad files
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "text", "other npz", "bad shape", "bad piece"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "text", "other npz", "bad shape", "bad piece",
+                                    "vertices of a pending region", "unit out of range", "done after pending"])
 def test_a_damaged_checkpoint_raises_checkpoint_error_naming_the_file(net2d, partial, damage):
     data = partial.read_bytes()
     if damage == "empty":
@@ -118,13 +119,23 @@ def test_a_damaged_checkpoint_raises_checkpoint_error_naming_the_file(net2d, par
     else:  # a valid archive whose arrays do not fit together
         with np.load(partial) as f:
             arrays = dict(f)
+        pending = np.flatnonzero(arrays["status"] == 0)
         if damage == "bad shape":
             arrays["points"] = arrays["points"][:-1]
+        elif damage == "vertices of a pending region":  # would shift every later region's vertices
+            arrays["vertex_owner"] = np.r_[arrays["vertex_owner"], pending[0]]
+            arrays["vertex_values"] = np.concatenate([arrays["vertex_values"], np.zeros((1, 2))])
+        elif damage == "unit out of range":
+            arrays["edge_unit_values"][0] = arrays["codes"].shape[1]
+        elif damage == "done after pending":
+            arrays["status"][pending[-1]] = 1
         else:  # a ReLU in a piece it does not have
             arrays["codes"][-1, 0] = 2
         with partial.open("wb") as fh:
             np.savez(fh, **arrays)
-    with pytest.raises(CheckpointError, match=rf"checkpoint '{partial}'.*delete it"):
+    named = {"vertices of a pending region": "vertex_owner", "unit out of range": "edge_unit_values",
+             "done after pending": "status"}.get(damage, "")
+    with pytest.raises(CheckpointError, match=rf"checkpoint '{partial}'.*{named}.*delete it"):
         enumerate_regions(net2d, BOX, progress=False, checkpoint=partial)
 
 

@@ -178,6 +178,7 @@ def test_region_vertices_follow_from_the_counts_in_region_order_and_a_restore_so
         rows = state.vertices.append(v.shape[0])
         state.vertices.data["value"][rows] = v
         state.regions.data["vertex_count"][2 * i] = v.shape[0]
+    assert state.n == 2 * res.n_regions  # no complement is another region's code
     subset = np.arange(0, state.n, 3)
     search_state.LIST_CHUNK, chunk = 7, search_state.LIST_CHUNK  # several chunks
     try:
@@ -193,3 +194,5 @@ def test_region_vertices_follow_from_the_counts_in_region_order_and_a_restore_so
     arrays["vertex_owner"], arrays["vertex_values"] = arrays["vertex_owner"][order], arrays["vertex_values"][order]
     restored = SearchState.from_arrays(arrays, net.n_units, 2, net.output_dim)
     assert all(np.array_equal(a, b) for a, b in zip(restored.region_vertices(None), every))
+    with pytest.raises(ValueError, match="increasing"):
+        state.region_vertices(np.array([1, 2, 2]))
