@@ -6,8 +6,9 @@ the region it holds (a table of ``LOAD`` to twice as many slots as regions, line
 probing); a hit is confirmed against the region's stored code, so two codes with the
 same hash are told apart. It holds 8 bytes a region for the hashes (up to 16 below
 about half a million regions, where they are an ordinary array with room to grow) and 4
-a slot (8 past 2**31 slots): 20 to 32 bytes a region in all, where a dictionary of packed codes held a
-bytes object and a dictionary entry a region (about 300 bytes for a net of 1,414 units).
+a slot (8 past 2**31 slots): 20 to 32 bytes a region in all, where a dictionary of
+packed codes held a bytes object and a dictionary entry a region (about 300 bytes for a
+net of 1,414 units).
 """
 
 from __future__ import annotations

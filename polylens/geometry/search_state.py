@@ -342,9 +342,10 @@ class SearchState:
             regions = np.asarray(regions, dtype=np.int64)
             if np.any(regions[1:] <= regions[:-1]):
                 raise ValueError("SearchState.region_vertices takes increasing region indices")
-        if int(np.maximum(count, 0).sum(dtype=np.int64)) != values.shape[0]:
-            raise RuntimeError(f"the search's vertex counts add up to {int(np.maximum(count, 0).sum())}, "
-                               f"not to the {values.shape[0]} vertices it holds")
+        counted = int(np.maximum(count, 0).sum(dtype=np.int64))
+        if counted != values.shape[0]:
+            raise RuntimeError(f"the search's vertex counts add up to {counted}, not to the {values.shape[0]} "
+                               "vertices it holds")
         total = self.n if regions is None else len(regions)
         out: list = [None] * total  # at its full length: no copies
         offset, row = 0, 0  # vertices before region `row`

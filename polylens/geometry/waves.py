@@ -69,9 +69,9 @@ WAVE_SLOTS = 2 ** 18
 of :func:`expand_wave`: its working arrays take about 200 bytes a slot at their peak
 (measured on a 2-D net of 1,414 units and the digits-CNN slice: about 50 MiB for this
 many), so a wave of a wide net is expanded in parts of bounded memory (a wave's result
-does not depend on how it is cut, the probes aside: see the module notes). Smaller parts cost calls: parts
-of a quarter of this size made the digits-CNN slice (42 regions a part) about 15%
-slower."""
+does not depend on how it is cut, the probes aside: see the module notes). Smaller
+parts cost calls: parts of a quarter of this size made the digits-CNN slice (42 regions
+a part) about 10% slower."""
 
 FEW_ROWS = 64
 """A wave whose regions have at most this many row slots keeps every slot (those that
