@@ -41,8 +41,11 @@ TIED = 1e-9
 #: the region along the same hyperplane and are crossed together.
 COINCIDENT = 1e-9
 
-#: A region whose Chebyshev radius is below this, relative to the magnitude of its
-#: centre, is treated as empty (a lower-dimensional piece of a boundary).
+#: Thinness resolved relative to a distance from the origin: the floor of a row's slack
+#: at an inner point (relative to the row's distance ``|b|``, so that a polar point
+#: stays finite) and the smallest face radius a facet search accepts (relative to the
+#: region's distance). A region's own Chebyshev radius is judged by round-off alone
+#: (``Space.thin``).
 MIN_RADIUS = 1e-9
 
 #: A row is redundant (a point is on it, a point lies in a half-space) when the slack

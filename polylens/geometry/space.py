@@ -152,38 +152,34 @@ class Space:
         distances = distances[np.isfinite(distances) & (distances > 0)]
         return float(np.median(distances)) if distances.size else 1.0
 
-    def thin(self, A: np.ndarray, b: np.ndarray, point: np.ndarray, radius: float, resolve: bool = True) -> bool:
-        """Whether the Chebyshev ball (``point``, ``radius``) of ``{A t <= b}`` is below
-        what the tolerances resolve: ``MIN_RADIUS`` relative to the distance from the
-        origin of the nearest row it touches (the precision of that row's position),
-        plus round-off at ``point``; with ``resolve``,
-        also below ``RESOLVED`` times the space's :attr:`resolution`.
+    def thin(self, point: np.ndarray, radius: float, resolve: bool = True) -> bool:
+        """Whether the Chebyshev ball (``point``, ``radius``) of a set is below what the
+        arithmetic resolves: no larger than the round-off of a product with a unit row at
+        ``point`` (:data:`ROUNDOFF` times ``max |point|``); with ``resolve``, also no
+        larger than ``RESOLVED`` times the space's :attr:`resolution`.
+
+        Both bounds scale with the inputs, so scaling the domain, the basis and the
+        pre-activations together keeps a region's verdict. A thinner set is a
+        lower-dimensional piece of a boundary as far as float64 can tell; anything
+        larger is kept, however thin against its rows' distances from the origin.
 
         Raises
         ------
         ValueError
-            If ``A``, ``b`` and ``point`` have no matching shapes (m, k), (m,) and (k,)
-            (numpy's own error).
+            If ``point`` is not 1-D (numpy's own error).
         """
-        return bool(self.thin_many(A[None], b[None], np.asarray(point)[None], np.array([radius]), resolve)[0])
+        return bool(self.thin_many(np.asarray(point)[None], np.array([radius]), resolve)[0])
 
-    def thin_many(self, A: np.ndarray, b: np.ndarray, point: np.ndarray, radius: np.ndarray,
-                  resolve: bool = True) -> np.ndarray:
-        """:meth:`thin` for G sets at once: ``A`` of shape (G, m, k), ``b`` (G, m),
-        ``point`` (G, k), ``radius`` (G,); shape (G,), bool. Each set is decided on its
-        own numbers only.
+    def thin_many(self, point: np.ndarray, radius: np.ndarray, resolve: bool = True) -> np.ndarray:
+        """:meth:`thin` for G balls at once: ``point`` of shape (G, k), ``radius`` (G,);
+        shape (G,), bool.
 
         Raises
         ------
         ValueError
             If the shapes do not match (numpy's own error).
         """
-        size = np.abs(point).max(axis=1, initial=0.0)
-        slack = b - (A * point[:, None, :]).sum(axis=2)
-        touching = slack <= (radius[:, None] + tol.REDUNDANCY * np.abs(b) + ROUNDOFF * size[:, None]
-                             + radius[:, None] * tol.REDUNDANCY)
-        nearest = np.where(touching, np.abs(b), np.inf).min(axis=1, initial=0.0)
-        floor = tol.MIN_RADIUS * nearest + ROUNDOFF * size
+        floor = ROUNDOFF * np.abs(point).max(axis=1, initial=0.0)
         if resolve:
             floor = np.maximum(floor, tol.RESOLVED * self.resolution)
         return ~(radius > floor)
@@ -380,7 +376,7 @@ class Space:
             point, radius = self._chebyshev_lp(A, b / length, cap / length, what)
             found = point * length, radius * length
         point, radius = found
-        if self.thin(A, b, point, radius, resolve):
+        if self.thin(point, radius, resolve):
             raise InfeasibleRegionError(
                 f"{what()} is thinner than the tolerance (Chebyshev radius {radius:.3g}); "
                 "it is a lower-dimensional piece of a boundary"

@@ -187,7 +187,7 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         rows = np.where(pad, 0, rows)
         A, b = wave.A[group[:, None], rows], wave.b[group[:, None], rows]
         found, point, radius = chebyshev_by_vertices(A, b, space.radius_cap, counts)
-        found &= ~space.thin_many(np.where(pad[:, :, None], 0.0, A), np.where(pad, np.inf, b), point, radius)
+        found &= ~space.thin_many(point, radius)
         ok[group[~found]] = False
         points[group[found]], radii[group[found]] = point[found], radius[found]
     for i in np.flatnonzero(ok & ~small).tolist():
