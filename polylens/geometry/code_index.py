@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from polylens.geometry.mapped_arrays import empty, resized
+from polylens.geometry.mapped_arrays import empty, resize
 
 __all__ = ["CodeIndex"]
 
@@ -126,10 +126,11 @@ class CodeIndex:
         ------
         None of its own
         """
-        first, self._n = self._n, self._n + hashes.size
-        if self._n > self._hashes.size:  # room for twice as many (amortised appends), in place where mapped
-            self._hashes = resized(vars(self).pop("_hashes"), 2 * self._n)
-        self._hashes[first:self._n] = hashes
+        first, n = self._n, self._n + hashes.size
+        if n > self._hashes.size:  # room for twice as many (amortised appends), in place where mapped
+            resize(vars(self), "_hashes", 2 * n)
+        self._hashes[first:n] = hashes
+        self._n = n
         if LOAD * self._n > self._slots.size:
             size = self._slots.size
             while LOAD * self._n > size:
@@ -138,6 +139,23 @@ class CodeIndex:
             self._place(np.arange(self._n))
         else:
             self._place(np.arange(first, self._n))
+
+    def truncate(self, n: int) -> None:
+        """Forget every region from ``n`` on, as if they had never been added (the table
+        is filled again from the regions kept: a region added later may sit on the
+        probe path of an earlier one).
+
+        Raises
+        ------
+        None of its own
+            (``MemoryError`` where the system has no memory for the refill's temporaries;
+            the index is then not to be used.)
+        """
+        if n >= self._n:
+            return
+        self._n = n
+        self._slots.fill(-1)
+        self._place(np.arange(n))
 
     def _place(self, regions: np.ndarray) -> None:
         """Put regions in free slots, probing from their hashes: each round, the regions

@@ -14,7 +14,7 @@ import mmap
 
 import numpy as np
 
-__all__ = ["MAPPED_BYTES", "empty", "mapping", "resized", "trim_heap"]
+__all__ = ["MAPPED_BYTES", "empty", "mapping", "resize", "trim_heap"]
 
 _PRIVATE = getattr(mmap, "MAP_PRIVATE", None)
 _ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", None)
@@ -29,7 +29,7 @@ def empty(rows: int, shape: tuple, dtype) -> np.ndarray:
     """An array of ``rows`` rows of ``shape`` (contents unset); from
     :data:`MAPPED_BYTES` up, in anonymous private memory where the platform maps it
     (``mmap``): a page of it takes memory when first written, so rows not yet used hold
-    none, and :func:`resized` grows it in place (``mremap``, no copy). Elsewhere an
+    none, and :func:`resize` grows it in place (``mremap``, no copy). Elsewhere an
     ordinary array.
 
     Parameters
@@ -70,42 +70,51 @@ def mapping(a: np.ndarray):
     return base if isinstance(base, mmap.mmap) else None
 
 
-def resized(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with ``rows`` rows, its first rows kept and any new ones unset: in place
-    where ``a`` is mapped (:func:`empty`), the platform can resize a mapping and
-    nothing else refers to ``a`` (no copy, and growing neither holds the old and the new
-    array at once nor touches the new rows), else a new array (:func:`empty`) with
-    the rows copied.
+def resize(columns: dict, name: str, rows: int) -> None:
+    """Give ``columns[name]`` ``rows`` rows, its first rows kept and any new ones unset:
+    in place where the array is mapped (:func:`empty`), the platform can resize a
+    mapping and nothing but ``columns`` refers to it (no copy, and growing neither holds
+    the old and the new array at once nor touches the new rows), else as a new array
+    (:func:`empty`) with the rows copied. Whatever goes wrong (no memory to map or to
+    copy into, an interrupt), ``columns[name]`` is left as it was: a failed resize loses
+    no rows.
 
     Parameters
     ----------
-    a : ndarray of shape (n, ...)
-        The caller's only reference to it (a mapped array referred to elsewhere is
-        copied).
+    columns : dict
+        Name -> ndarray of shape (n, ...); its entry is the only reference to the array
+        where it is to grow in place (a mapped array referred to elsewhere is copied).
+    name : str
     rows : int
-
-    Returns
-    -------
-    ndarray of shape (rows, ...)
 
     Raises
     ------
     None of its own
+        (``MemoryError`` or ``OSError`` where the system has no memory for the new rows,
+        with ``columns[name]`` unchanged.)
     """
+    a = columns.pop(name)
     shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
     buffer = mapping(a)
     if buffer is not None:
-        count = rows * math.prod(shape)
         del a  # the mapping cannot be resized while an array refers to it
         try:
-            buffer.resize(max(count * dtype.itemsize, 1))
-        except (BufferError, OSError, SystemError, ValueError):  # a view exists, or no mremap
+            buffer.resize(max(rows * math.prod(shape) * dtype.itemsize, 1))
+        except BaseException as err:  # a failed resize leaves the mapping as it was
             a = np.frombuffer(buffer, dtype, old * math.prod(shape)).reshape(old, *shape)
+            if not isinstance(err, (BufferError, OSError, SystemError, ValueError)):  # a view exists, or no mremap
+                columns[name] = a
+                raise
         else:
-            return np.frombuffer(buffer, dtype, count).reshape(rows, *shape)
-    grown = empty(rows, shape, dtype)
-    grown[:min(old, rows)] = a[:rows]
-    return grown
+            columns[name] = np.frombuffer(buffer, dtype, rows * math.prod(shape)).reshape(rows, *shape)
+            return
+    try:
+        grown = empty(rows, shape, dtype)
+        grown[:min(old, rows)] = a[:rows]
+    except BaseException:
+        columns[name] = a
+        raise
+    columns[name] = grown
 
 
 @functools.cache

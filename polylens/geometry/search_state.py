@@ -22,7 +22,7 @@ import numpy as np
 
 from polylens.geometry.code_index import CodeIndex
 from polylens.geometry.expansion import PackedExpansions
-from polylens.geometry.mapped_arrays import empty, resized, trim_heap
+from polylens.geometry.mapped_arrays import empty, resize, trim_heap
 
 __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
 
@@ -78,13 +78,16 @@ class _Columns:
         self.data = {name: empty(16, shape, dtype) for name, (shape, dtype, _) in columns.items()}
 
     def append(self, count: int) -> slice:
-        """Add ``count`` rows, set to their fill values; the slice of the new rows."""
+        """Add ``count`` rows, set to their fill values; the slice of the new rows. Where
+        there is no memory for them, it raises with the rows held unchanged (a column
+        already grown keeps its capacity)."""
         need = self.n + count
-        capacity = next(iter(self.data.values())).shape[0]
+        capacity = min(a.shape[0] for a in self.data.values())
         if need > capacity:
             capacity = max(need, int(capacity * GROWTH) + 1)
             for name in self.spec:
-                self.data[name] = resized(self.data.pop(name), capacity)
+                if self.data[name].shape[0] < capacity:
+                    resize(self.data, name, capacity)
         rows = slice(self.n, need)
         for name, (_, _, fill) in self.spec.items():
             self.data[name][rows] = fill
@@ -96,9 +99,9 @@ class _Columns:
         del self.data[name], self.spec[name]
 
     def trim(self) -> None:
-        """Give back the rows not used (see :func:`~polylens.geometry.mapped_arrays.resized`)."""
+        """Give back the rows not used (see :func:`~polylens.geometry.mapped_arrays.resize`)."""
         for name in self.spec:
-            self.data[name] = resized(self.data.pop(name), self.n)
+            resize(self.data, name, self.n)
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The rows of column ``name`` (a view)."""
@@ -184,13 +187,33 @@ class SearchState:
     def merge(self, batch: PackedExpansions) -> int:
         """Commit a batch of expansions, in order (each region's crossings before the
         next region's, so new regions join the frontier in the order the expansions give
-        them); returns how many regions it finished (the others were empty).
+        them); returns how many regions it finished (the others were empty). A batch is
+        merged whole or not at all: whatever stops a merge (no memory for the rows it
+        adds, an interrupt), the state is put back as it was before it, so that the
+        checkpoint written on the way out holds no half-merged batch.
 
         Raises
         ------
         None of its own
             The batch is taken as made by :func:`~polylens.geometry.expansion.pack`.
         """
+        regions = batch.index
+        before = ({name: self.regions.data[name][regions].copy() for name in self.regions.spec},
+                  self.regions.n, self.crossings.n, self.units.n, self.vertices.n, len(self.degenerate),
+                  self.lp_solves)
+        try:
+            return self._merge(batch)
+        except BaseException:
+            rows, self.regions.n, self.crossings.n, self.units.n, self.vertices.n, notes, self.lp_solves = before
+            del self.degenerate[notes:]
+            for name, values in rows.items():
+                self.regions.data[name][regions] = values
+            self.index.truncate(self.regions.n)
+            raise
+
+    def _merge(self, batch: PackedExpansions) -> int:
+        """:meth:`merge`, with no way back: the in-place changes to rows held before the
+        batch (the weights of pairs crossed again) come last."""
         self.lp_solves += int(batch.lp_solves.sum())
         empty = np.array([e is not None for e in batch.empty], bool)
         for e, notes in zip(batch.empty, batch.notes):
@@ -200,7 +223,7 @@ class SearchState:
                 self.degenerate.extend(notes)
         regions = batch.index
         others = self.add(batch.codes, batch.hints)
-        self._record(regions, others, batch.n_crossings, batch.n_units, batch.units)
+        again, more = self._record(regions, others, batch.n_crossings, batch.n_units, batch.units)
         r = self.regions.data
         r["status"][regions] = np.where(empty, EMPTY, DONE)
         ok = regions[~empty]
@@ -212,10 +235,11 @@ class SearchState:
         vertex_rows = self.vertices.append(int(counts.sum()))  # in region order, as the regions merge
         self.vertices.data["value"][vertex_rows] = batch.vertices
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
+        self.crossings.data["weight"][again] += more
         return int(ok.size)
 
     def _record(self, regions: np.ndarray, others: np.ndarray, n_crossings: np.ndarray, n_units: np.ndarray,
-                units: np.ndarray) -> None:
+                units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Record a batch's crossings (``n_crossings[j]`` from region ``regions[j]``, in
         order, to ``others``, shape (C,); the units crossed: ``n_units`` (C,) of them
         each, listed in ``units``), one row per pair: a pair's first crossing in the batch takes a row, or adds to the row of the
@@ -237,6 +261,7 @@ class SearchState:
         lead, totals = order[starts][lead_order], np.diff(np.append(starts, key.size))[lead_order]
         seen = r["crossing_count"][others[lead]] > 0
         held = np.zeros(lead.size, bool)
+        again, more = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if seen.any():
             across = others[lead[seen]]
             start, count = r["crossing_start"][across], r["crossing_count"][across]
@@ -245,8 +270,8 @@ class SearchState:
             rows = np.where(inside, start[:, None] + slots[None, :], 0)
             match = inside & (c["pair"][rows, 0] == lo[lead[seen], None]) & (c["pair"][rows, 1] == hi[lead[seen], None])
             found = match.any(axis=1)
-            row = rows[np.arange(rows.shape[0]), match.argmax(axis=1)][found]
-            c["weight"][row] += totals[seen][found]
+            again = rows[np.arange(rows.shape[0]), match.argmax(axis=1)][found]
+            more = totals[seen][found]
             held[np.flatnonzero(seen)[found]] = True
         new = lead[~held]
         first = self.crossings.n
@@ -264,6 +289,7 @@ class SearchState:
         per_region = np.bincount(owner, minlength=regions.size)
         r["crossing_start"][regions] = first + np.cumsum(per_region) - per_region
         r["crossing_count"][regions] = per_region
+        return again, more
 
     def _restore_blocks(self, pairs: np.ndarray, status: np.ndarray) -> None:
         """Each region's block of rows (see :meth:`_record`) from restored pairs (shape

@@ -204,6 +204,40 @@ def test_ctrl_c_during_a_merge_waits_for_the_whole_batch_and_the_checkpoint_resu
 
 
 
+def test_a_merge_without_memory_raises_and_its_checkpoint_resumes_to_the_identical_result(
+        net2d, full, tmp_path, monkeypatch):
+    """No memory for the third merge's vertices (its regions already marked finished):
+    the error reaches the caller, and the checkpoint written on the way out holds the
+    state before that batch, so resuming gives the uninterrupted result."""
+    from polylens.geometry import search_state
+    from polylens.geometry.search_state import SearchState
+
+    merge, append, calls = SearchState.merge, search_state._Columns.append, {"n": 0, "armed": False}
+
+    def counted(self, batch):
+        calls["n"] += 1
+        calls["armed"] = calls["n"] == 3
+        return merge(self, batch)
+
+    def no_memory(self, count):
+        if calls["armed"] and "value" in self.spec:
+            calls["armed"] = False
+            raise MemoryError
+        return append(self, count)
+
+    monkeypatch.setattr(SearchState, "merge", counted)
+    monkeypatch.setattr(search_state._Columns, "append", no_memory)
+    monkeypatch.setattr("polylens.geometry.enumeration.BATCH_REGIONS", 8)
+    path = tmp_path / "oom.npz"
+    with pytest.raises(MemoryError):
+        enumerate_regions(net2d, BOX, progress=False, checkpoint=path, checkpoint_every=1e9)
+    assert calls["n"] == 3 and path.exists()
+    monkeypatch.setattr(SearchState, "merge", merge)
+    monkeypatch.setattr(search_state._Columns, "append", append)
+    resumed = enumerate_regions(net2d, BOX, progress=False, checkpoint=path)
+    assert_identical(resumed, full)
+
+
 @pytest.mark.slow
 def test_sigterm_in_process_stops_writes_the_checkpoint_and_passes_the_signal_on(net2d, full, tmp_path,
                                                                                     monkeypatch):

@@ -196,3 +196,85 @@ def test_region_vertices_follow_from_the_counts_in_region_order_and_a_restore_so
     assert all(np.array_equal(a, b) for a, b in zip(restored.region_vertices(None), every))
     with pytest.raises(ValueError, match="increasing"):
         state.region_vertices(np.array([1, 2, 2]))
+
+
+# ----------------------------------------------------------------------------- failures lose nothing
+
+
+@pytest.mark.parametrize("rows", [(1 << 22) + 1, 3], ids=["mapped", "ordinary"])
+def test_a_resize_without_memory_leaves_the_column_as_it_was(rows, monkeypatch):
+    import polylens.geometry.mapped_arrays as mapped_arrays
+
+    columns = {"x": mapped_arrays.empty(rows, (), np.int8)}
+    columns["x"][:] = 5
+    assert (mapping(columns["x"]) is not None) == (rows > 3)
+
+    def no_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(mapped_arrays, "empty", no_memory)
+    monkeypatch.setattr(mapped_arrays, "mapping", lambda a: None)  # the mapped one is copied too
+    with pytest.raises(MemoryError):
+        mapped_arrays.resize(columns, "x", 2 * rows)
+    assert columns["x"].shape == (rows,) and np.all(columns["x"] == 5)
+
+
+def test_columns_that_cannot_grow_keep_their_rows_and_grow_on_the_next_append(monkeypatch):
+    import polylens.geometry.search_state as search_state
+
+    cols = _Columns({"x": ((2,), np.float64, 0.0), "n": ((), np.int64, -1)})
+    cols.data["x"][cols.append(16)] = 1.0
+    real, calls = search_state.resize, {"n": 0}
+
+    def second_fails(columns, name, rows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError
+        real(columns, name, rows)
+
+    monkeypatch.setattr(search_state, "resize", second_fails)
+    with pytest.raises(MemoryError):
+        cols.append(10)  # "x" grows, "n" does not
+    assert cols.n == 16 and np.all(cols["x"] == 1.0) and np.all(cols["n"] == -1)
+    rows = cols.append(10)
+    cols.data["x"][rows] = 2.0
+    assert cols.n == 26 and np.all(cols["x"][16:] == 2.0) and np.all(cols["n"] == -1)
+
+
+def test_a_code_index_truncated_finds_the_codes_kept_and_not_the_others():
+    rng = np.random.default_rng(3)
+    state = SearchState(n_units=40, k=2, n_outputs=1)
+    codes = np.unique(rng.integers(0, 2, (3000, 40), dtype=np.int8), axis=0)
+    rng.shuffle(codes)
+    state.add(codes[:100])
+    state.add(codes[100:])  # the table is rebuilt: later codes may sit on earlier ones' probe paths
+    state.index.truncate(100)
+    found, _ = state.index.find(codes)
+    assert np.array_equal(found[:100], np.arange(100)) and np.all(found[100:] == -1)
+
+
+@pytest.mark.parametrize("where", ["crossings", "vertices"])
+def test_a_merge_that_fails_midway_leaves_the_state_as_before_it(where, monkeypatch):
+    from polylens.geometry.expansion import pack
+
+    state = _merged(BATCHES[:1])
+    before = state.to_arrays()
+    batch = pack([_expansion(i, c) for i, c in BATCHES[1]], 3, 2, 1)
+    failing = getattr(state, where)
+
+    def no_memory(count):
+        raise MemoryError
+
+    monkeypatch.setattr(failing, "append", no_memory)
+    with pytest.raises(MemoryError):
+        state.merge(batch)
+    monkeypatch.undo()
+    after = state.to_arrays()
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    whole = _merged(BATCHES)
+    resumed = _merged(BATCHES[1:], state)
+    for got, want in zip(resumed.edges(), whole.edges()):
+        assert np.array_equal(np.asarray(got), np.asarray(want))
+    np.testing.assert_array_equal(resumed.regions["codes"], whole.regions["codes"])
+    np.testing.assert_array_equal(resumed.regions["status"], whole.regions["status"])
