@@ -11,9 +11,9 @@ A budget (``max_regions``), Ctrl-C or SIGTERM stops the search cleanly with a pa
 result; a checkpoint file (which records every finished region and the frontier; format
 in :mod:`polylens.geometry.checkpoint`) lets a later call resume without repeating work.
 
-Expanding a region is a pure task, :func:`~polylens.geometry.expansion.expand_batch`
+Expanding a region is a pure task, :func:`~polylens.geometry.expansion.expand_batch_packed`
 (the search's :class:`~polylens.geometry.expansion.SearchSpec` and a batch of codes ->
-one :class:`~polylens.geometry.expansion.Expansion` per code). The driver merges
+their expansions, :class:`~polylens.geometry.packed_expansions.PackedExpansions`). The driver merges
 expansions strictly in frontier order, so the result does not depend on where the tasks
 ran: in-process, a wave of the frontier (up to :data:`BATCH_REGIONS` pending regions,
 in frontier order) per task, or on a Dask cluster (``client=``), in batches across

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from polylens.geometry.code_index import CodeIndex
-from polylens.geometry.expansion import PackedExpansions
 from polylens.geometry.mapped_arrays import empty, resize, trim_heap
+from polylens.geometry.packed_expansions import PackedExpansions
 
 __all__ = ["SearchState", "PENDING", "DONE", "EMPTY"]
 
@@ -195,7 +195,7 @@ class SearchState:
         Raises
         ------
         None of its own
-            The batch is taken as made by :func:`~polylens.geometry.expansion.pack`.
+            The batch is taken as made by :mod:`~polylens.geometry.packed_expansions`.
         """
         regions = batch.index
         before = ({name: self.regions.data[name][regions].copy() for name in self.regions.spec},

@@ -1,6 +1,6 @@
 """Expanding a whole wave of regions at once (the search's fast path in low dimension).
 
-:func:`expand_wave` does what :func:`~polylens.geometry.expansion.expand_batch` does
+:func:`expand_wave` does what :func:`~polylens.geometry.expansion.expand_batch_packed` does
 region by region, with the steps array operations over the wave: the frozen affine
 forms of every code in one batched product, the units' rows, the box pruning, the inner
 point on each hint's ray, the facets, the Chebyshev centres (exact, by vertex
@@ -53,6 +53,7 @@ from scipy.spatial import ConvexHull, QhullError
 from polylens import tolerances as tol
 from polylens.errors import InfeasibleRegionError
 from polylens.geometry.facet_finding import HULL_MAX_DIM, box_holds, same_halfspace
+from polylens.geometry.packed_expansions import PackedExpansions
 from polylens.geometry.region import apply_probes, crossing_plan, distinct_rows, in_order, sliver_notes, unique_rows
 from polylens.geometry.space import ROUNDOFF, SMALL_LP, Space, chebyshev_by_vertices, coordinate_sum, row_dot
 from polylens.models.activations import Elementwise, MaxPool
@@ -148,10 +149,10 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
 
     Returns
     -------
-    list of (tuple or None), length B
-        Per region, ``(crossings, notes, point, radius, bounded, n_facets, vertices,
-        out_map, lp_solves)`` as in :class:`~polylens.geometry.expansion.Expansion`, or
-        None where the one-region route must decide.
+    PackedExpansions
+        The expansions of the regions the batched steps cover, their ``index`` their
+        positions in the wave (increasing); the others are left to the one-region
+        route.
 
     Raises
     ------
@@ -208,15 +209,17 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         hull.vertex_list = [v[:n] for v, n in zip(ordered, hull.n_vertices.tolist())]
         for i in np.flatnonzero(qhull & ok).tolist():
             hull.vertex_list[i] = None if listed[i] is None else in_order(listed[i], points[i])
-    done = np.flatnonzero(ok).tolist()
-    crossings = _crossings(space, wave, codes, hull, radii, done)
-    out: list = [None] * B
-    for i, found in zip(done, crossings):
-        groups = hull.groups.get(i, ())
-        notes = sliver_notes(space.net, wave.source[i], wave.A[i], wave.b[i], groups)
-        out[i] = (found, notes, points[i], float(radii[i]), bool(hull.bounded[i]), int(hull.n_facets[i]),
-                  hull.vertex_list[i], maps[i], int(hull.lp_solves[i]))
-    return out
+    done = np.flatnonzero(ok)
+    lane, across, hints_across, n_units, units = _crossings(space, wave, codes, hull, radii, done.tolist())
+    vertices = [hull.vertex_list[i] for i in done.tolist()]
+    return PackedExpansions(
+        index=done, lp_solves=hull.lp_solves[done], n_facets=hull.n_facets[done], empty=[None] * done.size,
+        notes=[sliver_notes(space.net, wave.source[i], wave.A[i], wave.b[i], hull.groups[i]) if i in hull.groups
+               else [] for i in done.tolist()],
+        point=points[done], radius=radii[done], bounded=hull.bounded[done], out_map=maps[done],
+        n_crossings=np.bincount(lane, minlength=B)[done], codes=across, hints=hints_across, n_units=n_units,
+        units=units, n_vertices=np.array([-1 if v is None else v.shape[0] for v in vertices], np.int64),
+        vertices=np.concatenate([np.zeros((0, space.dim)), *(v for v in vertices if v is not None)]))
 
 
 def _row_buckets(counts: np.ndarray, k: int) -> list[list[int]]:
@@ -252,7 +255,7 @@ def _take(hull: _Hulls, other: _Hulls, regions: np.ndarray) -> np.ndarray:
 
 
 def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, radii: np.ndarray,
-               regions: list) -> list:
+               regions: list) -> tuple:
     """The crossings of every inner facet of the given regions of a wave, as
     :func:`~polylens.geometry.region.crossed_codes` finds them: a facet of one row flips
     its unit, and the tied units of later layers take their pieces at a probe just
@@ -269,13 +272,19 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
     radii : ndarray of shape (B,)
         Chebyshev radii.
     regions : list of int
-        The regions of the wave to cross from.
+        The regions of the wave to cross from, increasing.
 
     Returns
     -------
-    list of list
-        Per region of ``regions``: ``(code across (n_units,), (facet point (k,), outward
-        normal (k,)), units crossed)`` per inner facet, in facet order.
+    lane : ndarray of shape (C,), int
+        The region of each crossing, region after region, each region's in facet order.
+    across : ndarray of shape (C, n_units), int8
+        The code across.
+    hints : ndarray of shape (C, 2, k)
+        A point of the facet and its outward normal.
+    n_units : ndarray of shape (C,), int64
+        Units crossed (whose piece changes), listed in ``units`` (increasing per crossing).
+    units : ndarray of shape (sum(n_units),), int64
     """
     net = space.net
     grouped = [i for i in regions if i in hull.groups]
@@ -302,18 +311,19 @@ def _crossings(space: Space, wave: WaveRows, codes: np.ndarray, hull: _Hulls, ra
     probes = np.concatenate(probes)
     found = net.codes(space.to_input(probes)) if probes.shape[0] else np.zeros((0, net.n_units), np.int8)
     new[probed] = np.where(recheck[probed], found[:probed.size], new[probed])
-    settled = dict(zip(grouped, apply_probes(plans, found[probed.size:])))
-    out: dict = {i: [] for i in regions}
-    crossed = [(u,) for u in unit.tolist()]  # the facet's unit, and the tied units that followed it
-    for j in probed.tolist():
-        crossed[j] = tuple(np.flatnonzero(new[j] != codes[lane[j]]).tolist())
-    for j, i in enumerate(lane.tolist()):
-        out[i].append((new[j], (point[j], normal[j]), crossed[j]))
-    for i in grouped:
-        first = hull.facet_rows[i, :hull.n_facets[i]].tolist()
-        out[i] = [(code, (p, wave.A[i, r]), tuple(np.flatnonzero(code != codes[i]).tolist()))
-                  for r, p, code in zip(first, hull.facet_points[i, :hull.n_facets[i]], settled[i]) if code is not None]
-    return [out[i] for i in regions]
+    lanes, across, points, normals = [lane], [new], [point], [normal]
+    for i, settled in zip(grouped, apply_probes(plans, found[probed.size:])):
+        kept = [f for f, code in enumerate(settled) if code is not None]
+        lanes.append(np.full(len(kept), i, np.int64))
+        across.append(np.array([settled[f] for f in kept], np.int8).reshape(len(kept), net.n_units))
+        points.append(hull.facet_points[i, kept])
+        normals.append(wave.A[i, hull.facet_rows[i, kept]])
+    lane = np.concatenate(lanes)
+    order = np.argsort(lane, kind="stable")  # region after region, each in facet order
+    lane, across = lane[order], np.concatenate(across)[order]
+    hints = np.stack([np.concatenate(points)[order], np.concatenate(normals)[order]], axis=1)
+    crossing, units = np.nonzero(across != codes[lane])
+    return lane, across, hints, np.bincount(crossing, minlength=lane.size).astype(np.int64), units.astype(np.int64)
 
 
 class WaveRows:

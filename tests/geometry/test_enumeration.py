@@ -116,17 +116,17 @@ class _CountExpansions:
     """Counts the regions expanded (a wave at a time or one by one)."""
 
     def __init__(self, monkeypatch):
-        import polylens.geometry.expansion as expansion
+        import polylens.geometry.enumeration as enumeration
 
         self.calls = 0
-        original = expansion.expand_batch
+        original = enumeration.expand_batch_packed
 
-        def expand_batch(spec, batch, stop=None):
+        def expand_batch_packed(spec, batch, stop=None):
             out = original(spec, batch, stop)
-            self.calls += len(out)
+            self.calls += out.index.size
             return out
 
-        monkeypatch.setattr(expansion, "expand_batch", expand_batch)
+        monkeypatch.setattr(enumeration, "expand_batch_packed", expand_batch_packed)
 
     def take(self) -> int:
         calls, self.calls = self.calls, 0

@@ -278,3 +278,4 @@ def test_a_merge_that_fails_midway_leaves_the_state_as_before_it(where, monkeypa
         assert np.array_equal(np.asarray(got), np.asarray(want))
     np.testing.assert_array_equal(resumed.regions["codes"], whole.regions["codes"])
     np.testing.assert_array_equal(resumed.regions["status"], whole.regions["status"])
+
