@@ -103,16 +103,16 @@ print(json.dumps(summary))
 
 WAVE = NET + r"""
 from polylens.geometry.domain import as_domain
-from polylens.geometry.expansion import SearchSpec, expand_batch
+from polylens.geometry.expansion import SearchSpec, expand_batch_packed
 
 spec = SearchSpec(net, as_domain(None, func="enumerate_regions"), None, None, "highs", "auto")
 saved = np.load(sys.argv[2])
 largest = 0
 for rows, codes, points in zip(saved["rows"], np.split(saved["codes"], 3), np.split(saved["points"], 3)):
     hints = np.stack([points, np.full_like(points, np.nan)], axis=1)
-    expand_batch(spec, (rows, codes, hints))  # first calls at this size
+    expand_batch_packed(spec, (rows, codes, hints))  # first calls at this size, as the search calls it
     before = fresh()
-    expand_batch(spec, (rows, codes, hints))
+    expand_batch_packed(spec, (rows, codes, hints))
     largest = max(largest, status("VmHWM") - before)
 print(json.dumps({"wave": largest}))
 """

@@ -94,27 +94,33 @@ def resize(columns: dict, name: str, rows: int) -> None:
         with ``columns[name]`` unchanged.)
     """
     a = columns.pop(name)
-    shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
-    buffer = mapping(a)
-    if buffer is not None:
-        del a  # the mapping cannot be resized while an array refers to it
-        try:
-            buffer.resize(max(rows * math.prod(shape) * dtype.itemsize, 1))
-        except BaseException as err:  # a failed resize leaves the mapping as it was
-            a = np.frombuffer(buffer, dtype, old * math.prod(shape)).reshape(old, *shape)
-            if not isinstance(err, (BufferError, OSError, SystemError, ValueError)):  # a view exists, or no mremap
-                columns[name] = a
-                raise
-        else:
-            columns[name] = np.frombuffer(buffer, dtype, rows * math.prod(shape)).reshape(rows, *shape)
-            return
+    buffer = None
     try:
+        shape, dtype, old = a.shape[1:], a.dtype, a.shape[0]
+        buffer = mapping(a)
+        if buffer is not None:
+            held, a = old, None  # the rows it holds; the mapping cannot be resized while an array refers to it
+            try:
+                buffer.resize(max(rows * math.prod(shape) * dtype.itemsize, 1))
+            except (BufferError, OSError, SystemError, ValueError):  # a view exists, or no mremap
+                pass
+            else:
+                held = rows
+            a = _rows_of(buffer, dtype, shape, held)
+            if held == rows:
+                columns[name] = a
+                return
         grown = empty(rows, shape, dtype)
         grown[:min(old, rows)] = a[:rows]
-    except BaseException:
-        columns[name] = a
-        raise
-    columns[name] = grown
+        columns[name] = grown
+    finally:
+        if name not in columns:  # a failure: the array as it is (its mapping resized or not)
+            columns[name] = a if a is not None else _rows_of(buffer, dtype, shape, held)
+
+
+def _rows_of(buffer: mmap.mmap, dtype: np.dtype, shape: tuple, rows: int) -> np.ndarray:
+    """The first ``rows`` rows of a mapping made by :func:`empty`, as an array."""
+    return np.frombuffer(buffer, dtype, rows * math.prod(shape)).reshape(rows, *shape)
 
 
 @functools.cache

@@ -198,7 +198,7 @@ class SearchState:
             The batch is taken as made by :mod:`~polylens.geometry.packed_expansions`.
         """
         regions = batch.index
-        before = ({name: self.regions.data[name][regions].copy() for name in self.regions.spec},
+        before = ({name: self.regions.data[name][regions] for name in self.regions.spec},  # copies
                   self.regions.n, self.crossings.n, self.units.n, self.vertices.n, len(self.degenerate),
                   self.lp_solves)
         try:
@@ -235,8 +235,9 @@ class SearchState:
         vertex_rows = self.vertices.append(int(counts.sum()))  # in region order, as the regions merge
         self.vertices.data["value"][vertex_rows] = batch.vertices
         r["vertex_count"][regions[has]] = batch.n_vertices[has]
+        finished = int(ok.size)
         self.crossings.data["weight"][again] += more
-        return int(ok.size)
+        return finished
 
     def _record(self, regions: np.ndarray, others: np.ndarray, n_crossings: np.ndarray, n_units: np.ndarray,
                 units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -135,7 +135,7 @@ def rows_apply(net) -> bool:
         (isinstance(a, Elementwise) and a.breaks.size == 1) or isinstance(a, MaxPool) for a in net.activations)
 
 
-def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
+def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> PackedExpansions:
     """What expanding each region of a wave finds, where the batched steps cover it.
 
     Parameters
@@ -216,7 +216,7 @@ def expand_wave(space: Space, codes: np.ndarray, hints: np.ndarray) -> list:
         index=done, lp_solves=hull.lp_solves[done], n_facets=hull.n_facets[done], empty=[None] * done.size,
         notes=[sliver_notes(space.net, wave.source[i], wave.A[i], wave.b[i], hull.groups[i]) if i in hull.groups
                else [] for i in done.tolist()],
-        point=points[done], radius=radii[done], bounded=hull.bounded[done], out_map=maps[done],
+        point=points[done], radius=radii[done], bounded=hull.bounded[done], out_map=np.ascontiguousarray(maps[done]),
         n_crossings=np.bincount(lane, minlength=B)[done], codes=across, hints=hints_across, n_units=n_units,
         units=units, n_vertices=np.array([-1 if v is None else v.shape[0] for v in vertices], np.int64),
         vertices=np.concatenate([np.zeros((0, space.dim)), *(v for v in vertices if v is not None)]))
