@@ -83,8 +83,12 @@ RAY_SPEED = 1e-14
 RANK = 1e-10
 
 #: A Qhull facet of the polar points whose offset is below this (relative to the
-#: largest polar coordinate) passes through the origin: it is an extreme ray.
-POLAR_RAY = 1e-14
+#: largest polar coordinate) passes through the origin: it is an extreme ray. A facet's
+#: offset carries Qhull's round-off times the conditioning of its points, so an offset
+#: of a few 1e-15 is a ray seen through round-off, not a vertex at 1e15 (at 1e-14, such
+#: "vertices" of unbounded regions in 5-D and 6-D pushed facet points so far that
+#: genuine facets failed the check against other rows, and facets were lost).
+POLAR_RAY = 1e-12
 
 #: A vertex is a duplicate of another when they agree to this, relative to the spread
 #: of the region's vertices.

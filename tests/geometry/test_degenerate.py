@@ -333,6 +333,24 @@ def test_sliver_below_tolerance_is_reported_not_silently_dropped():
     assert {(1, 0, 1), (1, 0, 0)} <= found or res.degenerate
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("d, hidden, seed, budget", [(6, [7, 7], 3791, 3000), (5, [5, 8, 4], 4032, None)])
+def test_unbounded_regions_in_high_dimension_keep_every_facet(d, hidden, seed, budget):
+    # Over R^5 and R^6 a Qhull facet of an unbounded region's polar points with an offset
+    # of a few 1e-15 (a ray seen through round-off) was taken for a vertex at 1e15; the
+    # facet points pushed that far lost genuine facets, which the neighbours still saw
+    net = PWLNet.from_torch(make_mlp(d, hidden, seed=seed))
+    res = enumerate_regions(net, None, progress=False, max_regions=budget)
+    res.check()  # among others: no region has more neighbours than facets
+    assert res.degenerate == []
+    assert budget is not None or res.complete
+    far = [np.abs(v).max() for v in res.vertices if v is not None and v.size]
+    assert max(far) < 1e12
+    if budget is None:  # every region, as the LP method finds them
+        lp = enumerate_regions(net, None, progress=False, method="lp")
+        assert {c.tobytes() for c in lp.codes} == {c.tobytes() for c in res.codes}
+
 # ----------------------------------------------------------------------------- domains and errors
 
 
