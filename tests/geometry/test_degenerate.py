@@ -351,6 +351,29 @@ def test_unbounded_regions_in_high_dimension_keep_every_facet(d, hidden, seed, b
         lp = enumerate_regions(net, None, progress=False, method="lp")
         assert {c.tobytes() for c in lp.codes} == {c.tobytes() for c in res.codes}
 
+
+def _sweep(count: int, seed: int) -> list:
+    """``count`` seeded cases (dimension 4 to 6, 1 to 3 layers of 3 to 8 units, a net
+    seed, over R^d or not)."""
+    rng = np.random.default_rng(seed)
+    return [(int(rng.integers(4, 7)), rng.integers(3, 9, int(rng.integers(1, 4))).tolist(),
+             int(rng.integers(0, 10_000)), bool(rng.random() < 0.5)) for _ in range(count)]
+
+
+SWEEP = _sweep(12, seed=17)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("d, hidden, seed, unbounded", SWEEP)
+def test_random_nets_in_four_to_six_dimensions_pass_every_check(d, hidden, seed, unbounded):
+    # A sweep of random nets over R^d and in boxes (seeded): every region's interior point
+    # has its code, every edge is a facet seen from both sides, no region has more
+    # neighbours than facets, and no adjacency is left degenerate
+    net = PWLNet.from_torch(make_mlp(d, hidden, seed=seed))
+    res = enumerate_regions(net, None if unbounded else Box(-3, 3), progress=False, max_regions=1500)
+    res.check()
+    assert not [note for note in res.degenerate if "one side only" in note]
+
 # ----------------------------------------------------------------------------- domains and errors
 
 
