@@ -139,6 +139,17 @@ def pack(expansions: list[Expansion], n_units: int, k: int, n_outputs: int) -> P
     )
 
 
+_REGION_ARRAYS = ("index", "lp_solves", "n_facets", "point", "radius", "bounded", "out_map", "n_crossings",
+                  "n_vertices")
+"""The fields of :class:`PackedExpansions` with one array row a region."""
+
+_REGION_LISTS = ("empty", "notes")
+"""The fields with one list entry a region."""
+
+_CROSSING_ARRAYS = ("codes", "hints", "n_units")
+"""The fields with one row a crossing (``units`` and ``vertices`` are cut by counts)."""
+
+
 def unpack(batch: PackedExpansions) -> list[Expansion]:
     """The expansions of a packed batch, one by one, in its order (their arrays are views
     of the batch's).
@@ -179,19 +190,17 @@ def join(parts: list[PackedExpansions]) -> PackedExpansions:
     parts = [p for p in parts if p.index.size] or parts[:1]
     if len(parts) == 1:
         return parts[0]
-    lists = {name: [x for p in parts for x in getattr(p, name)] for name in ("empty", "notes")}
-    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in (
-        "index", "lp_solves", "n_facets", "point", "radius", "bounded", "out_map", "n_crossings", "codes", "hints",
-        "n_units", "units", "n_vertices", "vertices")}
+    lists = {name: [x for p in parts for x in getattr(p, name)] for name in _REGION_LISTS}
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts])
+              for name in (*_REGION_ARRAYS, *_CROSSING_ARRAYS, "units", "vertices")}
     order = np.argsort(arrays["index"], kind="stable")
     crossings = _segments(arrays["n_crossings"], order)
     units = _segments(arrays["n_units"], crossings)
     vertices = _segments(np.maximum(arrays["n_vertices"], 0), order)
     return PackedExpansions(
-        **{name: arrays[name][order] for name in ("index", "lp_solves", "n_facets", "point", "radius", "bounded",
-                                                  "out_map", "n_crossings", "n_vertices")},
+        **{name: arrays[name][order] for name in _REGION_ARRAYS},
         **{name: [values[i] for i in order.tolist()] for name, values in lists.items()},
-        codes=arrays["codes"][crossings], hints=arrays["hints"][crossings], n_units=arrays["n_units"][crossings],
+        **{name: arrays[name][crossings] for name in _CROSSING_ARRAYS},
         units=arrays["units"][units], vertices=arrays["vertices"][vertices])
 
 
@@ -204,10 +213,8 @@ def head(batch: PackedExpansions, count: int) -> PackedExpansions:
     """
     crossings = int(batch.n_crossings[:count].sum())
     return PackedExpansions(
-        **{name: getattr(batch, name)[:count] for name in (
-            "index", "lp_solves", "n_facets", "empty", "notes", "point", "radius", "bounded", "out_map", "n_crossings",
-            "n_vertices")},
-        codes=batch.codes[:crossings], hints=batch.hints[:crossings], n_units=batch.n_units[:crossings],
+        **{name: getattr(batch, name)[:count] for name in (*_REGION_ARRAYS, *_REGION_LISTS)},
+        **{name: getattr(batch, name)[:crossings] for name in _CROSSING_ARRAYS},
         units=batch.units[:int(batch.n_units[:crossings].sum())],
         vertices=batch.vertices[:int(np.maximum(batch.n_vertices[:count], 0).sum())])
 

@@ -169,39 +169,54 @@ def test_a_failed_checkpoint_write_leaves_the_previous_file_and_no_debris(net2d,
 # ----------------------------------------------------------------------------- SIGINT, SIGTERM
 
 
+def _in_third_merge(monkeypatch, action) -> dict:
+    """Call ``action`` once, when the third merge of the search appends its vertices (its
+    regions already marked finished, its crossings recorded); batches of 8 regions.
+    Returns the count of merges, and the originals to put back (``merge``, ``append``)."""
+    from polylens.geometry import search_state
+    from polylens.geometry.search_state import SearchState
+
+    calls = {"n": 0, "armed": False, "merge": SearchState.merge, "append": search_state._Columns.append}
+
+    def counted(self, batch):
+        calls["n"] += 1
+        calls["armed"] = calls["n"] == 3
+        return calls["merge"](self, batch)
+
+    def hooked(self, count):
+        if calls["armed"] and "value" in self.spec:
+            calls["armed"] = False
+            action()
+        return calls["append"](self, count)
+
+    monkeypatch.setattr(SearchState, "merge", counted)
+    monkeypatch.setattr(search_state._Columns, "append", hooked)
+    monkeypatch.setattr("polylens.geometry.enumeration.BATCH_REGIONS", 8)
+    return calls
+
+
+def _unhooked(monkeypatch, calls: dict) -> None:
+    from polylens.geometry import search_state
+    from polylens.geometry.search_state import SearchState
+
+    monkeypatch.setattr(SearchState, "merge", calls["merge"])
+    monkeypatch.setattr(search_state._Columns, "append", calls["append"])
+
+
 def test_ctrl_c_during_a_merge_waits_for_the_whole_batch_and_the_checkpoint_resumes_identically(
         net2d, full, tmp_path, monkeypatch):
     """A SIGINT that arrives while a batch is merged stops the search after that batch:
     the checkpoint holds no half-merged batch (which would come back as finished regions
     without their vertices, or edges seen three times), so resuming gives the
     uninterrupted result."""
-    from polylens.geometry import search_state
-    from polylens.geometry.search_state import SearchState
-
-    merge, append, calls = SearchState.merge, search_state._Columns.append, {"n": 0, "armed": False}
-
-    def counted(self, batch):
-        calls["n"] += 1
-        calls["armed"] = calls["n"] == 3
-        return merge(self, batch)
-
-    def interrupting(self, count):
-        if calls["armed"] and "value" in self.spec:  # the third merge's vertices: its regions already finished
-            calls["armed"] = False
-            os.kill(os.getpid(), signal.SIGINT)
-        return append(self, count)
-
-    monkeypatch.setattr(SearchState, "merge", counted)
-    monkeypatch.setattr(search_state._Columns, "append", interrupting)
-    monkeypatch.setattr("polylens.geometry.enumeration.BATCH_REGIONS", 8)
+    calls = _in_third_merge(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
     path = tmp_path / "int.npz"
     part = enumerate_regions(net2d, BOX, progress=False, checkpoint=path, checkpoint_every=1e9)
     assert part.stop_reason == "interrupted" and 0 < part.n_regions < full.n_regions
     assert calls["n"] == 3
-    monkeypatch.setattr(SearchState, "merge", merge)
+    _unhooked(monkeypatch, calls)
     resumed = enumerate_regions(net2d, BOX, progress=False, checkpoint=path)
     assert_identical(resumed, full)
-
 
 
 def test_a_merge_without_memory_raises_and_its_checkpoint_resumes_to_the_identical_result(
@@ -209,31 +224,15 @@ def test_a_merge_without_memory_raises_and_its_checkpoint_resumes_to_the_identic
     """No memory for the third merge's vertices (its regions already marked finished):
     the error reaches the caller, and the checkpoint written on the way out holds the
     state before that batch, so resuming gives the uninterrupted result."""
-    from polylens.geometry import search_state
-    from polylens.geometry.search_state import SearchState
+    def no_memory():
+        raise MemoryError
 
-    merge, append, calls = SearchState.merge, search_state._Columns.append, {"n": 0, "armed": False}
-
-    def counted(self, batch):
-        calls["n"] += 1
-        calls["armed"] = calls["n"] == 3
-        return merge(self, batch)
-
-    def no_memory(self, count):
-        if calls["armed"] and "value" in self.spec:
-            calls["armed"] = False
-            raise MemoryError
-        return append(self, count)
-
-    monkeypatch.setattr(SearchState, "merge", counted)
-    monkeypatch.setattr(search_state._Columns, "append", no_memory)
-    monkeypatch.setattr("polylens.geometry.enumeration.BATCH_REGIONS", 8)
+    calls = _in_third_merge(monkeypatch, no_memory)
     path = tmp_path / "oom.npz"
     with pytest.raises(MemoryError):
         enumerate_regions(net2d, BOX, progress=False, checkpoint=path, checkpoint_every=1e9)
     assert calls["n"] == 3 and path.exists()
-    monkeypatch.setattr(SearchState, "merge", merge)
-    monkeypatch.setattr(search_state._Columns, "append", append)
+    _unhooked(monkeypatch, calls)
     resumed = enumerate_regions(net2d, BOX, progress=False, checkpoint=path)
     assert_identical(resumed, full)
 
